@@ -1,0 +1,207 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/arp-robustness/arp/data"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newDataCmd) }
+
+func newDataCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Fetch, inspect and validate datasets",
+		Long: `Fetch, inspect and validate datasets.
+
+A dataset is a name (` + strings.Join(data.Names(), ", ") + `),
+optionally with a split suffix (:train, :test, :all), or a path: a directory of
+MNIST-style IDX files, a CIFAR-10/100 binary directory, or an image folder with
+one sub-folder per class (PNG/JPEG, optional Pascal VOC XML boxes).
+"mnist-mini" is built into arp: 3,000 real MNIST test images (train = first
+2,000, test = last 1,000).`,
+	}
+	cmd.AddCommand(newDataFetchCmd(g), newDataInfoCmd(g), newDataCheckCmd(g))
+	return cmd
+}
+
+func newDataFetchCmd(g *globalOptions) *cobra.Command {
+	var from string
+	cmd := &cobra.Command{
+		Use:   "fetch NAME...",
+		Short: "Install mnist or fashion-mnist into the data directory",
+		Long: `Install datasets into the data directory (--data-dir, $ARP_DATA_DIR, or arp in
+the user cache directory). Known names: ` + strings.Join(data.FetchNames(), ", ") + `.
+The files are verified before they are moved into place.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := g.DataDir()
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				dst, err := data.Fetch(name, dir, data.FetchOptions{Source: from})
+				if err != nil {
+					return err
+				}
+				var counts []string
+				for _, split := range []string{"train", "test"} {
+					d, err := data.Open(dst+":"+split, data.Options{})
+					if err != nil {
+						return err
+					}
+					counts = append(counts, fmt.Sprintf("%d %s", d.Len(), split))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s images in %s\n", name, strings.Join(counts, " + "), dst)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "copy the four *-ubyte.gz files from this directory instead of the default source")
+	return cmd
+}
+
+// openFlags are the dataset options shared by info and check.
+type openFlags struct {
+	split       string
+	coarse      bool
+	size        string
+	gray        bool
+	annotations string
+}
+
+func (f *openFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.split, "split", "", "split: train, test or all (same as a :split suffix)")
+	cmd.Flags().BoolVar(&f.coarse, "coarse", false, "CIFAR-100: use the 20 coarse labels")
+	cmd.Flags().StringVar(&f.size, "size", "", "image folders: resize every image to HxW (default: the first image's size)")
+	cmd.Flags().BoolVar(&f.gray, "gray", false, "image folders: load as one grayscale channel")
+	cmd.Flags().StringVar(&f.annotations, "annotations", "", "image folders: directory of Pascal VOC XML files (default: next to each image)")
+}
+
+func (f *openFlags) options(g *globalOptions) (data.Options, error) {
+	opt := data.Options{DataDir: g.dataDir, Split: f.split, Coarse: f.coarse}
+	opt.Folder.Gray = f.gray
+	opt.Folder.Annotations = f.annotations
+	if f.size != "" {
+		h, w, ok := parseSize(f.size)
+		if !ok {
+			return opt, fmt.Errorf("--size %q: want HxW, e.g. 224x224", f.size)
+		}
+		opt.Folder.Height, opt.Folder.Width = h, w
+	}
+	return opt, nil
+}
+
+func parseSize(s string) (h, w int, ok bool) {
+	a, b, found := strings.Cut(strings.ToLower(s), "x")
+	if !found {
+		return 0, 0, false
+	}
+	h, err1 := strconv.Atoi(a)
+	w, err2 := strconv.Atoi(b)
+	return h, w, err1 == nil && err2 == nil && h > 0 && w > 0 && h <= 1<<14 && w <= 1<<14
+}
+
+func newDataInfoCmd(g *globalOptions) *cobra.Command {
+	var f openFlags
+	cmd := &cobra.Command{
+		Use:   "info NAME|PATH",
+		Short: "Show counts, classes, shape, value range and ground truth of a dataset",
+		Long: `Show counts, classes with per-class counts, shape, value range and the
+ground-truth masks and boxes of a dataset. Without a split, every split of a
+dataset that has them is shown.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := f.options(g)
+			if err != nil {
+				return err
+			}
+			specs := []string{args[0]}
+			if opt.Split == "" {
+				splits, err := data.Splits(args[0], opt)
+				if err != nil {
+					return err
+				}
+				if len(splits) > 0 && !strings.ContainsRune(args[0], ':') {
+					specs = nil
+					for _, s := range splits {
+						specs = append(specs, args[0]+":"+s)
+					}
+				}
+			}
+			for i, spec := range specs {
+				d, err := data.Open(spec, opt)
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				printSummary(cmd.OutOrStdout(), d.Summary())
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func printSummary(w io.Writer, s data.Summary) {
+	fmt.Fprintf(w, "%s\n", s.Name)
+	fmt.Fprintf(w, "  images   %d, each %dx%dx%d (CxHxW), float32 NCHW\n", s.N, s.C, s.H, s.W)
+	fmt.Fprintf(w, "  values   min %.4g, max %.4g, mean %.4g (stored range [0,1])\n", s.Min, s.Max, s.Mean)
+	fmt.Fprintf(w, "  classes  %d\n", len(s.Classes))
+	width := 0
+	for _, c := range s.Classes {
+		width = max(width, len(c))
+	}
+	for i, c := range s.Classes {
+		fmt.Fprintf(w, "    %3d  %-*s  %d\n", i, width, c, s.ClassCounts[i])
+	}
+	if s.WithMask == 0 && s.BoxCount == 0 {
+		fmt.Fprintf(w, "  ground truth  none\n")
+		return
+	}
+	fmt.Fprintf(w, "  masks    %d images, mean area %.1f%% of the image\n", s.WithMask, 100*s.MaskArea)
+	fmt.Fprintf(w, "  boxes    %d boxes on %d images\n", s.BoxCount, s.WithBoxes)
+}
+
+func newDataCheckCmd(g *globalOptions) *cobra.Command {
+	var f openFlags
+	cmd := &cobra.Command{
+		Use:   "check NAME|PATH",
+		Short: "Validate every record of a dataset and list every problem",
+		Long: `Validate every record of a dataset (all splits unless one is given) and list
+each problem with its file and record index. Exits non-zero if there is any.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := f.options(g)
+			if err != nil {
+				return err
+			}
+			r, err := data.Check(args[0], opt)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, p := range r.Problems {
+				fmt.Fprintln(w, p)
+			}
+			n := len(r.Problems) + r.Omitted
+			if r.Omitted > 0 {
+				fmt.Fprintf(w, "... and %d more problems\n", r.Omitted)
+			}
+			if n > 0 {
+				return fmt.Errorf("%s: %d problem(s) found", args[0], n)
+			}
+			fmt.Fprintf(w, "%s: %d images, no problems\n", r.Name, r.Images)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}

@@ -1,0 +1,39 @@
+// Package data loads the image classification datasets used by arp and
+// prepares them for training and analysis.
+//
+// # Layout and range
+//
+// A Dataset holds all of its images in one float32 slice in NCHW layout
+// (image, channel, row, column; row-major), with every value in [0,1]:
+// image i, channel c, row y, column x is
+//
+//	Images[((i*C+c)*H+y)*W+x]
+//
+// Values stay in [0,1] inside a Dataset. Rescaling to [-1,1] (the scale the
+// ARP paper feeds its models), random horizontal flips and shuffling happen in
+// one place only: the mini-batch iterator returned by Dataset.Batches, driven
+// by BatchOptions (and the Range type for the value scale).
+//
+// # Ground truth
+//
+// Masks[i] (optional) is the ground-truth region of image i as a row-major
+// H x W []bool; Boxes[i] lists its ground-truth boxes in pixel coordinates of
+// the stored (possibly resized) image. For MNIST-style digits a pixel belongs
+// to the object when its value is above DigitThreshold (0.5); for
+// Fashion-MNIST above FashionThreshold (0.1); the box is the tight bounding
+// box of those pixels. For image folders the mask is the union of the Pascal
+// VOC boxes, scaled with the image.
+//
+// # Sources
+//
+// Open resolves a dataset name ("mnist", "fashion-mnist", "mnist-mini", each
+// optionally with ":train", ":test" or ":all") or a path (IDX files, a
+// CIFAR-10 or CIFAR-100 binary directory, or an image folder with one
+// sub-folder per class). "mnist-mini" is a subset of 3,000 real MNIST test
+// images compiled into the binary, so it needs no download. Fetch copies the
+// full MNIST and Fashion-MNIST files into the data directory (Dir).
+//
+// Every parser returns an *Error naming the file, the record (when there is
+// one) and what is wrong; Check collects all such problems instead of
+// stopping at the first.
+package data
