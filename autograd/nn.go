@@ -1,0 +1,272 @@
+package autograd
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/arp-robustness/arp/tensor"
+)
+
+// Conv2dParams re-exports the window placement of tensor.Conv2dParams.
+type Conv2dParams = tensor.Conv2dParams
+
+// Conv2d cross-correlates x [N,C,H,W] with w [F,C,KH,KW] (PyTorch layout).
+// Its backward is built from Conv2dInputGrad and Conv2dWeightGrad, which are
+// differentiable too, so gradients of any order exist.
+func Conv2d(x, w *Var, p Conv2dParams) *Var {
+	sameDType("autograd.Conv2d", x, w)
+	xs := append([]int(nil), x.Shape()...)
+	ws := append([]int(nil), w.Shape()...)
+	return record("Conv2d", tensor.Conv2d(x.val, w.val, p), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		g := make([]*Var, 2)
+		if needs[0] {
+			g[0] = Conv2dInputGrad(gy, in[1], xs, p)
+		}
+		if needs[1] {
+			g[1] = Conv2dWeightGrad(in[0], gy, ws, p)
+		}
+		return g
+	}, x, w)
+}
+
+// Conv2dInputGrad is the gradient of Conv2d with respect to its input for
+// output gradient gy; it is also the transposed convolution of gy with w.
+func Conv2dInputGrad(gy, w *Var, xshape []int, p Conv2dParams) *Var {
+	sameDType("autograd.Conv2dInputGrad", gy, w)
+	xshape = append([]int(nil), xshape...)
+	ws := append([]int(nil), w.Shape()...)
+	return record("Conv2dInputGrad", tensor.Conv2dInputGrad(gy.val, w.val, xshape, p), func(in []*Var, out, gz *Var, needs []bool) []*Var {
+		g := make([]*Var, 2)
+		if needs[0] {
+			g[0] = Conv2d(gz, in[1], p)
+		}
+		if needs[1] {
+			g[1] = Conv2dWeightGrad(gz, in[0], ws, p)
+		}
+		return g
+	}, gy, w)
+}
+
+// Conv2dWeightGrad is the gradient of Conv2d with respect to its weight for
+// input x and output gradient gy.
+func Conv2dWeightGrad(x, gy *Var, wshape []int, p Conv2dParams) *Var {
+	sameDType("autograd.Conv2dWeightGrad", x, gy)
+	wshape = append([]int(nil), wshape...)
+	xs := append([]int(nil), x.Shape()...)
+	return record("Conv2dWeightGrad", tensor.Conv2dWeightGrad(x.val, gy.val, wshape, p), func(in []*Var, out, gz *Var, needs []bool) []*Var {
+		g := make([]*Var, 2)
+		if needs[0] {
+			g[0] = Conv2dInputGrad(in[1], gz, xs, p)
+		}
+		if needs[1] {
+			g[1] = Conv2d(in[0], gz, p)
+		}
+		return g
+	}, x, gy)
+}
+
+// ConvTranspose2d is the transposed convolution (PyTorch's conv_transpose2d
+// without groups) of x [N,Cin,H,W] with w [Cin,Cout,KH,KW]: the adjoint of a
+// Conv2d with the same parameters. outputPaddingH/W add rows/columns at the
+// bottom/right to pick among the output sizes that map to the input size.
+func ConvTranspose2d(x, w *Var, p Conv2dParams, outputPaddingH, outputPaddingW int) *Var {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[0] {
+		tensor.Panicf("autograd.ConvTranspose2d", "want x [N,Cin,H,W] and w [Cin,Cout,KH,KW], got %v and %v", xs, ws)
+	}
+	q := p
+	if q.StrideH == 0 {
+		q.StrideH = 1
+	}
+	if q.StrideW == 0 {
+		q.StrideW = 1
+	}
+	dh, dw := max(q.DilationH, 1), max(q.DilationW, 1)
+	oh := (xs[2]-1)*q.StrideH - q.PadTop - q.PadBottom + dh*(ws[2]-1) + 1 + outputPaddingH
+	ow := (xs[3]-1)*q.StrideW - q.PadLeft - q.PadRight + dw*(ws[3]-1) + 1 + outputPaddingW
+	if oh <= 0 || ow <= 0 || outputPaddingH < 0 || outputPaddingW < 0 || outputPaddingH >= max(q.StrideH, dh) || outputPaddingW >= max(q.StrideW, dw) {
+		tensor.Panicf("autograd.ConvTranspose2d", "invalid output size %dx%d for input %v, weight %v, %+v, output padding %d,%d", oh, ow, xs, ws, p, outputPaddingH, outputPaddingW)
+	}
+	// the adjoint of a Conv2d whose input has the output size: rows and
+	// columns added by output padding are positions that conv never reads
+	return Conv2dInputGrad(x, w, []int{xs[0], ws[1], oh, ow}, p)
+}
+
+// MaxPool2d takes the maximum over kh x kw windows placed by p (padding never
+// wins). The gradient flows to each window's maximum.
+func MaxPool2d(x *Var, kh, kw int, p Conv2dParams) *Var {
+	idx, oshape := tensor.MaxPool2dIndices(x.val, kh, kw, p)
+	return GatherFlat(x, idx, oshape...)
+}
+
+// AvgPool2d averages over kh x kw windows; see tensor.AvgPool2d for countPad.
+func AvgPool2d(x *Var, kh, kw int, p Conv2dParams, countPad bool) *Var {
+	xs := append([]int(nil), x.Shape()...)
+	return record("AvgPool2d", tensor.AvgPool2d(x.val, kh, kw, p, countPad), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		return []*Var{avgPool2dT(gy, xs, kh, kw, p, countPad)}
+	}, x)
+}
+
+func avgPool2dT(gy *Var, xs []int, kh, kw int, p Conv2dParams, countPad bool) *Var {
+	return record("AvgPool2dT", tensor.AvgPool2dT(gy.val, xs, kh, kw, p, countPad), func(in []*Var, out, gz *Var, needs []bool) []*Var {
+		return []*Var{AvgPool2d(gz, kh, kw, p, countPad)}
+	}, gy)
+}
+
+// GlobalAvgPool averages [N,C,H,W] over H and W, giving [N,C].
+func GlobalAvgPool(x *Var) *Var {
+	if len(x.Shape()) != 4 {
+		tensor.Panicf("autograd.GlobalAvgPool", "want [N,C,H,W], got %v", x.Shape())
+	}
+	return Mean(x, false, 2, 3)
+}
+
+// ResizeBilinear resizes [N,C,H,W] to [N,C,oh,ow] (see tensor.ResizeBilinear).
+func ResizeBilinear(x *Var, oh, ow int, alignCorners bool) *Var {
+	xs := append([]int(nil), x.Shape()...)
+	return record("ResizeBilinear", tensor.ResizeBilinear(x.val, oh, ow, alignCorners), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		return []*Var{resizeBilinearT(gy, xs, alignCorners)}
+	}, x)
+}
+
+func resizeBilinearT(gy *Var, xs []int, ac bool) *Var {
+	oh, ow := gy.Shape()[2], gy.Shape()[3]
+	return record("ResizeBilinearT", tensor.ResizeBilinearT(gy.val, xs, ac), func(in []*Var, out, gz *Var, needs []bool) []*Var {
+		return []*Var{ResizeBilinear(gz, oh, ow, ac)}
+	}, gy)
+}
+
+// ChannelWindowSum sums [N,C,H,W] over channel windows of the given radius
+// (self-adjoint linear op).
+func ChannelWindowSum(x *Var, radius int) *Var {
+	return record("ChannelWindowSum", tensor.ChannelWindowSum(x.val, radius), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		return []*Var{ChannelWindowSum(gy, radius)}
+	}, x)
+}
+
+// LRN is TensorFlow's local response normalisation across channels of
+// [N,C,H,W]: x / (bias + alpha * sum_{|c'-c|<=radius} x_c'^2)^beta
+// (alpha is not divided by the window size, unlike PyTorch's LocalResponseNorm).
+func LRN(x *Var, radius int, bias, alpha, beta float64) *Var {
+	s := ChannelWindowSum(Mul(x, x), radius)
+	d := Pow(AddScalar(Scale(s, alpha), bias), beta)
+	return Div(x, d)
+}
+
+// Softmax normalises exp(x) along axis.
+func Softmax(x *Var, axis int) *Var {
+	m := Const(maxKeep(x, axis))
+	e := Exp(Sub(x, m))
+	return Div(e, Sum(e, true, axis))
+}
+
+// LogSoftmax returns log(softmax(x)) along axis, computed stably.
+func LogSoftmax(x *Var, axis int) *Var {
+	m := Const(maxKeep(x, axis))
+	z := Sub(x, m)
+	return Sub(z, Log(Sum(Exp(z), true, axis)))
+}
+
+func maxKeep(x *Var, axis int) *tensor.Tensor {
+	idx, kshape := tensor.ArgMaxAxis(x.val, axis)
+	return tensor.GatherFlat(x.val, idx, kshape...)
+}
+
+// CrossEntropy is the mean over the batch of -sum_c t_c log softmax(logits)_c
+// with targets t = (1-smoothing)*onehot(label) + smoothing/C (label smoothing
+// as in PyTorch's cross_entropy(label_smoothing=...)). logits is [N,C].
+func CrossEntropy(logits *Var, labels []int, smoothing float64) *Var {
+	s := logits.Shape()
+	if len(s) != 2 || s[0] != len(labels) {
+		tensor.Panicf("autograd.CrossEntropy", "want [N,C] logits for %d labels, got %v", len(labels), s)
+	}
+	if smoothing < 0 || smoothing > 1 {
+		tensor.Panicf("autograd.CrossEntropy", "label smoothing %g outside [0,1]", smoothing)
+	}
+	ls := LogSoftmax(logits, 1)
+	n, c := s[0], s[1]
+	t := tensor.Full(logits.DType(), smoothing/float64(c), n, c)
+	for i, l := range labels {
+		if l < 0 || l >= c {
+			tensor.Panicf("autograd.CrossEntropy", "label %d out of range [0,%d)", l, c)
+		}
+		t.SetFlat(i*c+l, t.AtFlat(i*c+l)+1-smoothing)
+	}
+	return Scale(SumAll(Mul(ls, Const(t))), -1/float64(n))
+}
+
+// Dropout zeroes each element with probability p and scales the others by
+// 1/(1-p) (inverted dropout) when train is set; otherwise it returns x.
+func Dropout(x *Var, p float64, train bool, rng *rand.Rand) *Var {
+	if !train || p == 0 {
+		return x
+	}
+	if p < 0 || p >= 1 {
+		tensor.Panicf("autograd.Dropout", "probability %g outside [0,1)", p)
+	}
+	m := tensor.Zeros(x.DType(), x.Shape()...)
+	keep := 1 / (1 - p)
+	for i := 0; i < m.Size(); i++ {
+		if rng.Float64() >= p {
+			m.SetFlat(i, keep)
+		}
+	}
+	return Mul(x, Const(m))
+}
+
+// BatchNormStats holds the running statistics of a batch-normalisation layer.
+type BatchNormStats struct {
+	Mean, Var *tensor.Tensor // [C]
+}
+
+// BatchNorm normalises x [N,C,...] per channel. In training it uses the batch
+// statistics (biased variance) and, when stats is non-nil, updates the
+// running ones with momentum (PyTorch convention: running = (1-m)*running +
+// m*batch, unbiased variance); in evaluation it uses the running statistics.
+// gamma and beta are [C] (either may be nil).
+func BatchNorm(x, gamma, beta *Var, stats *BatchNormStats, train bool, momentum, eps float64) *Var {
+	s := x.Shape()
+	if len(s) < 2 {
+		tensor.Panicf("autograd.BatchNorm", "want [N,C,...], got %v", s)
+	}
+	c := s[1]
+	bshape := make([]int, len(s))
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[1] = c
+	axes := []int{0}
+	for i := 2; i < len(s); i++ {
+		axes = append(axes, i)
+	}
+	var xhat *Var
+	if train {
+		mean := Mean(x, true, axes...)
+		xc := Sub(x, mean)
+		v := Mean(Mul(xc, xc), true, axes...)
+		xhat = Div(xc, Sqrt(AddScalar(v, eps)))
+		if stats != nil {
+			n := float64(tensor.Numel(s) / c)
+			bm, bv := mean.val.Reshape(c), v.val.Reshape(c)
+			unb := n / math.Max(n-1, 1)
+			for i := 0; i < c; i++ {
+				stats.Mean.SetFlat(i, (1-momentum)*stats.Mean.AtFlat(i)+momentum*bm.AtFlat(i))
+				stats.Var.SetFlat(i, (1-momentum)*stats.Var.AtFlat(i)+momentum*bv.AtFlat(i)*unb)
+			}
+		}
+	} else {
+		if stats == nil {
+			tensor.Panicf("autograd.BatchNorm", "evaluation mode needs running statistics")
+		}
+		mean := Const(stats.Mean.AsType(x.DType()).Reshape(bshape...))
+		inv := tensor.Apply(stats.Var.AsType(x.DType()), func(v float64) float64 { return 1 / math.Sqrt(v+eps) }).Reshape(bshape...)
+		xhat = Mul(Sub(x, mean), Const(inv))
+	}
+	if gamma != nil {
+		xhat = Mul(xhat, Reshape(gamma, bshape...))
+	}
+	if beta != nil {
+		xhat = Add(xhat, Reshape(beta, bshape...))
+	}
+	return xhat
+}

@@ -1,0 +1,285 @@
+package tensor
+
+// Conv2dParams describes a 2-D convolution or pooling window placement:
+// strides, explicit zero padding on each side and dilation.
+type Conv2dParams struct {
+	StrideH, StrideW     int
+	PadTop, PadBottom    int
+	PadLeft, PadRight    int
+	DilationH, DilationW int
+}
+
+func (p Conv2dParams) norm() Conv2dParams {
+	if p.StrideH == 0 {
+		p.StrideH = 1
+	}
+	if p.StrideW == 0 {
+		p.StrideW = 1
+	}
+	if p.DilationH == 0 {
+		p.DilationH = 1
+	}
+	if p.DilationW == 0 {
+		p.DilationW = 1
+	}
+	return p
+}
+
+// SamePadding returns TensorFlow's SAME padding (before, after) for an input
+// of size in, kernel k, stride s and dilation d: the output has ceil(in/s)
+// positions and any odd padding goes after.
+func SamePadding(in, k, s, d int) (before, after int) {
+	if s < 1 {
+		s = 1
+	}
+	if d < 1 {
+		d = 1
+	}
+	out := (in + s - 1) / s
+	total := (out-1)*s + (k-1)*d + 1 - in
+	if total < 0 {
+		total = 0
+	}
+	return total / 2, total - total/2
+}
+
+// ConvOutSize returns the output size along one dimension.
+func ConvOutSize(in, k, stride, padBefore, padAfter, dil int) int {
+	if stride < 1 {
+		stride = 1
+	}
+	if dil < 1 {
+		dil = 1
+	}
+	span := (k-1)*dil + 1
+	if in+padBefore+padAfter < span {
+		return 0
+	}
+	return (in+padBefore+padAfter-span)/stride + 1
+}
+
+type convGeom struct {
+	n, c, h, w, f, kh, kw, oh, ow int
+	p                             Conv2dParams
+}
+
+func (g convGeom) ckk() int { return g.c * g.kh * g.kw }
+func (g convGeom) ohw() int { return g.oh * g.ow }
+func (g convGeom) direct() bool {
+	return g.kh == 1 && g.kw == 1 && g.p.StrideH == 1 && g.p.StrideW == 1 &&
+		g.p.PadTop == 0 && g.p.PadBottom == 0 && g.p.PadLeft == 0 && g.p.PadRight == 0
+}
+
+func convGeometry(op string, xshape, wshape []int, p Conv2dParams) convGeom {
+	p = p.norm()
+	if len(xshape) != 4 || len(wshape) != 4 {
+		Panicf(op, "want input [N,C,H,W] and weight [F,C,KH,KW], got %v and %v", xshape, wshape)
+	}
+	if xshape[1] != wshape[1] {
+		Panicf(op, "input channels %d (input %v) differ from weight channels %d (weight %v)", xshape[1], xshape, wshape[1], wshape)
+	}
+	if p.StrideH < 1 || p.StrideW < 1 || p.DilationH < 1 || p.DilationW < 1 || p.PadTop < 0 || p.PadBottom < 0 || p.PadLeft < 0 || p.PadRight < 0 {
+		Panicf(op, "invalid parameters %+v", p)
+	}
+	g := convGeom{n: xshape[0], c: xshape[1], h: xshape[2], w: xshape[3], f: wshape[0], kh: wshape[2], kw: wshape[3], p: p}
+	g.oh = ConvOutSize(g.h, g.kh, p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+	g.ow = ConvOutSize(g.w, g.kw, p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+	if g.oh <= 0 || g.ow <= 0 {
+		Panicf(op, "kernel %v does not fit input %v with %+v", wshape, xshape, p)
+	}
+	return g
+}
+
+// im2col writes the patches of one image x [C,H,W] into cols [C*KH*KW, OH*OW].
+func im2col[T Float](x []T, g convGeom, cols []T) {
+	p := g.p
+	ohw := g.ohw()
+	for c := 0; c < g.c; c++ {
+		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := cols[((c*g.kh+i)*g.kw+j)*ohw : ((c*g.kh+i)*g.kw+j+1)*ohw]
+				for oy := 0; oy < g.oh; oy++ {
+					iy := oy*p.StrideH - p.PadTop + i*p.DilationH
+					r := row[oy*g.ow : (oy+1)*g.ow]
+					if iy < 0 || iy >= g.h {
+						for k := range r {
+							r[k] = 0
+						}
+						continue
+					}
+					xr := xc[iy*g.w : (iy+1)*g.w]
+					ix := -p.PadLeft + j*p.DilationW
+					if p.StrideW == 1 && ix >= 0 && ix+g.ow <= g.w {
+						copy(r, xr[ix:ix+g.ow])
+						continue
+					}
+					for ox := range r {
+						if ix >= 0 && ix < g.w {
+							r[ox] = xr[ix]
+						} else {
+							r[ox] = 0
+						}
+						ix += p.StrideW
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im accumulates cols [C*KH*KW, OH*OW] into x [C,H,W] (the adjoint of im2col).
+func col2im[T Float](cols []T, g convGeom, x []T) {
+	p := g.p
+	ohw := g.ohw()
+	for c := 0; c < g.c; c++ {
+		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := cols[((c*g.kh+i)*g.kw+j)*ohw : ((c*g.kh+i)*g.kw+j+1)*ohw]
+				for oy := 0; oy < g.oh; oy++ {
+					iy := oy*p.StrideH - p.PadTop + i*p.DilationH
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					r := row[oy*g.ow : (oy+1)*g.ow]
+					xr := xc[iy*g.w : (iy+1)*g.w]
+					ix := -p.PadLeft + j*p.DilationW
+					for ox := range r {
+						if ix >= 0 && ix < g.w {
+							xr[ix] += r[ox]
+						}
+						ix += p.StrideW
+					}
+				}
+			}
+		}
+	}
+}
+
+// Conv2d computes the cross-correlation of x [N,C,H,W] with w [F,C,KH,KW]
+// (PyTorch's layout and convention), giving [N,F,OH,OW].
+func Conv2d(x, w *Tensor, p Conv2dParams) *Tensor {
+	sameDType("tensor.Conv2d", x, w)
+	g := convGeometry("tensor.Conv2d", x.shape, w.shape, p)
+	out := Zeros(x.dtype, g.n, g.f, g.oh, g.ow)
+	if x.dtype == Float32 {
+		convForward(x.f32, w.f32, out.f32, g)
+	} else {
+		convForward(x.f64, w.f64, out.f64, g)
+	}
+	return out
+}
+
+func convForward[T Float](x, w, y []T, g convGeom) {
+	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
+	ParallelFor(g.n, 1, func(lo, hi int) {
+		var cols []T
+		if !g.direct() {
+			cols = make([]T, ckk*ohw)
+		}
+		for n := lo; n < hi; n++ {
+			xn := x[n*chw : (n+1)*chw]
+			c := xn
+			if cols != nil {
+				im2col(xn, g, cols)
+				c = cols
+			}
+			gemmT(false, false, g.f, ohw, ckk, 1, w, ckk, c, ohw, 0, y[n*g.f*ohw:(n+1)*g.f*ohw], ohw)
+		}
+	})
+}
+
+// Conv2dInputGrad returns the gradient with respect to the input of Conv2d
+// given the output gradient gy [N,F,OH,OW], the weight and the input shape.
+// It is also the transposed convolution of gy with w.
+func Conv2dInputGrad(gy, w *Tensor, xshape []int, p Conv2dParams) *Tensor {
+	sameDType("tensor.Conv2dInputGrad", gy, w)
+	g := convGeometry("tensor.Conv2dInputGrad", xshape, w.shape, p)
+	if !SameShape(gy.shape, []int{g.n, g.f, g.oh, g.ow}) {
+		Panicf("tensor.Conv2dInputGrad", "output gradient %v does not match input %v and weight %v (want %v)", gy.shape, xshape, w.shape, []int{g.n, g.f, g.oh, g.ow})
+	}
+	out := Zeros(gy.dtype, xshape...)
+	if gy.dtype == Float32 {
+		convInputGrad(gy.f32, w.f32, out.f32, g)
+	} else {
+		convInputGrad(gy.f64, w.f64, out.f64, g)
+	}
+	return out
+}
+
+func convInputGrad[T Float](gy, w, dx []T, g convGeom) {
+	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
+	ParallelFor(g.n, 1, func(lo, hi int) {
+		cols := make([]T, ckk*ohw)
+		for n := lo; n < hi; n++ {
+			gn := gy[n*g.f*ohw : (n+1)*g.f*ohw]
+			if g.direct() {
+				gemmT(true, false, ckk, ohw, g.f, 1, w, ckk, gn, ohw, 0, dx[n*chw:(n+1)*chw], ohw)
+				continue
+			}
+			gemmT(true, false, ckk, ohw, g.f, 1, w, ckk, gn, ohw, 0, cols, ohw)
+			col2im(cols, g, dx[n*chw:(n+1)*chw])
+		}
+	})
+}
+
+// Conv2dWeightGrad returns the gradient with respect to the weight of Conv2d
+// given the input x and the output gradient gy.
+func Conv2dWeightGrad(x, gy *Tensor, wshape []int, p Conv2dParams) *Tensor {
+	sameDType("tensor.Conv2dWeightGrad", x, gy)
+	g := convGeometry("tensor.Conv2dWeightGrad", x.shape, wshape, p)
+	if !SameShape(gy.shape, []int{g.n, g.f, g.oh, g.ow}) {
+		Panicf("tensor.Conv2dWeightGrad", "output gradient %v does not match input %v and weight %v (want %v)", gy.shape, x.shape, wshape, []int{g.n, g.f, g.oh, g.ow})
+	}
+	out := Zeros(x.dtype, wshape...)
+	if x.dtype == Float32 {
+		convWeightGrad(x.f32, gy.f32, out.f32, g)
+	} else {
+		convWeightGrad(x.f64, gy.f64, out.f64, g)
+	}
+	return out
+}
+
+func convWeightGrad[T Float](x, gy, dw []T, g convGeom) {
+	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
+	w := Workers()
+	if w > g.n {
+		w = g.n
+	}
+	if w < 1 {
+		w = 1
+	}
+	partial := make([][]T, w)
+	chunk := (g.n + w - 1) / w
+	ParallelFor(w, 1, func(lo, hi int) {
+		for wi := lo; wi < hi; wi++ {
+			acc := dw
+			if wi > 0 {
+				acc = make([]T, len(dw))
+			}
+			partial[wi] = acc
+			var cols []T
+			if !g.direct() {
+				cols = make([]T, ckk*ohw)
+			}
+			for n := wi * chunk; n < (wi+1)*chunk && n < g.n; n++ {
+				xn := x[n*chw : (n+1)*chw]
+				c := xn
+				if cols != nil {
+					im2col(xn, g, cols)
+					c = cols
+				}
+				gemmT(false, true, g.f, ckk, ohw, 1, gy[n*g.f*ohw:(n+1)*g.f*ohw], ohw, c, ohw, 1, acc, ckk)
+			}
+		}
+	})
+	for wi := 1; wi < w; wi++ {
+		if partial[wi] == nil {
+			continue
+		}
+		for i, v := range partial[wi] {
+			dw[i] += v
+		}
+	}
+}

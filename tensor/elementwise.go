@@ -1,0 +1,205 @@
+package tensor
+
+import "math"
+
+const elemGrain = 1 << 15
+
+// Apply returns f applied to every element of x (computed in float64).
+func Apply(x *Tensor, f func(float64) float64) *Tensor {
+	out := ZerosLike(x)
+	if x.dtype == Float32 {
+		xs, os := x.f32, out.f32
+		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				os[i] = float32(f(float64(xs[i])))
+			}
+		})
+	} else {
+		xs, os := x.f64, out.f64
+		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				os[i] = f(xs[i])
+			}
+		})
+	}
+	return out
+}
+
+// Exp returns e**x elementwise.
+func Exp(x *Tensor) *Tensor { return Apply(x, math.Exp) }
+
+// Log returns the natural logarithm elementwise.
+func Log(x *Tensor) *Tensor { return Apply(x, math.Log) }
+
+// Sqrt returns the square root elementwise.
+func Sqrt(x *Tensor) *Tensor { return Apply(x, math.Sqrt) }
+
+// Abs returns |x| elementwise.
+func Abs(x *Tensor) *Tensor { return Apply(x, math.Abs) }
+
+// Sign returns -1, 0 or 1 elementwise.
+func Sign(x *Tensor) *Tensor {
+	return Apply(x, func(v float64) float64 {
+		switch {
+		case v > 0:
+			return 1
+		case v < 0:
+			return -1
+		}
+		return 0
+	})
+}
+
+// Sigmoid returns 1/(1+e**-x) elementwise.
+func Sigmoid(x *Tensor) *Tensor {
+	return Apply(x, func(v float64) float64 {
+		if v >= 0 {
+			return 1 / (1 + math.Exp(-v))
+		}
+		e := math.Exp(v)
+		return e / (1 + e)
+	})
+}
+
+// Tanh returns tanh(x) elementwise.
+func Tanh(x *Tensor) *Tensor { return Apply(x, math.Tanh) }
+
+// Pow returns x**p elementwise.
+func Pow(x *Tensor, p float64) *Tensor {
+	switch p {
+	case 1:
+		return x.Clone()
+	case 2:
+		return Mul(x, x)
+	}
+	return Apply(x, func(v float64) float64 { return math.Pow(v, p) })
+}
+
+// Relu returns max(x, 0) elementwise.
+func Relu(x *Tensor) *Tensor {
+	out := ZerosLike(x)
+	if x.dtype == Float32 {
+		xs, os := x.f32, out.f32
+		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if v := xs[i]; v > 0 {
+					os[i] = v
+				}
+			}
+		})
+	} else {
+		for i, v := range x.f64 {
+			if v > 0 {
+				out.f64[i] = v
+			}
+		}
+	}
+	return out
+}
+
+// PositiveMask returns 1 where x > 0 and 0 elsewhere.
+func PositiveMask(x *Tensor) *Tensor {
+	return Apply(x, func(v float64) float64 {
+		if v > 0 {
+			return 1
+		}
+		return 0
+	})
+}
+
+// RangeMask returns 1 where lo <= x <= hi and 0 elsewhere.
+func RangeMask(x *Tensor, lo, hi float64) *Tensor {
+	return Apply(x, func(v float64) float64 {
+		if v >= lo && v <= hi {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Clamp limits x to [lo, hi] elementwise.
+func Clamp(x *Tensor, lo, hi float64) *Tensor {
+	return Apply(x, func(v float64) float64 { return math.Min(math.Max(v, lo), hi) })
+}
+
+// Scale returns c*x.
+func Scale(x *Tensor, c float64) *Tensor {
+	out := ZerosLike(x)
+	if x.dtype == Float32 {
+		cf := float32(c)
+		xs, os := x.f32, out.f32
+		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				os[i] = cf * xs[i]
+			}
+		})
+	} else {
+		for i, v := range x.f64 {
+			out.f64[i] = c * v
+		}
+	}
+	return out
+}
+
+// AddScalar returns x+c.
+func AddScalar(x *Tensor, c float64) *Tensor {
+	out := ZerosLike(x)
+	if x.dtype == Float32 {
+		cf := float32(c)
+		for i, v := range x.f32 {
+			out.f32[i] = v + cf
+		}
+	} else {
+		for i, v := range x.f64 {
+			out.f64[i] = v + c
+		}
+	}
+	return out
+}
+
+// AddInPlace adds src (same dtype and size) into t elementwise.
+func (t *Tensor) AddInPlace(src *Tensor) {
+	sameDType("tensor.AddInPlace", t, src)
+	if t.Size() != src.Size() {
+		Panicf("tensor.AddInPlace", "shapes %v and %v differ in size", t.shape, src.shape)
+	}
+	if t.dtype == Float32 {
+		for i, v := range src.f32 {
+			t.f32[i] += v
+		}
+	} else {
+		for i, v := range src.f64 {
+			t.f64[i] += v
+		}
+	}
+}
+
+// Sum returns the sum of all elements (accumulated in float64).
+func (t *Tensor) Sum() float64 {
+	s := 0.0
+	if t.dtype == Float32 {
+		for _, v := range t.f32 {
+			s += float64(v)
+		}
+	} else {
+		for _, v := range t.f64 {
+			s += v
+		}
+	}
+	return s
+}
+
+// MaxAbsDiff returns the largest |a-b| over all elements.
+func MaxAbsDiff(a, b *Tensor) float64 {
+	if a.Size() != b.Size() {
+		Panicf("tensor.MaxAbsDiff", "shapes %v and %v differ in size", a.shape, b.shape)
+	}
+	m := 0.0
+	for i := 0; i < a.Size(); i++ {
+		d := math.Abs(a.AtFlat(i) - b.AtFlat(i))
+		if d > m || math.IsNaN(d) {
+			m = d
+		}
+	}
+	return m
+}

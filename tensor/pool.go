@@ -1,0 +1,303 @@
+package tensor
+
+import "math"
+
+// PoolOutShape returns the output shape of a 2-D pooling window kh x kw
+// placed by p on x of shape [N,C,H,W].
+func PoolOutShape(op string, xshape []int, kh, kw int, p Conv2dParams) (convGeom, []int) {
+	p = p.norm()
+	if len(xshape) != 4 {
+		Panicf(op, "want input [N,C,H,W], got %v", xshape)
+	}
+	if kh < 1 || kw < 1 || p.StrideH < 1 || p.StrideW < 1 || p.PadTop < 0 || p.PadBottom < 0 || p.PadLeft < 0 || p.PadRight < 0 {
+		Panicf(op, "invalid window %dx%d with %+v", kh, kw, p)
+	}
+	g := convGeom{n: xshape[0], c: xshape[1], h: xshape[2], w: xshape[3], f: xshape[1], kh: kh, kw: kw, p: p}
+	g.oh = ConvOutSize(g.h, kh, p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+	g.ow = ConvOutSize(g.w, kw, p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+	if g.oh <= 0 || g.ow <= 0 {
+		Panicf(op, "window %dx%d does not fit input %v with %+v", kh, kw, xshape, p)
+	}
+	return g, []int{g.n, g.c, g.oh, g.ow}
+}
+
+// MaxPool2dIndices returns, for each output position of a max-pool over x
+// [N,C,H,W], the flat index into x of the window's largest value (padding
+// never wins; a window entirely in the padding gives -1), and the output
+// shape.
+func MaxPool2dIndices(x *Tensor, kh, kw int, p Conv2dParams) ([]int32, []int) {
+	g, oshape := PoolOutShape("tensor.MaxPool2d", x.shape, kh, kw, p)
+	idx := make([]int32, Numel(oshape))
+	if x.dtype == Float32 {
+		maxPoolIdx(x.f32, g, idx)
+	} else {
+		maxPoolIdx(x.f64, g, idx)
+	}
+	return idx, oshape
+}
+
+func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
+	p := g.p
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			base := nc * hw
+			xc := x[base : base+hw]
+			out := idx[nc*ohw : (nc+1)*ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				y0 := oy*p.StrideH - p.PadTop
+				for ox := 0; ox < g.ow; ox++ {
+					x0 := ox*p.StrideW - p.PadLeft
+					best := -1
+					bv := T(math.Inf(-1))
+					for i := 0; i < g.kh; i++ {
+						iy := y0 + i*p.DilationH
+						if iy < 0 || iy >= g.h {
+							continue
+						}
+						for j := 0; j < g.kw; j++ {
+							ix := x0 + j*p.DilationW
+							if ix < 0 || ix >= g.w {
+								continue
+							}
+							v := xc[iy*g.w+ix]
+							if best < 0 || v > bv || (v != v && bv == bv) {
+								bv, best = v, iy*g.w+ix
+							}
+						}
+					}
+					if best >= 0 {
+						best += base
+					}
+					out[oy*g.ow+ox] = int32(best)
+				}
+			}
+		}
+	})
+}
+
+// AvgPool2d averages x [N,C,H,W] over kh x kw windows placed by p. With
+// countPad the divisor is always kh*kw (PyTorch's count_include_pad=True);
+// without it only the window's positions inside the input count
+// (TensorFlow's SAME average pooling).
+func AvgPool2d(x *Tensor, kh, kw int, p Conv2dParams, countPad bool) *Tensor {
+	g, oshape := PoolOutShape("tensor.AvgPool2d", x.shape, kh, kw, p)
+	out := Zeros(x.dtype, oshape...)
+	if x.dtype == Float32 {
+		avgPool(x.f32, out.f32, g, countPad, false)
+	} else {
+		avgPool(x.f64, out.f64, g, countPad, false)
+	}
+	return out
+}
+
+// AvgPool2dT is the adjoint of AvgPool2d: it spreads gy [N,C,OH,OW] back over
+// the windows of an input of shape xshape.
+func AvgPool2dT(gy *Tensor, xshape []int, kh, kw int, p Conv2dParams, countPad bool) *Tensor {
+	g, oshape := PoolOutShape("tensor.AvgPool2dT", xshape, kh, kw, p)
+	if !SameShape(gy.shape, oshape) {
+		Panicf("tensor.AvgPool2dT", "gradient %v does not match pooled shape %v of input %v", gy.shape, oshape, xshape)
+	}
+	out := Zeros(gy.dtype, xshape...)
+	if gy.dtype == Float32 {
+		avgPool(out.f32, gy.f32, g, countPad, true)
+	} else {
+		avgPool(out.f64, gy.f64, g, countPad, true)
+	}
+	return out
+}
+
+// avgPool computes y = A x (adjoint=false) or x = A^T y (adjoint=true).
+func avgPool[T Float](x, y []T, g convGeom, countPad, adjoint bool) {
+	p := g.p
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			xc := x[nc*hw : (nc+1)*hw]
+			yc := y[nc*ohw : (nc+1)*ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				y0 := oy*p.StrideH - p.PadTop
+				for ox := 0; ox < g.ow; ox++ {
+					x0 := ox*p.StrideW - p.PadLeft
+					cnt := 0
+					if countPad {
+						cnt = g.kh * g.kw
+					} else {
+						for i := 0; i < g.kh; i++ {
+							iy := y0 + i*p.DilationH
+							if iy < 0 || iy >= g.h {
+								continue
+							}
+							for j := 0; j < g.kw; j++ {
+								if ix := x0 + j*p.DilationW; ix >= 0 && ix < g.w {
+									cnt++
+								}
+							}
+						}
+					}
+					if cnt == 0 {
+						continue
+					}
+					inv := 1 / T(cnt)
+					if adjoint {
+						v := yc[oy*g.ow+ox] * inv
+						for i := 0; i < g.kh; i++ {
+							iy := y0 + i*p.DilationH
+							if iy < 0 || iy >= g.h {
+								continue
+							}
+							for j := 0; j < g.kw; j++ {
+								if ix := x0 + j*p.DilationW; ix >= 0 && ix < g.w {
+									xc[iy*g.w+ix] += v
+								}
+							}
+						}
+						continue
+					}
+					var s T
+					for i := 0; i < g.kh; i++ {
+						iy := y0 + i*p.DilationH
+						if iy < 0 || iy >= g.h {
+							continue
+						}
+						for j := 0; j < g.kw; j++ {
+							if ix := x0 + j*p.DilationW; ix >= 0 && ix < g.w {
+								s += xc[iy*g.w+ix]
+							}
+						}
+					}
+					yc[oy*g.ow+ox] = s * inv
+				}
+			}
+		}
+	})
+}
+
+type lerp struct {
+	i0, i1 int
+	w0, w1 float64
+}
+
+func lerpTable(in, out int, alignCorners bool) []lerp {
+	t := make([]lerp, out)
+	for o := 0; o < out; o++ {
+		var src float64
+		if alignCorners {
+			if out > 1 {
+				src = float64(o) * float64(in-1) / float64(out-1)
+			}
+		} else {
+			src = (float64(o)+0.5)*float64(in)/float64(out) - 0.5
+			if src < 0 {
+				src = 0
+			}
+		}
+		i0 := int(math.Floor(src))
+		if i0 > in-1 {
+			i0 = in - 1
+		}
+		i1 := i0 + 1
+		if i1 > in-1 {
+			i1 = in - 1
+		}
+		f := src - float64(i0)
+		t[o] = lerp{i0, i1, 1 - f, f}
+	}
+	return t
+}
+
+// ResizeBilinear resizes x [N,C,H,W] to [N,C,oh,ow] by bilinear
+// interpolation. alignCorners=false is PyTorch's F.interpolate default
+// (half-pixel centres, no antialiasing); true maps corner to corner.
+func ResizeBilinear(x *Tensor, oh, ow int, alignCorners bool) *Tensor {
+	if len(x.shape) != 4 || oh < 1 || ow < 1 {
+		Panicf("tensor.ResizeBilinear", "cannot resize %v to %dx%d", x.shape, oh, ow)
+	}
+	out := Zeros(x.dtype, x.shape[0], x.shape[1], oh, ow)
+	if x.dtype == Float32 {
+		resize(x.f32, out.f32, x.shape, oh, ow, alignCorners, false)
+	} else {
+		resize(x.f64, out.f64, x.shape, oh, ow, alignCorners, false)
+	}
+	return out
+}
+
+// ResizeBilinearT is the adjoint of ResizeBilinear: gy [N,C,oh,ow] is spread
+// back onto an input of shape xshape.
+func ResizeBilinearT(gy *Tensor, xshape []int, alignCorners bool) *Tensor {
+	if len(xshape) != 4 || len(gy.shape) != 4 || gy.shape[0] != xshape[0] || gy.shape[1] != xshape[1] {
+		Panicf("tensor.ResizeBilinearT", "gradient %v does not match input %v", gy.shape, xshape)
+	}
+	out := Zeros(gy.dtype, xshape...)
+	if gy.dtype == Float32 {
+		resize(out.f32, gy.f32, xshape, gy.shape[2], gy.shape[3], alignCorners, true)
+	} else {
+		resize(out.f64, gy.f64, xshape, gy.shape[2], gy.shape[3], alignCorners, true)
+	}
+	return out
+}
+
+func resize[T Float](x, y []T, xshape []int, oh, ow int, ac, adjoint bool) {
+	h, w := xshape[2], xshape[3]
+	ty, tx := lerpTable(h, oh, ac), lerpTable(w, ow, ac)
+	ParallelFor(xshape[0]*xshape[1], 4, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			xc := x[nc*h*w : (nc+1)*h*w]
+			yc := y[nc*oh*ow : (nc+1)*oh*ow]
+			for oy, ly := range ty {
+				for ox, lx := range tx {
+					w00 := T(ly.w0 * lx.w0)
+					w01 := T(ly.w0 * lx.w1)
+					w10 := T(ly.w1 * lx.w0)
+					w11 := T(ly.w1 * lx.w1)
+					a, b := ly.i0*w+lx.i0, ly.i0*w+lx.i1
+					c, d := ly.i1*w+lx.i0, ly.i1*w+lx.i1
+					if adjoint {
+						v := yc[oy*ow+ox]
+						xc[a] += w00 * v
+						xc[b] += w01 * v
+						xc[c] += w10 * v
+						xc[d] += w11 * v
+					} else {
+						yc[oy*ow+ox] = w00*xc[a] + w01*xc[b] + w10*xc[c] + w11*xc[d]
+					}
+				}
+			}
+		}
+	})
+}
+
+// ChannelWindowSum returns, for x [N,C,H,W], out[n,c] = sum of x[n,c'] over
+// |c'-c| <= radius (clipped at the edges). It is self-adjoint; local response
+// normalisation is built on it.
+func ChannelWindowSum(x *Tensor, radius int) *Tensor {
+	if len(x.shape) != 4 || radius < 0 {
+		Panicf("tensor.ChannelWindowSum", "want [N,C,H,W] and radius >= 0, got %v and %d", x.shape, radius)
+	}
+	out := Zeros(x.dtype, x.shape...)
+	if x.dtype == Float32 {
+		chanSum(x.f32, out.f32, x.shape, radius)
+	} else {
+		chanSum(x.f64, out.f64, x.shape, radius)
+	}
+	return out
+}
+
+func chanSum[T Float](x, y []T, shape []int, r int) {
+	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
+	ParallelFor(n, 1, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			xb := x[b*c*hw : (b+1)*c*hw]
+			yb := y[b*c*hw : (b+1)*c*hw]
+			for ch := 0; ch < c; ch++ {
+				yo := yb[ch*hw : (ch+1)*hw]
+				for k := max(0, ch-r); k <= min(c-1, ch+r); k++ {
+					xk := xb[k*hw : (k+1)*hw]
+					for i, v := range xk {
+						yo[i] += v
+					}
+				}
+			}
+		}
+	})
+}
