@@ -1,0 +1,433 @@
+package checkpoint
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxHeaderSize is the largest JSON header accepted, as in the reference implementation.
+const MaxHeaderSize = 100_000_000
+
+// maxDepth bounds JSON nesting in a header (a valid header nests 3 levels).
+const maxDepth = 32
+
+// Write writes the tensors and metadata to path as a safetensors file, atomically (see
+// [AtomicWrite]): if it fails, any file already at path is left as it was, and no partial file
+// is ever visible at path. The file gets permissions 0644.
+//
+// Output is deterministic: tensors are laid out by decreasing element size, then by name
+// (so each tensor's data is aligned to its element size), the header lists them by name, and
+// the header is padded with spaces so the data starts at a multiple of 8 bytes.
+func Write(path string, tensors []Tensor, metadata map[string]string) error {
+	hdr, order, err := encodeHeader(tensors, metadata)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return AtomicWrite(path, 0o644, func(w io.Writer) error {
+		return writeBody(w, hdr, order)
+	})
+}
+
+// Encode writes the tensors and metadata in safetensors format to w (the bytes [Write] puts in
+// a file).
+func Encode(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	hdr, order, err := encodeHeader(tensors, metadata)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	if err := writeBody(bw, hdr, order); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func writeBody(w io.Writer, hdr []byte, order []Tensor) error {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(hdr)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	for _, t := range order {
+		if _, err := w.Write(t.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeHeader validates the tensors and returns the padded JSON header and the tensors in the
+// order of their data.
+func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, []Tensor, error) {
+	seen := make(map[string]bool, len(tensors))
+	for _, t := range tensors {
+		if err := t.Validate(); err != nil {
+			return nil, nil, err
+		}
+		if seen[t.Name] {
+			return nil, nil, fmt.Errorf("duplicate tensor name %q", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	for k, v := range metadata {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, nil, fmt.Errorf("metadata %q: %q: not valid UTF-8", k, v)
+		}
+	}
+	order := slices.Clone(tensors)
+	slices.SortFunc(order, func(a, b Tensor) int {
+		if c := cmp.Compare(b.DType.Size(), a.DType.Size()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	offsets := make(map[string][2]int, len(order))
+	off := 0
+	for _, t := range order {
+		offsets[t.Name] = [2]int{off, off + len(t.Data)}
+		off += len(t.Data)
+	}
+
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	if len(metadata) > 0 {
+		b.WriteString(quote(MetadataKey))
+		b.WriteString(":{")
+		for i, k := range slices.Sorted(maps.Keys(metadata)) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(quote(k))
+			b.WriteByte(':')
+			b.WriteString(quote(metadata[k]))
+		}
+		b.WriteByte('}')
+		first = false
+	}
+	byName := slices.Clone(tensors)
+	slices.SortFunc(byName, func(a, b Tensor) int { return cmp.Compare(a.Name, b.Name) })
+	for _, t := range byName {
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		b.WriteString(quote(t.Name))
+		b.WriteString(`:{"dtype":`)
+		b.WriteString(quote(string(t.DType)))
+		b.WriteString(`,"shape":[`)
+		for i, d := range t.Shape {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(d))
+		}
+		o := offsets[t.Name]
+		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, o[0], o[1])
+	}
+	b.WriteByte('}')
+	for b.Len()%8 != 0 {
+		b.WriteByte(' ')
+	}
+	if b.Len() > MaxHeaderSize {
+		return nil, nil, fmt.Errorf("header of %d bytes exceeds the limit of %d", b.Len(), MaxHeaderSize)
+	}
+	return b.Bytes(), order, nil
+}
+
+// quote returns s as a JSON string. Strings that are not valid UTF-8 have their invalid bytes
+// replaced by U+FFFD, as encoding/json does.
+func quote(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // cannot fail for a string
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// Read reads and fully validates the safetensors file at path. Every error names the file and
+// the problem; format problems wrap [ErrCorrupt], and a missing file wraps fs.ErrNotExist.
+func Read(path string) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err // *PathError names the file
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory, not a safetensors file", path)
+	}
+	// Check the header length against the file size before reading everything.
+	var n [8]byte
+	if _, err := io.ReadFull(fh, n[:]); err != nil {
+		return nil, &corruptError{path, fmt.Sprintf("file is %d bytes, too short for the 8-byte header length", st.Size())}
+	}
+	if msg := checkHeaderLength(binary.LittleEndian.Uint64(n[:]), st.Size()); msg != "" {
+		return nil, &corruptError{path, msg} // without reading a possibly huge file
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	buf := make([]byte, st.Size())
+	if _, err := io.ReadFull(fh, buf); err != nil {
+		return nil, fmt.Errorf("%s: reading %d bytes: %w", path, st.Size(), err)
+	}
+	return Decode(buf, path)
+}
+
+type corruptError struct {
+	where string
+	msg   string
+}
+
+func (e *corruptError) Error() string { return e.where + ": " + e.msg }
+func (e *corruptError) Unwrap() error { return ErrCorrupt }
+
+// Decode parses and fully validates a safetensors file held in b; name is used in error
+// messages (for example the file's path). The returned tensors share memory with b.
+func Decode(b []byte, name string) (*File, error) {
+	where := name
+	if where == "" {
+		where = "safetensors"
+	}
+	bad := func(format string, args ...any) error {
+		return &corruptError{where: where, msg: fmt.Sprintf(format, args...)}
+	}
+	if len(b) < 8 {
+		return nil, bad("file is %d bytes, too short for the 8-byte header length", len(b))
+	}
+	h := binary.LittleEndian.Uint64(b)
+	if msg := checkHeaderLength(h, int64(len(b))); msg != "" {
+		return nil, bad("%s", msg)
+	}
+	hdr := b[8 : 8+h]
+	data := b[8+h:]
+	if len(hdr) == 0 || hdr[0] != '{' {
+		return nil, bad("header does not start with '{' (not a safetensors file?)")
+	}
+	if !utf8.Valid(hdr) {
+		return nil, bad("header is not valid UTF-8")
+	}
+	if err := checkJSON(hdr); err != nil {
+		return nil, bad("invalid header JSON: %v", err)
+	}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &entries); err != nil {
+		return nil, bad("invalid header JSON: %v", err)
+	}
+
+	f := New(name)
+	if raw, ok := entries[MetadataKey]; ok {
+		delete(entries, MetadataKey)
+		if !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			if err := json.Unmarshal(raw, &f.Metadata); err != nil || f.Metadata == nil {
+				return nil, bad("%s must be an object of string values: %s", MetadataKey, clip(raw))
+			}
+		}
+	}
+
+	type span struct {
+		t          Tensor
+		begin, end uint64
+	}
+	spans := make([]span, 0, len(entries))
+	for tname, raw := range entries {
+		t, begin, end, err := parseEntry(tname, raw)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		spans = append(spans, span{t, begin, end})
+	}
+	slices.SortFunc(spans, func(a, b span) int {
+		if c := cmp.Compare(a.begin, b.begin); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.end, b.end); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.t.Name, b.t.Name)
+	})
+	var pos uint64
+	prev := ""
+	for _, s := range spans {
+		switch {
+		case s.begin < pos:
+			return nil, bad("tensor %q: data_offsets [%d, %d] overlap tensor %q, which ends at %d", s.t.Name, s.begin, s.end, prev, pos)
+		case s.begin > pos:
+			return nil, bad("tensor %q: data_offsets [%d, %d] leave a gap of %d bytes after offset %d", s.t.Name, s.begin, s.end, s.begin-pos, pos)
+		case s.end > uint64(len(data)):
+			return nil, bad("tensor %q: data_offsets [%d, %d] run past the end of the %d-byte data section (truncated file?)", s.t.Name, s.begin, s.end, len(data))
+		}
+		s.t.Data = data[s.begin:s.end:s.end]
+		f.tensors[s.t.Name] = s.t
+		pos, prev = s.end, s.t.Name
+	}
+	if pos != uint64(len(data)) {
+		return nil, bad("%d bytes of data after the last tensor (the tensors cover %d of %d bytes)", uint64(len(data))-pos, pos, len(data))
+	}
+	return f, nil
+}
+
+// checkHeaderLength returns what is wrong with header length h in a file of size bytes, or "".
+func checkHeaderLength(h uint64, size int64) string {
+	if h > MaxHeaderSize {
+		return fmt.Sprintf("header length %d exceeds the limit of %d (not a safetensors file?)", h, MaxHeaderSize)
+	}
+	if h > uint64(size-8) {
+		return fmt.Sprintf("header length %d exceeds the %d bytes after the length field (truncated file?)", h, size-8)
+	}
+	return ""
+}
+
+// parseEntry decodes one tensor entry of the header and checks its size against its offsets.
+func parseEntry(name string, raw json.RawMessage) (Tensor, uint64, uint64, error) {
+	fail := func(format string, args ...any) (Tensor, uint64, uint64, error) {
+		return Tensor{}, 0, 0, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
+	}
+	if name == "" {
+		return fail("empty tensor name")
+	}
+	if r := bytes.TrimSpace(raw); len(r) == 0 || r[0] != '{' {
+		return fail("entry is not an object: %s", clip(raw))
+	}
+	var e struct {
+		DType       *string  `json:"dtype"`
+		Shape       *[]int64 `json:"shape"`
+		DataOffsets []uint64 `json:"data_offsets"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return fail("invalid entry %s: %v", clip(raw), err)
+	}
+	switch {
+	case e.DType == nil:
+		return fail("missing dtype")
+	case e.Shape == nil:
+		return fail("missing shape")
+	case e.DataOffsets == nil:
+		return fail("missing data_offsets")
+	case len(e.DataOffsets) != 2:
+		return fail("data_offsets has %d values, want 2 [begin, end]", len(e.DataOffsets))
+	}
+	d := DType(*e.DType)
+	if !d.Valid() {
+		return fail("%v", errUnknownDType(d))
+	}
+	shape := make([]int, len(*e.Shape))
+	for i, v := range *e.Shape {
+		if v < 0 || uint64(v) > uint64(maxInt) {
+			return fail("invalid dimension %d in shape %v", v, *e.Shape)
+		}
+		shape[i] = int(v)
+	}
+	begin, end := e.DataOffsets[0], e.DataOffsets[1]
+	if begin > end {
+		return fail("data_offsets [%d, %d] end before they begin", begin, end)
+	}
+	// Compute the byte size with overflow checks in uint64.
+	size := uint64(d.Size())
+	for _, dim := range shape {
+		if dim != 0 && size > (1<<63)/uint64(dim) {
+			return fail("shape %v is too large", shape)
+		}
+		size *= uint64(dim)
+	}
+	if size != end-begin {
+		return fail("%s %v needs %d bytes but data_offsets [%d, %d] span %d", d, shape, size, begin, end, end-begin)
+	}
+	return Tensor{Name: name, DType: d, Shape: shape}, begin, end, nil
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// clip shortens a JSON fragment for an error message.
+func clip(raw []byte) string {
+	const n = 80
+	if len(raw) <= n {
+		return string(raw)
+	}
+	return string(raw[:n]) + "..."
+}
+
+// checkJSON verifies that hdr is a single JSON value followed only by whitespace, with no
+// duplicate keys in any object and nesting of at most maxDepth levels. (encoding/json would
+// silently keep the last of duplicate keys.)
+func checkJSON(hdr []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	dec.UseNumber()
+	if err := scanValue(dec, 0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func scanValue(dec *json.Decoder, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("nested more than %d levels deep", maxDepth)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		if err == io.EOF {
+			return errors.New("unexpected end of header")
+		}
+		return err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch delim {
+	case '{':
+		keys := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, ok := tok.(string)
+			if !ok {
+				return fmt.Errorf("object key is not a string: %v", tok)
+			}
+			if keys[key] {
+				return fmt.Errorf("duplicate key %q", key)
+			}
+			keys[key] = true
+			if err := scanValue(dec, depth+1); err != nil {
+				return err
+			}
+		}
+	case '[':
+		for dec.More() {
+			if err := scanValue(dec, depth+1); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("unexpected %q", delim)
+	}
+	if _, err := dec.Token(); err != nil { // the closing delimiter
+		return err
+	}
+	return nil
+}
