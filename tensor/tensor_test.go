@@ -1,0 +1,256 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randT(rng *rand.Rand, dt DType, shape ...int) *Tensor {
+	t := Zeros(dt, shape...)
+	for i := 0; i < t.Size(); i++ {
+		t.SetFlat(i, rng.Float64()*2-1)
+	}
+	return t
+}
+
+func near(t *testing.T, name string, got *Tensor, want []float64, tol float64) {
+	t.Helper()
+	if got.Size() != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, got.Size(), len(want))
+	}
+	for i, w := range want {
+		if g := got.AtFlat(i); math.Abs(g-w) > tol || math.IsNaN(g) {
+			t.Fatalf("%s[%d] = %g, want %g", name, i, g, w)
+		}
+	}
+}
+
+// naiveConv is a direct 7-loop convolution used as an independent reference.
+func naiveConv(x, w *Tensor, p Conv2dParams) *Tensor {
+	p = p.norm()
+	n, c, h, wd := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	f, kh, kw := w.shape[0], w.shape[2], w.shape[3]
+	oh := ConvOutSize(h, kh, p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+	ow := ConvOutSize(wd, kw, p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+	out := Zeros(x.dtype, n, f, oh, ow)
+	for b := 0; b < n; b++ {
+		for o := 0; o < f; o++ {
+			for y := 0; y < oh; y++ {
+				for z := 0; z < ow; z++ {
+					s := 0.0
+					for ch := 0; ch < c; ch++ {
+						for i := 0; i < kh; i++ {
+							for j := 0; j < kw; j++ {
+								iy := y*p.StrideH - p.PadTop + i*p.DilationH
+								ix := z*p.StrideW - p.PadLeft + j*p.DilationW
+								if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+									continue
+								}
+								s += x.At(b, ch, iy, ix) * w.At(o, ch, i, j)
+							}
+						}
+					}
+					out.Set(s, b, o, y, z)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestConv2dMatchesDirectLoop(t *testing.T) {
+	cases := []struct {
+		name   string
+		x, w   []int
+		params Conv2dParams
+	}{
+		{"valid", []int{2, 3, 7, 6}, []int{4, 3, 3, 3}, Conv2dParams{}},
+		{"same-5x5", []int{2, 2, 8, 8}, []int{3, 2, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
+		{"stride-asym-pad", []int{1, 2, 9, 7}, []int{2, 2, 3, 2}, Conv2dParams{StrideH: 2, StrideW: 3, PadTop: 1, PadBottom: 2, PadLeft: 0, PadRight: 1}},
+		{"dilation", []int{3, 1, 9, 9}, []int{2, 1, 3, 3}, Conv2dParams{DilationH: 2, DilationW: 3, PadTop: 1, PadLeft: 1}},
+		{"1x1", []int{3, 5, 4, 4}, []int{6, 5, 1, 1}, Conv2dParams{}},
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, c := range cases {
+		for _, dt := range []DType{Float32, Float64} {
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
+				x, w := randT(rng, dt, c.x...), randT(rng, dt, c.w...)
+				got := Conv2d(x, w, c.params)
+				want := naiveConv(x, w, c.params)
+				if !SameShape(got.shape, want.shape) {
+					t.Fatalf("shape %v, want %v", got.shape, want.shape)
+				}
+				tol := 1e-12
+				if dt == Float32 {
+					tol = 1e-5
+				}
+				if d := MaxAbsDiff(got, want); d > tol {
+					t.Fatalf("max difference %g", d)
+				}
+			})
+		}
+	}
+}
+
+func TestSamePadding(t *testing.T) {
+	cases := []struct{ in, k, s, d, before, after int }{
+		{32, 5, 1, 1, 2, 2},
+		{7, 5, 2, 1, 2, 2},
+		{6, 5, 2, 1, 1, 2},
+		{32, 3, 2, 1, 0, 1},
+		{8, 2, 2, 1, 0, 0},
+		{5, 3, 1, 2, 2, 2},
+	}
+	for _, c := range cases {
+		b, a := SamePadding(c.in, c.k, c.s, c.d)
+		if b != c.before || a != c.after {
+			t.Errorf("SamePadding(%d,%d,%d,%d) = %d,%d want %d,%d", c.in, c.k, c.s, c.d, b, a, c.before, c.after)
+		}
+		if out := ConvOutSize(c.in, c.k, c.s, b, a, c.d); out != (c.in+c.s-1)/c.s {
+			t.Errorf("SAME output size %d for input %d stride %d", out, c.in, c.s)
+		}
+	}
+}
+
+func TestPoolingAndResizeMatchTorch(t *testing.T) {
+	x := Zeros(Float64, 1, 1, 3, 4)
+	for i := 0; i < 12; i++ {
+		x.SetFlat(i, float64(i))
+	}
+	pad1 := Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	// reference values printed by torch.nn.functional (see scripts/fixtures)
+	near(t, "avgpool-nopad", AvgPool2d(x, 3, 3, pad1, false), []float64{2.5, 4.0, 6.5, 8.0}, 1e-12)
+	near(t, "avgpool-pad", AvgPool2d(x, 3, 3, pad1, true), []float64{1.1111111111111112, 2.6666666666666665, 2.888888888888889, 5.333333333333333}, 1e-12)
+	near(t, "resize-up", ResizeBilinear(x, 5, 3, false), []float64{0.16666666666666663, 1.5, 2.833333333333333, 1.7666666666666666, 3.1, 4.433333333333333, 4.166666666666667, 5.5, 6.833333333333333, 6.5666666666666655, 7.8999999999999995, 9.233333333333333, 8.166666666666666, 9.5, 10.833333333333334}, 1e-12)
+	near(t, "resize-down", ResizeBilinear(x, 2, 2, false), []float64{1.5, 3.5, 7.5, 9.5}, 1e-12)
+	near(t, "resize-align", ResizeBilinear(x, 4, 6, true), []float64{0.0, 0.6, 1.2, 1.8, 2.4, 3.0, 2.6666666666666665, 3.2666666666666666, 3.8666666666666663, 4.466666666666667, 5.066666666666666, 5.666666666666666, 5.333333333333333, 5.933333333333333, 6.533333333333333, 7.133333333333333, 7.733333333333333, 8.333333333333332, 8.0, 8.6, 9.2, 9.8, 10.4, 11.0}, 1e-12)
+	idx, shape := MaxPool2dIndices(x, 2, 2, Conv2dParams{StrideH: 2, StrideW: 2})
+	near(t, "maxpool", GatherFlat(x, idx, shape...), []float64{5, 7}, 0)
+	idx, shape = MaxPool2dIndices(x, 3, 3, pad1)
+	near(t, "maxpool-pad", GatherFlat(x, idx, shape...), []float64{5, 7, 9, 11}, 0)
+	// padding never wins even when all values are negative
+	neg := Scale(x, -1)
+	idx, shape = MaxPool2dIndices(neg, 3, 3, pad1)
+	near(t, "maxpool-neg", GatherFlat(neg, idx, shape...), []float64{0, -1, -4, -5}, 0)
+}
+
+func TestBroadcastAndReduce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, dt := range []DType{Float32, Float64} {
+		a := randT(rng, dt, 2, 3, 4)
+		b := randT(rng, dt, 3, 1)
+		s := Add(a, b)
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 3; j++ {
+				for k := 0; k < 4; k++ {
+					if d := s.At(i, j, k) - (a.At(i, j, k) + b.At(j, 0)); math.Abs(d) > 1e-6 {
+						t.Fatalf("%v add broadcast wrong at %d,%d,%d", dt, i, j, k)
+					}
+				}
+			}
+		}
+		m := Mul(b, a) // broadcasting on the left operand
+		if d := MaxAbsDiff(m, Mul(a, b)); d > 0 {
+			t.Fatalf("mul not symmetric: %g", d)
+		}
+		r := SumAxes(a, false, 0, 2)
+		for j := 0; j < 3; j++ {
+			want := 0.0
+			for i := 0; i < 2; i++ {
+				for k := 0; k < 4; k++ {
+					want += a.At(i, j, k)
+				}
+			}
+			if math.Abs(r.At(j)-want) > 1e-5 {
+				t.Fatalf("sum over axes 0,2: %g want %g", r.At(j), want)
+			}
+		}
+		tr := Transpose(a, 2, 0, 1)
+		if tr.At(3, 1, 2) != a.At(1, 2, 3) {
+			t.Fatal("transpose wrong")
+		}
+		c := Concat(1, Slice(a, 1, 0, 1), Slice(a, 1, 1, 3))
+		if MaxAbsDiff(c, a) != 0 {
+			t.Fatal("slice+concat does not restore")
+		}
+	}
+}
+
+func TestMatMulAgainstLoops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, dt := range []DType{Float32, Float64} {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				as, bs := []int{3, 5}, []int{5, 4}
+				if ta {
+					as = []int{5, 3}
+				}
+				if tb {
+					bs = []int{4, 5}
+				}
+				a, b := randT(rng, dt, as...), randT(rng, dt, bs...)
+				c := MatMul(a, b, ta, tb)
+				for i := 0; i < 3; i++ {
+					for j := 0; j < 4; j++ {
+						s := 0.0
+						for k := 0; k < 5; k++ {
+							var av, bv float64
+							if ta {
+								av = a.At(k, i)
+							} else {
+								av = a.At(i, k)
+							}
+							if tb {
+								bv = b.At(j, k)
+							} else {
+								bv = b.At(k, j)
+							}
+							s += av * bv
+						}
+						if math.Abs(c.At(i, j)-s) > 1e-5 {
+							t.Fatalf("%v ta=%v tb=%v: c[%d,%d]=%g want %g", dt, ta, tb, i, j, c.At(i, j), s)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLRNWindow(t *testing.T) {
+	x := Zeros(Float64, 1, 5, 1, 1)
+	for i := 0; i < 5; i++ {
+		x.SetFlat(i, float64(i+1))
+	}
+	near(t, "window", ChannelWindowSum(x, 1), []float64{3, 6, 9, 12, 9}, 0)
+	near(t, "window-wide", ChannelWindowSum(x, 4), []float64{15, 15, 15, 15, 15}, 0)
+}
+
+func TestReshapeIsAView(t *testing.T) {
+	a := Zeros(Float32, 2, 3)
+	b := a.Reshape(3, -1)
+	b.SetFlat(4, 7)
+	if a.AtFlat(4) != 7 {
+		t.Fatal("reshape copied the data")
+	}
+	if !SameShape(b.Shape(), []int{3, 2}) {
+		t.Fatalf("shape %v", b.Shape())
+	}
+}
+
+func TestParallelForCoversRange(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 1000} {
+		seen := make([]int, n)
+		ParallelFor(n, 3, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		for i, s := range seen {
+			if s != 1 {
+				t.Fatalf("n=%d: index %d visited %d times", n, i, s)
+			}
+		}
+	}
+}
