@@ -1,0 +1,30 @@
+// Package tensor holds arp's dense float32/float64 tensors and the CPU
+// kernels the autograd engine is built on: broadcasting elementwise
+// arithmetic, reductions, transposes, slicing and gathering, matrix products
+// through a replaceable GEMM seam (SetGemm; pure-Go gonum by default, a
+// system BLAS when package blas installs one), convolution by im2col + GEMM
+// and its two gradients, max/average pooling and their adjoints, bilinear
+// resizing and its adjoint, and the channel-window sum of local response
+// normalisation.
+//
+// # Layout
+//
+// Tensors are contiguous and row-major. Images are NCHW. Convolution weights
+// are [F,C,KH,KW] and the convolution is a cross-correlation, as in
+// PyTorch. Reshape returns a view sharing the data; every other operation
+// returns a new tensor.
+//
+// # Errors
+//
+// Kernels are called by the engine, not with user input: given shapes, ranks
+// or dtypes they cannot work with, they panic with a *ShapeError whose
+// message names the operation and the shapes ("tensor.MatMul: inner
+// dimensions differ: [2 3] ... and [4 5] ..."). autograd.Try turns such a
+// panic into an error at an API boundary. Inputs from users (files, flags)
+// are validated before they reach the engine.
+//
+// # Parallelism
+//
+// Kernels split large work over Workers() goroutines (SetWorkers); GEMM
+// calls may use the BLAS library's own threads.
+package tensor
