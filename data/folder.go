@@ -46,6 +46,7 @@ type folderEntry struct {
 	label     int
 	w, h      int
 	gray      bool
+	bad       bool // already reported
 }
 
 // listFolder finds the class sub-folders (sorted by name; hidden ones
@@ -228,12 +229,14 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		f, err := os.Open(e.path)
 		if err != nil {
 			p.add(e.path, -1, "%s", describeOSError(err))
+			e.bad = true
 			continue
 		}
 		cfg, _, err := image.DecodeConfig(f)
 		f.Close()
 		if err != nil {
 			p.add(e.path, -1, "corrupt or unsupported image (want PNG or JPEG): %v", err)
+			e.bad = true
 			continue
 		}
 		e.w, e.h, e.gray = cfg.Width, cfg.Height, isGrayModel(cfg.ColorModel)
@@ -243,8 +246,13 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		return nil
 	}
 	h, w := opt.Height, opt.Width
-	if (h <= 0 || w <= 0) && len(entries) > 0 {
-		h, w = entries[0].h, entries[0].w
+	if h <= 0 || w <= 0 {
+		for _, e := range entries {
+			if !e.bad {
+				h, w = e.h, e.w
+				break
+			}
+		}
 	}
 	c := 3
 	if opt.Gray || allGray {
@@ -260,6 +268,9 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		d.Boxes = make([][]Box, 0, len(entries))
 	}
 	for _, e := range entries {
+		if e.bad {
+			continue
+		}
 		b, err := os.ReadFile(e.path)
 		if err != nil {
 			p.add(e.path, -1, "%s", describeOSError(err))

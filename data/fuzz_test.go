@@ -1,0 +1,122 @@
+package data
+
+import (
+	"testing"
+)
+
+// The fuzz targets check that no input makes a parser panic, and that what a
+// parser accepts is consistent.
+
+func FuzzIDX(f *testing.F) {
+	pix, labels := synthDigits(3, 4, 4)
+	var ib, lb []byte
+	{
+		a, b := idxBytes(f, 3, 4, 4, pix, labels)
+		ib, lb = a, b
+	}
+	f.Add(ib, lb)
+	f.Add(gz(ib), gz(lb))
+	f.Add(ib[:20], lb[:9])
+	f.Add(lb, ib)
+	f.Add([]byte{0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7}, []byte{0, 0, 8, 1, 0, 0, 0, 1, 9})
+	f.Add([]byte{0x1f, 0x8b, 8, 0}, []byte{})
+	f.Fuzz(func(t *testing.T, ib, lb []byte) {
+		var p problems
+		i, err1 := maybeGunzip("images", ib)
+		l, err2 := maybeGunzip("labels", lb)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		d := decodeIDX("images", "labels", i, l, IDXOptions{}, &p)
+		if (d == nil) == p.ok() {
+			t.Fatalf("dataset %v but problems %v", d != nil, p.list)
+		}
+		if d != nil {
+			if err := d.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func FuzzCIFAR(f *testing.F) {
+	f.Add(cifarRecords(2, 1, func(i, k int) byte { return byte(i) }), uint8(1))
+	f.Add(cifarRecords(2, 2, func(i, k int) byte { return byte(i * 30) }), uint8(2))
+	f.Add([]byte{1, 2, 3}, uint8(1))
+	f.Add([]byte{}, uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, lbs uint8) {
+		k := cifar10
+		if lbs%2 == 0 {
+			k = cifar100
+		}
+		var p problems
+		labels, pix, ok := decodeCIFAR("batch.bin", b, k.labelBytes, k.labelBytes-1, k.nClasses, &p)
+		if ok != p.ok() {
+			t.Fatalf("ok=%v but problems %v", ok, p.list)
+		}
+		if len(pix) != len(labels)*cifarPixels {
+			t.Fatalf("%d labels, %d pixel bytes", len(labels), len(pix))
+		}
+		if ok && len(b) != len(labels)*(k.labelBytes+cifarPixels) {
+			t.Fatal("accepted a file with a partial record")
+		}
+	})
+}
+
+func FuzzVOC(f *testing.F) {
+	f.Add([]byte(vocXMLText(20, 10, [5]string{"dog", "1", "2", "10", "10"})), 20, 10)
+	f.Add([]byte(vocXMLText(20, 10, [5]string{"dog", "1", "2", "30", "10"})), 20, 10)
+	f.Add([]byte("<annotation><object><name>x</name><bndbox><xmin>1e300</xmin></bndbox></object></annotation>"), 5, 5)
+	f.Add([]byte("<annotation><size>"), 1, 1)
+	f.Add([]byte("<?xml version='1.0'?><!DOCTYPE a><annotation/>"), 3, 3)
+	f.Fuzz(func(t *testing.T, b []byte, w, h int) {
+		a, err := ParseVOC("a.xml", b)
+		if err != nil {
+			return
+		}
+		for _, bx := range a.Boxes {
+			if !(bx.XMin <= bx.XMax && bx.YMin <= bx.YMax && bx.XMin >= 0 && bx.YMin >= 0) {
+				t.Fatalf("accepted invalid box %+v", bx)
+			}
+		}
+		if w <= 0 || h <= 0 || w > 64 || h > 64 {
+			return
+		}
+		boxes, err := a.fitImage("a.xml", w, h, 8, 8)
+		if err != nil {
+			return
+		}
+		if m := BoxMask(boxes, 8, 8); len(m) != 64 {
+			t.Fatalf("mask of %d pixels", len(m))
+		}
+	})
+}
+
+func FuzzImage(f *testing.F) {
+	f.Add(pngBytes(f, testImage(5, 4, 1, 1, 3, 3)), uint8(3), uint8(6), uint8(6))
+	f.Add(jpegBytes(f, testImage(9, 7, 1, 1, 3, 3)), uint8(1), uint8(3), uint8(2))
+	f.Add([]byte("\x89PNG\r\n\x1a\n"), uint8(3), uint8(0), uint8(0))
+	f.Add([]byte{0xff, 0xd8, 0xff}, uint8(1), uint8(4), uint8(4))
+	f.Fuzz(func(t *testing.T, b []byte, c, h, w uint8) {
+		ch := 3
+		if c%2 == 1 {
+			ch = 1
+		}
+		th, tw := int(h%40), int(w%40)
+		pix, ow, oh, err := decodeImage("x.png", b, ch, th, tw)
+		if err != nil {
+			return
+		}
+		if th == 0 || tw == 0 {
+			th, tw = oh, ow
+		}
+		if len(pix) != ch*th*tw {
+			t.Fatalf("%d values for %dx%dx%d", len(pix), ch, th, tw)
+		}
+		for _, v := range pix {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("value %v outside [0,1]", v)
+			}
+		}
+	})
+}
