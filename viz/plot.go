@@ -1,0 +1,418 @@
+package viz
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Default plot size in pixels.
+const (
+	DefaultPlotWidth  = 640
+	DefaultPlotHeight = 420
+)
+
+// plotDPI is the resolution plots are drawn at; gonum/plot's point sizes
+// (12 pt titles, 10 pt tick labels) read well at it.
+const plotDPI = 96
+
+// Palette is the colour sequence of plot series: the Okabe-Ito colours,
+// distinguishable by colour-blind readers, then black.
+var Palette = []color.RGBA{
+	{0, 114, 178, 255},   // blue
+	{213, 94, 0, 255},    // vermillion
+	{0, 158, 115, 255},   // bluish green
+	{204, 121, 167, 255}, // reddish purple
+	{230, 159, 0, 255},   // orange
+	{86, 180, 233, 255},  // sky blue
+	{240, 228, 66, 255},  // yellow
+	{0, 0, 0, 255},       // black
+}
+
+func paletteColor(i int) color.RGBA { return Palette[i%len(Palette)] }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// newPlot makes a plot with a title, axis labels and a light grid.
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.X.Label.TextStyle.Font.Size = vg.Points(12)
+	p.Y.Label.TextStyle.Font.Size = vg.Points(12)
+	p.X.Tick.Label.Font.Size = vg.Points(10)
+	p.Y.Tick.Label.Font.Size = vg.Points(10)
+	p.Legend.TextStyle.Font.Size = vg.Points(11)
+	p.Title.Padding = vg.Points(6)
+	p.Legend.Padding = vg.Points(3)
+	g := plotter.NewGrid()
+	g.Horizontal.Color = color.Gray{220}
+	g.Vertical.Color = color.Gray{220}
+	p.Add(g)
+	return p
+}
+
+// render draws p onto a white w x h pixel image with a small margin. The
+// legend, if p.Legend has entries, goes to the right of the plot area, top
+// aligned with it, so it never hides data.
+func render(p *plot.Plot, w, h int) (image.Image, error) {
+	if w <= 0 {
+		w = DefaultPlotWidth
+	}
+	if h <= 0 {
+		h = DefaultPlotHeight
+	}
+	if w < 100 || h < 80 || w > 10000 || h > 10000 {
+		return nil, fmt.Errorf("plot size %dx%d pixels: want between 100x80 and 10000x10000", w, h)
+	}
+	// The canvas fills its image with white (the default background).
+	c := vgimg.NewWith(vgimg.UseImage(image.NewRGBA(image.Rect(0, 0, w, h))), vgimg.UseDPI(plotDPI))
+	m := vg.Points(8)
+	dc := draw.Crop(draw.New(c), m, -m, m, -m)
+	leg := p.Legend
+	r := leg.Rectangle(dc)
+	if lw := r.Max.X - r.Min.X; lw > 0 {
+		p.Legend = plot.NewLegend() // drawn separately below
+		gap := vg.Points(10)
+		p.Draw(draw.Crop(dc, 0, -(lw + gap), 0, 0))
+		leg.Top, leg.Left = true, true
+		if p.Title.Text != "" {
+			leg.YOffs = -(p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding)
+		}
+		leg.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-lw, 0, 0, 0))
+		p.Legend = leg
+	} else {
+		p.Draw(dc)
+	}
+	return c.Image(), nil
+}
+
+func encode(img image.Image, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return EncodePNG(img)
+}
+
+func write(path string, b []byte, err error) error {
+	if err != nil {
+		return fmt.Errorf("plotting %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, b)
+}
+
+// Series is one named curve of a line plot.
+type Series struct {
+	Name string
+	X, Y []float64
+}
+
+// LinePlot draws several named series as lines with point markers, e.g.
+// accuracy against eps, loss curves, or attention IoU per attack step.
+type LinePlot struct {
+	Title, XLabel, YLabel string
+	Series                []Series
+	// YMin and YMax fix the vertical range when YMin < YMax; otherwise it
+	// follows the data.
+	YMin, YMax float64
+	// Width and Height in pixels; zero means DefaultPlotWidth x
+	// DefaultPlotHeight.
+	Width, Height int
+	// NoPoints hides the point markers.
+	NoPoints bool
+}
+
+// Image draws the plot. Points whose X or Y is NaN or infinite are
+// dropped; a series whose X and Y differ in length is an error, as is a
+// plot with no finite point at all.
+func (lp LinePlot) Image() (image.Image, error) {
+	p := newPlot(lp.Title, lp.XLabel, lp.YLabel)
+	total := 0
+	for k, s := range lp.Series {
+		if len(s.X) != len(s.Y) {
+			return nil, fmt.Errorf("line plot %q: series %d (%q) has %d x values and %d y values", lp.Title, k, s.Name, len(s.X), len(s.Y))
+		}
+		var xys plotter.XYs
+		for i := range s.X {
+			if finite(s.X[i]) && finite(s.Y[i]) {
+				xys = append(xys, plotter.XY{X: s.X[i], Y: s.Y[i]})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		total += len(xys)
+		col := paletteColor(k)
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, fmt.Errorf("line plot %q: series %q: %w", lp.Title, s.Name, err)
+		}
+		l.Color = col
+		l.Width = vg.Points(2)
+		p.Add(l)
+		thumbs := []plot.Thumbnailer{l}
+		if !lp.NoPoints {
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, fmt.Errorf("line plot %q: series %q: %w", lp.Title, s.Name, err)
+			}
+			sc.Color = col
+			sc.Radius = vg.Points(3)
+			sc.Shape = markerShape(k)
+			p.Add(sc)
+			thumbs = append(thumbs, sc)
+		}
+		if s.Name != "" {
+			p.Legend.Add(s.Name, thumbs...)
+		}
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("line plot %q: no finite points to draw", lp.Title)
+	}
+	if lp.YMin < lp.YMax {
+		p.Y.Min, p.Y.Max = lp.YMin, lp.YMax
+	}
+	return render(p, lp.Width, lp.Height)
+}
+
+func markerShape(k int) draw.GlyphDrawer {
+	switch k % 4 {
+	case 1:
+		return draw.SquareGlyph{}
+	case 2:
+		return draw.TriangleGlyph{}
+	case 3:
+		return draw.PyramidGlyph{}
+	}
+	return draw.CircleGlyph{}
+}
+
+// PNG draws the plot and encodes it as PNG.
+func (lp LinePlot) PNG() ([]byte, error) { return encode(lp.Image()) }
+
+// WritePNG draws the plot into the PNG file path (atomically).
+func (lp LinePlot) WritePNG(path string) error { b, err := lp.PNG(); return write(path, b, err) }
+
+// Group is a named set of values, e.g. the coverage of attacked images.
+type Group struct {
+	Name   string
+	Values []float64
+}
+
+// Histogram overlays the histograms of several groups on common bins,
+// e.g. the coverage of images the attack broke against those it did not.
+type Histogram struct {
+	Title, XLabel string
+	Groups        []Group
+	// Bins is the number of equal-width bins; zero means 20.
+	Bins int
+	// Min and Max fix the binned range when Min < Max (values outside are
+	// left out); otherwise it spans the data.
+	Min, Max float64
+	// Counts plots raw counts; by default each bar is the share of its
+	// group, so groups of different sizes compare directly.
+	Counts        bool
+	Width, Height int
+}
+
+// Image draws the histogram. NaN and infinite values are skipped; a plot
+// with no finite value is an error.
+func (hp Histogram) Image() (image.Image, error) {
+	bins := hp.Bins
+	if bins <= 0 {
+		bins = 20
+	}
+	if bins > 1000 {
+		return nil, fmt.Errorf("histogram %q: %d bins, want at most 1000", hp.Title, bins)
+	}
+	lo, hi := hp.Min, hp.Max
+	if !(lo < hi) {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, g := range hp.Groups {
+			for _, v := range g.Values {
+				if finite(v) {
+					lo, hi = min(lo, v), max(hi, v)
+				}
+			}
+		}
+		if math.IsInf(lo, 1) {
+			return nil, fmt.Errorf("histogram %q: no finite values to draw", hp.Title)
+		}
+		if lo == hi {
+			lo, hi = lo-0.5, hi+0.5
+		}
+	}
+	ylabel := "share of group"
+	if hp.Counts {
+		ylabel = "count"
+	}
+	p := newPlot(hp.Title, hp.XLabel, ylabel)
+	width := (hi - lo) / float64(bins)
+	for k, g := range hp.Groups {
+		h := &plotter.Histogram{Bins: make([]plotter.HistogramBin, bins), Width: width}
+		for i := range h.Bins {
+			h.Bins[i].Min = lo + float64(i)*width
+			h.Bins[i].Max = lo + float64(i+1)*width
+		}
+		n := 0
+		for _, v := range g.Values {
+			if !finite(v) || v < lo || v > hi {
+				continue
+			}
+			i := min(int((v-lo)/width), bins-1)
+			h.Bins[i].Weight++
+			n++
+		}
+		if !hp.Counts && n > 0 {
+			for i := range h.Bins {
+				h.Bins[i].Weight /= float64(n)
+			}
+		}
+		col := paletteColor(k)
+		fill := col
+		fill.A = 110
+		h.FillColor = color.NRGBA{fill.R, fill.G, fill.B, fill.A}
+		h.LineStyle = draw.LineStyle{Color: col, Width: vg.Points(1.5)}
+		p.Add(h)
+		if g.Name != "" {
+			p.Legend.Add(fmt.Sprintf("%s (n=%d)", g.Name, n), h)
+		}
+	}
+	p.X.Min, p.X.Max = lo, hi
+	p.Y.Min = 0
+	return render(p, hp.Width, hp.Height)
+}
+
+// PNG draws the histogram and encodes it as PNG.
+func (hp Histogram) PNG() ([]byte, error) { return encode(hp.Image()) }
+
+// WritePNG draws the histogram into the PNG file path (atomically).
+func (hp Histogram) WritePNG(path string) error { b, err := hp.PNG(); return write(path, b, err) }
+
+// Bars is one named set of bars, one per category, with an optional
+// interval per bar given by its absolute bounds (e.g. a 95% bootstrap
+// confidence interval): Lo[i] <= Values[i] <= Hi[i]. Lo and Hi may be nil.
+type Bars struct {
+	Name           string
+	Values, Lo, Hi []float64
+}
+
+// BarChart draws grouped bars with error bars, e.g. the attack success
+// rate by completeness bin, one group of bars per model.
+type BarChart struct {
+	Title, XLabel, YLabel string
+	Categories            []string
+	Groups                []Bars
+	// YMin and YMax fix the vertical range when YMin < YMax.
+	YMin, YMax    float64
+	Width, Height int
+}
+
+// errorPoints feeds plotter.NewYErrorBars.
+type errorPoints struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// Image draws the chart. A NaN value (e.g. an empty bin) draws no bar and
+// no error bar; lengths that disagree with the categories are an error.
+func (bc BarChart) Image() (image.Image, error) {
+	n := len(bc.Categories)
+	if n == 0 || len(bc.Groups) == 0 {
+		return nil, errors.New("bar chart " + fmt.Sprintf("%q", bc.Title) + ": no categories or no bars")
+	}
+	p := newPlot(bc.Title, bc.XLabel, bc.YLabel)
+	w := DefaultPlotWidth
+	if bc.Width > 0 {
+		w = bc.Width
+	}
+	// Bars fill 80% of each category's slot, in data units converted to
+	// points from the plot width.
+	slot := vg.Length(float64(w)*0.72/float64(n)) * vg.Inch / plotDPI
+	barW := slot * 0.8 / vg.Length(len(bc.Groups))
+	for k, g := range bc.Groups {
+		if len(g.Values) != n || (g.Lo != nil && len(g.Lo) != n) || (g.Hi != nil && len(g.Hi) != n) {
+			return nil, fmt.Errorf("bar chart %q: group %q has %d values, %d lower and %d upper bounds for %d categories",
+				bc.Title, g.Name, len(g.Values), len(g.Lo), len(g.Hi), n)
+		}
+		vals := make(plotter.Values, n)
+		var pts errorPoints
+		for i, v := range g.Values {
+			if !finite(v) {
+				continue
+			}
+			vals[i] = v
+			lo, hi := v, v
+			if g.Lo != nil && finite(g.Lo[i]) {
+				lo = g.Lo[i]
+			}
+			if g.Hi != nil && finite(g.Hi[i]) {
+				hi = g.Hi[i]
+			}
+			if lo > v || hi < v {
+				return nil, fmt.Errorf("bar chart %q: group %q, category %q: interval [%g, %g] does not contain the value %g",
+					bc.Title, g.Name, bc.Categories[i], lo, hi, v)
+			}
+			if lo < v || hi > v {
+				pts.XYs = append(pts.XYs, plotter.XY{X: float64(i), Y: v})
+				pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{v - lo, hi - v})
+			}
+		}
+		b, err := plotter.NewBarChart(vals, barW)
+		if err != nil {
+			return nil, fmt.Errorf("bar chart %q: group %q: %w", bc.Title, g.Name, err)
+		}
+		col := paletteColor(k)
+		b.Color = col
+		b.LineStyle.Width = 0
+		b.Offset = barW * (vg.Length(k) - vg.Length(len(bc.Groups)-1)/2)
+		p.Add(b)
+		if g.Name != "" {
+			p.Legend.Add(g.Name, b)
+		}
+		if len(pts.XYs) > 0 {
+			eb, err := plotter.NewYErrorBars(pts)
+			if err != nil {
+				return nil, fmt.Errorf("bar chart %q: group %q: %w", bc.Title, g.Name, err)
+			}
+			eb.LineStyle.Width = vg.Points(1.2)
+			eb.CapWidth = barW * 0.4
+			// Shift the error bars onto their bars.
+			p.Add(&offsetErrorBars{eb, b.Offset})
+		}
+	}
+	p.NominalX(bc.Categories...)
+	if bc.YMin < bc.YMax {
+		p.Y.Min, p.Y.Max = bc.YMin, bc.YMax
+	}
+	return render(p, bc.Width, bc.Height)
+}
+
+// offsetErrorBars draws error bars shifted horizontally by a fixed length,
+// to sit on grouped bars.
+type offsetErrorBars struct {
+	*plotter.YErrorBars
+	off vg.Length
+}
+
+func (o *offsetErrorBars) Plot(c draw.Canvas, p *plot.Plot) {
+	c.Rectangle.Min.X += o.off
+	c.Rectangle.Max.X += o.off
+	o.YErrorBars.Plot(c, p)
+}
+
+// PNG draws the chart and encodes it as PNG.
+func (bc BarChart) PNG() ([]byte, error) { return encode(bc.Image()) }
+
+// WritePNG draws the chart into the PNG file path (atomically).
+func (bc BarChart) WritePNG(path string) error { b, err := bc.PNG(); return write(path, b, err) }
