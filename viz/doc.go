@@ -14,7 +14,9 @@
 //	over, _ := viz.Overlay(img, c, h, w, m, 0.6, viz.Jet)
 //	big := viz.Scale(over, 4)                     // 28x28 MNIST -> 112x112
 //	big = viz.Outline(big, mask.Upsample(b, h, w, 4*h, 4*w), viz.White)
-//	panel := viz.Panel(viz.Captioned{base, "clean"}, viz.Captioned{big, "map"})
+//	panel := viz.Panel(
+//		viz.Captioned{Image: viz.Scale(base, 4), Caption: "clean"},
+//		viz.Captioned{Image: big, Caption: "map and mask"})
 //	_ = viz.WritePNG("panel.png", panel)
 //
 // Overlay weights the colour of each pixel by the normalised map value, so

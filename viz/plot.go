@@ -332,13 +332,22 @@ func (bc BarChart) Image() (image.Image, error) {
 		return nil, errors.New("bar chart " + fmt.Sprintf("%q", bc.Title) + ": no categories or no bars")
 	}
 	p := newPlot(bc.Title, bc.XLabel, bc.YLabel)
+	// Legend entries first: their width decides how wide the bars can be.
+	for k, g := range bc.Groups {
+		if g.Name != "" {
+			p.Legend.Add(g.Name, legendSwatch(paletteColor(k)))
+		}
+	}
+	// The bars of one category fill 80% of its slot; the data area is
+	// estimated as the plot width less the legend and about 80 pixels of
+	// axis, labels and margins.
 	w := DefaultPlotWidth
 	if bc.Width > 0 {
 		w = bc.Width
 	}
-	// Bars fill 80% of each category's slot, in data units converted to
-	// points from the plot width.
-	slot := vg.Length(float64(w)*0.72/float64(n)) * vg.Inch / plotDPI
+	lr := p.Legend.Rectangle(draw.Canvas{})
+	areaPt := vg.Length(max(float64(w)-80, 20))*vg.Inch/plotDPI - (lr.Max.X - lr.Min.X)
+	slot := max(areaPt, vg.Points(20)) / vg.Length(n)
 	barW := slot * 0.8 / vg.Length(len(bc.Groups))
 	for k, g := range bc.Groups {
 		if len(g.Values) != n || (g.Lo != nil && len(g.Lo) != n) || (g.Hi != nil && len(g.Hi) != n) {
@@ -377,9 +386,6 @@ func (bc BarChart) Image() (image.Image, error) {
 		b.LineStyle.Width = 0
 		b.Offset = barW * (vg.Length(k) - vg.Length(len(bc.Groups)-1)/2)
 		p.Add(b)
-		if g.Name != "" {
-			p.Legend.Add(g.Name, b)
-		}
 		if len(pts.XYs) > 0 {
 			eb, err := plotter.NewYErrorBars(pts)
 			if err != nil {
@@ -396,6 +402,18 @@ func (bc BarChart) Image() (image.Image, error) {
 		p.Y.Min, p.Y.Max = bc.YMin, bc.YMax
 	}
 	return render(p, bc.Width, bc.Height)
+}
+
+// legendSwatch is a filled square for a legend entry.
+type legendSwatch color.RGBA
+
+func (s legendSwatch) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	h := r.Max.Y - r.Min.Y
+	side := min(h, r.Max.X-r.Min.X)
+	x0 := r.Min.X + (r.Max.X-r.Min.X-side)/2
+	c.FillPolygon(color.RGBA(s), []vg.Point{{X: x0, Y: r.Min.Y}, {X: x0 + side, Y: r.Min.Y},
+		{X: x0 + side, Y: r.Min.Y + side}, {X: x0, Y: r.Min.Y + side}})
 }
 
 // offsetErrorBars draws error bars shifted horizontally by a fixed length,

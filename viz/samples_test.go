@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -117,4 +118,32 @@ func TestWriteSamples(t *testing.T) {
 			{"adv", []float64{.8, .6, .5, .3, .2}, []float64{.7, .5, .42, .25, .1}, []float64{.9, .7, .58, .36, .3}},
 			{"arp", []float64{.6, .5, math.NaN(), .2, .1}, []float64{.5, .4, 0, .15, .05}, []float64{.7, .6, 0, .26, .18}},
 		}}.PNG())
+}
+
+func TestWriteCrowdedBars(t *testing.T) {
+	dir := os.Getenv("ARP_VIZ_SAMPLES")
+	if dir == "" {
+		t.Skip("set ARP_VIZ_SAMPLES=DIR to write sample pictures")
+	}
+	var cats []string
+	var g [3]Bars
+	names := []string{"adversarial training (Step-LL)", "ARP (8,4,1)", "plain"}
+	for i := range 10 {
+		cats = append(cats, fmt.Sprintf("%.1f", float64(i)/10))
+		for k := range g {
+			v := 0.9 - 0.08*float64(i) - 0.1*float64(k)
+			g[k].Name = names[k]
+			g[k].Values = append(g[k].Values, math.Max(v, 0.05))
+			g[k].Lo = append(g[k].Lo, math.Max(v, 0.05)-0.05)
+			g[k].Hi = append(g[k].Hi, math.Max(v, 0.05)+0.05)
+		}
+	}
+	b, err := BarChart{Title: "Success rate by coverage bin", XLabel: "coverage bin start", YLabel: "success rate",
+		Categories: cats, Groups: g[:]}.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bars10.png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
