@@ -1,0 +1,162 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/tensor"
+)
+
+func randImages(rng *rand.Rand, n, c, h, w int) *autograd.Var {
+	t := tensor.Zeros(tensor.Float32, n, c, h, w)
+	for i := 0; i < t.Size(); i++ {
+		t.SetFlat(i, rng.Float64())
+	}
+	return autograd.Const(t)
+}
+
+func TestArchitectures(t *testing.T) {
+	cases := []struct {
+		arch     string
+		c, h, w  int
+		att      string
+		attShape []int
+	}{
+		{"cifarnet", 3, 32, 32, "pool2", []int{2, 64, 8, 8}},
+		{"cifarnet-tf", 3, 32, 32, "pool2", []int{2, 64, 8, 8}},
+		{"mnist-cnn", 1, 28, 28, "pool2", []int{2, 64, 7, 7}},
+		{"mnist-small", 1, 28, 28, "pool2", []int{2, 32, 7, 7}},
+		{"resnet20", 1, 28, 28, "layer3", []int{2, 64, 7, 7}},
+	}
+	for _, c := range cases {
+		t.Run(c.arch, func(t *testing.T) {
+			spec, err := DefaultSpec(c.arch, c.c, c.h, c.w, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Attention != c.att {
+				t.Fatalf("attention layer %q, want %q", spec.Attention, c.att)
+			}
+			m, err := Build(spec, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randImages(rand.New(rand.NewPCG(1, 2)), 2, c.c, c.h, c.w)
+			logits, acts := m.Forward(x, Mode{Train: true, Rng: rand.New(rand.NewPCG(3, 4))}, c.att)
+			if !tensor.SameShape(logits.Shape(), []int{2, 10}) {
+				t.Fatalf("logits %v", logits.Shape())
+			}
+			if !tensor.SameShape(acts[c.att].Shape(), c.attShape) {
+				t.Fatalf("%s shape %v, want %v", c.att, acts[c.att].Shape(), c.attShape)
+			}
+			params, _ := m.Trainable()
+			loss := autograd.CrossEntropy(logits, []int{1, 2}, 0)
+			grads := autograd.MustGrad(loss, params, false)
+			nonzero := 0
+			for _, g := range grads {
+				if g.Value().Sum() != 0 || tensor.MaxAbsDiff(g.Value(), tensor.ZerosLike(g.Value())) > 0 {
+					nonzero++
+				}
+			}
+			if nonzero < len(grads)-1 {
+				t.Fatalf("only %d of %d parameters got a gradient", nonzero, len(grads))
+			}
+		})
+	}
+}
+
+func TestCifarNetMatchesMethodDoc(t *testing.T) {
+	spec, _ := DefaultSpec("cifarnet", 3, 32, 32, 10)
+	m, _ := Build(spec, 1)
+	want := "input conv1 relu1 pool1 norm1 conv2 relu2 norm2 pool2 flatten fc3 relu3 dropout3 fc4 relu4 logits"
+	if got := strings.Join(m.LayerNames(), " "); got != want {
+		t.Fatalf("layers %q\nwant %q", got, want)
+	}
+	shapes := map[string][]int{"conv1.weight": {64, 3, 5, 5}, "conv2.weight": {64, 64, 5, 5}, "fc3.weight": {384, 4096}, "fc4.weight": {192, 384}, "logits.weight": {10, 192}}
+	for _, p := range m.Params() {
+		if s, ok := shapes[p.Name]; ok && !tensor.SameShape(s, p.Var.Shape()) {
+			t.Fatalf("%s shape %v want %v", p.Name, p.Var.Shape(), s)
+		}
+		if (p.Name == "fc3.weight" || p.Name == "fc4.weight") != (p.WeightDecay == 0.004) {
+			t.Fatalf("%s weight decay %g", p.Name, p.WeightDecay)
+		}
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	spec, _ := DefaultSpec("resnet20", 1, 12, 12, 3)
+	m, _ := Build(spec, 7)
+	// change batch-norm statistics so buffers matter
+	x := randImages(rand.New(rand.NewPCG(5, 6)), 4, 1, 12, 12)
+	m.Forward(x, Mode{Train: true, Rng: rand.New(rand.NewPCG(1, 1))})
+	if err := SaveRun(dir, m, Info{ClassNames: []string{"a", "b", "c"}, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	m2, info, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ClassNames[2] != "c" {
+		t.Fatalf("info %+v", info)
+	}
+	if d := tensor.MaxAbsDiff(m.Logits(x).Value(), m2.Logits(x).Value()); d != 0 {
+		t.Fatalf("reloaded model differs by %g", d)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	spec, _ := DefaultSpec("mnist-small", 1, 28, 28, 10)
+	m, _ := Build(spec, 1)
+	if err := SaveRun(dir, m, Info{}); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := DefaultSpec("mnist-cnn", 1, 28, 28, 10)
+	m2, _ := Build(other, 1)
+	err := LoadWeights(filepath.Join(dir, WeightsFile), m2)
+	if err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Fatalf("loading another architecture: %v", err)
+	}
+	if _, _, err := LoadRun(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not an arp run directory") {
+		t.Fatalf("empty dir: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, WeightsFile), []byte("garbage"), 0o644)
+	if _, _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), WeightsFile) {
+		t.Fatalf("corrupt weights: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, InfoFile), []byte("{"), 0o644)
+	if _, _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), "invalid JSON") {
+		t.Fatalf("corrupt json: %v", err)
+	}
+}
+
+func TestCheckLayerListsValid(t *testing.T) {
+	spec, _ := DefaultSpec("mnist-small", 1, 28, 28, 10)
+	m, _ := Build(spec, 1)
+	err := CheckLayer(m, "pool9")
+	if err == nil || !strings.Contains(err.Error(), "pool2") {
+		t.Fatalf("got %v", err)
+	}
+	if err := CheckInput(m, []int{1, 3, 28, 28}); err == nil {
+		t.Fatal("wrong channels accepted")
+	}
+	if _, err := DefaultSpec("vgg", 1, 28, 28, 10); err == nil || !strings.Contains(err.Error(), "cifarnet") {
+		t.Fatalf("unknown arch: %v", err)
+	}
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	spec, _ := DefaultSpec("mnist-small", 1, 28, 28, 10)
+	a, _ := Build(spec, 42)
+	b, _ := Build(spec, 42)
+	c, _ := Build(spec, 43)
+	pa, pb, pc := a.Params()[0].Var.Value(), b.Params()[0].Var.Value(), c.Params()[0].Var.Value()
+	if tensor.MaxAbsDiff(pa, pb) != 0 || tensor.MaxAbsDiff(pa, pc) == 0 {
+		t.Fatal("initialisation not determined by the seed")
+	}
+}
