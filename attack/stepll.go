@@ -1,0 +1,97 @@
+package attack
+
+import (
+	"context"
+	"math/rand/v2"
+
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/tensor"
+)
+
+func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
+
+// StepLL is the single-step least-likely-class attack of Kurakin et al.
+// (2017) as used by the ARP paper: y_LL = argmin of the clean logits,
+// x' = clip(x - eps*sign(grad_x CE_ls(f(x), y_LL))) with label smoothing 0.1.
+// The paper's eps 0.15 on the [-1,1] scale is 0.075 on the pixel scale.
+type StepLL struct{ Base }
+
+// NewStepLL returns Step-LL with budget eps on the [0,1] scale and the
+// paper's label smoothing 0.1.
+func NewStepLL(eps float64) *StepLL {
+	return &StepLL{Base{Eps: eps, Targeting: LeastLikely, Smoothing: 0.1}}
+}
+
+func (a *StepLL) Name() string { return "step-ll" }
+
+func (a *StepLL) Settings() map[string]any { return a.settings(a.Name()) }
+
+func (a *StepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int) (*tensor.Tensor, error) {
+	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, sign, err := a.targetsFor(m, x, y)
+	if err != nil {
+		return nil, err
+	}
+	_, g, err := LossGrad(m, x, t, a.Smoothing)
+	if err != nil {
+		return nil, err
+	}
+	return signStep(x, g, sign*a.Eps), nil
+}
+
+// RStepLL is R+Step-LL (Tramèr et al. 2018): a random sign step of eps/2
+// (alpha = eps/2 as in the ARP paper), then a Step-LL step of eps - alpha
+// from there.
+type RStepLL struct {
+	Base
+	Alpha float64 // size of the random step; default Eps/2
+}
+
+// NewRStepLL returns R+Step-LL with budget eps on the [0,1] scale.
+func NewRStepLL(eps float64, seed uint64) *RStepLL {
+	return &RStepLL{Base: Base{Eps: eps, Targeting: LeastLikely, Smoothing: 0.1, Seed: seed}}
+}
+
+func (a *RStepLL) Name() string { return "r-step-ll" }
+
+func (a *RStepLL) Settings() map[string]any {
+	s := a.settings(a.Name())
+	s["alpha"] = a.alpha()
+	return s
+}
+
+func (a *RStepLL) alpha() float64 {
+	if a.Alpha > 0 {
+		return a.Alpha
+	}
+	return a.Eps / 2
+}
+
+func (a *RStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int) (*tensor.Tensor, error) {
+	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, sign, err := a.targetsFor(m, x, y)
+	if err != nil {
+		return nil, err
+	}
+	r := newRand(a.Seed, 7)
+	noise := tensor.ZerosLike(x)
+	for i := 0; i < noise.Size(); i++ {
+		noise.SetFlat(i, r.NormFloat64())
+	}
+	x0 := signStep(x, noise, a.alpha())
+	_, g, err := LossGrad(m, x0, t, a.Smoothing)
+	if err != nil {
+		return nil, err
+	}
+	return signStep(x0, g, sign*(a.Eps-a.alpha())), nil
+}
