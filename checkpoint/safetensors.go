@@ -307,38 +307,55 @@ func parseEntry(name string, raw json.RawMessage) (Tensor, uint64, uint64, error
 	if r := bytes.TrimSpace(raw); len(r) == 0 || r[0] != '{' {
 		return fail("entry is not an object: %s", clip(raw))
 	}
-	var e struct {
-		DType       *string  `json:"dtype"`
-		Shape       *[]int64 `json:"shape"`
-		DataOffsets []uint64 `json:"data_offsets"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	// Decode field by field: encoding/json would match keys case-insensitively ("DType"),
+	// which other safetensors readers reject.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
 		return fail("invalid entry %s: %v", clip(raw), err)
 	}
-	switch {
-	case e.DType == nil:
-		return fail("missing dtype")
-	case e.Shape == nil:
-		return fail("missing shape")
-	case e.DataOffsets == nil:
-		return fail("missing data_offsets")
-	case len(e.DataOffsets) != 2:
-		return fail("data_offsets has %d values, want 2 [begin, end]", len(e.DataOffsets))
+	var (
+		dtype   *string
+		shape64 *[]int64
+		offsets []uint64
+	)
+	for key, val := range fields {
+		var dst any
+		switch key {
+		case "dtype":
+			dst = &dtype
+		case "shape":
+			dst = &shape64
+		case "data_offsets":
+			dst = &offsets
+		default:
+			return fail("unknown field %q (want dtype, shape, data_offsets)", key)
+		}
+		if err := json.Unmarshal(val, dst); err != nil {
+			return fail("invalid %s %s: %v", key, clip(val), err)
+		}
 	}
-	d := DType(*e.DType)
+	switch {
+	case dtype == nil:
+		return fail("missing dtype")
+	case shape64 == nil:
+		return fail("missing shape")
+	case offsets == nil:
+		return fail("missing data_offsets")
+	case len(offsets) != 2:
+		return fail("data_offsets has %d values, want 2 [begin, end]", len(offsets))
+	}
+	d := DType(*dtype)
 	if !d.Valid() {
 		return fail("%v", errUnknownDType(d))
 	}
-	shape := make([]int, len(*e.Shape))
-	for i, v := range *e.Shape {
+	shape := make([]int, len(*shape64))
+	for i, v := range *shape64 {
 		if v < 0 || uint64(v) > uint64(maxInt) {
-			return fail("invalid dimension %d in shape %v", v, *e.Shape)
+			return fail("invalid dimension %d in shape %v", v, *shape64)
 		}
 		shape[i] = int(v)
 	}
-	begin, end := e.DataOffsets[0], e.DataOffsets[1]
+	begin, end := offsets[0], offsets[1]
 	if begin > end {
 		return fail("data_offsets [%d, %d] end before they begin", begin, end)
 	}
