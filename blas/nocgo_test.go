@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package blas
+
+const cgoEnabled = false
