@@ -90,15 +90,17 @@ func convGeometry(op string, xshape, wshape []int, p Conv2dParams) convGeom {
 	return g
 }
 
-// im2col writes the patches of one image x [C,H,W] into cols [C*KH*KW, OH*OW].
-func im2col[T Float](x []T, g convGeom, cols []T) {
+// im2col writes the patches of one image x [C,H,W] into the columns of
+// cols, a [C*KH*KW, OH*OW] block whose rows are ld elements apart.
+func im2col[T Float](x []T, g convGeom, cols []T, ld int) {
 	p := g.p
 	ohw := g.ohw()
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
 		for i := 0; i < g.kh; i++ {
 			for j := 0; j < g.kw; j++ {
-				row := cols[((c*g.kh+i)*g.kw+j)*ohw : ((c*g.kh+i)*g.kw+j+1)*ohw]
+				r0 := ((c*g.kh+i)*g.kw + j) * ld
+				row := cols[r0 : r0+ohw]
 				for oy := 0; oy < g.oh; oy++ {
 					iy := oy*p.StrideH - p.PadTop + i*p.DilationH
 					r := row[oy*g.ow : (oy+1)*g.ow]
@@ -128,15 +130,17 @@ func im2col[T Float](x []T, g convGeom, cols []T) {
 	}
 }
 
-// col2im accumulates cols [C*KH*KW, OH*OW] into x [C,H,W] (the adjoint of im2col).
-func col2im[T Float](cols []T, g convGeom, x []T) {
+// col2im accumulates a [C*KH*KW, OH*OW] block of cols (rows ld apart) into
+// x [C,H,W]: the adjoint of im2col.
+func col2im[T Float](cols []T, g convGeom, x []T, ld int) {
 	p := g.p
 	ohw := g.ohw()
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
 		for i := 0; i < g.kh; i++ {
 			for j := 0; j < g.kw; j++ {
-				row := cols[((c*g.kh+i)*g.kw+j)*ohw : ((c*g.kh+i)*g.kw+j+1)*ohw]
+				r0 := ((c*g.kh+i)*g.kw + j) * ld
+				row := cols[r0 : r0+ohw]
 				for oy := 0; oy < g.oh; oy++ {
 					iy := oy*p.StrideH - p.PadTop + i*p.DilationH
 					if iy < 0 || iy >= g.h {
@@ -171,21 +175,68 @@ func Conv2d(x, w *Tensor, p Conv2dParams) *Tensor {
 	return out
 }
 
+// chunkImages returns how many images one GEMM covers so that its column
+// buffer stays near colBudget elements.
+func chunkImages(g convGeom) int {
+	per := g.ckk() * g.ohw()
+	nb := colBudget / max(per, 1)
+	return max(1, min(nb, g.n))
+}
+
+// colBudget bounds the im2col buffer (elements); 4M float32 = 16 MB.
+var colBudget = 1 << 22
+
+// convForward computes y = W * x: images are lowered with im2col side by side
+// into one [CKK, nb*OHW] matrix per chunk of nb images, multiplied by W in
+// one GEMM (using the BLAS library's threads), and the [F, nb*OHW] result is
+// scattered back to [nb, F, OHW].
 func convForward[T Float](x, w, y []T, g convGeom) {
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
-	ParallelFor(g.n, 1, func(lo, hi int) {
-		var cols []T
-		if !g.direct() {
-			cols = make([]T, ckk*ohw)
-		}
-		for n := lo; n < hi; n++ {
-			xn := x[n*chw : (n+1)*chw]
-			c := xn
-			if cols != nil {
-				im2col(xn, g, cols)
-				c = cols
+	fo := g.f * ohw
+	if g.direct() {
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			for n := lo; n < hi; n++ {
+				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, x[n*chw:(n+1)*chw], ohw, 0, y[n*fo:(n+1)*fo], ohw)
 			}
-			gemmT(false, false, g.f, ohw, ckk, 1, w, ckk, c, ohw, 0, y[n*g.f*ohw:(n+1)*g.f*ohw], ohw)
+		})
+		return
+	}
+	nb := chunkImages(g)
+	cols := getBuf[T](ckk * nb * ohw)
+	out := getBuf[T](g.f * nb * ohw)
+	defer putBuf(cols)
+	defer putBuf(out)
+	for n0 := 0; n0 < g.n; n0 += nb {
+		cnt := min(nb, g.n-n0)
+		ld := cnt * ohw
+		ParallelFor(cnt, 1, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				im2col(x[(n0+j)*chw:(n0+j+1)*chw], g, cols[j*ohw:], ld)
+			}
+		})
+		gemmT(false, false, g.f, ld, ckk, 1, w, ckk, cols, ld, 0, out, ld)
+		ParallelFor(cnt, 1, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				yn := y[(n0+j)*fo : (n0+j+1)*fo]
+				for f := 0; f < g.f; f++ {
+					copy(yn[f*ohw:(f+1)*ohw], out[f*ld+j*ohw:f*ld+(j+1)*ohw])
+				}
+			}
+		})
+	}
+}
+
+// gatherGrad copies gy [cnt, F, OHW] (images n0..) into gcat [F, cnt*OHW].
+func gatherGrad[T Float](gy []T, g convGeom, n0, cnt int, gcat []T) {
+	ohw := g.ohw()
+	fo := g.f * ohw
+	ld := cnt * ohw
+	ParallelFor(cnt, 1, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			gn := gy[(n0+j)*fo : (n0+j+1)*fo]
+			for f := 0; f < g.f; f++ {
+				copy(gcat[f*ld+j*ohw:f*ld+(j+1)*ohw], gn[f*ohw:(f+1)*ohw])
+			}
 		}
 	})
 }
@@ -210,18 +261,31 @@ func Conv2dInputGrad(gy, w *Tensor, xshape []int, p Conv2dParams) *Tensor {
 
 func convInputGrad[T Float](gy, w, dx []T, g convGeom) {
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
-	ParallelFor(g.n, 1, func(lo, hi int) {
-		cols := make([]T, ckk*ohw)
-		for n := lo; n < hi; n++ {
-			gn := gy[n*g.f*ohw : (n+1)*g.f*ohw]
-			if g.direct() {
-				gemmT(true, false, ckk, ohw, g.f, 1, w, ckk, gn, ohw, 0, dx[n*chw:(n+1)*chw], ohw)
-				continue
+	fo := g.f * ohw
+	if g.direct() {
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			for n := lo; n < hi; n++ {
+				gemmSingleT(true, false, ckk, ohw, g.f, 1, w, ckk, gy[n*fo:(n+1)*fo], ohw, 0, dx[n*chw:(n+1)*chw], ohw)
 			}
-			gemmT(true, false, ckk, ohw, g.f, 1, w, ckk, gn, ohw, 0, cols, ohw)
-			col2im(cols, g, dx[n*chw:(n+1)*chw])
-		}
-	})
+		})
+		return
+	}
+	nb := chunkImages(g)
+	cols := getBuf[T](ckk * nb * ohw)
+	gcat := getBuf[T](g.f * nb * ohw)
+	defer putBuf(cols)
+	defer putBuf(gcat)
+	for n0 := 0; n0 < g.n; n0 += nb {
+		cnt := min(nb, g.n-n0)
+		ld := cnt * ohw
+		gatherGrad(gy, g, n0, cnt, gcat)
+		gemmT(true, false, ckk, ld, g.f, 1, w, ckk, gcat, ld, 0, cols, ld)
+		ParallelFor(cnt, 1, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				col2im(cols[j*ohw:], g, dx[(n0+j)*chw:(n0+j+1)*chw], ld)
+			}
+		})
+	}
 }
 
 // Conv2dWeightGrad returns the gradient with respect to the weight of Conv2d
@@ -243,43 +307,31 @@ func Conv2dWeightGrad(x, gy *Tensor, wshape []int, p Conv2dParams) *Tensor {
 
 func convWeightGrad[T Float](x, gy, dw []T, g convGeom) {
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
-	w := Workers()
-	if w > g.n {
-		w = g.n
+	nb := chunkImages(g)
+	if g.direct() {
+		nb = 1 << 30
+		nb = min(nb, g.n)
 	}
-	if w < 1 {
-		w = 1
-	}
-	partial := make([][]T, w)
-	chunk := (g.n + w - 1) / w
-	ParallelFor(w, 1, func(lo, hi int) {
-		for wi := lo; wi < hi; wi++ {
-			acc := dw
-			if wi > 0 {
-				acc = make([]T, len(dw))
-			}
-			partial[wi] = acc
-			var cols []T
-			if !g.direct() {
-				cols = make([]T, ckk*ohw)
-			}
-			for n := wi * chunk; n < (wi+1)*chunk && n < g.n; n++ {
-				xn := x[n*chw : (n+1)*chw]
-				c := xn
-				if cols != nil {
-					im2col(xn, g, cols)
-					c = cols
+	cols := getBuf[T](ckk * nb * ohw)
+	gcat := getBuf[T](g.f * nb * ohw)
+	defer putBuf(cols)
+	defer putBuf(gcat)
+	for n0 := 0; n0 < g.n; n0 += nb {
+		cnt := min(nb, g.n-n0)
+		ld := cnt * ohw
+		ParallelFor(cnt, 1, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				xn := x[(n0+j)*chw : (n0+j+1)*chw]
+				if g.direct() {
+					for c := 0; c < g.c; c++ {
+						copy(cols[c*ld+j*ohw:c*ld+(j+1)*ohw], xn[c*ohw:(c+1)*ohw])
+					}
+				} else {
+					im2col(xn, g, cols[j*ohw:], ld)
 				}
-				gemmT(false, true, g.f, ckk, ohw, 1, gy[n*g.f*ohw:(n+1)*g.f*ohw], ohw, c, ohw, 1, acc, ckk)
 			}
-		}
-	})
-	for wi := 1; wi < w; wi++ {
-		if partial[wi] == nil {
-			continue
-		}
-		for i, v := range partial[wi] {
-			dw[i] += v
-		}
+		})
+		gatherGrad(gy, g, n0, cnt, gcat)
+		gemmT(false, true, g.f, ckk, ld, 1, gcat, ld, cols, ld, 1, dw, ckk)
 	}
 }

@@ -1,41 +1,47 @@
 package tensor
 
 import (
-	gblas "gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+	"github.com/arp-robustness/arp/blas"
 )
 
 // Gemm is the seam all matrix products of the engine go through: row-major
-// C = alpha*op(A)*op(B) + beta*C with leading dimensions lda, ldb, ldc.
+// C = alpha*op(A)*op(B) + beta*C with leading dimensions lda, ldb, ldc. The
+// Single variants run on the calling goroutine's thread only (for kernels
+// that already run one product per core).
 type Gemm interface {
 	Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 	Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
+	SgemmSingle(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	DgemmSingle(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
 }
 
-type gonumGemm struct{}
+// blasGemm is package blas: the system's OpenBLAS when it loads (chosen at
+// run time, see package blas and ARP_BLAS), else gonum's pure Go.
+type blasGemm struct{}
 
-func tr(t bool) gblas.Transpose {
-	if t {
-		return gblas.Trans
-	}
-	return gblas.NoTrans
+func (blasGemm) Sgemm(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	blas.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func (gonumGemm) Sgemm(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gonum.Implementation{}.Sgemm(tr(ta), tr(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+func (blasGemm) Dgemm(ta, tb bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	blas.Dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func (gonumGemm) Dgemm(ta, tb bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	gonum.Implementation{}.Dgemm(tr(ta), tr(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+func (blasGemm) SgemmSingle(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	blas.SgemmSingle(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-var gemm Gemm = gonumGemm{}
+func (blasGemm) DgemmSingle(ta, tb bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	blas.DgemmSingle(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
 
-// SetGemm replaces the matrix-product implementation (nil restores the
-// pure-Go gonum one). It is not safe to call while kernels run.
+var gemm Gemm = blasGemm{}
+
+// SetGemm replaces the matrix-product implementation (nil restores package
+// blas). It is not safe to call while kernels run.
 func SetGemm(g Gemm) {
 	if g == nil {
-		g = gonumGemm{}
+		g = blasGemm{}
 	}
 	gemm = g
 }
@@ -44,6 +50,15 @@ func SetGemm(g Gemm) {
 func GetGemm() Gemm { return gemm }
 
 func gemmT[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmX(false, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmSingleT is gemmT on the calling goroutine's thread only.
+func gemmSingleT[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmX(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemmX[T Float](single, ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -56,11 +71,21 @@ func gemmT[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ld
 		}
 		return
 	}
-	switch any(a).(type) {
+	switch av := any(a).(type) {
 	case []float32:
-		gemm.Sgemm(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		bv, cv := any(b).([]float32), any(c).([]float32)
+		if single {
+			gemm.SgemmSingle(ta, tb, m, n, k, float32(alpha), av, lda, bv, ldb, float32(beta), cv, ldc)
+		} else {
+			gemm.Sgemm(ta, tb, m, n, k, float32(alpha), av, lda, bv, ldb, float32(beta), cv, ldc)
+		}
 	case []float64:
-		gemm.Dgemm(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		bv, cv := any(b).([]float64), any(c).([]float64)
+		if single {
+			gemm.DgemmSingle(ta, tb, m, n, k, float64(alpha), av, lda, bv, ldb, float64(beta), cv, ldc)
+		} else {
+			gemm.Dgemm(ta, tb, m, n, k, float64(alpha), av, lda, bv, ldb, float64(beta), cv, ldc)
+		}
 	}
 }
 

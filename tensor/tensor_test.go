@@ -254,3 +254,33 @@ func TestParallelForCoversRange(t *testing.T) {
 		}
 	}
 }
+
+func TestConvChunkingDoesNotChangeResults(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	p := Conv2dParams{StrideH: 2, StrideW: 1, PadTop: 1, PadBottom: 2, PadLeft: 2, PadRight: 0, DilationH: 1, DilationW: 2}
+	for _, dt := range []DType{Float32, Float64} {
+		x, w := randT(rng, dt, 5, 3, 9, 8), randT(rng, dt, 4, 3, 3, 2)
+		y := Conv2d(x, w, p)
+		gy := randT(rng, dt, y.Shape()...)
+		dx := Conv2dInputGrad(gy, w, x.Shape(), p)
+		dw := Conv2dWeightGrad(x, gy, w.Shape(), p)
+		old := colBudget
+		colBudget = 1 // one image per GEMM
+		y2 := Conv2d(x, w, p)
+		dx2 := Conv2dInputGrad(gy, w, x.Shape(), p)
+		dw2 := Conv2dWeightGrad(x, gy, w.Shape(), p)
+		colBudget = old
+		tol := 1e-12
+		if dt == Float32 {
+			tol = 1e-5
+		}
+		for name, d := range map[string]float64{"y": MaxAbsDiff(y, y2), "dx": MaxAbsDiff(dx, dx2), "dw": MaxAbsDiff(dw, dw2)} {
+			if d > tol {
+				t.Fatalf("%v %s differs by %g between chunk sizes", dt, name, d)
+			}
+		}
+		if d := MaxAbsDiff(y, naiveConv(x, w, p)); d > tol {
+			t.Fatalf("%v forward differs from direct loop by %g", dt, d)
+		}
+	}
+}
