@@ -284,3 +284,17 @@ func TestConvChunkingDoesNotChangeResults(t *testing.T) {
 		}
 	}
 }
+
+func TestPowMatchesMathPow(t *testing.T) {
+	x := FromFloat64([]float64{0, 1e-8, 0.3, 1, 2.5, 1e6}, 6)
+	for _, p := range []float64{0.75, -0.25, -0.75, 1.25, 3, -2, 0.5, 2, 1.7} {
+		y := Pow(x, p)
+		for i := 0; i < 6; i++ {
+			want := math.Pow(x.AtFlat(i), p)
+			got := y.AtFlat(i)
+			if !(math.Abs(got-want) <= 1e-12*math.Abs(want) || (math.IsInf(want, 1) && math.IsInf(got, 1))) {
+				t.Fatalf("Pow(%g, %g) = %g, want %g", x.AtFlat(i), p, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""PyTorch reference for `arp bench`: the same four CifarNet cases.
+
+Prints one JSON object per case (name, batch, median_ms, images_per_s,
+peak_rss_mb) on stdout, like `arp bench --json`.
+
+Run: /usr/bin/python3 scripts/bench/torch_bench.py --threads 2 --batch 50 --steps 10 [--lrn]
+Debian's python3-torch is a development reference only; arp never needs it.
+"""
+import argparse, json, resource, statistics, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LRN(nn.Module):
+    """TensorFlow's local response normalisation (alpha not divided by size)."""
+
+    def __init__(self, radius=4, bias=1.0, alpha=0.001 / 9, beta=0.75):
+        super().__init__()
+        self.r, self.bias, self.alpha, self.beta = radius, bias, alpha, beta
+
+    def forward(self, x):
+        sq = (x * x).unsqueeze(1)  # N,1,C,H,W
+        s = F.avg_pool3d(F.pad(sq, (0, 0, 0, 0, self.r, self.r)), (2 * self.r + 1, 1, 1), stride=1) * (2 * self.r + 1)
+        return x / (self.bias + self.alpha * s.squeeze(1)) ** self.beta
+
+
+class CifarNet(nn.Module):
+    def __init__(self, lrn):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 5, padding=2)
+        self.conv2 = nn.Conv2d(64, 64, 5, padding=2)
+        self.norm1 = LRN() if lrn else nn.Identity()
+        self.norm2 = LRN() if lrn else nn.Identity()
+        self.fc3 = nn.Linear(64 * 8 * 8, 384)
+        self.fc4 = nn.Linear(384, 192)
+        self.logits = nn.Linear(192, 10)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x, tap=False):
+        h = self.norm1(F.max_pool2d(F.relu(self.conv1(x)), 2))
+        pool2 = F.max_pool2d(self.norm2(F.relu(self.conv2(h))), 2)
+        h = self.drop(F.relu(self.fc3(pool2.flatten(1))))
+        out = self.logits(F.relu(self.fc4(h)))
+        return (out, pool2) if tap else out
+
+
+def step_ll(model, x, eps):
+    model.eval()
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    ll = logits.argmin(1)
+    loss = F.cross_entropy(logits, ll, label_smoothing=0.1)
+    (g,) = torch.autograd.grad(loss, x)
+    return (x - eps * g.sign()).clamp(-1, 1).detach()
+
+
+def gradcam_arp(logits, a, y, create_graph):
+    score = logits.gather(1, y[:, None]).sum()
+    (g,) = torch.autograd.grad(score, a, create_graph=create_graph)
+    gh = g / (g.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + 1e-5)
+    w = gh.mean(dim=(2, 3), keepdim=True)
+    s = (w * a).sum(1, keepdim=True)
+    n = s.shape[0]
+    m = F.softmax(s.view(n, -1), 1).view_as(s)
+    return F.interpolate(m, size=(32, 32), mode="bilinear", align_corners=False)
+
+
+def arp_step(model, opt, x, y, eps=0.15, a=8.0, b=4.0, c=1.0):
+    x_adv = step_ll(model, x, eps)
+    model.train()
+    logits, A = model(x, tap=True)
+    logits_adv, A_adv = model(x_adv, tap=True)
+    M = gradcam_arp(logits, A, y, True)
+    M_adv = gradcam_arp(logits_adv, A_adv, y, True)
+    lc = F.cross_entropy(logits, y) + F.cross_entropy(logits_adv, y)
+    lp = ((M - M_adv) ** 2).sum()
+    B = (M > M.mean(dim=(1, 2, 3), keepdim=True)).float().detach()
+    B_adv = (M_adv > M_adv.mean(dim=(1, 2, 3), keepdim=True)).float().detach()
+    p, p_adv = F.softmax(logits, 1), F.softmax(logits_adv, 1)
+    p_m = F.softmax(model(x * (1 - B)), 1)
+    p_adv_m = F.softmax(model(x_adv * (1 - B_adv)), 1)
+    lr = -((p - p_m) ** 2).mean() - ((p_adv - p_adv_m) ** 2).mean()
+    loss = a * lc + b * lr + c * lp
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--lrn", action="store_true")
+    ap.add_argument("--cases", default="forward,train,stepll,arp")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = CifarNet(args.lrn)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(args.batch, 3, 32, 32) * 2 - 1
+    y = torch.randint(0, 10, (args.batch,))
+
+    def fwd():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    def train():
+        model.train()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    cases = {"forward": fwd, "train": train, "stepll": lambda: step_ll(model, x, 0.15), "arp": lambda: arp_step(model, opt, x, y)}
+    for name in args.cases.split(","):
+        f = cases[name]
+        for _ in range(args.warmup):
+            f()
+        times = []
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            f()
+            times.append((time.perf_counter() - t0) * 1000)
+        med = statistics.median(times)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"name": name, "batch": args.batch, "median_ms": round(med, 3),
+                          "images_per_s": round(args.batch / med * 1000, 1), "peak_rss_mb": round(rss, 1),
+                          "torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "lrn": args.lrn}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
