@@ -15,6 +15,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.File == "" {
+		return e.Msg
+	}
 	if e.Record >= 0 {
 		return fmt.Sprintf("%s: record %d: %s", e.File, e.Record, e.Msg)
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arp-robustness/arp/data"
+)
+
+func TestDataInfoMNISTMini(t *testing.T) {
+	code, out, errs := arp(t, "data", "info", "mnist-mini")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"mnist-mini:train\n  images   2000, each 1x28x28",
+		"mnist-mini:test\n  images   1000, each 1x28x28",
+		"classes  10",
+		"      7  7  205\n", // class 7 has 205 of the 2,000 training images
+		"masks    2000 images",
+		"boxes    1000 boxes on 1000 images",
+		"min 0, max 1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = arp(t, "data", "info", "mnist-mini", "--split", "all")
+	if code != 0 || !strings.Contains(out, "images   3000") || strings.Contains(out, "mnist-mini:train") {
+		t.Fatalf("--split all: exit %d\n%s", code, out)
+	}
+}
+
+func TestDataCheck(t *testing.T) {
+	code, out, _ := arp(t, "data", "check", "mnist-mini")
+	if code != 0 || !strings.Contains(out, "mnist-mini:all: 3000 images, no problems") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "data_batch_1.bin")
+	if err := os.WriteFile(bad, make([]byte, 3073*2+5), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := arp(t, "data", "check", dir)
+	if code != 1 || !strings.Contains(out, bad+": record 2: file size 6151 is not a multiple") || !strings.HasPrefix(errs, "arp: ") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+}
+
+func TestDataFetch(t *testing.T) {
+	// A fake source with the four MNIST files (taken from mnist-mini).
+	src := t.TempDir()
+	mini, err := data.MNISTMini("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pix := make([]byte, len(mini.Images))
+	for i, v := range mini.Images {
+		pix[i] = byte(v*255 + 0.5)
+	}
+	labels := make([]byte, mini.Len())
+	for i, l := range mini.Labels {
+		labels[i] = byte(l)
+	}
+	for _, pre := range []string{"train", "t10k"} {
+		im, _ := os.Create(filepath.Join(src, pre+"-images-idx3-ubyte.gz"))
+		lb, _ := os.Create(filepath.Join(src, pre+"-labels-idx1-ubyte.gz"))
+		if err := data.EncodeIDX(im, lb, mini.Len(), 28, 28, pix, labels); err != nil {
+			t.Fatal(err)
+		}
+		im.Close()
+		lb.Close()
+	}
+	dataDir := t.TempDir()
+	code, out, errs := arp(t, "data", "fetch", "mnist", "--from", src, "--data-dir", dataDir)
+	if code != 0 || !strings.Contains(out, "mnist: 3000 train + 3000 test images in "+filepath.Join(dataDir, "mnist")) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	t.Setenv(data.DirEnv, dataDir)
+	code, out, errs = arp(t, "data", "info", "mnist:test")
+	if code != 0 || !strings.Contains(out, "mnist:test\n  images   3000") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	code, _, errs = arp(t, "data", "fetch", "cifar-10", "--data-dir", dataDir)
+	if code != 1 || !strings.Contains(errs, `arp: cannot fetch "cifar-10"`) {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
