@@ -269,6 +269,7 @@ func SampleBinary(n, p int, seed uint64) [][]float64 {
 // sample by the exponential kernel of its cosine distance to the all-on
 // vector, and fits a sparse weighted ridge model per explained class.
 // The same options (Seed included) always give the same explanation.
+// Cancelling ctx stops the run between classifier batches with ctx's error.
 func ExplainImage(ctx context.Context, img []float32, c, h, w int, classify ClassifyImages, opts ImageOptions) (*ImageExplanation, error) {
 	if classify == nil {
 		return nil, errors.New("lime: nil classifier")
@@ -283,6 +284,9 @@ func ExplainImage(ctx context.Context, img []float32, c, h, w int, classify Clas
 		return nil, fmt.Errorf("lime: image has %d values, want %d (%dx%dx%d CHW)", len(img), c*h*w, c, h, w)
 	}
 	if err := opts.validate(c); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	seg := opts.Segmenter

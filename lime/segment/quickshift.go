@@ -73,17 +73,34 @@ func Quickshift(img []float32, c, h, w int, opts QuickshiftOptions) (*Segmentati
 		return d + dy*dy + dx*dx
 	}
 
+	// Parzen densities. The kernel is symmetric, so every pair is visited
+	// once (q after p in raster order) and credited to both pixels.
 	dens := make([]float64, n)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			p := y*w + x
-			s := 0.0
-			for yy := max(0, y-win); yy < min(h, y+win+1); yy++ {
-				for xx := max(0, x-win); xx < min(w, x+win+1); xx++ {
-					s += math.Exp(sqdist(p, yy*w+xx) * invK)
+			dens[p]++ // the pixel itself
+			fp := feat[p*nf : p*nf+nf]
+			for yy := y; yy < min(h, y+win+1); yy++ {
+				x0 := max(0, x-win)
+				if yy == y {
+					x0 = x + 1
+				}
+				dy := float64(yy - y)
+				for xx := x0; xx < min(w, x+win+1); xx++ {
+					q := yy*w + xx
+					fq := feat[q*nf : q*nf+nf]
+					d := 0.0
+					for j := range fp {
+						t := fp[j] - fq[j]
+						d += t * t
+					}
+					dx := float64(xx - x)
+					e := math.Exp((d + dy*dy + dx*dx) * invK)
+					dens[p] += e
+					dens[q] += e
 				}
 			}
-			dens[p] = s
 		}
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15))
