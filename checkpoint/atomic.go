@@ -2,12 +2,14 @@ package checkpoint
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 )
 
 // AtomicWriteFile writes data to path atomically, like os.WriteFile but never leaving a partial
@@ -27,7 +29,7 @@ func AtomicWriteFile(path string, data []byte, perm fs.FileMode) error {
 // one (plus, at worst, a stray temporary file).
 //
 // The file gets exactly the permissions perm (the umask is not applied). The writer passed to
-// write is buffered.
+// write is buffered. If path is a symbolic link, the link itself is replaced by the file.
 func AtomicWrite(path string, perm fs.FileMode, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if base == "" {
@@ -74,7 +76,8 @@ func AtomicWrite(path string, perm fs.FileMode, write func(w io.Writer) error) (
 	return nil
 }
 
-// syncDir makes a rename in dir durable. Windows cannot sync directories; there it is a no-op.
+// syncDir makes a rename in dir durable. Windows cannot sync directories, and some file systems
+// refuse to (EINVAL); there it does nothing.
 func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
@@ -84,5 +87,8 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
 }
