@@ -131,6 +131,7 @@ type Result struct {
 	Map         *autograd.Var // [N,1,h,w] (or [N,1,H,W] when upsampled)
 	Logits      *autograd.Var // [N,K]
 	Activations *autograd.Var // the tapped layer's output
+	Targets     []int         // the class each map explains
 }
 
 // FromActivations computes the map from a forward pass that has already been
@@ -171,7 +172,9 @@ func FromActivations(logits, a *autograd.Var, targets []int, opt Options, inputH
 }
 
 // Compute runs the model on x (pixels in [0,1], [N,C,H,W]) and returns the
-// class activation maps for targets (nil targets: the predicted classes).
+// class activation maps for targets, one class per image. nil targets mean
+// the predicted classes; a target of -1 means the prediction for that image
+// (so true labels with -1 for unknown ones give DefaultTargets).
 func Compute(model nn.Classifier, x *autograd.Var, targets []int, opt Options) (*Result, error) {
 	if opt.Layer == "" {
 		if m, ok := model.(*nn.Model); ok {
@@ -194,15 +197,27 @@ func Compute(model nn.Classifier, x *autograd.Var, targets []int, opt Options) (
 			err = fmt.Errorf("attention: layer %q does not depend on anything differentiable", opt.Layer)
 			return
 		}
-		if targets == nil {
-			targets = autograd.ArgMax(logits, 1)
+		if targets == nil || hasNegative(targets) {
+			targets, err = DefaultTargets(targets, autograd.ArgMax(logits, 1))
+			if err != nil {
+				return
+			}
 		}
 		var m *autograd.Var
 		m, err = FromActivations(logits, a, targets, opt, x.Shape()[2], x.Shape()[3])
-		res = &Result{Map: m, Logits: logits, Activations: a}
+		res = &Result{Map: m, Logits: logits, Activations: a, Targets: append([]int(nil), targets...)}
 	})
 	if terr != nil {
 		return nil, fmt.Errorf("attention: %v", terr)
 	}
 	return res, err
+}
+
+func hasNegative(v []int) bool {
+	for _, x := range v {
+		if x < 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,112 @@
+package attention
+
+import (
+	"fmt"
+
+	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/tensor"
+)
+
+// MapSet holds the plain (non-differentiable) maps of a batch of images, one
+// per image, with what they were computed for.
+type MapSet struct {
+	Method string // the method's name, e.g. "gradcam-arp"
+	Layer  string // the tapped layer
+	// H, W is the layer's (coarse) map size; InH, InW the input size.
+	H, W, InH, InW int
+	// Coarse[i] is image i's h x w map and Up[i] the same map resized
+	// bilinearly to InH x InW (row-major).
+	Coarse, Up [][]float32
+	// Targets[i] is the class map i explains; Pred[i] the model's
+	// prediction and Probs[i] its softmax probabilities.
+	Targets []int
+	Pred    []int
+	Probs   [][]float64
+}
+
+// Maps computes the maps of images x (pixels in [0,1], [N,C,H,W]) for the
+// classes DefaultTargets picks from labels (nil, or -1 entries, for the
+// prediction) and returns them as plain float32 slices. opt.Upsample and
+// opt.CreateGraph are ignored: both resolutions are returned and nothing is
+// differentiable. With a batch-wide method the maps depend on the whole
+// batch, so pass the batch the normalisation should run over.
+func Maps(model nn.Classifier, x *tensor.Tensor, labels []int, opt Options) (*MapSet, error) {
+	if x == nil {
+		return nil, fmt.Errorf("attention: no images")
+	}
+	if err := nn.CheckInput(model, x.Shape()); err != nil {
+		return nil, fmt.Errorf("attention: %v", err)
+	}
+	n := x.Shape()[0]
+	if labels != nil && len(labels) != n {
+		return nil, fmt.Errorf("attention: %d labels for %d images", len(labels), n)
+	}
+	for _, l := range labels {
+		if l >= model.NumClasses() {
+			return nil, fmt.Errorf("attention: label %d outside [0,%d)", l, model.NumClasses())
+		}
+	}
+	if opt.Method.Weighting == nil {
+		opt.Method, _ = MethodByName("gradcam-arp", false)
+	}
+	if opt.Layer == "" {
+		if m, ok := model.(*nn.Model); ok {
+			opt.Layer = m.Spec.Attention
+		}
+	}
+	targets := labels
+	if targets == nil {
+		targets = make([]int, n)
+		for i := range targets {
+			targets[i] = -1
+		}
+	}
+	opt.Upsample, opt.CreateGraph = false, false
+	res, err := Compute(model, autograd.Const(x), targets, opt)
+	if err != nil {
+		return nil, err
+	}
+	set := &MapSet{Method: opt.Method.Name, Layer: opt.Layer, InH: x.Shape()[2], InW: x.Shape()[3],
+		Targets: res.Targets}
+	var up, probs *tensor.Tensor
+	if terr := autograd.Try(func() {
+		ms := res.Map.Value().Shape()
+		set.H, set.W = ms[2], ms[3]
+		up = res.Map.Value()
+		if set.H != set.InH || set.W != set.InW {
+			up = tensor.ResizeBilinear(up, set.InH, set.InW, false)
+		}
+		autograd.NoGrad(func() { probs = autograd.Softmax(autograd.Const(res.Logits.Value()), 1).Value() })
+	}); terr != nil {
+		return nil, fmt.Errorf("attention: %v", terr)
+	}
+	coarse := res.Map.Value().Float32s()
+	upv := up.Float32s()
+	k := probs.Shape()[1]
+	pv := probs.Float64s()
+	hw, HW := set.H*set.W, set.InH*set.InW
+	for i := 0; i < n; i++ {
+		set.Coarse = append(set.Coarse, append([]float32(nil), coarse[i*hw:(i+1)*hw]...))
+		set.Up = append(set.Up, append([]float32(nil), upv[i*HW:(i+1)*HW]...))
+		row := append([]float64(nil), pv[i*k:(i+1)*k]...)
+		best := 0
+		for j, p := range row {
+			if p > row[best] {
+				best = j
+			}
+		}
+		set.Probs = append(set.Probs, row)
+		set.Pred = append(set.Pred, best)
+	}
+	return set, nil
+}
+
+// Mask returns the binary attention mask of image i at input resolution
+// (see BinaryMask).
+func (s *MapSet) Mask(i int, opt MaskOptions) ([]bool, error) {
+	if i < 0 || i >= len(s.Up) {
+		return nil, fmt.Errorf("attention: image %d outside [0,%d)", i, len(s.Up))
+	}
+	return BinaryMask(s.Coarse[i], s.H, s.W, s.Up[i], s.InH, s.InW, opt)
+}
