@@ -6,12 +6,14 @@ import (
 )
 
 // Error is a problem found in a dataset file. Record is the zero-based index
-// of the offending record (image, label or annotated object) or -1 when the
-// problem concerns the whole file.
+// of the offending record (an image, a label, or for VOC XML files an
+// annotated object) or -1 when the problem concerns the whole file.
 type Error struct {
 	File   string
 	Record int
-	Msg    string
+	// What names what Record counts: "record" (when empty) or "object".
+	What string
+	Msg  string
 }
 
 func (e *Error) Error() string {
@@ -19,7 +21,11 @@ func (e *Error) Error() string {
 		return e.Msg
 	}
 	if e.Record >= 0 {
-		return fmt.Sprintf("%s: record %d: %s", e.File, e.Record, e.Msg)
+		what := e.What
+		if what == "" {
+			what = "record"
+		}
+		return fmt.Sprintf("%s: %s %d: %s", e.File, what, e.Record, e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }

@@ -146,13 +146,13 @@ func TestReadFolderBad(t *testing.T) {
 		{"box outside image", map[string]func(*testing.T) []byte{
 			"a/x.png": good,
 			"a/x.xml": func(*testing.T) []byte { return []byte(vocXMLText(20, 10, [5]string{"d", "1", "1", "25", "5"})) },
-		}, []string{"a/x.xml: record 0:", "outside the 20x10 image"}},
+		}, []string{"a/x.xml: object 0:", "outside the 20x10 image"}},
 		{"box outside image without size", map[string]func(*testing.T) []byte{
 			"a/x.png": good,
 			"a/x.xml": func(*testing.T) []byte {
 				return []byte("<annotation><object><name>d</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>11</ymax></bndbox></object></annotation>")
 			},
-		}, []string{"a/x.xml: record 0:", "outside the 20x10 image"}},
+		}, []string{"a/x.xml: object 0:", "outside the 20x10 image"}},
 		{"size mismatch", map[string]func(*testing.T) []byte{
 			"a/x.png": good,
 			"a/x.xml": func(*testing.T) []byte { return []byte(vocXMLText(30, 10)) },

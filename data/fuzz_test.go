@@ -39,26 +39,47 @@ func FuzzIDX(f *testing.F) {
 	})
 }
 
+// FuzzCIFAR builds a CIFAR file from fuzzed label bytes (labelBytes per
+// record, each followed by 3,072 pixel bytes derived from fill) and a fuzzed
+// tail (a partial record or garbage), so that inputs stay small while the
+// files span several records.
 func FuzzCIFAR(f *testing.F) {
-	f.Add(cifarRecords(2, 1, func(i, k int) byte { return byte(i) }), uint8(1))
-	f.Add(cifarRecords(2, 2, func(i, k int) byte { return byte(i * 30) }), uint8(2))
-	f.Add([]byte{1, 2, 3}, uint8(1))
-	f.Add([]byte{}, uint8(2))
-	f.Fuzz(func(t *testing.T, b []byte, lbs uint8) {
+	f.Add([]byte{3, 9}, byte(7), []byte{}, uint8(1))
+	f.Add([]byte{19, 99, 0, 0}, byte(0), []byte{}, uint8(2))
+	f.Add([]byte{10}, byte(255), []byte{1, 2, 3}, uint8(1))
+	f.Add([]byte{}, byte(1), []byte{5}, uint8(2))
+	f.Add([]byte{20, 100}, byte(1), []byte{}, uint8(2))
+	f.Fuzz(func(t *testing.T, labelBytes []byte, fill byte, tail []byte, lbs uint8) {
 		k := cifar10
 		if lbs%2 == 0 {
 			k = cifar100
 		}
+		if len(labelBytes) > 16*k.labelBytes {
+			return
+		}
+		var b []byte
+		for i := 0; i+k.labelBytes <= len(labelBytes); i += k.labelBytes {
+			b = append(b, labelBytes[i:i+k.labelBytes]...)
+			for j := 0; j < cifarPixels; j++ {
+				b = append(b, fill+byte(i*j))
+			}
+		}
+		b = append(b, tail...)
 		var p problems
 		labels, pix, ok := decodeCIFAR("batch.bin", b, k.labelBytes, k.labelBytes-1, k.nClasses, &p)
 		if ok != p.ok() {
 			t.Fatalf("ok=%v but problems %v", ok, p.list)
 		}
-		if len(pix) != len(labels)*cifarPixels {
-			t.Fatalf("%d labels, %d pixel bytes", len(labels), len(pix))
+		if len(pix) != len(labels)*cifarPixels || len(labels) != len(b)/(k.labelBytes+cifarPixels) {
+			t.Fatalf("%d bytes: %d labels, %d pixel bytes", len(b), len(labels), len(pix))
 		}
-		if ok && len(b) != len(labels)*(k.labelBytes+cifarPixels) {
+		if ok && len(b)%(k.labelBytes+cifarPixels) != 0 {
 			t.Fatal("accepted a file with a partial record")
+		}
+		for _, l := range labels {
+			if ok && l >= k.nClasses[k.labelBytes-1] {
+				t.Fatalf("accepted label %d", l)
+			}
 		}
 	})
 }

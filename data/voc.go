@@ -89,13 +89,13 @@ func ParseVOC(name string, b []byte) (*Annotation, error) {
 	for i, o := range v.Objects {
 		label := strings.TrimSpace(o.Name)
 		if o.Box == nil {
-			return nil, &Error{File: name, Record: i, Msg: fmt.Sprintf("object %q has no <bndbox>", label)}
+			return nil, &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("%q has no <bndbox>", label)}
 		}
 		var c [4]float64
 		for k, s := range []string{o.Box.XMin, o.Box.YMin, o.Box.XMax, o.Box.YMax} {
 			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, &Error{File: name, Record: i, Msg: fmt.Sprintf("object %q: %s %q is not a number", label, [4]string{"xmin", "ymin", "xmax", "ymax"}[k], s)}
+				return nil, &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("%s %q of %q is not a number", [4]string{"xmin", "ymin", "xmax", "ymax"}[k], s, label)}
 			}
 			c[k] = f
 		}
@@ -113,11 +113,11 @@ func ParseVOC(name string, b []byte) (*Annotation, error) {
 func (a *Annotation) checkBox(name string, i int, label string, c [4]float64) error {
 	switch {
 	case c[0] < 0 || c[1] < 0:
-		return &Error{File: name, Record: i, Msg: fmt.Sprintf("object %q: box (%g,%g)-(%g,%g) has a negative coordinate", label, c[0], c[1], c[2], c[3])}
+		return &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("box (%g,%g)-(%g,%g) of %q has a negative coordinate", c[0], c[1], c[2], c[3], label)}
 	case c[0] > c[2] || c[1] > c[3]:
-		return &Error{File: name, Record: i, Msg: fmt.Sprintf("object %q: box (%g,%g)-(%g,%g) has xmin > xmax or ymin > ymax", label, c[0], c[1], c[2], c[3])}
+		return &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("box (%g,%g)-(%g,%g) of %q has xmin > xmax or ymin > ymax", c[0], c[1], c[2], c[3], label)}
 	case a.Width > 0 && (c[2] > float64(a.Width) || c[3] > float64(a.Height)):
-		return &Error{File: name, Record: i, Msg: fmt.Sprintf("object %q: box (%g,%g)-(%g,%g) lies outside the %dx%d image", label, c[0], c[1], c[2], c[3], a.Width, a.Height)}
+		return &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("box (%g,%g)-(%g,%g) of %q lies outside the %dx%d image", c[0], c[1], c[2], c[3], label, a.Width, a.Height)}
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func (a *Annotation) fitImage(name string, w, h, tw, th int) ([]Box, error) {
 	out := make([]Box, len(a.Boxes))
 	for i, b := range a.Boxes {
 		if b.XMax > float64(w) || b.YMax > float64(h) {
-			return nil, &Error{File: name, Record: i, Msg: fmt.Sprintf("object %q: box (%g,%g)-(%g,%g) lies outside the %dx%d image", b.Label, b.XMin+1, b.YMin+1, b.XMax, b.YMax, w, h)}
+			return nil, &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("box (%g,%g)-(%g,%g) of %q lies outside the %dx%d image", b.XMin+1, b.YMin+1, b.XMax, b.YMax, b.Label, w, h)}
 		}
 		out[i] = Box{Label: b.Label, XMin: b.XMin * sx, YMin: b.YMin * sy, XMax: b.XMax * sx, YMax: b.YMax * sy}
 	}

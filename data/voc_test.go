@@ -51,13 +51,13 @@ func TestParseVOCBad(t *testing.T) {
 		{"text after root", vocXMLText(5, 5) + "hello", "text after </annotation>"},
 		{"bad size", strings.Replace(vocXMLText(5, 5), "<width>5", "<width>five", 1), "invalid <size>"},
 		{"zero size", vocXMLText(0, 5), "invalid <size>"},
-		{"box outside x", vocXMLText(20, 10, [5]string{"dog", "1", "1", "21", "5"}), `a.xml: record 0: object "dog": box (1,1)-(21,5) lies outside the 20x10 image`},
-		{"box outside y, second object", vocXMLText(20, 10, [5]string{"a", "1", "1", "2", "2"}, [5]string{"b", "1", "1", "2", "11"}), `a.xml: record 1: object "b"`},
+		{"box outside x", vocXMLText(20, 10, [5]string{"dog", "1", "1", "21", "5"}), `a.xml: object 0: box (1,1)-(21,5) of "dog" lies outside the 20x10 image`},
+		{"box outside y, second object", vocXMLText(20, 10, [5]string{"a", "1", "1", "2", "2"}, [5]string{"b", "1", "1", "2", "11"}), `a.xml: object 1: box (1,1)-(2,11) of "b" lies outside`},
 		{"negative", vocXMLText(20, 10, [5]string{"dog", "-3", "1", "2", "5"}), "negative coordinate"},
 		{"inverted", vocXMLText(20, 10, [5]string{"dog", "5", "1", "2", "5"}), "xmin > xmax"},
-		{"not a number", vocXMLText(20, 10, [5]string{"dog", "1", "x", "2", "5"}), `ymin "x" is not a number`},
-		{"NaN", vocXMLText(20, 10, [5]string{"dog", "NaN", "1", "2", "5"}), `xmin "NaN" is not a number`},
-		{"no bndbox", "<annotation><object><name>q</name></object></annotation>", `record 0: object "q" has no <bndbox>`},
+		{"not a number", vocXMLText(20, 10, [5]string{"dog", "1", "x", "2", "5"}), `object 0: ymin "x" of "dog" is not a number`},
+		{"NaN", vocXMLText(20, 10, [5]string{"dog", "NaN", "1", "2", "5"}), `xmin "NaN" of "dog" is not a number`},
+		{"no bndbox", "<annotation><object><name>q</name></object></annotation>", `object 0: "q" has no <bndbox>`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseVOC("a.xml", []byte(tc.xml))
