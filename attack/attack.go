@@ -2,6 +2,7 @@ package attack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -49,16 +50,52 @@ type Base struct {
 	Seed      uint64
 }
 
+// settings returns the keys every attack reports: its name, norm ("linf"
+// unless changed), budget, white- or black-box access, kind ("single-step"
+// unless changed), targeting, label smoothing and seed.
 func (b Base) settings(name string) map[string]any {
 	t := b.Targeting
 	if t == "" {
 		t = Untargeted
 	}
-	return map[string]any{"attack": name, "eps": b.Eps, "targeting": string(t), "label_smoothing": b.Smoothing, "seed": b.Seed}
+	return map[string]any{"attack": name, "norm": "linf", "eps": b.Eps, "box": "white-box", "kind": "single-step",
+		"steps": 1, "restarts": 1, "step_size": b.Eps, "random_start": false,
+		"targeting": string(t), "label_smoothing": b.Smoothing, "seed": b.Seed}
 }
 
-// validate checks the inputs of Perturb.
+// targeted reports whether success means reaching a chosen class (random or
+// given targets). Least-likely attacks, like untargeted ones, succeed as
+// soon as the prediction leaves the true class: the least-likely class only
+// sets the direction of the steps.
+func (b Base) targeted() bool { return b.Targeting == Random || b.Targeting == Given }
+
+// success reports whether prediction pred counts as a successful attack on
+// an image with true label y and attack class t.
+func (b Base) success(pred, y, t int) bool {
+	if b.targeted() {
+		return pred == t
+	}
+	return pred != y
+}
+
+// validate checks the inputs of Perturb for an L-inf attack: images that
+// fit the model, one label per image, pixel values in [0,1] and a budget
+// 0 <= eps <= 1 on the [0,1] pixel scale.
 func validate(name string, m nn.Classifier, x *tensor.Tensor, y []int, eps float64) error {
+	if err := validateInputs(name, m, x, y); err != nil {
+		return err
+	}
+	return checkEps(name, "linf", eps, 1)
+}
+
+// validateInputs checks everything but the budget.
+func validateInputs(name string, m nn.Classifier, x *tensor.Tensor, y []int) error {
+	if m == nil {
+		return fmt.Errorf("%s: no model", name)
+	}
+	if x == nil {
+		return fmt.Errorf("%s: no images", name)
+	}
 	if err := nn.CheckInput(m, x.Shape()); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
@@ -68,13 +105,35 @@ func validate(name string, m nn.Classifier, x *tensor.Tensor, y []int, eps float
 	if len(y) != x.Shape()[0] {
 		return fmt.Errorf("%s: %d labels for %d images", name, len(y), x.Shape()[0])
 	}
-	for _, l := range y {
+	for i, l := range y {
 		if l < 0 || l >= m.NumClasses() {
-			return fmt.Errorf("%s: label %d outside [0,%d)", name, l, m.NumClasses())
+			return fmt.Errorf("%s: label %d of image %d outside [0,%d)", name, l, i, m.NumClasses())
 		}
 	}
-	if math.IsNaN(eps) || eps < 0 {
-		return fmt.Errorf("%s: eps %g must be >= 0 (on the [0,1] pixel scale)", name, eps)
+	for i := 0; i < x.Size(); i++ {
+		if v := x.AtFlat(i); !(v >= 0 && v <= 1) {
+			per := x.Size() / x.Shape()[0]
+			return fmt.Errorf("%s: image %d has pixel value %g outside [0,1] (images are on the [0,1] pixel scale)", name, i/per, v)
+		}
+	}
+	return nil
+}
+
+// checkEps validates a budget: finite, >= 0 and <= max on the [0,1] pixel
+// scale (max is 1 for L-inf and sqrt(C*H*W) for L2).
+func checkEps(name, norm string, eps, max float64) error {
+	what := "L-inf"
+	if norm == "l2" {
+		what = "L2"
+	}
+	if math.IsNaN(eps) || math.IsInf(eps, 0) || eps < 0 {
+		return fmt.Errorf("%s: eps %g must be >= 0 (%s budget on the [0,1] pixel scale)", name, eps, what)
+	}
+	if eps > max {
+		if norm == "l2" {
+			return fmt.Errorf("%s: eps %g exceeds %.4g, the largest L2 distance between two images of this size on the [0,1] pixel scale", name, eps, max)
+		}
+		return fmt.Errorf("%s: eps %g must be <= 1 (L-inf budget on the [0,1] pixel scale; for [-1,1] inputs halve the value)", name, eps)
 	}
 	return nil
 }
@@ -122,12 +181,32 @@ func (b Base) targetsFor(m nn.Classifier, x *tensor.Tensor, y []int) ([]int, flo
 
 // LossGrad returns the cross-entropy loss of the model on x for classes t
 // (with label smoothing) and its gradient with respect to x. The model runs
-// in evaluation mode.
+// in evaluation mode. A model whose output does not depend on x, or whose
+// gradient is zero for every image, gives an error wrapping ErrNoGradient.
 func LossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (loss float64, grad *tensor.Tensor, err error) {
-	err = autograd.Try(func() {
+	_, grad, loss, err = lossGrad(m, x, t, smoothing)
+	if err == nil {
+		err = checkGrad("attack", grad)
+	}
+	return loss, grad, err
+}
+
+// ErrNoGradient reports a model without a usable gradient path from its
+// input to its output: the outputs do not depend on the input, or the
+// gradient is zero (or not finite) for every image of a batch.
+var ErrNoGradient = errors.New("the model has no usable gradient with respect to its input")
+
+// lossGrad returns the logits, the gradient of the summed per-image
+// cross-entropy with respect to x and the mean loss.
+func lossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (logits, grad *tensor.Tensor, loss float64, err error) {
+	terr := autograd.Try(func() {
 		xv := autograd.Param(x)
-		logits, _ := m.Forward(xv, nn.Eval)
-		l := autograd.CrossEntropy(logits, t, smoothing)
+		lv, _ := m.Forward(xv, nn.Eval)
+		if !lv.RequiresGrad() {
+			err = fmt.Errorf("%w: its outputs do not depend on the input (constant model?)", ErrNoGradient)
+			return
+		}
+		l := autograd.CrossEntropy(lv, t, smoothing)
 		g, e := autograd.Grad([]*autograd.Var{l}, nil, []*autograd.Var{xv}, false)
 		if e != nil {
 			err = e
@@ -137,8 +216,47 @@ func LossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (lo
 		// gradient has its own scale
 		grad = tensor.Scale(g[0].Value(), float64(x.Shape()[0]))
 		loss = l.Item()
+		logits = lv.Value()
 	})
-	return loss, grad, err
+	if terr != nil {
+		return nil, nil, 0, terr
+	}
+	return logits, grad, loss, err
+}
+
+// checkGrad returns an error wrapping ErrNoGradient when g is zero or not
+// finite for every image of the batch.
+func checkGrad(name string, g *tensor.Tensor) error {
+	n := g.Shape()[0]
+	per := g.Size() / n
+	bad, nonFinite := 0, 0
+	for i := 0; i < n; i++ {
+		zero, nf := true, false
+		for j := i * per; j < (i+1)*per; j++ {
+			v := g.AtFlat(j)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				nf = true
+				break
+			}
+			if v != 0 {
+				zero = false
+			}
+		}
+		if nf {
+			nonFinite++
+		}
+		if zero || nf {
+			bad++
+		}
+	}
+	if bad == n {
+		what := "zero"
+		if nonFinite > 0 {
+			what = "zero or not finite (NaN/Inf)"
+		}
+		return fmt.Errorf("%s: %w: the input gradient of the loss is %s for all %d images (constant outputs?)", name, ErrNoGradient, what, n)
+	}
+	return nil
 }
 
 // signStep returns clip(x + step*sign(g), 0, 1).
@@ -146,11 +264,11 @@ func signStep(x, g *tensor.Tensor, step float64) *tensor.Tensor {
 	return tensor.Clamp(tensor.Add(x, tensor.Scale(tensor.Sign(g), step)), 0, 1)
 }
 
-// Names lists the attacks New knows.
-func Names() []string {
-	return []string{"fgsm", "step-ll", "r-step-ll"}
-}
-
 func unknown(name string) error {
 	return fmt.Errorf("unknown attack %q; known: %s", name, strings.Join(Names(), ", "))
+}
+
+// errorf formats an error message prefixed with the attack's name.
+func errorf(name, format string, args ...any) error {
+	return fmt.Errorf(name+": "+format, args...)
 }

@@ -62,6 +62,8 @@ func (a *RStepLL) Name() string { return "r-step-ll" }
 func (a *RStepLL) Settings() map[string]any {
 	s := a.settings(a.Name())
 	s["alpha"] = a.alpha()
+	s["step_size"] = a.Eps - a.alpha()
+	s["random_start"] = true
 	return s
 }
 
@@ -75,6 +77,9 @@ func (a *RStepLL) alpha() float64 {
 func (a *RStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int) (*tensor.Tensor, error) {
 	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
 		return nil, err
+	}
+	if a.Alpha < 0 || a.Alpha > a.Eps {
+		return nil, errorf(a.Name(), "random step %g must be in [0, eps=%g]", a.Alpha, a.Eps)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
