@@ -33,7 +33,7 @@ func NewSquare(eps float64, seed uint64) *Square { return &Square{Base: Base{Eps
 
 func (a *Square) Name() string { return "square" }
 
-func (a *Square) queries() int  { return orDefault(a.Queries, 5000) }
+func (a *Square) queries() int   { return orDefault(a.Queries, 5000) }
 func (a *Square) pInit() float64 { return orDefaultF(a.PInit, 0.8) }
 
 func (a *Square) Settings() map[string]any {
