@@ -196,7 +196,7 @@ func Fetch(name, dataDir string, opt FetchOptions) (string, error) {
 	// Verify both pairs before anything becomes visible.
 	for _, pre := range []string{"train", "t10k"} {
 		im, lb := tmps[pre+"-images-idx3-ubyte.gz"], tmps[pre+"-labels-idx1-ubyte.gz"]
-		if _, err := ReadIDX(im, lb, IDXOptions{Classes: classes}); err != nil {
+		if err := verifyIDX(im, lb, len(classes)); err != nil {
 			return "", fmt.Errorf("verifying %s files copied from %s: %w", pre, src, err)
 		}
 	}
@@ -258,4 +258,24 @@ func closeSync(f *os.File) error {
 		return err
 	}
 	return f.Close()
+}
+
+// verifyIDX checks an IDX pair like ReadIDX does, without building the
+// dataset.
+func verifyIDX(images, labels string, nClasses int) error {
+	ib, err := readFile(images)
+	if err != nil {
+		return err
+	}
+	lb, err := readFile(labels)
+	if err != nil {
+		return err
+	}
+	var p problems
+	n, _, _, _, iok := decodeIDXImages(images, ib, &p)
+	l, lok := decodeIDXLabels(labels, lb, nClasses, &p)
+	if iok && lok && len(l) != n {
+		p.add(labels, -1, "has %d labels but %s has %d images", len(l), images, n)
+	}
+	return p.first()
 }
