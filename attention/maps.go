@@ -110,3 +110,31 @@ func (s *MapSet) Mask(i int, opt MaskOptions) ([]bool, error) {
 	}
 	return BinaryMask(s.Coarse[i], s.H, s.W, s.Up[i], s.InH, s.InW, opt)
 }
+
+// SpatialLayers lists the layers of model whose output is a spatial map
+// [N,C,h,w], the layers a CAM can be taken at, in order. It runs the model
+// once on a blank image (float32, or float64 for a model that only takes
+// float64).
+func SpatialLayers(model nn.Classifier) ([]string, error) {
+	in := model.InputShape()
+	names := model.LayerNames()
+	var out []string
+	var err error
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		out = nil
+		err = autograd.Try(func() {
+			autograd.NoGrad(func() {
+				_, acts := model.Forward(autograd.Const(tensor.Zeros(dt, 1, in[0], in[1], in[2])), nn.Eval, names...)
+				for _, n := range names {
+					if a := acts[n]; a != nil && len(a.Shape()) == 4 {
+						out = append(out, n)
+					}
+				}
+			})
+		})
+		if err == nil {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("attention: %v", err)
+}

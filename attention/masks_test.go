@@ -126,3 +126,13 @@ func TestMapSetMask(t *testing.T) {
 		t.Fatal("label 10 of 10 classes accepted")
 	}
 }
+
+func TestSpatialLayers(t *testing.T) {
+	got, err := SpatialLayers(newSmoothNet(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "act1,act2,pool" {
+		t.Fatalf("spatial layers %v", got)
+	}
+}
