@@ -35,10 +35,10 @@ func init() { register(newExplainCmd) }
 
 // Defaults of arp explain.
 const (
-	explainDefaultEps     = 0.075 // the paper's 0.15 on the [-1,1] scale
-	explainLimeTopK       = 10    // the paper's top 10 positive superpixels
+	explainDefaultEps     = 0.075   // the paper's 0.15 on the [-1,1] scale
+	explainLimeTopK       = 10      // the paper's top 10 positive superpixels
 	explainMaxPixels      = 1 << 23 // larger images are refused before decoding
-	explainPanelMinPixels = 160 // small images are enlarged to at least this size
+	explainPanelMinPixels = 160     // small images are enlarged to at least this size
 )
 
 type explainFlags struct {
