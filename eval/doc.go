@@ -1,0 +1,52 @@
+// Package eval measures the adversarial robustness of a classifier the way
+// docs/evaluation.md asks: an ensemble of attacks under stated threat models,
+// the per-image worst case, and sanity checks that catch weak attacks and
+// gradient masking.
+//
+// # Runner
+//
+// Run evaluates a model on a set of images with a list of attacks (see
+// package attack) at several budgets on the [0,1] pixel scale: L-inf budgets
+// for L-inf attacks, L2 budgets for L2 attacks. Images are processed in
+// batches; a unit of work is one attack at one budget on one batch.
+//
+//   - Cascade mode (the default) attacks only the images that are still
+//     unbroken: correctly classified, and not yet broken by an earlier attack
+//     of the list at that budget. The per-attack accuracy is then the robust
+//     accuracy after that attack and all earlier ones, and the last one is the
+//     worst case. Put cheap attacks first.
+//   - Standalone mode runs every attack on every correctly classified image,
+//     so each attack's accuracy is its own (what a table of per-attack
+//     columns reports); the worst case is the same per-image AND.
+//
+// An image counts as broken only if the adversarial image is misclassified
+// and lies within the budget (checked by the runner, not trusted from the
+// attack). Every unit draws its randomness from a seed derived from the
+// evaluation's seed, the attack, the budget and the batch, so results do
+// not depend on interruptions.
+//
+// # Resuming
+//
+// With Options.State the runner appends each finished unit to a JSON-lines
+// state file (header line: the evaluation's identity, including hashes of
+// the images and of the clean predictions) and syncs it. Running the same
+// evaluation again skips the finished units; a different evaluation refuses
+// the file. A line cut short by a crash is dropped. Cancelling the context
+// stops the run between steps of an attack; the finished units are kept.
+//
+// # Sanity checks
+//
+// Every report carries the checks of evaluation.md, each PASS, WARN or SKIP
+// (not applicable): the attack suite (single-step attacks next to PGD with
+// restarts and a black-box attack), accuracy falling as eps grows, an
+// unbounded PGD (eps 1) driving accuracy to about 0 on a check subset,
+// iterative attacks at least as strong as single-step ones with the same
+// objective, white-box attacks at least as strong as the black-box one
+// (else gradient masking), non-zero finite input gradients for most images,
+// every adversarial image within budget, and the adaptive attention-loss
+// attack for models trained with attention losses. In cascade mode the
+// attack comparisons use standalone runs on the check subset.
+//
+// Reports render as text (Text), Markdown (Markdown), JSON (JSON) and an
+// accuracy-vs-eps plot (Plot, WritePlot).
+package eval

@@ -1,0 +1,60 @@
+package eval
+
+import (
+	"fmt"
+
+	"github.com/arp-robustness/arp/viz"
+)
+
+// Plot returns the accuracy-vs-eps curves of norm ("linf" or "l2"): one
+// series per attack and the worst case, with the clean accuracy at eps 0.
+// ok is false when the report has no threat model of that norm.
+func (r *Report) Plot(norm string) (p viz.LinePlot, ok bool) {
+	var ts []Threat
+	for _, t := range r.Threats {
+		if t.Norm == norm {
+			ts = append(ts, t)
+		}
+	}
+	if len(ts) == 0 {
+		return p, false
+	}
+	what := "accuracy"
+	if r.Mode == "cascade" {
+		what = "accuracy after this and earlier attacks"
+	}
+	p = viz.LinePlot{
+		Title:  fmt.Sprintf("%s on %s (%d images, %s)", r.Model, r.Data, r.Images, r.Mode),
+		XLabel: fmt.Sprintf("%s eps on the [0,1] pixel scale", normName(norm)),
+		YLabel: what,
+		YMin:   0, YMax: 1,
+	}
+	for k, a := range ts[0].Attacks {
+		s := viz.Series{Name: a.Spec, X: []float64{0}, Y: []float64{r.Clean.Accuracy}}
+		for _, t := range ts {
+			s.X = append(s.X, t.Eps)
+			s.Y = append(s.Y, t.Attacks[k].Accuracy.Accuracy)
+		}
+		p.Series = append(p.Series, s)
+	}
+	worst := viz.Series{Name: "worst case", X: []float64{0}, Y: []float64{r.Clean.Accuracy}}
+	for _, t := range ts {
+		worst.X = append(worst.X, t.Eps)
+		worst.Y = append(worst.Y, t.Worst.Accuracy)
+	}
+	p.Series = append(p.Series, worst)
+	return p, true
+}
+
+// WritePlot writes the accuracy-vs-eps curves as a PNG: the L-inf threat
+// models, or the L2 ones when there are no L-inf ones.
+func (r *Report) WritePlot(path string) error {
+	p, ok := r.Plot("linf")
+	if !ok {
+		p, ok = r.Plot("l2")
+	}
+	if !ok {
+		return fmt.Errorf("%s: no results to plot", path)
+	}
+	return p.WritePNG(path)
+}

@@ -1,0 +1,123 @@
+package eval
+
+import (
+	"time"
+)
+
+// Report is the result of an evaluation: everything arp eval prints and
+// writes as JSON and Markdown.
+type Report struct {
+	Model string `json:"model"`
+	Data  string `json:"data"`
+	// Images is the number of images evaluated; DataImages the number in
+	// the dataset; Limit the --limit that selected the first Images of them
+	// (0: the whole set).
+	Images     int `json:"images"`
+	DataImages int `json:"data_images"`
+	Limit      int `json:"limit,omitempty"`
+	// Mode is "cascade" (each attack only attacks the images every earlier
+	// attack failed on; per-attack accuracies are cumulative) or
+	// "standalone" (every attack attacks every correctly classified image).
+	Mode      string    `json:"mode"`
+	Seed      uint64    `json:"seed"`
+	BatchSize int       `json:"batch_size"`
+	Clean     Counts    `json:"clean"`
+	Scale     Scale     `json:"input_scale"`
+	Threats   []Threat  `json:"threats"`
+	Checks    []Check   `json:"checks"`
+	Resumed   int       `json:"resumed_units,omitempty"` // units read back from the state file
+	Started   time.Time `json:"started"`
+	Seconds   float64   `json:"seconds"`
+}
+
+// Counts is a number of correctly classified images out of a total.
+type Counts struct {
+	Correct  int     `json:"correct"`
+	Total    int     `json:"total"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+func counts(correct, total int) Counts {
+	c := Counts{Correct: correct, Total: total}
+	if total > 0 {
+		c.Accuracy = float64(correct) / float64(total)
+	}
+	return c
+}
+
+// Scale is the model's input normalisation: pixels x in [0,1] enter the
+// network as (x - Mean[c]) / Std[c]. Known is false when the classifier does
+// not say.
+type Scale struct {
+	Known bool      `json:"known"`
+	Mean  []float64 `json:"mean,omitempty"`
+	Std   []float64 `json:"std,omitempty"`
+}
+
+// Threat is one threat model (a norm and a budget) with the results of
+// every attack of that norm.
+type Threat struct {
+	Norm string  `json:"norm"` // "linf" or "l2"
+	Eps  float64 `json:"eps"`  // on the [0,1] pixel scale
+	// EpsInput is the budget on the model's input scale, per channel
+	// (eps / std); nil when the scale is unknown.
+	EpsInput []float64      `json:"eps_input_scale,omitempty"`
+	Attacks  []AttackResult `json:"attacks"`
+	// Worst is the per-image worst case over all attacks of this threat:
+	// an image counts as robust only if it was classified correctly and
+	// every attack failed on it.
+	Worst Counts `json:"worst_case"`
+}
+
+// AttackResult is one attack under one threat model.
+type AttackResult struct {
+	Name     string         `json:"name"`
+	Spec     string         `json:"spec"`
+	Settings map[string]any `json:"settings"`
+	// Accuracy: in standalone mode the accuracy under this attack alone;
+	// in cascade mode the robust accuracy after this attack and all earlier
+	// ones.
+	Accuracy Counts `json:"accuracy"`
+	// Attacked images (correctly classified and, in cascade mode, unbroken
+	// by earlier attacks) and how many of them this attack broke.
+	Attacked    int     `json:"attacked"`
+	Broken      int     `json:"broken"`
+	SuccessRate float64 `json:"success_rate"`
+	// Perturbation norms on the [0,1] pixel scale over the successful
+	// adversarial images.
+	MeanLinf float64 `json:"mean_linf"`
+	MaxLinf  float64 `json:"max_linf"`
+	MeanL2   float64 `json:"mean_l2"`
+	MaxL2    float64 `json:"max_l2"`
+	// OutOfBudget counts adversarial images outside the budget (never
+	// counted as broken); NoGradient the images of batches on which the
+	// attack reported no usable gradient (counted as not broken).
+	OutOfBudget int     `json:"out_of_budget"`
+	NoGradient  int     `json:"no_gradient"`
+	Seconds     float64 `json:"seconds"`
+}
+
+// Status of a sanity check.
+const (
+	Pass = "PASS"
+	Warn = "WARN"
+	Skip = "SKIP"
+)
+
+// Check is one sanity check of evaluation.md with its outcome.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // PASS, WARN or SKIP (not applicable)
+	Detail string `json:"detail"`
+}
+
+// Warnings returns the checks that did not pass.
+func (r *Report) Warnings() []Check {
+	var w []Check
+	for _, c := range r.Checks {
+		if c.Status == Warn {
+			w = append(w, c)
+		}
+	}
+	return w
+}
