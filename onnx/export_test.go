@@ -1,0 +1,185 @@
+package onnx
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/tensor"
+)
+
+// exportCases are small instances of every architecture.
+var exportCases = []struct {
+	arch    string
+	c, h, w int
+	k       int
+	mean    []float64
+	std     []float64
+}{
+	{"cifarnet", 3, 12, 10, 10, []float64{0.5}, []float64{0.5}},
+	{"cifarnet-tf", 3, 9, 9, 10, []float64{0.4914, 0.4822, 0.4465}, []float64{0.247, 0.243, 0.261}},
+	{"mnist-cnn", 1, 8, 8, 10, []float64{0.5}, []float64{0.5}},
+	{"mnist-small", 1, 11, 11, 3, []float64{0.1307}, []float64{0.3081}},
+	{"resnet20", 3, 10, 10, 7, []float64{0.5}, []float64{0.5}},
+}
+
+// buildCase builds a seeded model with batch-norm statistics away from the
+// identity.
+func buildCase(t *testing.T, i int) *nn.Model {
+	t.Helper()
+	tc := exportCases[i]
+	spec, err := nn.DefaultSpec(tc.arch, tc.c, tc.h, tc.w, tc.k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.InputMean, spec.InputStd = tc.mean, tc.std
+	m, err := nn.Build(spec, uint64(10+i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(i), 7))
+	st := m.State()
+	for _, p := range m.Params() {
+		v := st[p.Name]
+		for j := 0; j < v.Size(); j++ {
+			switch {
+			case filepath.Ext(p.Name) == ".running_var":
+				v.SetFlat(j, 0.5+rng.Float64())
+			case filepath.Ext(p.Name) == ".running_mean" || filepath.Ext(p.Name) == ".bias":
+				v.SetFlat(j, 0.2*rng.NormFloat64())
+			}
+		}
+	}
+	if err := m.LoadState(st); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRoundTrip(t *testing.T) {
+	for i, tc := range exportCases {
+		t.Run(tc.arch, func(t *testing.T) {
+			m := buildCase(t, i)
+			b, meta, err := Export(m, ExportOptions{Opset: 11 + 2*(i%4)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dm, err := Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta2, err := ReadMeta("no/such/file.onnx", dm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(meta2.InputSize, meta.InputSize) || meta2.AttentionLayer != m.Spec.Attention {
+				t.Fatalf("metadata from the file %+v, want %+v", meta2, meta)
+			}
+			g, err := Import(dm, meta2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(g.InputShape(), m.InputShape()) || g.NumClasses() != m.NumClasses() || g.Meta().AttentionLayer != m.Spec.Attention {
+				t.Fatalf("imported %v, %d classes, attention %q", g.InputShape(), g.NumClasses(), g.Meta().AttentionLayer)
+			}
+			for _, name := range m.LayerNames() {
+				if nn.CheckLayer(g, name) != nil {
+					t.Fatalf("layer %q missing from the import: %v", name, g.LayerNames())
+				}
+			}
+			rng := rand.New(rand.NewPCG(3, uint64(i)))
+			n := 3
+			xs := make([]float32, n*tc.c*tc.h*tc.w)
+			for j := range xs {
+				xs[j] = rng.Float32()
+			}
+			x1 := autograd.Param(tensor.FromFloat32(xs, n, tc.c, tc.h, tc.w))
+			x2 := autograd.Param(tensor.FromFloat32(slices.Clone(xs), n, tc.c, tc.h, tc.w))
+			y1, a1 := m.Forward(x1, nn.Eval, m.LayerNames()...)
+			y2, a2 := g.Forward(x2, nn.Eval, m.LayerNames()...)
+			worst, identical := 0.0, true
+			// The forward pass is bit-identical. Gradients of LRN models may
+			// differ in the last bits: ONNX stores LRN's alpha as float32 and
+			// the backward pass uses it in float64.
+			check := func(what string, a, b *tensor.Tensor) {
+				if !slices.Equal(a.Shape(), b.Shape()) {
+					t.Fatalf("%s: shape %v, import %v", what, a.Shape(), b.Shape())
+				}
+				d, s := 0.0, 0.0
+				for j := 0; j < a.Size(); j++ {
+					d = math.Max(d, math.Abs(a.AtFlat(j)-b.AtFlat(j)))
+					s = math.Max(s, math.Abs(a.AtFlat(j)))
+				}
+				if d != 0 {
+					identical = false
+				}
+				if s > 0 {
+					d /= s
+				}
+				worst = math.Max(worst, d)
+				if d > 1e-6 || (d != 0 && what != "input gradient") {
+					t.Errorf("%s: relative difference %.3g", what, d)
+				}
+			}
+			check("logits", y1.Value(), y2.Value())
+			for _, name := range m.LayerNames() {
+				check(name, a1[name].Value(), a2[name].Value())
+			}
+			labels := []int{0, 1, 2}
+			g1 := autograd.MustGrad(autograd.SumAll(autograd.PickClass(y1, labels)), []*autograd.Var{x1}, false)
+			g2 := autograd.MustGrad(autograd.SumAll(autograd.PickClass(y2, labels)), []*autograd.Var{x2}, false)
+			check("input gradient", g1[0].Value(), g2[0].Value())
+			t.Logf("opset %d, %d bytes: largest relative difference %.2g (identical: %v)", dm.Opset, len(b), worst, identical)
+		})
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	m := buildCase(t, 3)
+	for _, opt := range []ExportOptions{{Opset: 10}, {Opset: 18}, {ClassNames: []string{"a"}}} {
+		if _, _, err := Export(m, opt); err == nil {
+			t.Errorf("Export(%+v) succeeded", opt)
+		}
+	}
+}
+
+// TestWriteExports writes every architecture's export with arp's logits for
+// scripts/fixtures/onnx_models.py --check-export (only when
+// ARP_ONNX_EXPORT_DIR is set).
+func TestWriteExports(t *testing.T) {
+	dir := os.Getenv("ARP_ONNX_EXPORT_DIR")
+	if dir == "" {
+		t.Skip("ARP_ONNX_EXPORT_DIR not set")
+	}
+	for i, tc := range exportCases {
+		for _, opset := range []int{11, 13, 17} {
+			m := buildCase(t, i)
+			name := filepath.Join(dir, tc.arch+"-opset"+string(rune('0'+opset/10))+string(rune('0'+opset%10)))
+			if err := ExportFile(name+".onnx", m, ExportOptions{Opset: opset}); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(5, uint64(i)))
+			xs := make([]float32, 2*tc.c*tc.h*tc.w)
+			for j := range xs {
+				xs[j] = rng.Float32()
+			}
+			y := m.Logits(autograd.Const(tensor.FromFloat32(xs, 2, tc.c, tc.h, tc.w)))
+			f := checkpoint.New(name + ".ref.safetensors")
+			if err := f.PutFloat32("input", []int{2, tc.c, tc.h, tc.w}, xs); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.PutFloat32("logits", y.Shape(), y.Value().Float32s()); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Save(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
