@@ -884,7 +884,16 @@ func writeExplainPictures(dir string, e *explainer, clean, adv *explainView, gt 
 	SH, SW := H*scale, W*scale
 	up := func(m []bool) []bool { return mask.Upsample(m, H, W, SH, SW) }
 	overlay := func(v *explainView) (*image.RGBA, error) {
-		o, err := viz.Overlay(v.img, e.c, H, W, v.up, 0.6, viz.Jet)
+		m := v.up
+		if v.lime != nil {
+			// show the superpixels that support the class; negative
+			// weights would otherwise tint the whole image
+			m = make([]float32, len(v.up))
+			for i, x := range v.up {
+				m[i] = max(x, 0)
+			}
+		}
+		o, err := viz.Overlay(v.img, e.c, H, W, m, 0.6, viz.Jet)
 		if err != nil {
 			return nil, err
 		}
