@@ -524,9 +524,10 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 	var meth attention.Method
 	if !isLime {
 		var err error
-		if meth, err = attention.MethodByName(f.method, false); err != nil || meth.Name != f.method {
+		if meth, err = attention.MethodByName(f.method, false); err != nil {
 			return fmt.Errorf("unknown method %q; known: %s", f.method, strings.Join(explainMethods(), ", "))
 		}
+		f.method = meth.Name // the canonical name of an alias
 	}
 	maskOpt := attention.MaskOptions{Method: f.mask, K: f.k, Fraction: f.fraction}
 	if maskOpt.Method == "" {

@@ -241,6 +241,7 @@ func TestExplainMethodsAndMasks(t *testing.T) {
 		{[]string{"--method", "gradcam-arp", "--mask", "topk", "--k", "3", "--layer", "relu2"}, "gradcam-arp", "relu2", 3 * 4, 14},
 		{[]string{"--method", "gradcam-arp", "--mask", "fraction", "--fraction", "0.9", "--target", "3"}, "gradcam-arp", "pool2", -1, 7},
 		{[]string{"--box", "4,4,20,24", "--mask", "area"}, "gradcam-arp", "pool2", 16 * 20, 7},
+		{[]string{"--method", "standard"}, "gradcam", "pool2", -1, 7}, // an alias of gradcam
 	}
 	for i, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
