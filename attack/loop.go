@@ -194,6 +194,9 @@ type loop struct {
 	// among failed restarts.
 	success func(logits *tensor.Tensor, row, i int) bool
 	score   func(logits *tensor.Tensor, row, i int) float64
+	// fullSteps disables early stopping (every image takes every step),
+	// for benchmarks that must do a fixed amount of work.
+	fullSteps bool
 }
 
 func (l *loop) run(ctx context.Context, name string, m nn.Classifier, x *tensor.Tensor, seed uint64) (*tensor.Tensor, error) {
@@ -246,7 +249,7 @@ func (l *loop) run(ctx context.Context, name string, m nn.Classifier, x *tensor.
 			var keep []int
 			for j, i := range cur {
 				switch {
-				case l.success(logits, j, i):
+				case (s == l.steps || !l.fullSteps) && l.success(logits, j, i):
 					putRow(best, i, xt, j)
 					done[i] = true
 				case s == l.steps:

@@ -23,6 +23,7 @@ type PGD struct {
 	Alpha         float64 // default 2.5*Eps/Steps
 	Restarts      int     // default 1
 	NoRandomStart bool    // start at the clean image (deterministic)
+	fullSteps     bool    // benchmarks: no early stopping
 }
 
 // NewPGD returns untargeted L-inf PGD with budget eps on the [0,1] scale.
@@ -61,7 +62,7 @@ func (a *PGD) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y 
 		return nil, err
 	}
 	l := a.ceLoop(m, y, t, sign)
-	l.steps, l.restarts = a.steps(), a.restarts()
+	l.steps, l.restarts, l.fullSteps = a.steps(), a.restarts(), a.fullSteps
 	if !a.NoRandomStart {
 		eps := a.Eps
 		l.start = func(r *rand.Rand, x0, xt []float32, per int) { uniformLinf(r, x0, xt, eps) }

@@ -305,6 +305,15 @@ func (r *runner) runAttack(phase string, k int, th threat, robust, correct []boo
 		u, ok := r.st.done(key)
 		if ok {
 			r.resumed++
+			in := map[int]bool{}
+			for _, i := range batch {
+				in[i] = true
+			}
+			for _, im := range u.Images {
+				if !in[im.I] || im.Pred < 0 || im.Pred >= r.m.NumClasses() {
+					return nil, fmt.Errorf("state file %s: unit %+v holds image %d (prediction %d), which is not in that batch: the file is corrupt; delete it", r.opt.State, key, im.I, im.Pred)
+				}
+			}
 		} else {
 			var idx []int
 			for _, i := range batch {
