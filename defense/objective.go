@@ -109,7 +109,8 @@ type Options struct {
 	// L_r's masked images. The paper multiplies its [-1,1] inputs by
 	// 1-B, which is mid-grey 0.5 on the pixel scale; nil means 0.5.
 	MaskFill *float64
-	// IoUThreshold and ExtraSteps configure arp-iou (default 0.2 and 4).
+	// IoUThreshold and ExtraSteps configure arp-iou (0 means the defaults
+	// 0.2 and 4).
 	IoUThreshold float64
 	ExtraSteps   int
 	// Project clips the further Step-LL steps of two-step and arp-iou to
@@ -178,12 +179,6 @@ func New(name string, o Options) (Objective, error) {
 		return t, nil
 	}
 	return nil, fmt.Errorf("unknown defense %q; known: %s", name, strings.Join(Names(), ", "))
-}
-
-// forward runs m, turning shape panics into errors.
-func forward(m nn.Classifier, x *tensor.Tensor, mode nn.Mode, taps ...string) (logits *autograd.Var, acts map[string]*autograd.Var, err error) {
-	err = autograd.Try(func() { logits, acts = m.Forward(autograd.Const(x), mode, taps...) })
-	return logits, acts, err
 }
 
 // countCorrect counts the rows of logits whose argmax is the label.

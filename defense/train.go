@@ -437,7 +437,9 @@ type runner struct {
 
 	start    int
 	win      window
-	winTime  time.Duration // time spent in the window's steps (evaluations excluded)
+	// throughput since the last metrics line (evaluations excluded)
+	winTime     time.Duration
+	timedImages int
 	history  []map[string]any
 	metrics  *os.File
 	lastEval *EvalResult
@@ -479,6 +481,9 @@ func (r *runner) open() error {
 	}
 	if d := differences(ck.Record, r.rec); len(d) > 0 {
 		return fmt.Errorf("%s was written with other settings: %s", r.path(CheckpointFile), strings.Join(d, "; "))
+	}
+	if ck.Step > r.cfg.Steps {
+		return fmt.Errorf("%s is at step %d, beyond the %d steps asked for", r.path(CheckpointFile), ck.Step, r.cfg.Steps)
 	}
 	if err := r.m.LoadState(ck.Model); err != nil {
 		return fmt.Errorf("%s: %v", r.path(CheckpointFile), err)
@@ -602,6 +607,7 @@ func (r *runner) loop(ctx context.Context, params []*autograd.Var, names []strin
 		}
 		r.win.add(res, b.N)
 		r.winTime += time.Since(stepStart)
+		r.timedImages += b.N
 		done := step + 1
 		sum.Done = done
 		last := done == cfg.Steps
@@ -643,7 +649,7 @@ func (r *runner) loop(ctx context.Context, params []*autograd.Var, names []strin
 
 // imagesPerSec is the training throughput of the current window.
 func (r *runner) imagesPerSec() float64 {
-	return float64(r.win.Images) / math.Max(r.winTime.Seconds(), 1e-9)
+	return float64(r.timedImages) / math.Max(r.winTime.Seconds(), 1e-9)
 }
 
 // log writes a metrics line for the window ending at step done and resets
@@ -674,7 +680,7 @@ func (r *runner) log(done int, lr float64, ev *EvalResult) error {
 		}
 	}
 	r.win = window{}
-	r.winTime = 0
+	r.winTime, r.timedImages = 0, 0
 	b, err := json.Marshal(line)
 	if err != nil {
 		return err

@@ -295,6 +295,7 @@ func TestTrainRejects(t *testing.T) {
 		{"existing run", nil, base, "holds a run already"},
 		{"no checkpoint", nil, with(func(c *Config) { c.Dir, c.Resume = t.TempDir(), true }), "no checkpoint to resume from"},
 		{"other settings", nil, with(func(c *Config) { c.Resume, c.LR = true, 0.5 }), "lr 0.001 (checkpoint) vs 0.5 (now)"},
+		{"steps beyond", nil, with(func(c *Config) { c.Resume, c.Steps = true, 1 }), "is at step 2, beyond the 1 steps asked for"},
 		{"other architecture", cifar, with(func(c *Config) { c.Resume = true }), "checkpoint of architecture mnist-small, not cifarnet"},
 		{"batch too large", nil, with(func(c *Config) { c.Dir, c.BatchSize = "", 100 }), "batch size 100 is larger than the 40 training images"},
 		{"optimizer", nil, with(func(c *Config) { c.Dir, c.Optimizer = "", "lbfgs" }), `unknown optimizer "lbfgs"`},
