@@ -197,9 +197,10 @@ func Where(cond *tensor.Tensor, a, b *Var) *Var {
 
 // Relu returns max(x, 0); its gradient at 0 is 0.
 func Relu(x *Var) *Var {
-	mask := tensor.PositiveMask(x.val)
+	// the mask is rebuilt from the output in the backward pass (out > 0
+	// exactly where x > 0), so the forward pass keeps no extra tensor
 	return record("Relu", tensor.Relu(x.val), func(in []*Var, out, gy *Var, needs []bool) []*Var {
-		return []*Var{Mul(gy, Const(mask))}
+		return []*Var{Mul(gy, Const(tensor.PositiveMask(out.val)))}
 	}, x)
 }
 
