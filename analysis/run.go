@@ -1,0 +1,535 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/mask"
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/tensor"
+)
+
+// Study is one run of the attention-under-attack analysis: a model, a
+// dataset, a configuration and an output directory.
+type Study struct {
+	Model    nn.Classifier
+	ModelRef ModelRef
+	Data     *data.Dataset
+	DataSpec string
+	Config   Config
+	// Dir receives analysis.json and records.jsonl.
+	Dir string
+	// Version is the arp version recorded in the header.
+	Version string
+	// Progress, when set, is called after every batch with the number of
+	// images done (including those recorded by an earlier, interrupted
+	// run) and the total.
+	Progress func(done, total int)
+}
+
+// ErrSettingsChanged is wrapped when an analysis directory was made with
+// other settings than the ones given.
+var ErrSettingsChanged = errors.New("the analysis directory was made with other settings")
+
+// Run analyses every image not yet recorded in s.Dir and returns the
+// header. It streams one record per image to records.jsonl, a batch at a
+// time; if it is interrupted (ctx cancelled, or the process killed), running
+// it again with the same settings continues after the last complete batch
+// and gives the same records as an uninterrupted run.
+func (s *Study) Run(ctx context.Context) (*Header, error) {
+	cfg := s.Config.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Model == nil || s.Data == nil || s.Data.Len() == 0 {
+		return nil, fmt.Errorf("analysis: no model or no images")
+	}
+	ds := s.Data
+	if err := nn.CheckInput(s.Model, []int{1, ds.C, ds.H, ds.W}); err != nil {
+		return nil, fmt.Errorf("model and dataset %s do not fit: %v", ds.Name, err)
+	}
+	if len(ds.Classes) > 0 && len(ds.Classes) != s.Model.NumClasses() {
+		return nil, fmt.Errorf("model has %d classes, dataset %s has %d", s.Model.NumClasses(), ds.Name, len(ds.Classes))
+	}
+	if s.ModelRef.Info != nil && len(s.ModelRef.Info.ClassNames) > 0 && len(ds.Classes) > 0 && !reflect.DeepEqual(s.ModelRef.Info.ClassNames, ds.Classes) {
+		return nil, fmt.Errorf("model classes %v differ from dataset %s classes %v", s.ModelRef.Info.ClassNames, ds.Name, ds.Classes)
+	}
+	total := ds.Len()
+	if cfg.Limit > 0 && cfg.Limit < total {
+		total = cfg.Limit
+	}
+	mp, err := s.mapper(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.header(cfg, mp, total)
+	if err != nil {
+		return nil, err
+	}
+	specs := make([]*attackSpec, len(cfg.Attacks))
+	for i, a := range cfg.Attacks {
+		if specs[i], err = cfg.attack(a, 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	done, gallery, err := s.prepare(h)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, RecordsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	nb := (total + cfg.BatchSize - 1) / cfg.BatchSize
+	count := 0
+	for b := 0; b < nb; b++ {
+		if done[b] {
+			count += min(cfg.BatchSize, total-b*cfg.BatchSize)
+		}
+	}
+	if s.Progress != nil {
+		s.Progress(count, total)
+	}
+	r := &batchRunner{s: s, h: h, cfg: cfg, mp: mp, specs: specs, gallery: gallery}
+	for b := 0; b < nb; b++ {
+		if done[b] {
+			continue
+		}
+		lo, hi := b*cfg.BatchSize, min((b+1)*cfg.BatchSize, total)
+		recs, err := r.batch(ctx, b, lo, hi)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("analysis interrupted after %d of %d images (%v); run the same command again to resume", count, total, ctx.Err())
+			}
+			return nil, fmt.Errorf("batch %d (images %d-%d): %w", b, lo, hi-1, err)
+		}
+		var buf bytes.Buffer
+		for _, rec := range recs {
+			line, err := json.Marshal(rec)
+			if err != nil {
+				return nil, fmt.Errorf("image %d: %v", rec.Index, err)
+			}
+			buf.Write(line)
+			buf.WriteByte('\n')
+		}
+		if _, err := f.Write(buf.Bytes()); err != nil {
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		count += hi - lo
+		if s.Progress != nil {
+			s.Progress(count, total)
+		}
+	}
+	return h, f.Close()
+}
+
+// mapper builds the attention method.
+func (s *Study) mapper(cfg Config) (mapper, error) {
+	if cfg.Method == "lime" {
+		return &limeMapper{model: s.Model, samples: cfg.LIMESamples, segments: cfg.LIMESegments, meanHide: cfg.LIMEMeanHide}, nil
+	}
+	meth, err := camMethod(cfg.Method)
+	if err != nil {
+		return nil, err
+	}
+	layer := cfg.Layer
+	if layer == "" {
+		if m, ok := s.Model.(*nn.Model); ok {
+			layer = m.Spec.Attention
+		}
+	}
+	if layer == "" {
+		return nil, fmt.Errorf("no attention layer given and the model has no default; layers: %v", s.Model.LayerNames())
+	}
+	if err := nn.CheckLayer(s.Model, layer); err != nil {
+		return nil, err
+	}
+	return &camMapper{model: s.Model, method: meth, lay: layer}, nil
+}
+
+// header describes the study; it probes the map size with one image.
+func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
+	ds := s.Data
+	h := &Header{Format: Format, Config: cfg, Model: s.ModelRef, Layer: mp.layer(),
+		Data: DataRef{Spec: s.DataSpec, Name: ds.Name, C: ds.C, H: ds.H, W: ds.W, Classes: ds.Classes,
+			Images: total, Total: ds.Len(), Truth: ds.Masks != nil},
+		Created: time.Now().UTC().Format(time.RFC3339)}
+	h.Version = s.Version
+	if cfg.Method == "lime" {
+		h.MapH, h.MapW = ds.H, ds.W
+	} else {
+		x := tensor.FromFloat32(append([]float32(nil), ds.Image(0)...), 1, ds.C, ds.H, ds.W)
+		mb, err := mp.maps(context.Background(), x, []int{ds.Labels[0]}, []uint64{0})
+		if err != nil {
+			return nil, err
+		}
+		h.MapH, h.MapW = mb.h, mb.w
+	}
+	h.TopK = resolveTopK(cfg.TopK, h.MapH*h.MapW, cfg.Method == "lime")
+	for _, a := range cfg.Attacks {
+		sp, err := cfg.attack(a, 0)
+		if err != nil {
+			return nil, err
+		}
+		atk, _ := attack.New(sp.name, sp.cfg)
+		h.Attacks = append(h.Attacks, AttackInfo{Key: a, Name: sp.name, Settings: jsonSafe(atk.Settings()),
+			Traced: traced[sp.name] && sp.cfg.Targeting == ""})
+	}
+	return h, nil
+}
+
+// jsonSafe round-trips settings through JSON so that the header compares
+// equal to one read back from disk.
+func jsonSafe(m map[string]any) map[string]any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// prepare writes the header of a new analysis, or checks the header of an
+// existing one and drops the records of an incomplete last batch. It
+// returns the completed batches and the gallery counts so far.
+func (s *Study) prepare(h *Header) (map[int]bool, *galleryCount, error) {
+	hp, rp := filepath.Join(s.Dir, HeaderFile), filepath.Join(s.Dir, RecordsFile)
+	gallery := newGalleryCount()
+	old, err := ReadHeader(s.Dir)
+	if errors.Is(err, ErrNoAnalysis) {
+		if _, err := os.Stat(rp); err == nil {
+			return nil, nil, fmt.Errorf("%s exists but %s is missing; remove it or choose another output directory", rp, HeaderFile)
+		}
+		b, err := json.MarshalIndent(h, "", "  ")
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkpoint.AtomicWriteFile(hp, append(b, '\n'), 0o644); err != nil {
+			return nil, nil, err
+		}
+		return map[int]bool{}, gallery, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if diff := h.differs(old); diff != "" {
+		return nil, nil, fmt.Errorf("%s: %w (%s); use another output directory, or remove it to start over", s.Dir, ErrSettingsChanged, diff)
+	}
+	h.Created = old.Created
+	recs, valid, err := ReadRecords(rp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[int]bool{}, gallery, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := h.Config
+	per := map[int]int{}
+	first := map[int]int64{}
+	var off int64
+	offsets := make([]int64, len(recs))
+	// Recompute line offsets to find where each batch starts.
+	{
+		f, err := os.ReadFile(rp)
+		if err != nil {
+			return nil, nil, err
+		}
+		i := 0
+		for p := int64(0); p < valid && i < len(recs); {
+			j := bytes.IndexByte(f[p:valid], '\n')
+			if j < 0 {
+				break
+			}
+			if len(bytes.TrimSpace(f[p:p+int64(j)])) > 0 {
+				offsets[i] = p
+				i++
+			}
+			p += int64(j) + 1
+		}
+	}
+	for i, r := range recs {
+		if r.Index >= h.Data.Images {
+			return nil, nil, fmt.Errorf("%s: image %d is beyond the %d images of this analysis", rp, r.Index, h.Data.Images)
+		}
+		if _, ok := first[r.Batch]; !ok {
+			first[r.Batch] = offsets[i]
+		}
+		per[r.Batch]++
+	}
+	done := map[int]bool{}
+	truncate := valid
+	for b, n := range per {
+		want := min(cfg.BatchSize, h.Data.Images-b*cfg.BatchSize)
+		switch {
+		case n == want:
+			done[b] = true
+		case n < want:
+			truncate = min(truncate, first[b])
+		default:
+			return nil, nil, fmt.Errorf("%s: batch %d has %d records, want %d", rp, b, n, want)
+		}
+	}
+	off = truncate
+	if off < valid {
+		// Keep only complete batches: drop every record from the first
+		// incomplete batch on (batches are written in order, so only the
+		// last one can be incomplete).
+		for b := range done {
+			if first[b] >= off {
+				delete(done, b)
+			}
+		}
+	}
+	if err := os.Truncate(rp, off); err != nil {
+		return nil, nil, err
+	}
+	for _, r := range recs {
+		if done[r.Batch] && r.Image != "" {
+			gallery.add(r)
+		}
+	}
+	return done, gallery, nil
+}
+
+// differs describes how two headers' settings differ ("" if they match).
+func (h *Header) differs(old *Header) string {
+	ja, _ := json.Marshal(h.Config)
+	jb, _ := json.Marshal(old.Config)
+	switch {
+	case !bytes.Equal(ja, jb):
+		return fmt.Sprintf("settings %s, before %s", ja, jb)
+	case h.Model.WeightsSHA256 != old.Model.WeightsSHA256:
+		return "the model's weights changed"
+	case h.Data.Spec != old.Data.Spec || h.Data.Images != old.Data.Images || h.Data.Name != old.Data.Name:
+		return fmt.Sprintf("data %s (%d images), before %s (%d images)", h.Data.Spec, h.Data.Images, old.Data.Spec, old.Data.Images)
+	}
+	return ""
+}
+
+// galleryCount counts kept examples per attack and outcome.
+type galleryCount struct{ n map[string][2]int }
+
+func newGalleryCount() *galleryCount { return &galleryCount{n: map[string][2]int{}} }
+
+func (g *galleryCount) wants(r *Record, limit int) bool {
+	for k, a := range r.Attacks {
+		if g.n[k][b2i(a.Success)] < limit {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *galleryCount) add(r *Record) {
+	for k, a := range r.Attacks {
+		c := g.n[k]
+		c[b2i(a.Success)]++
+		g.n[k] = c
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// batchRunner analyses batches.
+type batchRunner struct {
+	s       *Study
+	h       *Header
+	cfg     Config
+	mp      mapper
+	specs   []*attackSpec
+	gallery *galleryCount
+}
+
+// seed mixes the study seed with a batch and a stream number.
+func seed(base uint64, b, stream int) uint64 {
+	z := base + 0x9e3779b97f4a7c15*uint64(b+1) + 0xbf58476d1ce4e5b9*uint64(stream+1)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// batch analyses images [lo, hi).
+func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, error) {
+	ds := r.s.Data
+	per := ds.ImageSize()
+	n := hi - lo
+	x := tensor.FromFloat32(append([]float32(nil), ds.Images[lo*per:hi*per]...), n, ds.C, ds.H, ds.W)
+	labels := ds.Labels[lo:hi]
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = seed(r.cfg.Seed, lo+i, 1000)
+	}
+	clean, err := r.mp.maps(ctx, x, labels, seeds)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]*Record, n)
+	var keep []int
+	for i := 0; i < n; i++ {
+		rec := &Record{Index: lo + i, Batch: b, Label: labels[i], Pred: clean.pred[i], Conf: Num(clean.probs[i][labels[i]])}
+		if clean.pred[i] != labels[i] {
+			rec.Skipped = "misclassified"
+		} else {
+			keep = append(keep, i)
+		}
+		recs[i] = rec
+	}
+	if len(keep) == 0 {
+		return recs, nil
+	}
+	xc := rows(x, keep)
+	yc := make([]int, len(keep))
+	cseeds := make([]uint64, len(keep))
+	for j, i := range keep {
+		yc[j] = labels[i]
+		cseeds[j] = seeds[i]
+	}
+	truth := make([][]bool, len(keep))
+	cleanMasks := make([]masks, len(keep))
+	for j, i := range keep {
+		truth[j] = ds.Mask(lo + i)
+		rec := recs[i]
+		rec.Clean, cleanMasks[j] = r.describe(clean.coarse[i], clean.up[i], truth[j])
+		rec.Attacks = map[string]*AttackRecord{}
+	}
+	cleanSub := &mapBatch{}
+	for _, i := range keep {
+		cleanSub.coarse = append(cleanSub.coarse, clean.coarse[i])
+		cleanSub.up = append(cleanSub.up, clean.up[i])
+		cleanSub.probs = append(cleanSub.probs, clean.probs[i])
+	}
+	advImages := make([]*tensor.Tensor, len(r.specs))
+	for ai, sp := range r.specs {
+		cfg := sp.cfg
+		if cfg.Seed == 0 {
+			cfg.Seed = seed(r.cfg.Seed, b, ai)
+		}
+		atk, err := attack.New(sp.name, cfg)
+		if err != nil {
+			return nil, err
+		}
+		adv, err := atk.Perturb(ctx, r.s.Model, xc, yc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sp.key, err)
+		}
+		adv = adv.AsType(tensor.Float32)
+		advImages[ai] = adv
+		am, err := r.mp.maps(ctx, adv, yc, cseeds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: adversarial maps: %w", sp.key, err)
+		}
+		var trace [][]stepPoint
+		if info, _ := r.h.Attack(sp.key); info.Traced {
+			trace, err = r.trace(ctx, sp, xc, yc, cleanSub, cleanMasks, cseeds)
+			if err != nil {
+				return nil, fmt.Errorf("%s: per-step trace: %w", sp.key, err)
+			}
+		}
+		xs, as := xc.F32(), adv.F32()
+		for j, i := range keep {
+			ar := &AttackRecord{Pred: am.pred[j], Success: am.pred[j] != yc[j],
+				ConfTrue: Num(am.probs[j][yc[j]]), ConfPred: Num(am.probs[j][am.pred[j]])}
+			linf := 0.0
+			for p := j * per; p < (j+1)*per; p++ {
+				linf = math.Max(linf, math.Abs(float64(as[p]-xs[p])))
+			}
+			ar.Linf = Num(linf)
+			var advMasks masks
+			ar.Adv, advMasks = r.describe(am.coarse[j], am.up[j], truth[j])
+			ar.IoU = Num(mask.IoU(cleanMasks[j].mean, advMasks.mean))
+			ar.IoUTopK = Num(mask.IoU(cleanMasks[j].topk, advMasks.topk))
+			ar.RankCorr = Num(mask.SpearmanRank(clean.coarse[i], am.coarse[j]))
+			ar.CentroidShift = Num(mask.CentroidShift(clean.up[i], am.up[j], ds.H, ds.W))
+			if trace != nil {
+				for _, p := range trace[j] {
+					ar.StepIoU = append(ar.StepIoU, Num(p.iou))
+					ar.StepIoUTopK = append(ar.StepIoUTopK, Num(p.iouTopK))
+					ar.StepSuccess = append(ar.StepSuccess, p.success)
+					ar.StepConf = append(ar.StepConf, Num(p.conf))
+				}
+			}
+			recs[i].Attacks[sp.key] = ar
+		}
+	}
+	if r.cfg.Gallery > 0 {
+		for j, i := range keep {
+			rec := recs[i]
+			if !r.gallery.wants(rec, r.cfg.Gallery) {
+				continue
+			}
+			rec.Image = EncodeImage(xc.F32()[j*per : (j+1)*per])
+			if truth[j] != nil {
+				rec.Truth = EncodeMask(truth[j])
+			}
+			for ai, sp := range r.specs {
+				rec.Attacks[sp.key].Image = EncodeImage(advImages[ai].F32()[j*per : (j+1)*per])
+			}
+			r.gallery.add(rec)
+		}
+	}
+	return recs, nil
+}
+
+// masks are the binary attention regions of one map.
+type masks struct{ mean, topk []bool }
+
+// describe measures one map against the ground truth (nil: none).
+func (r *batchRunner) describe(coarse, up []float32, truth []bool) (*MapStats, masks) {
+	h := r.h
+	H, W := h.Data.H, h.Data.W
+	ms := masks{mean: mask.MeanThreshold(up, H, W), topk: h.TopKMask(coarse)}
+	st := &MapStats{Map: Map(coarse)}
+	nan := Num(math.NaN())
+	st.Coverage, st.IoUTruth, st.CoverageTopK, st.CoverageArea = nan, nan, nan, nan
+	if truth != nil && mask.Count(truth) > 0 {
+		st.Coverage = Num(mask.Coverage(ms.mean, truth))
+		st.IoUTruth = Num(mask.IoU(ms.mean, truth))
+		st.CoverageTopK = Num(mask.Coverage(ms.topk, truth))
+		st.CoverageArea = Num(mask.Coverage(mask.AreaMatched(up, mask.Count(truth)), truth))
+		p := mask.PointingGame(up, H, W, truth, 0)
+		st.Pointing = &p
+	}
+	sc := mask.Scatter(ms.mean, H, W, mask.Eight)
+	st.Area = Num(float64(sc.Area) / float64(H*W))
+	st.Components = sc.Components
+	st.LargestShare = Num(sc.LargestShare)
+	st.Entropy = Num(mask.NormalizedEntropy(coarse))
+	return st, ms
+}
+
+// rows copies images idx of x into a new batch.
+func rows(x *tensor.Tensor, idx []int) *tensor.Tensor {
+	sh := x.Shape()
+	per := sh[1] * sh[2] * sh[3]
+	src := x.F32()
+	out := make([]float32, 0, len(idx)*per)
+	for _, i := range idx {
+		out = append(out, src[i*per:(i+1)*per]...)
+	}
+	return tensor.FromFloat32(out, len(idx), sh[1], sh[2], sh[3])
+}
