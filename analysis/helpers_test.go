@@ -90,8 +90,8 @@ func inRegion(i int) int {
 // fakeHeader is a header for hand-made records.
 func fakeHeader(attacks ...AttackInfo) *Header {
 	return &Header{Format: Format, Config: Config{Method: "gradcam-arp", Seed: 1}.WithDefaults(),
-		Data:  DataRef{Spec: "fake", Name: "fake", C: 1, H: 2, W: 2, Images: 0, Total: 0, Truth: true},
-		MapH:  2, MapW: 2, TopK: 1, Attacks: attacks}
+		Data: DataRef{Spec: "fake", Name: "fake", C: 1, H: 2, W: 2, Images: 0, Total: 0, Truth: true},
+		MapH: 2, MapW: 2, TopK: 1, Attacks: attacks}
 }
 
 // fakeRecords makes n records whose attack "a" succeeds on the first
