@@ -333,8 +333,9 @@ func tensorFromProto(t *pb.TensorProto, dir string) (*Const, error) {
 		}
 		raw, hasRaw = b, true
 	}
-	// The element count is bounded by the data present, so a corrupt shape
-	// cannot make arp allocate more than the file holds.
+	// The shape is checked against the data present before anything is
+	// allocated, so a corrupt shape cannot make arp allocate more than the
+	// file holds.
 	avail := len(raw) / size
 	switch {
 	case hasRaw:
@@ -349,9 +350,9 @@ func tensorFromProto(t *pb.TensorProto, dir string) (*Const, error) {
 	default:
 		avail = len(t.GetInt32Data())
 	}
-	n, shape, err := numel(t.GetDims(), avail)
+	n, shape, err := numel(t.GetDims(), maxElems)
 	if err != nil {
-		return nil, fmt.Errorf("%v: the tensor holds only %d values", err, avail)
+		return nil, err
 	}
 	c := &Const{Name: t.GetName(), DType: dt, Shape: shape}
 	if hasRaw {

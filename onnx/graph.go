@@ -191,8 +191,8 @@ func (g *Graph) resolveIO(meta Meta) error {
 			return fmt.Errorf("input %q has dynamic size %s: give \"input_size\": [C, H, W] in the metadata (%s)", in.Name, dimString(*in), metaHint(m.Path))
 		}
 	}
-	if err := checkSize(shape); err != nil {
-		return fmt.Errorf("input %q: %v", in.Name, err)
+	if err := checkSize(shape); err != nil || tensor.Numel(shape) > maxElems/16 {
+		return fmt.Errorf("input %q: images of %v are too large (at most %d values)", in.Name, shape, maxElems/16)
 	}
 	g.inShape = shape
 	g.output = meta.Output

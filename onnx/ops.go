@@ -254,6 +254,13 @@ func elementwise(op string) func(c *compiler, n *Node) (kernel, error) {
 				return one(value{it: r}), nil
 			}
 			x, y := e.fv(a), e.fv(b)
+			out, ok := tensor.BroadcastShapes(x.Shape(), y.Shape())
+			if !ok {
+				return nil, fmt.Errorf("shapes %v and %v do not broadcast", x.Shape(), y.Shape())
+			}
+			if err := checkSize(out); err != nil {
+				return nil, err
+			}
 			switch op {
 			case "Add":
 				return fl(autograd.Add(x, y)), nil
@@ -521,6 +528,11 @@ func compileConv(c *compiler, n *Node) (kernel, error) {
 		if err != nil {
 			return nil, err
 		}
+		oh := tensor.ConvOutSize(xs[2], ws[2], p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+		ow := tensor.ConvOutSize(xs[3], ws[3], p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+		if err := checkSize([]int{xs[0], max(ws[0], xs[1]*ws[2]*ws[3]), oh, ow}); err != nil {
+			return nil, err
+		}
 		var y *autograd.Var
 		if g == 1 {
 			y = autograd.Conv2d(x, wt, p)
@@ -578,6 +590,11 @@ func compilePool(isMax bool) func(c *compiler, n *Node) (kernel, error) {
 			if w.ceil {
 				p.PadBottom += ceilExtra(xs[2], kh, p.StrideH, p.DilationH, p.PadTop, p.PadBottom)
 				p.PadRight += ceilExtra(xs[3], kw, p.StrideW, p.DilationW, p.PadLeft, p.PadRight)
+			}
+			oh := tensor.ConvOutSize(xs[2], kh, p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+			ow := tensor.ConvOutSize(xs[3], kw, p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+			if err := checkSize([]int{xs[0], xs[1], oh, ow}); err != nil {
+				return nil, err
 			}
 			if isMax {
 				return fl(autograd.MaxPool2d(x, kh, kw, p)), nil
@@ -701,6 +718,16 @@ func compileGemm(c *compiler, n *Node) (kernel, error) {
 		if len(a.Shape()) != 2 || len(b.Shape()) != 2 {
 			return nil, fmt.Errorf("inputs %v and %v: Gemm needs matrices", a.Shape(), b.Shape())
 		}
+		m, n := a.Shape()[0], b.Shape()[1]
+		if ta {
+			m = a.Shape()[1]
+		}
+		if tb {
+			n = b.Shape()[0]
+		}
+		if err := checkSize([]int{m, n}); err != nil {
+			return nil, err
+		}
 		y := autograd.MatMul(a, b, ta, tb)
 		if alpha != 1 {
 			y = autograd.Scale(y, alpha)
@@ -720,6 +747,11 @@ func compileMatMul(c *compiler, n *Node) (kernel, error) {
 	return func(e *env, in []value) ([]value, error) {
 		a, b := e.fv(in[0]), e.fv(in[1])
 		as, bs := a.Shape(), b.Shape()
+		if len(as) > 0 && len(bs) > 0 {
+			if err := checkSize([]int{tensor.Numel(as[:len(as)-1]), bs[len(bs)-1]}); err != nil {
+				return nil, err
+			}
+		}
 		switch {
 		case len(as) == 1 && len(bs) == 2:
 			y := autograd.MatMul(autograd.Reshape(a, 1, as[0]), b, false, false)

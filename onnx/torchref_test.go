@@ -23,6 +23,9 @@ var torchModels = []struct {
 	{"cnn", 11, 0, 5},
 	{"resnet", 13, 0, 6},
 	{"inception", 17, 1, 4},
+	{"zoo11", 11, 0, 5}, // many operators, no Grad-CAM layer
+	{"zoo13", 13, 0, 5},
+	{"zoo17", 17, 1, 5},
 }
 
 type torchRef struct {
@@ -79,7 +82,7 @@ func TestTorchFixtures(t *testing.T) {
 			in := g.InputShape()
 			shape := append([]int{4}, in...)
 			ref := readRef(t, tm.name, shape)
-			if ref.layer != g.Meta().AttentionLayer {
+			if ref.layer != "" && ref.layer != g.Meta().AttentionLayer {
 				t.Fatalf("attention layer %q, fixture layer %q", g.Meta().AttentionLayer, ref.layer)
 			}
 			logits, err := ref.f.Float64("logits", []int{4, tm.classes})
@@ -90,13 +93,19 @@ func TestTorchFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// In float64 the logits and gradients agree to rounding; the maps
-			// less so, as S = sum_k w_k A_k cancels (cnn sample 2: max S is
+			// In float64 the logits and gradients agree to rounding, except
+			// where ONNX stores a constant as float32 that PyTorch used in
+			// float64 (zoo: HardSigmoid's alpha 1/6). The maps agree less
+			// closely, as S = sum_k w_k A_k cancels (cnn sample 2: max S is
 			// small), which amplifies rounding differences.
+			tol64 := 1e-9
+			if tm.name[:3] == "zoo" {
+				tol64 = 1e-7
+			}
 			for _, tc := range []struct {
 				dt           tensor.DType
 				tol, mapsTol float64
-			}{{tensor.Float32, 1e-4, 1e-4}, {tensor.Float64, 1e-9, 1e-7}} {
+			}{{tensor.Float32, 1e-4, 1e-4}, {tensor.Float64, tol64, 1e-7}} {
 				x := autograd.Param(ref.x.AsType(tc.dt))
 				y, _, err := g.Run(x)
 				if err != nil {
@@ -113,6 +122,10 @@ func TestTorchFixtures(t *testing.T) {
 				e2 := relErr(gx[0].Value(), grad)
 				if e2 > tc.tol || math.IsNaN(e2) {
 					t.Errorf("%v input gradient: relative error %.3g > %g", tc.dt, e2, tc.tol)
+				}
+				if ref.layer == "" {
+					t.Logf("%v: relative errors: logits %.2g, input gradient %.2g", tc.dt, e1, e2)
+					continue
 				}
 				method, err := attention.MethodByName("gradcam", false)
 				if err != nil {
