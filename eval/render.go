@@ -81,24 +81,54 @@ func (r *Report) ThreatLines() []string {
 	return out
 }
 
-// settingsLine lists an attack's settings other than its name.
-func settingsLine(s map[string]any) string {
-	var keys []string
-	for k := range s {
-		if k != "attack" && k != "seed_derivation" {
-			keys = append(keys, k)
+func fmtSetting(v any) string {
+	if f, ok := v.(float64); ok {
+		return fmt.Sprintf("%.4g", f)
+	}
+	return fmt.Sprint(v)
+}
+
+// settingsSummary lists every attack's settings once per norm: a key
+// whose value differs between budgets (eps, step size) shows each value,
+// in the order of the budgets.
+func (r *Report) settingsSummary() []string {
+	var out []string
+	for _, norm := range []string{"linf", "l2"} {
+		var ts []Threat
+		for _, t := range r.Threats {
+			if t.Norm == norm {
+				ts = append(ts, t)
+			}
+		}
+		if len(ts) == 0 {
+			continue
+		}
+		for k, a := range ts[0].Attacks {
+			var keys []string
+			for key := range a.Settings {
+				if key != "attack" && key != "seed_derivation" {
+					keys = append(keys, key)
+				}
+			}
+			sort.Strings(keys)
+			parts := make([]string, len(keys))
+			for i, key := range keys {
+				vals := []string{fmtSetting(a.Settings[key])}
+				same := true
+				for _, t := range ts[1:] {
+					v := fmtSetting(t.Attacks[k].Settings[key])
+					same = same && v == vals[0]
+					vals = append(vals, v)
+				}
+				if same {
+					vals = vals[:1]
+				}
+				parts[i] = key + "=" + strings.Join(vals, "/")
+			}
+			out = append(out, fmt.Sprintf("%s (%s): %s", a.Spec, normName(norm), strings.Join(parts, " ")))
 		}
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		v := s[k]
-		if f, ok := v.(float64); ok {
-			v = fmt.Sprintf("%.4g", f)
-		}
-		parts[i] = fmt.Sprintf("%s=%v", k, v)
-	}
-	return strings.Join(parts, " ")
+	return out
 }
 
 func pctf(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
@@ -124,11 +154,9 @@ func (r *Report) Text(w io.Writer) error {
 		fmt.Fprintf(tw, "worst case\t%s\t\t\t\t\t\t\n", pctf(t.Worst.Accuracy))
 		tw.Flush()
 	}
-	fmt.Fprintf(&b, "\nattack settings:\n")
-	for _, t := range r.Threats {
-		for _, a := range t.Attacks {
-			fmt.Fprintf(&b, "  %s at %s eps %.4g: %s\n", a.Spec, normName(t.Norm), t.Eps, settingsLine(a.Settings))
-		}
+	fmt.Fprintf(&b, "\nattack settings (values that depend on eps are listed per eps):\n")
+	for _, l := range r.settingsSummary() {
+		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	fmt.Fprintf(&b, "\nsanity checks (evaluation.md):\n")
 	for _, c := range r.Checks {
@@ -165,11 +193,9 @@ func (r *Report) Markdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| **worst case** | **%s** | | | | | | | |\n", pctf(t.Worst.Accuracy))
 	}
-	fmt.Fprintf(&b, "\n## Attack settings\n\n")
-	for _, t := range r.Threats {
-		for _, a := range t.Attacks {
-			fmt.Fprintf(&b, "- `%s` at %s eps %.4g: %s\n", a.Spec, normName(t.Norm), t.Eps, settingsLine(a.Settings))
-		}
+	fmt.Fprintf(&b, "\n## Attack settings\n\nValues that depend on eps are listed per eps.\n\n")
+	for _, l := range r.settingsSummary() {
+		fmt.Fprintf(&b, "- %s\n", l)
 	}
 	fmt.Fprintf(&b, "\n## Sanity checks\n\n| check | status | detail |\n|---|---|---|\n")
 	for _, c := range r.Checks {

@@ -24,7 +24,7 @@ func TestEvalCommand(t *testing.T) {
 	}
 	for _, want := range []string{"data mnist-mini:test", "the first 30 of 1000 images", "--limit 30", "clean accuracy",
 		"L-inf eps 0.1 on [0,1] = 0.2 on the model's input scale", "worst case", "sanity checks", "PASS  unbounded attack",
-		"pgd:steps=5:restarts=2 at L-inf eps 0.2: box=white-box", "wrote " + js} {
+		"pgd:steps=5:restarts=2 (L-inf): box=white-box eps=0.1/0.2", "wrote " + js} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
