@@ -31,6 +31,9 @@ func (a *FGSM) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y
 		return nil, err
 	}
 	_, g, err := LossGrad(m, x, t, a.Smoothing)
+	if err == nil {
+		err = checkGrad(a.Name(), g)
+	}
 	if err != nil {
 		return nil, err
 	}

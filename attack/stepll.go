@@ -38,6 +38,9 @@ func (a *StepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 		return nil, err
 	}
 	_, g, err := LossGrad(m, x, t, a.Smoothing)
+	if err == nil {
+		err = checkGrad(a.Name(), g)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +98,9 @@ func (a *RStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor
 	}
 	x0 := signStep(x, noise, a.alpha())
 	_, g, err := LossGrad(m, x0, t, a.Smoothing)
+	if err == nil {
+		err = checkGrad(a.Name(), g)
+	}
 	if err != nil {
 		return nil, err
 	}
