@@ -150,3 +150,49 @@ func TestStrengthOnTrainedModel(t *testing.T) {
 		t.Errorf("CW-L2 broke only %d of 8 images", broken)
 	}
 }
+
+// The attention term of the adaptive attack works: with a large lambda the
+// adversarial Grad-CAM maps move further from the clean masks than under
+// the same attack without it (lambda ~0, i.e. PGD on the cross-entropy).
+func TestAttentionLossMovesAttention(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	m, _ := attacktest.MNIST(t)
+	x, y := correctBatch(t, 16)
+	_, clean, err := attentionMasks(m, x, y, "pool2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	distance := func(lambda float64) float64 {
+		a := &AttentionLoss{Base: Base{Eps: 0.03}, Steps: 5, NoRandomStart: true, Lambda: lambda}
+		adv, err := a.Perturb(context.Background(), m, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps, _, err := attentionMasks(m, adv, y, "pool2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0.0
+		for i, mp := range maps {
+			mx := float32(0)
+			for _, v := range mp {
+				mx = max(mx, v)
+			}
+			for p, v := range mp {
+				b := 0.0
+				if clean[i][p] {
+					b = 1
+				}
+				d += math.Abs(b - float64(v/mx))
+			}
+		}
+		return d / float64(len(maps)*784)
+	}
+	plain, adaptive := distance(1e-9), distance(50)
+	t.Logf("mean |clean mask - adversarial map/max|: %.4f without the attention term, %.4f with lambda 50", plain, adaptive)
+	if adaptive <= plain {
+		t.Errorf("the attention term did not move the attention: %.4f <= %.4f", adaptive, plain)
+	}
+}
