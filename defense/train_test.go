@@ -325,3 +325,41 @@ func TestTrainRejects(t *testing.T) {
 		t.Fatal("RemoveRun left files")
 	}
 }
+
+func TestResumeSGD(t *testing.T) {
+	ctx := context.Background()
+	train, _ := mini(t)
+	train, _ = train.Split(50)
+	cfg := func(dir string) Config {
+		return Config{Optimizer: "sgd", Momentum: 0.9, LR: 0.05, BatchSize: 10, Steps: 7, Seed: 9, Dir: dir,
+			Schedule: Schedule{Kind: "step", StepEvery: 3, Gamma: 0.5}}
+	}
+	full := filepath.Join(t.TempDir(), "full")
+	a := smallModel(t, 9)
+	if _, err := Train(ctx, a, train, nil, cfg(full)); err != nil {
+		t.Fatal(err)
+	}
+	part := filepath.Join(t.TempDir(), "part")
+	cctx, cancel := context.WithCancel(ctx)
+	c := cfg(part)
+	c.Progress = func(p Progress) {
+		if p.Step == 4 {
+			cancel()
+		}
+	}
+	if _, err := Train(cctx, smallModel(t, 9), train, nil, c); !errors.Is(err, ErrInterrupted) {
+		t.Fatal(err)
+	}
+	c = cfg(part)
+	c.Resume = true
+	b := smallModel(t, 9)
+	if _, err := Train(ctx, b, train, nil, c); err != nil {
+		t.Fatal(err)
+	}
+	sb := b.State()
+	for name, v := range a.State() {
+		if d := tensor.MaxAbsDiff(v, sb[name]); d != 0 {
+			t.Fatalf("SGD: %s differs by %g after resuming", name, d)
+		}
+	}
+}
