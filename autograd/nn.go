@@ -147,7 +147,22 @@ func ChannelWindowSum(x *Var, radius int) *Var {
 // LRN is TensorFlow's local response normalisation across channels of
 // [N,C,H,W]: x / (bias + alpha * sum_{|c'-c|<=radius} x_c'^2)^beta
 // (alpha is not divided by the window size, unlike PyTorch's LocalResponseNorm).
+//
+// The forward pass is one fused kernel keeping no intermediate tensors;
+// the backward pass, gx = gy*d^-beta - 2*alpha*beta*x*S(gy*x*d^(-beta-1))
+// with d = bias + alpha*S(x^2) and S the (self-adjoint) channel-window sum,
+// is built from differentiable ops, so higher orders work as usual.
 func LRN(x *Var, radius int, bias, alpha, beta float64) *Var {
+	return record("LRN", tensor.LRN(x.val, radius, bias, alpha, beta), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		x := in[0]
+		d := AddScalar(Scale(ChannelWindowSum(Mul(x, x), radius), alpha), bias)
+		t := ChannelWindowSum(Mul(Mul(gy, x), Pow(d, -beta-1)), radius)
+		return []*Var{Sub(Mul(gy, Pow(d, -beta)), Mul(Scale(x, 2*alpha*beta), t))}
+	}, x)
+}
+
+// lrnComposed is LRN written with primitive ops (reference for tests).
+func lrnComposed(x *Var, radius int, bias, alpha, beta float64) *Var {
 	s := ChannelWindowSum(Mul(x, x), radius)
 	d := Pow(AddScalar(Scale(s, alpha), bias), beta)
 	return Div(x, d)
@@ -269,4 +284,65 @@ func BatchNorm(x, gamma, beta *Var, stats *BatchNormStats, train bool, momentum,
 		xhat = Add(xhat, Reshape(beta, bshape...))
 	}
 	return xhat
+}
+
+// Conv2dBias is Conv2d followed by adding b [F] to every output channel,
+// fused so the forward pass keeps one tensor instead of two.
+func Conv2dBias(x, w, b *Var, p Conv2dParams) *Var {
+	if b == nil {
+		return Conv2d(x, w, p)
+	}
+	sameDType("autograd.Conv2dBias", x, w)
+	sameDType("autograd.Conv2dBias", x, b)
+	xs := append([]int(nil), x.Shape()...)
+	ws := append([]int(nil), w.Shape()...)
+	if len(b.Shape()) != 1 || b.Shape()[0] != ws[0] {
+		tensor.Panicf("autograd.Conv2dBias", "bias %v does not match weight %v", b.Shape(), ws)
+	}
+	y := tensor.Conv2d(x.val, w.val, p)
+	tensor.AddChannelBias(y, b.val)
+	return record("Conv2dBias", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		g := make([]*Var, 3)
+		if needs[0] {
+			g[0] = Conv2dInputGrad(gy, in[1], xs, p)
+		}
+		if needs[1] {
+			g[1] = Conv2dWeightGrad(in[0], gy, ws, p)
+		}
+		if needs[2] {
+			g[2] = Sum(gy, false, 0, 2, 3)
+		}
+		return g
+	}, x, w, b)
+}
+
+// Linear is x W^T + b for x [N,in], W [out,in] and b [out] (or nil),
+// fused so the bias is added inside the matrix product.
+func Linear(x, w, b *Var) *Var {
+	sameDType("autograd.Linear", x, w)
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] {
+		tensor.Panicf("autograd.Linear", "want x [N,%d] for weight %v, got %v", ws[len(ws)-1], ws, xs)
+	}
+	if b == nil {
+		return MatMul(x, w, false, true)
+	}
+	sameDType("autograd.Linear", x, b)
+	if len(b.Shape()) != 1 || b.Shape()[0] != ws[0] {
+		tensor.Panicf("autograd.Linear", "bias %v does not match weight %v", b.Shape(), ws)
+	}
+	y := tensor.MatMulBias(x.val, w.val, b.val)
+	return record("Linear", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		g := make([]*Var, 3)
+		if needs[0] {
+			g[0] = MatMul(gy, in[1], false, false)
+		}
+		if needs[1] {
+			g[1] = MatMul(gy, in[0], true, false)
+		}
+		if needs[2] {
+			g[2] = Sum(gy, false, 0)
+		}
+		return g
+	}, x, w, b)
 }

@@ -110,6 +110,8 @@ func opCases() []opCase {
 		}, []gen{u(1, 2, 6, 7), u(2, 2, 2, 2)}, false},
 		{"conv2d-1x1", func(x []*Var) *Var { return Conv2d(x[0], x[1], Conv2dParams{}) }, []gen{u(2, 3, 2, 2), u(2, 3, 1, 1)}, false},
 		{"conv2d-squared", func(x []*Var) *Var { return Square(Conv2d(x[0], x[1], same(1, 1))) }, []gen{u(1, 2, 4, 4), u(2, 2, 3, 3)}, false},
+		{"conv2d-bias", func(x []*Var) *Var { return Square(Conv2dBias(x[0], x[1], x[2], same(2, 1))) }, []gen{u(2, 2, 5, 4), u(3, 2, 3, 3), u(3)}, false},
+		{"linear", func(x []*Var) *Var { return Square(Linear(x[0], x[1], x[2])) }, []gen{u(3, 4), u(2, 4), u(2)}, false},
 		{"conv-transpose2d", func(x []*Var) *Var {
 			return ConvTranspose2d(x[0], x[1], Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, 1, 0)
 		}, []gen{u(1, 2, 3, 3), u(2, 3, 3, 3)}, false},
@@ -126,6 +128,10 @@ func opCases() []opCase {
 		{"resize-down", func(x []*Var) *Var { return ResizeBilinear(x[0], 2, 3, false) }, []gen{u(1, 1, 5, 7)}, false},
 		{"resize-align", func(x []*Var) *Var { return ResizeBilinear(x[0], 5, 4, true) }, []gen{u(1, 1, 3, 3)}, false},
 		{"lrn", func(x []*Var) *Var { return LRN(x[0], 2, 1, 0.3, 0.75) }, []gen{u(2, 5, 2, 2)}, false},
+		{"lrn-radius1", func(x []*Var) *Var { return LRN(x[0], 1, 0.5, 0.7, 0.6) }, []gen{u(1, 4, 2, 3)}, false},
+		{"lrn-vs-composed", func(x []*Var) *Var {
+			return Sub(LRN(x[0], 2, 1, 0.3, 0.75), lrnComposed(x[0], 2, 1, 0.3, 0.75))
+		}, []gen{u(2, 6, 2, 2)}, false},
 		{"softmax", func(x []*Var) *Var { return Softmax(x[0], 1) }, []gen{u(2, 4)}, false},
 		{"log-softmax", func(x []*Var) *Var { return LogSoftmax(x[0], -1) }, []gen{u(3, 4)}, false},
 		{"cross-entropy", func(x []*Var) *Var { return CrossEntropy(x[0], []int{1, 0, 3}, 0) }, []gen{u(3, 4)}, false},
@@ -308,5 +314,19 @@ func TestShapeErrorsNameOpAndShapes(t *testing.T) {
 				t.Fatalf("error %q, want prefix %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestFusedLRNMatchesComposed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		for _, r := range []int{0, 1, 4, 9} {
+			x := Const(u(2, 7, 3, 3).make(rng).AsType(dt))
+			a := LRN(x, r, 1, 0.001/9*50, 0.75).Value()
+			b := lrnComposed(x, r, 1, 0.001/9*50, 0.75).Value()
+			if d := tensor.MaxAbsDiff(a, b); d > 1e-6 {
+				t.Fatalf("%v radius %d: fused LRN differs by %g", dt, r, d)
+			}
+		}
 	}
 }

@@ -94,11 +94,7 @@ func (c *Conv2d) Forward(x *autograd.Var, m Mode) *autograd.Var {
 		tensor.Panicf("nn."+c.name, "want input [N,C,H,W], got %v", s)
 	}
 	p := c.Pad.params(s[2], s[3], ws[2], ws[3], c.StrideH, c.StrideW, c.DilH, c.DilW)
-	y := autograd.Conv2d(x, c.W, p)
-	if c.B != nil {
-		y = autograd.Add(y, autograd.Reshape(c.B, 1, ws[0], 1, 1))
-	}
-	return y
+	return autograd.Conv2dBias(x, c.W, c.B, p)
 }
 
 func (c *Conv2d) Params() []Param {
@@ -132,11 +128,7 @@ func (d *Dense) Forward(x *autograd.Var, m Mode) *autograd.Var {
 	if len(x.Shape()) != 2 || x.Shape()[1] != d.W.Shape()[1] {
 		tensor.Panicf("nn."+d.name, "want input [N,%d], got %v", d.W.Shape()[1], x.Shape())
 	}
-	y := autograd.MatMul(x, d.W, false, true)
-	if d.B != nil {
-		y = autograd.Add(y, d.B)
-	}
-	return y
+	return autograd.Linear(x, d.W, d.B)
 }
 
 func (d *Dense) Params() []Param {

@@ -146,3 +146,55 @@ func MatMul(a, b *Tensor, ta, tb bool) *Tensor {
 	}
 	return out
 }
+
+// MatMulBias returns x @ w^T + b for x [N,in], w [out,in], b [out]: the
+// bias rows are written first and the product accumulated onto them.
+func MatMulBias(x, w, b *Tensor) *Tensor {
+	sameDType("tensor.MatMulBias", x, w)
+	sameDType("tensor.MatMulBias", x, b)
+	if len(x.shape) != 2 || len(w.shape) != 2 || x.shape[1] != w.shape[1] || len(b.shape) != 1 || b.shape[0] != w.shape[0] {
+		Panicf("tensor.MatMulBias", "want x [N,in], w [out,in], b [out], got %v, %v, %v", x.shape, w.shape, b.shape)
+	}
+	n, k, m := x.shape[0], x.shape[1], w.shape[0]
+	out := Zeros(x.dtype, n, m)
+	if x.dtype == Float32 {
+		for i := 0; i < n; i++ {
+			copy(out.f32[i*m:(i+1)*m], b.f32)
+		}
+		gemmT(false, true, n, m, k, 1, x.f32, k, w.f32, k, 1, out.f32, m)
+	} else {
+		for i := 0; i < n; i++ {
+			copy(out.f64[i*m:(i+1)*m], b.f64)
+		}
+		gemmT(false, true, n, m, k, 1, x.f64, k, w.f64, k, 1, out.f64, m)
+	}
+	return out
+}
+
+// AddChannelBias adds b[c] to every element of channel c of y [N,C,...]
+// in place.
+func AddChannelBias(y, b *Tensor) {
+	sameDType("tensor.AddChannelBias", y, b)
+	if len(y.shape) < 2 || len(b.shape) != 1 || b.shape[0] != y.shape[1] {
+		Panicf("tensor.AddChannelBias", "bias %v does not match %v", b.shape, y.shape)
+	}
+	n, c := y.shape[0], y.shape[1]
+	inner := y.Size() / max(n*c, 1)
+	ParallelFor(n*c, 4, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			if y.dtype == Float32 {
+				v := b.f32[nc%c]
+				row := y.f32[nc*inner : (nc+1)*inner]
+				for i := range row {
+					row[i] += v
+				}
+			} else {
+				v := b.f64[nc%c]
+				row := y.f64[nc*inner : (nc+1)*inner]
+				for i := range row {
+					row[i] += v
+				}
+			}
+		}
+	})
+}

@@ -301,3 +301,51 @@ func chanSum[T Float](x, y []T, shape []int, r int) {
 		}
 	})
 }
+
+// LRN computes TensorFlow's local response normalisation of x [N,C,H,W] in
+// one pass: x / (bias + alpha * sum_{|c'-c|<=radius} x_c'^2)^beta.
+func LRN(x *Tensor, radius int, bias, alpha, beta float64) *Tensor {
+	if len(x.shape) != 4 || radius < 0 {
+		Panicf("tensor.LRN", "want [N,C,H,W] and radius >= 0, got %v and %d", x.shape, radius)
+	}
+	out := Zeros(x.dtype, x.shape...)
+	if x.dtype == Float32 {
+		lrnT(x.f32, out.f32, x.shape, radius, bias, alpha, beta)
+	} else {
+		lrnT(x.f64, out.f64, x.shape, radius, bias, alpha, beta)
+	}
+	return out
+}
+
+func lrnT[T Float](x, y []T, shape []int, r int, bias, alpha, beta float64) {
+	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
+	pow := func(v float64) float64 { return math.Pow(v, -beta) }
+	if beta == 0.75 {
+		pow = func(v float64) float64 { s := math.Sqrt(v); return 1 / (s * math.Sqrt(s)) }
+	}
+	ParallelFor(n*hw, 256, func(lo, hi int) {
+		sq := make([]float64, c)
+		for p := lo; p < hi; p++ {
+			b, i := p/hw, p%hw
+			base := b*c*hw + i
+			for ch := 0; ch < c; ch++ {
+				v := float64(x[base+ch*hw])
+				sq[ch] = v * v
+			}
+			s := 0.0
+			for ch := 0; ch < min(r, c-1)+1 && ch < c; ch++ {
+				s += sq[ch]
+			}
+			for ch := 0; ch < c; ch++ {
+				// s holds the window sum for ch
+				y[base+ch*hw] = T(float64(x[base+ch*hw]) * pow(bias+alpha*s))
+				if ch+r+1 < c {
+					s += sq[ch+r+1]
+				}
+				if ch-r >= 0 {
+					s -= sq[ch-r]
+				}
+			}
+		}
+	})
+}
