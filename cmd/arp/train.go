@@ -411,6 +411,7 @@ func heldOut(f *trainFlags, opt data.Options, train *data.Dataset) (eval *data.D
 type reporter struct {
 	w       io.Writer
 	bar     *progressbar.ProgressBar
+	done    bool
 	defense string
 }
 
@@ -437,9 +438,13 @@ func isTerminal(w io.Writer) bool {
 func (r *reporter) progress(p defense.Progress) {
 	if r.bar != nil {
 		r.bar.Describe(fmt.Sprintf("loss %.3f acc %.3f %4.0f img/s", p.Loss, p.TrainAcc, p.ImagesPerSec))
-		_ = r.bar.Set(p.Step)
-		if p.Eval != nil {
+		if p.Eval != nil && p.Step < p.Steps {
 			_, _ = progressbar.Bprintln(r.bar, evalLine(p))
+		}
+		_ = r.bar.Set(p.Step)
+		if p.Eval != nil && p.Step == p.Steps {
+			r.finish()
+			fmt.Fprintln(r.w, evalLine(p))
 		}
 		return
 	}
@@ -453,9 +458,11 @@ func evalLine(p defense.Progress) string {
 		p.Step, p.Steps, p.Epoch, p.Loss, p.TrainAcc, p.LR, p.Eval.CleanAcc, p.Eval.StepLLAcc, p.ImagesPerSec, p.Elapsed.Round(time.Second))
 }
 
+// finish completes the bar (once) and ends its line.
 func (r *reporter) finish() {
-	if r.bar != nil {
+	if r.bar != nil && !r.done {
 		_ = r.bar.Finish()
 		fmt.Fprintln(r.w)
+		r.done = true
 	}
 }
