@@ -34,9 +34,9 @@ type Checkpoint struct {
 	// Model and Optim are the model's named tensors and the optimiser's
 	// state (optim.Optimizer.State).
 	Model, Optim map[string]*tensor.Tensor
-	// Window holds the partial averages of the metrics line being
+	// win holds the partial averages of the metrics line being
 	// accumulated, so a resumed run writes the same metrics.
-	Window window
+	win window
 }
 
 // window accumulates the metrics between two metrics lines.
@@ -88,7 +88,7 @@ func writeCheckpoint(path string, c *Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	win, err := json.Marshal(c.Window)
+	win, err := json.Marshal(c.win)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func fromFile(f *checkpoint.File, path string) (*Checkpoint, error) {
 	if err := json.Unmarshal([]byte(f.Metadata["settings"]), &c.Record); err != nil {
 		return nil, fmt.Errorf("%s: invalid settings in the metadata: %v", path, err)
 	}
-	if err := json.Unmarshal([]byte(f.Metadata["window"]), &c.Window); err != nil {
+	if err := json.Unmarshal([]byte(f.Metadata["window"]), &c.win); err != nil {
 		return nil, fmt.Errorf("%s: invalid metrics window in the metadata: %v", path, err)
 	}
 	for _, t := range f.Tensors() {

@@ -491,7 +491,7 @@ func (r *runner) open() error {
 	if err := r.opt.LoadState(ck.Optim); err != nil {
 		return fmt.Errorf("%s: %v", r.path(CheckpointFile), err)
 	}
-	r.start, r.win, r.lastSave = ck.Step, ck.Window, ck.Step
+	r.start, r.win, r.lastSave = ck.Step, ck.win, ck.Step
 	// keep the metrics up to the checkpoint; later lines are redone
 	kept, err := readMetrics(r.path(MetricsFile), ck.Step)
 	if err != nil {
@@ -708,7 +708,7 @@ func (r *runner) save(done int) error {
 	if err := r.metrics.Sync(); err != nil {
 		return fmt.Errorf("%s: %v", r.path(MetricsFile), err)
 	}
-	ck := &Checkpoint{Step: done, Record: r.rec, Model: r.m.State(), Optim: r.opt.State(), Window: r.win}
+	ck := &Checkpoint{Step: done, Record: r.rec, Model: r.m.State(), Optim: r.opt.State(), win: r.win}
 	if err := writeCheckpoint(r.path(CheckpointFile), ck); err != nil {
 		return err
 	}
