@@ -61,6 +61,9 @@ func (a *AttentionLoss) Settings() map[string]any {
 	s["steps"] = a.steps()
 	s["step_size"] = a.alpha()
 	s["restarts"] = a.restarts()
+	if a.NoRandomStart {
+		s["restarts"] = 1 // restarts from the same start would repeat themselves
+	}
 	s["random_start"] = !a.NoRandomStart
 	s["lambda"] = a.lambda()
 	s["layer"] = layerSetting(a.Layer)

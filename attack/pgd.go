@@ -46,6 +46,9 @@ func (a *PGD) Settings() map[string]any {
 	s["steps"] = a.steps()
 	s["step_size"] = a.alpha()
 	s["restarts"] = a.restarts()
+	if a.NoRandomStart {
+		s["restarts"] = 1 // restarts from the same start would repeat themselves
+	}
 	s["random_start"] = !a.NoRandomStart
 	return s
 }
