@@ -57,7 +57,7 @@ func Open(path string) (nn.Classifier, *Meta, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%s: no such run directory or .onnx file", path)
+			return nil, nil, fmt.Errorf("%s: no such file or directory (want an arp run directory or a .onnx file)", path)
 		}
 		return nil, nil, err
 	}
@@ -69,7 +69,7 @@ func Open(path string) (nn.Classifier, *Meta, error) {
 	case filepath.Base(path) == nn.InfoFile || filepath.Base(path) == nn.WeightsFile:
 		dir = filepath.Dir(path)
 	default:
-		return nil, nil, fmt.Errorf("%s: not a model: want an arp run directory or a .onnx file", path)
+		return nil, nil, fmt.Errorf("%s: not a run directory or .onnx file", path)
 	}
 	m, info, err := nn.LoadRun(dir)
 	if err != nil {

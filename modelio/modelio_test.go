@@ -79,9 +79,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ path, want string }{
 		{"", "no model given"},
-		{filepath.Join(dir, "missing"), "no such run directory or .onnx file"},
+		{filepath.Join(dir, "missing"), "no such file or directory"},
 		{dir, "not an arp run directory"},
-		{other, "not a model"},
+		{other, "not a run directory or .onnx file"},
 		{bad, "not a valid ONNX file"},
 	} {
 		_, _, err := Open(tc.path)

@@ -280,7 +280,9 @@ func TestStructureErrors(t *testing.T) {
 		{"rank 3 input", func() *mb { return newMB(13, 1, 2, 2).node("Flatten", "f", []string{"x"}, []string{"y"}) }, nil,
 			"arp needs images [N,C,H,W]"},
 		{"two inputs", func() *mb { return flat(newMB(13, 1, 1, 2, 2)) },
-			func(m *pb.ModelProto) { m.Graph.Input = append(m.Graph.Input, &pb.ValueInfoProto{Name: proto.String("z")}) }, "graph has 2 inputs"},
+			func(m *pb.ModelProto) {
+				m.Graph.Input = append(m.Graph.Input, &pb.ValueInfoProto{Name: proto.String("z")})
+			}, "graph has 2 inputs"},
 		{"bad reshape", func() *mb {
 			return newMB(13, 1, 1, 2, 2).ints("s", 3, -1).node("Reshape", "r", []string{"x", "s"}, []string{"y"})
 		}, nil, `node "r" (Reshape): cannot reshape [1 1 2 2] to [3 -1]`},

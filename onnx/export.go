@@ -229,7 +229,9 @@ func (e *exporter) dense(name string) {
 		attrInt("transB", 1))
 }
 
-func (e *exporter) flatten(name string) { e.node("Flatten", name, name, []string{e.cur}, attrInt("axis", 1)) }
+func (e *exporter) flatten(name string) {
+	e.node("Flatten", name, name, []string{e.cur}, attrInt("axis", 1))
+}
 
 func (e *exporter) identity(name string) { e.node("Identity", name, name, []string{e.cur}) }
 

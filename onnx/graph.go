@@ -816,3 +816,6 @@ func (g *Graph) BatchSize() int { return g.batch }
 
 var _ nn.Classifier = (*Graph)(nil)
 
+// AttentionLayer is the default Grad-CAM layer (from the metadata, else the
+// last 4-D layer with more than one spatial position).
+func (g *Graph) AttentionLayer() string { return g.meta.AttentionLayer }

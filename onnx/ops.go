@@ -53,7 +53,7 @@ func init() {
 		"Tanh": {1, 1, false, unary("Tanh")}, "Exp": {1, 1, false, unary("Exp")},
 		"Log": {1, 1, false, unary("Log")}, "Sqrt": {1, 1, false, unary("Sqrt")},
 		"Neg": {1, 1, false, unary("Neg")}, "Abs": {1, 1, false, unary("Abs")},
-		"Identity": {1, 1, false, unary("Identity")},
+		"Identity":  {1, 1, false, unary("Identity")},
 		"LeakyRelu": {1, 1, false, compileLeakyRelu}, "HardSigmoid": {1, 1, false, compileHardSigmoid},
 		"HardSwish": {1, 1, false, compileHardSwish},
 		"Clip":      {1, 3, false, compileClip},

@@ -48,7 +48,7 @@ name:key=value:key=value (e.g. pgd:steps=100:restarts=5).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model: an arp run directory (required)")
+	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fl.StringVar(&f.image, "image", "", "input image, PNG or JPEG (required)")
 	fl.StringVar(&f.attack, "attack", "pgd", "attack name, with options as name:key=value")
 	fl.Float64Var(&f.eps, "eps", math.NaN(), "budget on the [0,1] pixel scale (required, except cw-l2)")

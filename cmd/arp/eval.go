@@ -72,7 +72,7 @@ again (also after Ctrl-C).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model: an arp run directory (required)")
+	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fl.StringVar(&f.data, "data", "", "dataset name or path; a name without a :split suffix uses its test split (required)")
 	fl.StringSliceVar(&f.attacks, "attacks", strings.Split(evalDefaultAttacks, ","), "attacks to run, in order")
 	fl.Float64SliceVar(&f.eps, "eps", nil, "L-inf budgets on the [0,1] pixel scale, e.g. 0.1,0.2,0.3")

@@ -25,6 +25,7 @@ import (
 	"github.com/arp-robustness/arp/lime"
 	"github.com/arp-robustness/arp/lime/segment"
 	"github.com/arp-robustness/arp/mask"
+	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/viz"
@@ -107,7 +108,7 @@ repeated for 3-channel models and RGB images whose pixels are all gray are accep
 	}
 	fl := cmd.Flags()
 	fl.SortFlags = false
-	fl.StringVar(&f.model, "model", "", "model: an arp run directory (required)")
+	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fl.StringVar(&f.image, "image", "", "PNG or JPEG image (required)")
 	fl.StringVar(&f.out, "out", "", "output directory (required)")
 	fl.StringVar(&f.method, "method", "gradcam-arp", "attention method: "+strings.Join(explainMethods(), ", "))
@@ -137,43 +138,39 @@ repeated for 3-channel models and RGB images whose pixels are all gray are accep
 type loadedModel struct {
 	nn.Classifier
 	Path       string
-	Format     string   // "arp-run"
+	Format     string   // "arp-run" or "onnx"
 	Arch       string   // architecture name
 	Dataset    string   // training data, if recorded
 	ClassNames []string // one per class (the class indices when the model has none)
 	Attention  string   // default attention layer
 }
 
-// resolveModel opens the model a command line names. Today that is an arp
-// run directory (model.json + model.safetensors, see nn.SaveRun); other
-// formats plug in here.
+// resolveModel opens the model a command line names: an arp run directory
+// (model.json + model.safetensors, see nn.SaveRun) or an ONNX file with its
+// optional metadata file (see package modelio and docs/onnx.md).
 func resolveModel(path string) (*loadedModel, error) {
 	if path == "" {
-		return nil, fmt.Errorf("--model is required (an arp run directory)")
+		return nil, fmt.Errorf("--model is required (an arp run directory or a .onnx file)")
 	}
-	st, err := os.Stat(path)
+	c, meta, err := modelio.Open(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("model %s: no such file or directory", path)
-		}
-		return nil, fmt.Errorf("model %s: %v", path, err)
+		return nil, fmt.Errorf("model %w", err)
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("model %s: not a run directory (want a directory with %s and %s)", path, nn.InfoFile, nn.WeightsFile)
-	}
-	m, info, err := nn.LoadRun(path)
-	if err != nil {
-		return nil, err
-	}
-	names := info.ClassNames
-	if len(names) != m.NumClasses() {
-		names = make([]string, m.NumClasses())
+	names := meta.ClassNames
+	if len(names) != c.NumClasses() {
+		names = make([]string, c.NumClasses())
 		for i := range names {
 			names[i] = strconv.Itoa(i)
 		}
 	}
-	return &loadedModel{Classifier: m, Path: path, Format: "arp-run", Arch: info.Spec.Arch, Dataset: info.Dataset,
-		ClassNames: names, Attention: info.Spec.Attention}, nil
+	lm := &loadedModel{Classifier: c, Path: path, ClassNames: names, Attention: meta.AttentionLayer}
+	switch meta.Kind {
+	case modelio.KindRun:
+		lm.Format, lm.Arch, lm.Dataset = "arp-run", meta.Info.Spec.Arch, meta.Info.Dataset
+	case modelio.KindONNX:
+		lm.Format, lm.Arch = "onnx", "onnx"
+	}
+	return lm, nil
 }
 
 // parseClass reads a class given as an index or a name.

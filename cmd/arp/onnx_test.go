@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,5 +73,61 @@ func TestExportAndONNXInfo(t *testing.T) {
 	}
 	if code, _, errs := arp(t, "export", "--model", run, "--out", out, "--force"); code != 0 {
 		t.Errorf("--force: %s", errs)
+	}
+}
+
+// --model FILE.onnx works wherever --model RUN does, with the same results
+// for an exported run.
+func TestModelFlagONNX(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	spec, err := nn.DefaultSpec("mnist-small", 1, 28, 28, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.Build(spec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.SaveRun(run, m, nn.Info{}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "m.onnx")
+	if code, _, errs := arp(t, "export", "--model", run, "--out", file); code != 0 {
+		t.Fatal(errs)
+	}
+	results := map[string]string{}
+	for _, model := range []string{run, file} {
+		code, out, errs := arp(t, "eval", "--model", model, "--data", "mnist-mini", "--limit", "20", "--attacks", "fgsm",
+			"--eps", "0.05", "--quiet", "--check-images", "0")
+		if code != 0 {
+			t.Fatalf("eval --model %s: %s", model, errs)
+		}
+		i := strings.Index(out, "clean accuracy")
+		j := strings.Index(out, "worst case")
+		if i < 0 || j < 0 {
+			t.Fatalf("eval output: %s", out)
+		}
+		results[model] = out[i:j]
+	}
+	if results[run] != results[file] {
+		t.Errorf("run and ONNX results differ:\n%s\n%s", results[run], results[file])
+	}
+	// explain on an ONNX file from PyTorch, with its metadata file.
+	img := image.NewRGBA(image.Rect(0, 0, 12, 12))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 37)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	imgPath := filepath.Join(dir, "img.png")
+	if err := os.WriteFile(imgPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := arp(t, "explain", "--model", "../../onnx/testdata/resnet.onnx", "--image", imgPath, "--out", filepath.Join(dir, "ex"))
+	if code != 0 || !strings.Contains(out, "at layer2") {
+		t.Errorf("explain: exit %d: %s %s", code, out, errs)
 	}
 }
