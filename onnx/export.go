@@ -188,40 +188,13 @@ func (e *exporter) maxPool(name string, k, s int, p nn.Padding) {
 }
 
 // lrn exports nn.LRN(radius 4, bias 1, alpha 0.001/9, beta 0.75): ONNX
-// divides alpha by the window size 2r+1.
+// divides alpha by the window size 2r+1, so the attribute is 0.001 (which
+// the importer reads back as the decimal 0.001, see attrReader.float).
 func (e *exporter) lrn(name string) {
 	const radius, bias, alpha, beta = 4, 1.0, 0.001 / 9, 0.75
 	size := 2*radius + 1
-	e.node("LRN", name, name, []string{e.cur}, attrInt("size", size), attrFloat("alpha", float64(lrnAlpha(alpha, size))),
+	e.node("LRN", name, name, []string{e.cur}, attrInt("size", size), attrFloat("alpha", alpha*float64(size)),
 		attrFloat("beta", beta), attrFloat("bias", bias))
-}
-
-// lrnAlpha returns the float32 ONNX alpha nearest alpha*size whose quotient
-// by size rounds to float32(alpha), so that arp's float32 engine computes
-// the same LRN after a round trip (the attribute is float32; within 4 units
-// in the last place of alpha*size).
-func lrnAlpha(alpha float64, size int) float32 {
-	target := float32(alpha)
-	a := float32(alpha * float64(size))
-	for d := 0; d <= 4; d++ {
-		for _, c := range []float32{stepFloat32(a, d), stepFloat32(a, -d)} {
-			if float32(float64(c)/float64(size)) == target {
-				return c
-			}
-		}
-	}
-	return a
-}
-
-// stepFloat32 moves x by n units in the last place.
-func stepFloat32(x float32, n int) float32 {
-	for ; n > 0; n-- {
-		x = math.Nextafter32(x, float32(math.Inf(1)))
-	}
-	for ; n < 0; n++ {
-		x = math.Nextafter32(x, float32(math.Inf(-1)))
-	}
-	return x
 }
 
 func (e *exporter) dense(name string) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/arp-robustness/arp/autograd"
@@ -144,12 +145,24 @@ func (r *attrReader) ints(name string) []int64 {
 	return v
 }
 
+// float reads a float attribute as the shortest decimal that rounds to the
+// stored float32 (so 1e-5 is 1e-5, not 9.99999974738e-06): producers write
+// these attributes from decimal settings, and arp computes in float64 where
+// it can.
 func (r *attrReader) float(name string, def float32) float64 {
 	v, err := r.n.floatAttr(name, def)
 	if r.err == nil {
 		r.err = err
 	}
-	return float64(v)
+	return decimal32(v)
+}
+
+func decimal32(v float32) float64 {
+	f, err := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(v)
+	}
+	return f
 }
 
 func (r *attrReader) str(name, def string) string {
@@ -533,26 +546,27 @@ func compileConv(c *compiler, n *Node) (kernel, error) {
 		if err := checkSize([]int{xs[0], max(ws[0], xs[1]*ws[2]*ws[3]), oh, ow}); err != nil {
 			return nil, err
 		}
-		var y *autograd.Var
-		if g == 1 {
-			y = autograd.Conv2d(x, wt, p)
-		} else {
-			// Grouped convolution as one convolution per group.
-			ci, co := ws[1], ws[0]/g
-			parts := make([]*autograd.Var, g)
-			for i := 0; i < g; i++ {
-				parts[i] = autograd.Conv2d(autograd.Slice(x, 1, i*ci, (i+1)*ci), autograd.Slice(wt, 0, i*co, (i+1)*co), p)
-			}
-			y = autograd.Concat(1, parts...)
-		}
+		var b *autograd.Var
 		if len(in) > 2 && in[2].present() {
-			b := e.fv(in[2])
+			b = e.fv(in[2])
 			if len(b.Shape()) != 1 || b.Shape()[0] != ws[0] {
 				return nil, fmt.Errorf("bias %v for %d filters", b.Shape(), ws[0])
 			}
-			y = autograd.Add(y, autograd.Reshape(b, 1, ws[0], 1, 1))
 		}
-		return fl(y), nil
+		if g == 1 {
+			return fl(autograd.Conv2dBias(x, wt, b, p)), nil
+		}
+		// Grouped convolution as one convolution per group.
+		ci, co := ws[1], ws[0]/g
+		parts := make([]*autograd.Var, g)
+		for i := 0; i < g; i++ {
+			var bi *autograd.Var
+			if b != nil {
+				bi = autograd.Slice(b, 0, i*co, (i+1)*co)
+			}
+			parts[i] = autograd.Conv2dBias(autograd.Slice(x, 1, i*ci, (i+1)*ci), autograd.Slice(wt, 0, i*co, (i+1)*co), bi, p)
+		}
+		return fl(autograd.Concat(1, parts...)), nil
 	}, nil
 }
 
@@ -727,6 +741,11 @@ func compileGemm(c *compiler, n *Node) (kernel, error) {
 		}
 		if err := checkSize([]int{m, n}); err != nil {
 			return nil, err
+		}
+		if !ta && tb && alpha == 1 && beta == 1 && len(in) > 2 && in[2].present() {
+			if cv := e.fv(in[2]); len(cv.Shape()) == 1 && cv.Shape()[0] == n {
+				return fl(autograd.Linear(a, b, cv)), nil // a dense layer
+			}
 		}
 		y := autograd.MatMul(a, b, ta, tb)
 		if alpha != 1 {
