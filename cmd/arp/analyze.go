@@ -77,7 +77,7 @@ as name:key=value (see arp eval --help).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model: an arp run directory (required)")
+	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fl.StringVar(&f.data, "data", "", "dataset name or path (default: the test split of the model's training dataset)")
 	fl.StringSliceVar(&f.attacks, "attacks", analysis.DefaultAttacks, "attacks to study")
 	fl.Float64Var(&f.eps, "eps", analysis.DefaultEps, "L-inf budget on the [0,1] pixel scale")
@@ -92,7 +92,7 @@ as name:key=value (see arp eval --help).`,
 	fl.IntVar(&f.gallery, "gallery", 8, "example images kept per attack and outcome for the report (0: none)")
 	fl.IntVar(&f.limeSamples, "lime-samples", 500, "LIME: perturbed samples per explanation")
 	fl.IntVar(&f.limeSeg, "lime-segments", 36, "LIME: SLIC superpixels per image")
-	fl.StringVar(&f.out, "out", "", "output directory (default RUN/analysis, or RUN/analysis-METHOD)")
+	fl.StringVar(&f.out, "out", "", "output directory (default RUN/analysis, or RUN/analysis-METHOD; for NAME.onnx NAME-analysis)")
 	fl.BoolVar(&f.restart, "restart", false, "discard the analysis files already in the output directory and start over")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	return cmd
@@ -165,6 +165,9 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 	out := f.out
 	if out == "" {
 		out = analysisOutDir(f.model, f.method)
+		if lm.Format == "onnx" {
+			out = strings.TrimSuffix(f.model, filepath.Ext(f.model)) + "-" + filepath.Base(out)
+		}
 	}
 	if f.restart {
 		for _, name := range []string{analysis.HeaderFile, analysis.RecordsFile, analysis.SummaryJSON, analysis.SummaryMD} {
@@ -174,10 +177,14 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 		}
 	}
 	ref := analysis.ModelRef{Dir: f.model}
-	if info, err := nn.ReadInfo(f.model); err == nil {
-		ref.Info = info
+	weights := f.model // an ONNX file holds its weights
+	if lm.Format == "arp-run" {
+		if info, err := nn.ReadInfo(f.model); err == nil {
+			ref.Info = info
+		}
+		weights = filepath.Join(f.model, nn.WeightsFile)
 	}
-	if ref.WeightsSHA256, err = fileSHA256(filepath.Join(f.model, nn.WeightsFile)); err != nil {
+	if ref.WeightsSHA256, err = fileSHA256(weights); err != nil {
 		return nil, "", err
 	}
 	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out, Version: arpVersion()}

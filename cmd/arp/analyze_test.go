@@ -134,3 +134,23 @@ func TestReportErrors(t *testing.T) {
 		t.Fatalf("--allow-mixed: %s", errs)
 	}
 }
+
+func TestAnalyzeONNX(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "m.onnx")
+	if code, _, errs := arp(t, "export", "--model", attacktest.RunDir(t), "--out", file); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := arp(t, "analyze", "--model", file, "--data", "mnist-mini", "--limit", "20", "--attacks", "fgsm", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m-analysis", analysis.SummaryMD)); err != nil || !strings.Contains(out, "observation 1") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// An analysis directory reports on its own.
+	html := filepath.Join(dir, "r.html")
+	if code, _, errs := arp(t, "report", filepath.Join(dir, "m-analysis"), "--out", html); code != 0 {
+		t.Fatal(errs)
+	}
+}
