@@ -43,7 +43,8 @@ type Backend struct {
 	// Core is the OpenBLAS kernel set in use (openblas_get_corename), e.g.
 	// "SkylakeX" or "Haswell".
 	Core string
-	// Threads is the number of threads Sgemm and Dgemm may use.
+	// Threads is the number of threads Sgemm and Dgemm may use; 0 for a
+	// library whose threading this package cannot control.
 	Threads int
 	// SingleInstance reports that SgemmSingle and DgemmSingle use a second,
 	// independent single-threaded copy of the library, so they never touch
@@ -73,10 +74,13 @@ func (b Backend) String() string {
 	if b.Core != "" {
 		parts = append(parts, "core "+b.Core)
 	}
-	if b.Name == "gonum" {
+	switch {
+	case b.Name == "gonum":
 		parts = append(parts, fmt.Sprintf("up to %d goroutines", runtime.GOMAXPROCS(0)))
-	} else {
+	case b.Threads > 0:
 		parts = append(parts, fmt.Sprintf("%d threads", b.Threads))
+	default:
+		parts = append(parts, "library's own threading")
 	}
 	fmt.Fprintf(&s, " (%s)", strings.Join(parts, ", "))
 	if len(b.Notes) > 0 {
@@ -192,7 +196,9 @@ func Current() Backend {
 	b := get()
 	info := b.info
 	info.Notes = append([]string(nil), info.Notes...)
-	info.Threads = Threads()
+	if b.lib == nil || b.lib.controlsThreads() {
+		info.Threads = Threads()
+	}
 	return info
 }
 

@@ -4,8 +4,11 @@ package blas
 
 import (
 	"errors"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/cpu"
 )
@@ -40,5 +43,34 @@ func TestSelfTestFallback(t *testing.T) {
 	}
 	if notes := strings.Join(b.Notes, "; "); !strings.Contains(notes, "rejected") || !strings.Contains(notes, "injected failure") {
 		t.Errorf("notes %q do not explain the rejection", notes)
+	}
+}
+
+// TestIdleThreadsSleep checks that OpenBLAS's worker threads stop polling
+// soon after a multi-threaded GEMM (see threadTimeout): the process must use
+// almost no CPU while it sleeps after one.
+func TestIdleThreadsSleep(t *testing.T) {
+	if _, ok := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); ok {
+		t.Skip("OPENBLAS_THREAD_TIMEOUT is set by the environment")
+	}
+	requireOpenBLAS(t)
+	if Threads() < 2 {
+		t.Skip("one thread: no workers")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	const m, n, k = 64, 1024, 400
+	a, b, c := randS(rng, m*k), randS(rng, k*n), make([]float32, m*n)
+	// The least of three tries, so a stray GC does not fail the test;
+	// polling workers use tens of milliseconds every time.
+	least := time.Hour
+	for range 3 {
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+		c0 := cpuSeconds()
+		time.Sleep(100 * time.Millisecond)
+		least = min(least, time.Duration((cpuSeconds()-c0)*1e9))
+	}
+	t.Logf("CPU used in the 100 ms after a GEMM: %v", least)
+	if least > 10*time.Millisecond {
+		t.Errorf("OpenBLAS workers kept polling: %v of CPU in the 100 ms after a GEMM", least)
 	}
 }
