@@ -35,3 +35,5 @@ echo "== bin/arp version"
 bin/arp version
 echo "== bin/arp data info mnist-mini"
 bin/arp data info mnist-mini
+echo "== bin/arp demo (train adv and arp models on mnist-mini, evaluate, analyse, write the report; under 3 minutes on 2 cores)"
+bin/arp demo

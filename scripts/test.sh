@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # Debian packages the tests need; add yours here (space-separated).
-APT_PACKAGES="libopenblas0-pthread dataset-fashion-mnist"
+APT_PACKAGES="libopenblas0-pthread dataset-fashion-mnist chromium"
 
 cd "$(dirname "$0")/.."
 
