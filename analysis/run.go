@@ -153,9 +153,7 @@ func (s *Study) mapper(cfg Config) (mapper, error) {
 	}
 	layer := cfg.Layer
 	if layer == "" {
-		if m, ok := s.Model.(*nn.Model); ok {
-			layer = m.Spec.Attention
-		}
+		layer = nn.DefaultAttentionLayer(s.Model)
 	}
 	if layer == "" {
 		return nil, fmt.Errorf("no attention layer given and the model has no default; layers: %v", s.Model.LayerNames())

@@ -14,9 +14,7 @@ import (
 // set, else the model's attention layer (nn.Model's Spec.Attention).
 func attentionLayer(name string, m nn.Classifier, layer string) (string, error) {
 	if layer == "" {
-		if mm, ok := m.(*nn.Model); ok {
-			layer = mm.Spec.Attention
-		}
+		layer = nn.DefaultAttentionLayer(m)
 	}
 	if layer == "" {
 		return "", fmt.Errorf("%s: the model has no default attention layer; set the layer (one of %v)", name, m.LayerNames())

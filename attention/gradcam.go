@@ -177,9 +177,7 @@ func FromActivations(logits, a *autograd.Var, targets []int, opt Options, inputH
 // (so true labels with -1 for unknown ones give DefaultTargets).
 func Compute(model nn.Classifier, x *autograd.Var, targets []int, opt Options) (*Result, error) {
 	if opt.Layer == "" {
-		if m, ok := model.(*nn.Model); ok {
-			opt.Layer = m.Spec.Attention
-		}
+		opt.Layer = nn.DefaultAttentionLayer(model)
 	}
 	if err := nn.CheckLayer(model, opt.Layer); err != nil {
 		return nil, fmt.Errorf("attention: %v", err)

@@ -51,9 +51,7 @@ func Maps(model nn.Classifier, x *tensor.Tensor, labels []int, opt Options) (*Ma
 		opt.Method, _ = MethodByName("gradcam-arp", false)
 	}
 	if opt.Layer == "" {
-		if m, ok := model.(*nn.Model); ok {
-			opt.Layer = m.Spec.Attention
-		}
+		opt.Layer = nn.DefaultAttentionLayer(model)
 	}
 	targets := labels
 	if targets == nil {

@@ -148,9 +148,7 @@ func (o *ARP) WeightDecayScale() float64 { return o.A }
 func (o *ARP) layer(m nn.Classifier) (string, error) {
 	l := o.Layer
 	if l == "" {
-		if mm, ok := m.(*nn.Model); ok {
-			l = mm.Spec.Attention
-		}
+		l = nn.DefaultAttentionLayer(m)
 	}
 	if err := nn.CheckLayer(m, l); err != nil {
 		return "", fmt.Errorf("arp: attention %v", err)

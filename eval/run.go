@@ -628,8 +628,8 @@ func cleanEps(eps []float64, what string) ([]float64, error) {
 
 // inputScale returns the model's input normalisation when it is known.
 func inputScale(m nn.Classifier) Scale {
-	if mm, ok := m.(*nn.Model); ok {
-		return Scale{Known: true, Mean: mm.Spec.InputMean, Std: mm.Spec.InputStd}
+	if mean, std, ok := nn.InputNormalization(m); ok {
+		return Scale{Known: true, Mean: mean, Std: std}
 	}
 	return Scale{}
 }

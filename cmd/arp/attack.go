@@ -162,12 +162,12 @@ func normLabel(n string) string {
 
 // inputScaleNote gives eps on the model's input scale when it is known.
 func inputScaleNote(m nn.Classifier, eps float64) string {
-	mm, ok := m.(*nn.Model)
+	_, std, ok := nn.InputNormalization(m)
 	if !ok {
 		return ""
 	}
 	var parts []string
-	for _, sd := range mm.Spec.InputStd {
+	for _, sd := range std {
 		parts = append(parts, fmt.Sprintf("%.4g", eps/sd))
 	}
 	return fmt.Sprintf(" (= %s on the model's input scale)", strings.Join(parts, "/"))
