@@ -190,20 +190,23 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out, Version: arpVersion()}
 	var bar *progressbar.ProgressBar
 	if progress != nil {
+		start := 0
 		st.Progress = func(done, total int) {
 			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(),
+				// Resumed runs count only this run's images, so that the
+				// rate and the ETA are right.
+				start = done
+				desc := "analyze " + filepath.Base(filepath.Clean(f.model))
+				if done > 0 {
+					desc += fmt.Sprintf(" (resumed, %d of %d done before)", done, total)
+				}
+				bar = progressbar.NewOptions(total-done, progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(),
 					progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),
 					progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true),
 					progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetWidth(24),
-					progressbar.OptionSetDescription("analyze "+filepath.Base(filepath.Clean(f.model))),
-					progressbar.OptionClearOnFinish())
-				if done > 0 {
-					// Resumed: the rate counts only this run's images.
-					bar.Describe(fmt.Sprintf("analyze %s (resumed at %d)", filepath.Base(filepath.Clean(f.model)), done))
-				}
+					progressbar.OptionSetDescription(desc), progressbar.OptionClearOnFinish())
 			}
-			_ = bar.Set(done)
+			_ = bar.Set(done - start)
 		}
 	}
 	_, err = st.Run(ctx)
