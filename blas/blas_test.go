@@ -468,6 +468,45 @@ func TestNoBLASPath(t *testing.T) {
 	}
 }
 
+// TestMissingLibraryFromEnv runs a child with ARP_BLAS naming a library
+// that does not exist: the package must fall back to gonum, compute, and
+// report the problem from Init and Info.
+func TestMissingLibraryFromEnv(t *testing.T) {
+	if os.Getenv("ARP_BLAS_CHILD") != "" {
+		t.Skip("in child")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestReportsFallback$", "-test.v")
+	cmd.Env = append(os.Environ(), "ARP_BLAS=/nonexistent/libopenblas.so.0", "ARP_BLAS_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestReportsFallback") {
+		t.Fatalf("child with a missing ARP_BLAS library: %v\n%s", err, out)
+	}
+}
+
+// TestReportsFallback asserts only in the child of TestMissingLibraryFromEnv.
+func TestReportsFallback(t *testing.T) {
+	if os.Getenv("ARP_BLAS") != "/nonexistent/libopenblas.so.0" {
+		t.Skip("run by TestMissingLibraryFromEnv")
+	}
+	err := Init()
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/libopenblas.so.0") {
+		t.Errorf("Init() = %v, want an error naming the library", err)
+	}
+	if b := Current(); b.Name != "gonum" || !strings.Contains(Info(), "/nonexistent/libopenblas.so.0") {
+		t.Errorf("Current() = %+v, Info() = %q: want gonum with the reason", b, Info())
+	}
+	t.Log(Info())
+	c := make([]float32, 1)
+	Sgemm(false, false, 1, 1, 2, 1, []float32{1, 2}, 2, []float32{3, 4}, 1, 0, c, 1)
+	if c[0] != 11 {
+		t.Errorf("Sgemm = %v, want 11", c[0])
+	}
+}
+
 // TestReportsGonum checks the environment-driven choice; it only asserts
 // when run with ARP_BLAS=go (as TestNoBLASPath does).
 func TestReportsGonum(t *testing.T) {

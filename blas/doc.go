@@ -68,7 +68,7 @@
 // multi-threaded call before they sleep, taking CPU from the goroutines
 // that run the engine's other kernels. Unless OPENBLAS_THREAD_TIMEOUT is
 // set in the environment, the library is loaded with
-// OPENBLAS_THREAD_TIMEOUT=16, so they sleep after about 20 µs.
+// OPENBLAS_THREAD_TIMEOUT=16, so they sleep after about 25 µs (2^16 TSC cycles).
 //
 // All functions are safe to call from several goroutines at once (OpenBLAS
 // 0.3.x built with pthreads is thread-safe; concurrent multi-threaded calls

@@ -105,11 +105,13 @@ const maxInt32 = math.MaxInt32
 
 // threadTimeout is the OPENBLAS_THREAD_TIMEOUT the library is loaded with
 // unless the environment sets one: idle OpenBLAS workers poll for 2^16 TSC
-// cycles (about 20 µs) before sleeping, instead of OpenBLAS's default 2^28
+// cycles (about 25 µs at 2.6 GHz) before sleeping, instead of OpenBLAS's default 2^28
 // (about 0.1 s). The long default leaves a worker spinning for a tenth of a
 // second after every multi-threaded GEMM, taking CPU from the goroutines
 // that run the engine's other kernels; measured here, it used 25-30 ms of
-// CPU in the 50 ms after a GEMM, against 0.1 ms with this setting.
+// CPU in the 50 ms after a GEMM, against 0.1 ms with this setting. The
+// price is a wake-up (a futex call, microseconds on an idle machine) at the
+// start of a multi-threaded GEMM that follows a pause.
 const threadTimeout = "16"
 
 // openLib loads name with OPENBLAS_CORETYPE=core (core == "" leaves the
