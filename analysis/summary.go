@@ -15,6 +15,9 @@ const (
 	Holds        = "holds"
 	DoesNotHold  = "does not hold"
 	Inconclusive = "inconclusive"
+	// NotMeasured is the overall status of an observation no attack of the
+	// analysis measures.
+	NotMeasured = "not measured"
 )
 
 // Decision rules of the verdicts (see docs/analysis.md).
@@ -191,7 +194,7 @@ type AttackSummary struct {
 type Overall struct {
 	Observation string `json:"observation"`
 	Claim       string `json:"claim"`
-	Status      string `json:"status"` // holds, does not hold, mixed, inconclusive
+	Status      string `json:"status"` // holds, does not hold, mixed, inconclusive, not measured
 	Text        string `json:"text"`
 }
 
@@ -699,8 +702,8 @@ func overall(as []*AttackSummary) []Overall {
 		nh, nn, ni := len(by[Holds]), len(by[DoesNotHold]), len(by[Inconclusive])
 		switch {
 		case nh+nn+ni == 0:
-			ov.Status = Inconclusive
-			ov.Text = "not measured (no attack in this analysis applies)"
+			ov.Status = NotMeasured
+			ov.Text = "no attack of this analysis measures it (observation 3 needs iter-ll, bim or gated-step-ll)"
 			out = append(out, ov)
 			continue
 		case nh > 0 && nn == 0:

@@ -723,12 +723,12 @@ func attentionPlots(b *block, key string, cols []column) {
 			}
 			b.addPlot(viz.Histogram{Title: c.Label + " · " + key + ": coverage", XLabel: "coverage of the object by the clean attention",
 				Groups: []viz.Group{{Name: "attacked", Values: covA}, {Name: "resisted", Values: covR}},
-				Min:    0, Max: 1, Bins: 20, Width: 480, Height: 320}.Image, c.Label+" "+key+" coverage histogram")
+				Min:    0, Max: 1, Bins: 20, Width: 560, Height: 380}.Image, c.Label+" "+key+" coverage histogram")
 		}
 		if len(iouA)+len(iouR) > 0 {
 			b.addPlot(viz.Histogram{Title: c.Label + " · " + key + ": clean/adv IoU", XLabel: "IoU of clean and adversarial attention masks",
 				Groups: []viz.Group{{Name: "attacked", Values: iouA}, {Name: "resisted", Values: iouR}},
-				Min:    0, Max: 1, Bins: 20, Width: 480, Height: 320}.Image, c.Label+" "+key+" IoU histogram")
+				Min:    0, Max: 1, Bins: 20, Width: 560, Height: 380}.Image, c.Label+" "+key+" IoU histogram")
 		}
 	}
 	if len(bc.Groups) > 0 {
