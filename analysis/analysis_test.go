@@ -424,3 +424,26 @@ func TestLIME(t *testing.T) {
 		}
 	}
 }
+
+func FuzzHeader(f *testing.F) {
+	h := fakeHeader(AttackInfo{Key: "a", Name: "fgsm"})
+	b, _ := json.Marshal(h)
+	f.Add(b)
+	f.Add([]byte(`{"format":"arp-analysis/1","map_h":1,"map_w":1,"data":{"c":1,"h":1,"w":1},"config":{"method":"lime"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, HeaderFile), b, 0o644); err != nil {
+			t.Skip()
+		}
+		h, err := ReadHeader(dir)
+		if err != nil {
+			return
+		}
+		m := make([]float32, h.MapH*h.MapW)
+		if mask.CheckMap(m, h.MapH, h.MapW) == nil && h.MapH*h.MapW <= 1<<16 && h.Data.H*h.Data.W <= 1<<16 {
+			h.MeanMask(m)
+			h.TopKMask(m)
+		}
+		_, _ = Compute(h, nil)
+	})
+}

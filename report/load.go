@@ -200,7 +200,7 @@ func loadEval(path string) (*Eval, error) {
 	if err := json.Unmarshal(b, rep); err != nil {
 		return nil, fmt.Errorf("%s: not an arp eval report: %v", path, err)
 	}
-	if rep.Clean.Total <= 0 || len(rep.Threats) == 0 && rep.Clean.Total == 0 {
+	if rep.Clean.Total <= 0 {
 		return nil, fmt.Errorf("%s: not an arp eval report (no images)", path)
 	}
 	for _, t := range rep.Threats {
