@@ -343,7 +343,7 @@ func TestReadRecords(t *testing.T) {
 		{"no clean map", `{"index":0,"batch":0,"label":0,"pred":0,"conf":1}` + "\n", 0, "no clean map"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, _, err := readRecords(strings.NewReader(tc.in), "r.jsonl")
+			recs, _, _, err := readRecords(strings.NewReader(tc.in), "r.jsonl")
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "r.jsonl") {
 					t.Fatalf("error %v, want %q naming the file", err, tc.want)
@@ -365,7 +365,7 @@ func FuzzReadRecords(f *testing.F) {
 	f.Add(`{"index":3,"batch":0,"label":1,"pred":2,"skipped":"misclassified","conf":0.1}` + "\n")
 	f.Add(`{"index":0,"batch":0,"label":1,"pred":1,"conf":0.5,"clean":{"map":[1]},"attacks":{"a":{"success":true,"adv":{"map":[1]},"step_iou":[0.5],"step_iou_topk":[0.5],"step_conf":[0.5],"step_success":[true]}}}` + "\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		recs, _, err := readRecords(strings.NewReader(in), "fuzz")
+		recs, _, _, err := readRecords(strings.NewReader(in), "fuzz")
 		if err != nil {
 			return
 		}

@@ -219,39 +219,45 @@ var ErrNoAnalysis = errors.New("no analysis")
 // error naming the file and line. It returns the records and the byte
 // length of the valid prefix.
 func ReadRecords(path string) ([]*Record, int64, error) {
+	recs, _, valid, err := readRecordsFile(path)
+	return recs, valid, err
+}
+
+// readRecordsFile is ReadRecords that also returns where each record's
+// line starts.
+func readRecordsFile(path string) ([]*Record, []int64, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	defer f.Close()
 	return readRecords(f, path)
 }
 
-func readRecords(r io.Reader, path string) ([]*Record, int64, error) {
+func readRecords(r io.Reader, path string) (recs []*Record, starts []int64, valid int64, err error) {
 	br := bufio.NewReaderSize(r, 1<<16)
-	var recs []*Record
 	var off int64
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
 		if err == io.EOF {
 			// An unterminated last line is an interrupted write.
-			return recs, off, nil
+			return recs, starts, off, nil
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %v", path, err)
+			return nil, nil, 0, fmt.Errorf("%s: %v", path, err)
 		}
-		t := bytes.TrimSpace(b)
-		if len(t) > 0 {
+		if t := bytes.TrimSpace(b); len(t) > 0 {
 			rec := new(Record)
 			dec := json.NewDecoder(bytes.NewReader(t))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(rec); err != nil {
-				return nil, 0, fmt.Errorf("%s: line %d: %v", path, line, err)
+				return nil, nil, 0, fmt.Errorf("%s: line %d: %v", path, line, err)
 			}
 			if err := rec.check(); err != nil {
-				return nil, 0, fmt.Errorf("%s: line %d: %v", path, line, err)
+				return nil, nil, 0, fmt.Errorf("%s: line %d: %v", path, line, err)
 			}
 			recs = append(recs, rec)
+			starts = append(starts, off)
 		}
 		off += int64(len(b))
 	}

@@ -234,71 +234,47 @@ func (s *Study) prepare(h *Header) (map[int]bool, *galleryCount, error) {
 		return nil, nil, fmt.Errorf("%s: %w (%s); use another output directory, or remove it to start over", s.Dir, ErrSettingsChanged, diff)
 	}
 	h.Created = old.Created
-	recs, valid, err := ReadRecords(rp)
+	recs, starts, valid, err := readRecordsFile(rp)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[int]bool{}, gallery, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := h.Config
-	per := map[int]int{}
+	// Batches are written whole and in order, so only the last one can be
+	// incomplete: keep the complete ones and cut the file where the first
+	// incomplete batch starts.
+	size := h.Config.BatchSize
+	count := map[int]int{}
 	first := map[int]int64{}
-	var off int64
-	offsets := make([]int64, len(recs))
-	// Recompute line offsets to find where each batch starts.
-	{
-		f, err := os.ReadFile(rp)
-		if err != nil {
-			return nil, nil, err
-		}
-		i := 0
-		for p := int64(0); p < valid && i < len(recs); {
-			j := bytes.IndexByte(f[p:valid], '\n')
-			if j < 0 {
-				break
-			}
-			if len(bytes.TrimSpace(f[p:p+int64(j)])) > 0 {
-				offsets[i] = p
-				i++
-			}
-			p += int64(j) + 1
-		}
-	}
 	for i, r := range recs {
-		if r.Index >= h.Data.Images {
-			return nil, nil, fmt.Errorf("%s: image %d is beyond the %d images of this analysis", rp, r.Index, h.Data.Images)
+		if r.Index >= h.Data.Images || r.Index/size != r.Batch {
+			return nil, nil, fmt.Errorf("%s: image %d does not belong to batch %d of this analysis (%d images, batches of %d)", rp, r.Index, r.Batch, h.Data.Images, size)
 		}
 		if _, ok := first[r.Batch]; !ok {
-			first[r.Batch] = offsets[i]
+			first[r.Batch] = starts[i]
 		}
-		per[r.Batch]++
+		count[r.Batch]++
 	}
 	done := map[int]bool{}
-	truncate := valid
-	for b, n := range per {
-		want := min(cfg.BatchSize, h.Data.Images-b*cfg.BatchSize)
+	cut := valid
+	for b, n := range count {
+		want := min(size, h.Data.Images-b*size)
 		switch {
 		case n == want:
 			done[b] = true
 		case n < want:
-			truncate = min(truncate, first[b])
+			cut = min(cut, first[b])
 		default:
 			return nil, nil, fmt.Errorf("%s: batch %d has %d records, want %d", rp, b, n, want)
 		}
 	}
-	off = truncate
-	if off < valid {
-		// Keep only complete batches: drop every record from the first
-		// incomplete batch on (batches are written in order, so only the
-		// last one can be incomplete).
-		for b := range done {
-			if first[b] >= off {
-				delete(done, b)
-			}
+	for b := range done {
+		if first[b] >= cut {
+			delete(done, b)
 		}
 	}
-	if err := os.Truncate(rp, off); err != nil {
+	if err := os.Truncate(rp, cut); err != nil {
 		return nil, nil, err
 	}
 	for _, r := range recs {
