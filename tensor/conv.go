@@ -90,6 +90,28 @@ func convGeometry(op string, xshape, wshape []int, p Conv2dParams) convGeom {
 	return g
 }
 
+// validRange returns the output columns [lo,hi) whose input column
+// ox*stride + off lies inside [0,w).
+func validRange(ow, w, stride, off int) (lo, hi int) {
+	// ox*stride + off >= 0  <=>  ox >= ceil(-off/stride)
+	lo = 0
+	if off < 0 {
+		lo = (-off + stride - 1) / stride
+	}
+	// ox*stride + off <= w-1  <=>  ox <= floor((w-1-off)/stride)
+	if w-1-off < 0 {
+		return lo, lo
+	}
+	hi = (w-1-off)/stride + 1
+	if hi > ow {
+		hi = ow
+	}
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
 // im2col writes the patches of one image x [C,H,W] into the columns of
 // cols, a [C*KH*KW, OH*OW] block whose rows are ld elements apart.
 func im2col[T Float](x []T, g convGeom, cols []T, ld int) {
@@ -101,27 +123,25 @@ func im2col[T Float](x []T, g convGeom, cols []T, ld int) {
 			for j := 0; j < g.kw; j++ {
 				r0 := ((c*g.kh+i)*g.kw + j) * ld
 				row := cols[r0 : r0+ohw]
+				off := -p.PadLeft + j*p.DilationW
+				lo, hi := validRange(g.ow, g.w, p.StrideW, off)
 				for oy := 0; oy < g.oh; oy++ {
 					iy := oy*p.StrideH - p.PadTop + i*p.DilationH
 					r := row[oy*g.ow : (oy+1)*g.ow]
 					if iy < 0 || iy >= g.h {
-						for k := range r {
-							r[k] = 0
-						}
+						clear(r)
 						continue
 					}
 					xr := xc[iy*g.w : (iy+1)*g.w]
-					ix := -p.PadLeft + j*p.DilationW
-					if p.StrideW == 1 && ix >= 0 && ix+g.ow <= g.w {
-						copy(r, xr[ix:ix+g.ow])
+					clear(r[:lo])
+					clear(r[hi:])
+					if p.StrideW == 1 {
+						copy(r[lo:hi], xr[lo+off:hi+off])
 						continue
 					}
-					for ox := range r {
-						if ix >= 0 && ix < g.w {
-							r[ox] = xr[ix]
-						} else {
-							r[ox] = 0
-						}
+					ix := lo*p.StrideW + off
+					for ox := lo; ox < hi; ox++ {
+						r[ox] = xr[ix]
 						ix += p.StrideW
 					}
 				}
@@ -141,6 +161,8 @@ func col2im[T Float](cols []T, g convGeom, x []T, ld int) {
 			for j := 0; j < g.kw; j++ {
 				r0 := ((c*g.kh+i)*g.kw + j) * ld
 				row := cols[r0 : r0+ohw]
+				off := -p.PadLeft + j*p.DilationW
+				lo, hi := validRange(g.ow, g.w, p.StrideW, off)
 				for oy := 0; oy < g.oh; oy++ {
 					iy := oy*p.StrideH - p.PadTop + i*p.DilationH
 					if iy < 0 || iy >= g.h {
@@ -148,11 +170,17 @@ func col2im[T Float](cols []T, g convGeom, x []T, ld int) {
 					}
 					r := row[oy*g.ow : (oy+1)*g.ow]
 					xr := xc[iy*g.w : (iy+1)*g.w]
-					ix := -p.PadLeft + j*p.DilationW
-					for ox := range r {
-						if ix >= 0 && ix < g.w {
-							xr[ix] += r[ox]
+					if p.StrideW == 1 {
+						dst := xr[lo+off : hi+off]
+						src := r[lo:hi]
+						for k := range dst {
+							dst[k] += src[k]
 						}
+						continue
+					}
+					ix := lo*p.StrideW + off
+					for ox := lo; ox < hi; ox++ {
+						xr[ix] += r[ox]
 						ix += p.StrideW
 					}
 				}

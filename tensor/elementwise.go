@@ -107,10 +107,11 @@ func Relu(x *Tensor) *Tensor {
 	if x.dtype == Float32 {
 		xs, os := x.f32, out.f32
 		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if v := xs[i]; v > 0 {
-					os[i] = v
-				}
+			xs, os := xs[lo:hi], os[lo:hi]
+			for i, v := range xs {
+				// branch-free: clear every bit when the sign bit is set
+				b := math.Float32bits(v)
+				os[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 			}
 		})
 	} else {
@@ -125,6 +126,20 @@ func Relu(x *Tensor) *Tensor {
 
 // PositiveMask returns 1 where x > 0 and 0 elsewhere.
 func PositiveMask(x *Tensor) *Tensor {
+	if x.dtype == Float32 {
+		out := ZerosLike(x)
+		xs, os := x.f32, out.f32
+		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
+			xs, os := xs[lo:hi], os[lo:hi]
+			for i, v := range xs {
+				// 1 for positive values (sign bit clear and not zero), branch-free
+				b := math.Float32bits(v)
+				pos := (uint32(int32(b)>>31) ^ 1) & 1 & ((b | -b) >> 31)
+				os[i] = float32(pos)
+			}
+		})
+		return out
+	}
 	return Apply(x, func(v float64) float64 {
 		if v > 0 {
 			return 1

@@ -39,6 +39,11 @@ func MaxPool2dIndices(x *Tensor, kh, kw int, p Conv2dParams) ([]int32, []int) {
 func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
+	if p.PadTop == 0 && p.PadLeft == 0 && p.DilationH == 1 && p.DilationW == 1 &&
+		(g.oh-1)*p.StrideH+g.kh <= g.h && (g.ow-1)*p.StrideW+g.kw <= g.w {
+		maxPoolInside(x, g, idx)
+		return
+	}
 	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			base := nc * hw
@@ -70,6 +75,35 @@ func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 						best += base
 					}
 					out[oy*g.ow+ox] = int32(best)
+				}
+			}
+		}
+	})
+}
+
+// maxPoolInside is maxPoolIdx for windows that all lie inside the input.
+func maxPoolInside[T Float](x []T, g convGeom, idx []int32) {
+	p := g.p
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			base := nc * hw
+			xc := x[base : base+hw]
+			out := idx[nc*ohw : (nc+1)*ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				y0 := oy * p.StrideH
+				for ox := 0; ox < g.ow; ox++ {
+					best := y0*g.w + ox*p.StrideW
+					bv := xc[best]
+					for i := 0; i < g.kh; i++ {
+						row := (y0+i)*g.w + ox*p.StrideW
+						for j := 0; j < g.kw; j++ {
+							if v := xc[row+j]; v > bv || (v != v && bv == bv) {
+								bv, best = v, row+j
+							}
+						}
+					}
+					out[oy*g.ow+ox] = int32(base + best)
 				}
 			}
 		}

@@ -298,3 +298,40 @@ func TestPowMatchesMathPow(t *testing.T) {
 		}
 	}
 }
+
+func TestReluAndMaskSpecialValues(t *testing.T) {
+	x := FromFloat32([]float32{-2, -0.0, 0, 1e-40, 3, float32(math.Inf(-1)), float32(math.Inf(1))}, 7)
+	near(t, "relu", Relu(x), []float64{0, 0, 0, float64(float32(1e-40)), 3, 0, math.Inf(1)}, 0)
+	near(t, "mask", PositiveMask(x), []float64{0, 0, 0, 1, 1, 0, 1}, 0)
+	negZero := FromFloat32([]float32{float32(math.Copysign(0, -1))}, 1)
+	if PositiveMask(negZero).AtFlat(0) != 0 || math.Signbit(Relu(negZero).AtFlat(0)) {
+		t.Fatal("-0 handled wrongly")
+	}
+}
+
+func TestMaxPoolFastPathMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := randT(rng, Float32, 3, 4, 9, 8)
+	for _, c := range []struct{ k, s int }{{2, 2}, {3, 2}, {3, 1}, {2, 3}} {
+		p := Conv2dParams{StrideH: c.s, StrideW: c.s}
+		idx, shape := MaxPool2dIndices(x, c.k, c.k, p)
+		// the general path: a zero-sized explicit padding does not change the windows,
+		// dilation 1 given explicitly takes the same route, so compare against a direct loop
+		for n := 0; n < shape[0]*shape[1]; n++ {
+			for oy := 0; oy < shape[2]; oy++ {
+				for ox := 0; ox < shape[3]; ox++ {
+					best := math.Inf(-1)
+					for i := 0; i < c.k; i++ {
+						for j := 0; j < c.k; j++ {
+							best = math.Max(best, x.AtFlat(n*72+(oy*c.s+i)*8+ox*c.s+j))
+						}
+					}
+					got := x.AtFlat(int(idx[(n*shape[2]+oy)*shape[3]+ox]))
+					if got != best {
+						t.Fatalf("k=%d s=%d: window max %g, picked %g", c.k, c.s, best, got)
+					}
+				}
+			}
+		}
+	}
+}
