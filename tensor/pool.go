@@ -85,6 +85,37 @@ func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 func maxPoolInside[T Float](x []T, g convGeom, idx []int32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
+	if g.kh == 2 && g.kw == 2 && p.StrideH == 2 && p.StrideW == 2 {
+		ParallelFor(g.n*g.c, 4, func(lo, hi int) {
+			for nc := lo; nc < hi; nc++ {
+				base := nc * hw
+				xc := x[base : base+hw]
+				out := idx[nc*ohw : (nc+1)*ohw]
+				for oy := 0; oy < g.oh; oy++ {
+					r0 := xc[2*oy*g.w : 2*oy*g.w+g.w]
+					r1 := xc[(2*oy+1)*g.w : (2*oy+1)*g.w+g.w]
+					o := out[oy*g.ow : (oy+1)*g.ow]
+					for ox := range o {
+						// pick the larger of each row pair, then of the two rows
+						j := 2 * ox
+						a, ia := r0[j], j
+						if v := r0[j+1]; v > a {
+							a, ia = v, j+1
+						}
+						b, ib := r1[j], j+g.w
+						if v := r1[j+1]; v > b {
+							b, ib = v, j+1+g.w
+						}
+						if b > a {
+							ia = ib
+						}
+						o[ox] = int32(base + 2*oy*g.w + ia)
+					}
+				}
+			}
+		})
+		return
+	}
 	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			base := nc * hw

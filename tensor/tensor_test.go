@@ -313,6 +313,9 @@ func TestMaxPoolFastPathMatchesGeneral(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	x := randT(rng, Float32, 3, 4, 9, 8)
 	for _, c := range []struct{ k, s int }{{2, 2}, {3, 2}, {3, 1}, {2, 3}} {
+		if c.k == 2 && c.s == 2 {
+			x = randT(rng, Float32, 3, 4, 9, 8) // odd height: last row unused
+		}
 		p := Conv2dParams{StrideH: c.s, StrideW: c.s}
 		idx, shape := MaxPool2dIndices(x, c.k, c.k, p)
 		// the general path: a zero-sized explicit padding does not change the windows,
