@@ -219,6 +219,10 @@ var colBudget = 1 << 22
 // one GEMM (using the BLAS library's threads), and the [F, nb*OHW] result is
 // scattered back to [nb, F, OHW].
 func convForward[T Float](x, w, y []T, g convGeom) {
+	if g.shiftable() {
+		convForwardShift(x, w, y, g)
+		return
+	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
 	fo := g.f * ohw
 	if g.direct() {
@@ -288,6 +292,10 @@ func Conv2dInputGrad(gy, w *Tensor, xshape []int, p Conv2dParams) *Tensor {
 }
 
 func convInputGrad[T Float](gy, w, dx []T, g convGeom) {
+	if g.shiftable() {
+		convInputGradShift(gy, w, dx, g)
+		return
+	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
 	fo := g.f * ohw
 	if g.direct() {
@@ -334,6 +342,10 @@ func Conv2dWeightGrad(x, gy *Tensor, wshape []int, p Conv2dParams) *Tensor {
 }
 
 func convWeightGrad[T Float](x, gy, dw []T, g convGeom) {
+	if g.shiftable() {
+		convWeightGradShift(x, gy, dw, g)
+		return
+	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
 	nb := chunkImages(g)
 	if g.direct() {

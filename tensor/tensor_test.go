@@ -338,3 +338,50 @@ func TestMaxPoolFastPathMatchesGeneral(t *testing.T) {
 		}
 	}
 }
+
+func TestShiftedLoweringMatchesIm2col(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	cases := []struct {
+		name string
+		x, w []int
+		p    Conv2dParams
+	}{
+		{"same-5x5", []int{3, 4, 8, 7}, []int{5, 4, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
+		{"valid", []int{2, 3, 6, 6}, []int{2, 3, 3, 3}, Conv2dParams{}},
+		{"asym-dilated", []int{2, 2, 7, 9}, []int{3, 2, 3, 2}, Conv2dParams{PadTop: 1, PadBottom: 3, PadLeft: 0, PadRight: 2, DilationH: 2, DilationW: 3}},
+	}
+	for _, c := range cases {
+		for _, dt := range []DType{Float32, Float64} {
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
+				x, w := randT(rng, dt, c.x...), randT(rng, dt, c.w...)
+				oldMin, oldBudget := shiftMinChannels, colBudget
+				defer func() { shiftMinChannels, colBudget = oldMin, oldBudget }()
+				shiftMinChannels = 1 << 30 // im2col
+				y0 := Conv2d(x, w, c.p)
+				gy := randT(rng, dt, y0.Shape()...)
+				dx0 := Conv2dInputGrad(gy, w, x.Shape(), c.p)
+				dw0 := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
+				for _, budget := range []int{1 << 22, 1} { // one chunk, one image per chunk
+					shiftMinChannels, colBudget = 1, budget
+					tol := 1e-12
+					if dt == Float32 {
+						tol = 1e-5
+					}
+					if d := MaxAbsDiff(Conv2d(x, w, c.p), y0); d > tol {
+						t.Fatalf("forward differs by %g (budget %d)", d, budget)
+					}
+					if d := MaxAbsDiff(Conv2dInputGrad(gy, w, x.Shape(), c.p), dx0); d > tol {
+						t.Fatalf("input gradient differs by %g (budget %d)", d, budget)
+					}
+					if d := MaxAbsDiff(Conv2dWeightGrad(x, gy, w.Shape(), c.p), dw0); d > tol {
+						t.Fatalf("weight gradient differs by %g (budget %d)", d, budget)
+					}
+				}
+				shiftMinChannels = oldMin
+				if d := MaxAbsDiff(y0, naiveConv(x, w, c.p)); d > 1e-5 {
+					t.Fatalf("im2col differs from direct loop by %g", d)
+				}
+			})
+		}
+	}
+}

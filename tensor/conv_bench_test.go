@@ -1,0 +1,40 @@
+package tensor
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// CifarNet's conv2 at batch 50: [50,64,16,16] * [64,64,5,5], SAME padding.
+func benchConv(b *testing.B, shift bool, which string) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, w := randT(rng, Float32, 50, 64, 16, 16), randT(rng, Float32, 64, 64, 5, 5)
+	p := Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}
+	gy := randT(rng, Float32, 50, 64, 16, 16)
+	old := shiftMinChannels
+	defer func() { shiftMinChannels = old }()
+	if shift {
+		shiftMinChannels = 1
+	} else {
+		shiftMinChannels = 1 << 30
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		switch which {
+		case "forward":
+			Conv2d(x, w, p)
+		case "input":
+			Conv2dInputGrad(gy, w, x.Shape(), p)
+		case "weight":
+			Conv2dWeightGrad(x, gy, w.Shape(), p)
+		}
+	}
+	b.ReportMetric(2*50*256*64*1600*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkConv2(b *testing.B) {
+	for _, which := range []string{"forward", "input", "weight"} {
+		b.Run(which+"/im2col", func(b *testing.B) { benchConv(b, false, which) })
+		b.Run(which+"/shift", func(b *testing.B) { benchConv(b, true, which) })
+	}
+}

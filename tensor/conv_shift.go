@@ -1,0 +1,198 @@
+package tensor
+
+// Stride-1 convolutions with many input channels are lowered without
+// im2col: the images of a chunk are laid out zero-padded, channel-major, as
+// one [C, cnt*Hp*Wp] matrix, and for every kernel position (i,j) the
+// product W_ij [F,C] times the same matrix shifted by i*Wp+j columns is
+// accumulated into the output on the padded grid. That is KH*KW GEMMs with
+// K = C instead of one with K = C*KH*KW, but it moves C*H*W values per
+// image instead of C*KH*KW*OH*OW (25 times fewer for 5x5 kernels). The
+// extra grid columns are computed and dropped (outputs) or zero (gradients).
+
+// shiftMinChannels is the smallest input channel count that uses the
+// shifted lowering (few channels make the K of its GEMMs too small).
+var shiftMinChannels = 16
+
+func (g convGeom) shiftable() bool {
+	return g.p.StrideH == 1 && g.p.StrideW == 1 && g.c >= shiftMinChannels && !g.direct()
+}
+
+type shiftGeom struct {
+	hp, wp, grid int
+	maxoff       int
+}
+
+func (g convGeom) shift() shiftGeom {
+	p := g.p
+	s := shiftGeom{hp: g.h + p.PadTop + p.PadBottom, wp: g.w + p.PadLeft + p.PadRight}
+	s.grid = s.hp * s.wp
+	s.maxoff = (g.kh-1)*p.DilationH*s.wp + (g.kw-1)*p.DilationW
+	return s
+}
+
+func (g convGeom) shiftChunk(s shiftGeom) int {
+	per := (g.c + g.f) * s.grid
+	return max(1, min(g.n, colBudget/max(per, 1)))
+}
+
+// off returns the column shift of kernel position (i,j).
+func (g convGeom) off(s shiftGeom, i, j int) int {
+	return i*g.p.DilationH*s.wp + j*g.p.DilationW
+}
+
+// rearrange copies w [F,C,KH,KW] to [KH,KW,F,C] (and back when inverse).
+func rearrange[T Float](w, r []T, g convGeom, inverse bool) {
+	kk := g.kh * g.kw
+	for f := 0; f < g.f; f++ {
+		for c := 0; c < g.c; c++ {
+			for ij := 0; ij < kk; ij++ {
+				a := (f*g.c+c)*kk + ij
+				b := (ij*g.f+f)*g.c + c
+				if inverse {
+					w[a] = r[b]
+				} else {
+					r[b] = w[a]
+				}
+			}
+		}
+	}
+}
+
+// padImages writes images n0.. of x [N,C,H,W] zero-padded into xp [C, cnt*grid].
+func padImages[T Float](x []T, g convGeom, s shiftGeom, n0, cnt int, xp []T) {
+	ld := cnt * s.grid
+	clear(xp[:g.c*ld])
+	chw := g.c * g.h * g.w
+	ParallelFor(cnt*g.c, 4, func(lo, hi int) {
+		for jc := lo; jc < hi; jc++ {
+			j, c := jc/g.c, jc%g.c
+			src := x[(n0+j)*chw+c*g.h*g.w:]
+			dst := xp[c*ld+j*s.grid:]
+			for y := 0; y < g.h; y++ {
+				copy(dst[(y+g.p.PadTop)*s.wp+g.p.PadLeft:(y+g.p.PadTop)*s.wp+g.p.PadLeft+g.w], src[y*g.w:(y+1)*g.w])
+			}
+		}
+	})
+}
+
+// gridOutputs moves between y [N,F,OH,OW] (images n0..) and the output grid
+// yp [F, cnt*grid]: toGrid writes y into a cleared grid, else reads it out.
+func gridOutputs[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T, toGrid bool) {
+	ld := cnt * s.grid
+	if toGrid {
+		clear(yp[:g.f*ld])
+	}
+	fo := g.f * g.oh * g.ow
+	ParallelFor(cnt*g.f, 4, func(lo, hi int) {
+		for jf := lo; jf < hi; jf++ {
+			j, f := jf/g.f, jf%g.f
+			yy := y[(n0+j)*fo+f*g.oh*g.ow:]
+			gp := yp[f*ld+j*s.grid:]
+			for oy := 0; oy < g.oh; oy++ {
+				if toGrid {
+					copy(gp[oy*s.wp:oy*s.wp+g.ow], yy[oy*g.ow:(oy+1)*g.ow])
+				} else {
+					copy(yy[oy*g.ow:(oy+1)*g.ow], gp[oy*s.wp:oy*s.wp+g.ow])
+				}
+			}
+		}
+	})
+}
+
+func convForwardShift[T Float](x, w, y []T, g convGeom) {
+	s := g.shift()
+	nb := g.shiftChunk(s)
+	wr := getBuf[T](len(w))
+	defer putBuf(wr)
+	rearrange(w, wr, g, false)
+	xp := getBuf[T](g.c * nb * s.grid)
+	yp := getBuf[T](g.f * nb * s.grid)
+	defer putBuf(xp)
+	defer putBuf(yp)
+	fc := g.f * g.c
+	for n0 := 0; n0 < g.n; n0 += nb {
+		cnt := min(nb, g.n-n0)
+		ld := cnt * s.grid
+		ncols := ld - s.maxoff
+		padImages(x, g, s, n0, cnt, xp)
+		beta := T(0)
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				ij := i*g.kw + j
+				gemmT(false, false, g.f, ncols, g.c, 1, wr[ij*fc:(ij+1)*fc], g.c, xp[g.off(s, i, j):], ld, beta, yp, ld)
+				beta = 1
+			}
+		}
+		gridOutputs(y, g, s, n0, cnt, yp, false)
+	}
+}
+
+func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
+	s := g.shift()
+	nb := g.shiftChunk(s)
+	wr := getBuf[T](len(w))
+	defer putBuf(wr)
+	rearrange(w, wr, g, false)
+	dxp := getBuf[T](g.c * nb * s.grid)
+	dyp := getBuf[T](g.f * nb * s.grid)
+	defer putBuf(dxp)
+	defer putBuf(dyp)
+	fc := g.f * g.c
+	chw := g.c * g.h * g.w
+	for n0 := 0; n0 < g.n; n0 += nb {
+		cnt := min(nb, g.n-n0)
+		ld := cnt * s.grid
+		ncols := ld - s.maxoff
+		gridOutputs(gy, g, s, n0, cnt, dyp, true)
+		clear(dxp[:g.c*ld])
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				ij := i*g.kw + j
+				gemmT(true, false, g.c, ncols, g.f, 1, wr[ij*fc:(ij+1)*fc], g.c, dyp, ld, 1, dxp[g.off(s, i, j):], ld)
+			}
+		}
+		ParallelFor(cnt*g.c, 4, func(lo, hi int) {
+			for jc := lo; jc < hi; jc++ {
+				j, c := jc/g.c, jc%g.c
+				dst := dx[(n0+j)*chw+c*g.h*g.w:]
+				src := dxp[c*ld+j*s.grid:]
+				for y := 0; y < g.h; y++ {
+					o := (y+g.p.PadTop)*s.wp + g.p.PadLeft
+					copy(dst[y*g.w:(y+1)*g.w], src[o:o+g.w])
+				}
+			}
+		})
+	}
+}
+
+func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
+	s := g.shift()
+	nb := g.shiftChunk(s)
+	dwr := getBuf[T](len(dw))
+	defer putBuf(dwr)
+	clear(dwr)
+	xp := getBuf[T](g.c * nb * s.grid)
+	dyp := getBuf[T](g.f * nb * s.grid)
+	defer putBuf(xp)
+	defer putBuf(dyp)
+	fc := g.f * g.c
+	for n0 := 0; n0 < g.n; n0 += nb {
+		cnt := min(nb, g.n-n0)
+		ld := cnt * s.grid
+		ncols := ld - s.maxoff
+		padImages(x, g, s, n0, cnt, xp)
+		gridOutputs(gy, g, s, n0, cnt, dyp, true)
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				ij := i*g.kw + j
+				gemmT(false, true, g.f, g.c, ncols, 1, dyp, ld, xp[g.off(s, i, j):], ld, 1, dwr[ij*fc:(ij+1)*fc], g.c)
+			}
+		}
+	}
+	tmp := getBuf[T](len(dw))
+	defer putBuf(tmp)
+	rearrange(tmp, dwr, g, true)
+	for i := range dw {
+		dw[i] += tmp[i]
+	}
+}
