@@ -786,6 +786,8 @@ func pval(p float64) string {
 	switch {
 	case math.IsNaN(p):
 		return "n/a"
+	case p < 1e-300:
+		return "<1e-300"
 	case p < 1e-4:
 		return fmt.Sprintf("%.1e", p)
 	}
