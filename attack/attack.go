@@ -271,3 +271,28 @@ func unknown(name string) error {
 func errorf(name, format string, args ...any) error {
 	return fmt.Errorf(name+": "+format, args...)
 }
+
+// leastLikelyGrad is lossGrad for the least-likely class of each image,
+// taken from the same forward pass (Step-LL needs only one).
+func leastLikelyGrad(m nn.Classifier, x *tensor.Tensor, smoothing float64) (t []int, grad *tensor.Tensor, err error) {
+	terr := autograd.Try(func() {
+		xv := autograd.Param(x)
+		lv, _ := m.Forward(xv, nn.Eval)
+		if !lv.RequiresGrad() {
+			err = fmt.Errorf("%w: its outputs do not depend on the input (constant model?)", ErrNoGradient)
+			return
+		}
+		t = autograd.ArgMin(lv, 1)
+		l := autograd.CrossEntropy(lv, t, smoothing)
+		g, e := autograd.Grad([]*autograd.Var{l}, nil, []*autograd.Var{xv}, false)
+		if e != nil {
+			err = e
+			return
+		}
+		grad = tensor.Scale(g[0].Value(), float64(x.Shape()[0]))
+	})
+	if terr != nil {
+		return nil, nil, terr
+	}
+	return t, grad, err
+}

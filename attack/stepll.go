@@ -33,11 +33,20 @@ func (a *StepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, sign, err := a.targetsFor(m, x, y)
-	if err != nil {
-		return nil, err
+	var g *tensor.Tensor
+	var err error
+	sign := -1.0
+	if a.Targeting == LeastLikely {
+		// targets and gradient from one forward pass
+		_, g, err = leastLikelyGrad(m, x, a.Smoothing)
+	} else {
+		var t []int
+		t, sign, err = a.targetsFor(m, x, y)
+		if err != nil {
+			return nil, err
+		}
+		_, g, err = LossGrad(m, x, t, a.Smoothing)
 	}
-	_, g, err := LossGrad(m, x, t, a.Smoothing)
 	if err == nil {
 		err = checkGrad(a.Name(), g)
 	}
