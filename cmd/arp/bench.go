@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/arp-robustness/arp/autograd"
@@ -22,6 +24,7 @@ func newBenchCmd(*globalOptions) *cobra.Command {
 	var cfg bench.Config
 	var cases string
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time inference, training, Step-LL and the full ARP step",
@@ -45,6 +48,17 @@ prints the ratios.`,
 				cfg.Cases = strings.Split(cases, ",")
 			}
 			w := cmd.OutOrStdout()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			if !asJSON {
 				fmt.Fprintf(w, "%-8s %6s %10s %10s %8s %10s %10s %9s\n", "case", "batch", "median_ms", "images/s", "GFLOP/s", "allocs", "alloc_MB", "rss_MB")
 			}
@@ -73,6 +87,7 @@ prints the ratios.`,
 	f.StringVar(&cases, "cases", "", "comma-separated subset of "+strings.Join(bench.Cases(), ","))
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per case")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the weights and data")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
 	return cmd
 }
 
