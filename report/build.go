@@ -118,8 +118,16 @@ func build(runs []*Run, opt Options) *page {
 	for _, r := range runs {
 		for _, a := range r.Analyses {
 			label := r.Name
-			if len(r.Analyses) > 1 || a.Summary.Header.Config.Method != "gradcam-arp" {
-				label += " · " + a.Summary.Header.Config.Method
+			method := a.Summary.Header.Config.Method
+			if len(r.Analyses) > 1 || method != "gradcam-arp" {
+				// analysis/ is labelled by its method, analysis-X/ by X.
+				suffix := method
+				if base := filepath.Base(a.Dir); strings.HasPrefix(base, "analysis-") {
+					suffix = strings.TrimPrefix(base, "analysis-")
+				} else if base != "analysis" {
+					suffix = base
+				}
+				label += " · " + suffix
 			}
 			cols = append(cols, column{Label: label, Run: r, A: a})
 		}
