@@ -130,6 +130,15 @@ func TestMissingFiles(t *testing.T) {
 		t.Fatalf("analysis dir: %v", err)
 	}
 	render(t, runs)
+	// Two analyses of one run are labelled by method or directory.
+	writeAnalysis(t, filepath.Join(full, "analysis-eps0.3"), full, "mnist")
+	runs, err = Load([]string{full}, false)
+	if err != nil || len(runs[0].Analyses) != 2 {
+		t.Fatalf("two analyses: %v", err)
+	}
+	if page := render(t, runs); !strings.Contains(page, "<th>arp · gradcam-arp</th><th>arp · eps0.3</th>") {
+		t.Error("analyses of one run not labelled apart")
+	}
 	// Same names are made unique.
 	runs, err = Load([]string{full, full}, false)
 	if err != nil || runs[0].Name == runs[1].Name {
