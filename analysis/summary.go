@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/arp-robustness/arp/stats"
 )
@@ -262,10 +264,21 @@ func Compute(h *Header, recs []*Record) (*Summary, error) {
 		s.CleanAcc = nanInterval()
 	}
 	boot := stats.Bootstrap{Resamples: 1000, Seed: h.Config.Seed + 17}
-	for _, ai := range h.Attacks {
-		as := summarizeAttack(ai, analysed, boot)
-		s.Attacks = append(s.Attacks, as)
+	// The attacks are independent (and each deterministic), so they are
+	// summarised in parallel.
+	s.Attacks = make([]*AttackSummary, len(h.Attacks))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	for i, ai := range h.Attacks {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			s.Attacks[i] = summarizeAttack(ai, analysed, boot)
+			<-sem
+		}()
 	}
+	wg.Wait()
 	s.Overall = overall(s.Attacks)
 	return s, nil
 }
