@@ -579,7 +579,7 @@ func training(runs []*Run) *section {
 		}
 	}
 	if len(acc) > 0 {
-		b.addPlot(viz.LinePlot{Title: "accuracy during training", XLabel: "step", YLabel: "accuracy", Series: acc, YMin: 0, YMax: 1}.Image, "accuracy during training")
+		b.addPlot(viz.LinePlot{Title: "accuracy during training", XLabel: "step", YLabel: "accuracy", Series: acc, YMin: 0, YMax: 1, NoPoints: true}.Image, "accuracy during training")
 	}
 	for _, r := range runs {
 		if r.Training == nil && r.Curves != nil {
