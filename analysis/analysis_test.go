@@ -163,6 +163,9 @@ func TestVerdicts(t *testing.T) {
 				t.Errorf("verdicts %q / %q, want %q / %q\n%s\n%s", a.Verdicts[0].Status, a.Verdicts[1].Status, tc.want1, tc.want2a,
 					a.Verdicts[0].Text, a.Verdicts[1].Text)
 			}
+			if l := a.Logistic; tc.want1 == Holds && (l == nil || !(l.Slope < 0) || !(l.ClassSlope < 0) || l.ClassNote != "") {
+				t.Errorf("logistic fit %+v: want negative slopes, also within classes", l)
+			}
 			if s.Overall[0].Status != tc.want1 {
 				t.Errorf("overall 1: %q, want %q", s.Overall[0].Status, tc.want1)
 			}

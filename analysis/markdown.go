@@ -97,6 +97,9 @@ func (s *Summary) Markdown(w io.Writer) {
 				if l.AdjNote == "" {
 					adj = fmt.Sprintf(" Adjusted for the clean confidence (log-odds of the true class), the coverage slope is %s (p = %s).", f3(l.AdjSlope), fp(l.AdjP.F()))
 				}
+				if l.ClassNote == "" {
+					adj += fmt.Sprintf(" Within classes (the true class as a factor), it is %s (p = %s).", f3(l.ClassSlope), fp(l.ClassP.F()))
+				}
 				fmt.Fprintf(w, "Logistic fit of success on coverage (n = %d): slope %s (SE %s, p = %s); the odds of success change by a factor %s per +0.1 coverage.%s%s\n\n",
 					l.N, f3(l.Slope), f3(l.SlopeSE), fp(l.P.F()), f3(l.OddsRatio10), sep, adj)
 			}

@@ -131,6 +131,13 @@ type LogisticFit struct {
 	AdjSlope Num    `json:"adjusted_slope"`
 	AdjP     Num    `json:"adjusted_p"`
 	AdjNote  string `json:"adjusted_note,omitempty"`
+	// ClassSlope and ClassP are the coverage slope and its p-value with
+	// the true class as a factor (one indicator per class): does
+	// completeness predict success within classes, or only because some
+	// classes are both more completely attended and easier to attack?
+	ClassSlope Num    `json:"class_adjusted_slope"`
+	ClassP     Num    `json:"class_adjusted_p"`
+	ClassNote  string `json:"class_adjusted_note,omitempty"`
 }
 
 // StepCurve is the per-step trace of an iterative attack, step 0 being the
@@ -350,12 +357,14 @@ func summarizeAttack(ai AttackInfo, recs []*Record, boot stats.Bootstrap) *Attac
 	// Success by completeness.
 	var x, lo []float64
 	var y []bool
+	var class []int
 	for _, r := range rs {
 		if c := r.Clean.Coverage.F(); !math.IsNaN(c) {
 			x = append(x, c)
 			y = append(y, r.Attacks[ai.Key].Success)
 			p := math.Min(math.Max(r.Conf.F(), 1e-6), 1-1e-6)
 			lo = append(lo, math.Log(p/(1-p)))
+			class = append(class, r.Label)
 		}
 	}
 	if len(x) >= 2 {
@@ -367,7 +376,7 @@ func summarizeAttack(ai AttackInfo, recs []*Record, boot stats.Bootstrap) *Attac
 			as.Bins = append(as.Bins, Bin{Lo: b.Lo, Hi: b.Hi, MeanX: Num(b.MeanX), Count: b.Count, Successes: b.Successes,
 				Rate: Interval{Est: Num(b.Rate), Lo: Num(b.RateLo), Hi: Num(b.RateHi), Level: 0.95}})
 		}
-		as.Logistic = logistic(x, lo, y)
+		as.Logistic = logistic(x, lo, class, y)
 	} else {
 		as.BinsNote = "fewer than two images with ground truth"
 	}
@@ -447,13 +456,46 @@ func group(x []float64, boot stats.Bootstrap, median bool) Group {
 	return g
 }
 
-func logistic(x, conf []float64, y []bool) *LogisticFit {
+func logistic(x, conf []float64, class []int, y []bool) *LogisticFit {
 	nan := Num(math.NaN())
-	f := &LogisticFit{N: len(x), Intercept: nan, Slope: nan, SlopeSE: nan, P: nan, OddsRatio10: nan, LRP: nan, AdjSlope: nan, AdjP: nan}
+	f := &LogisticFit{N: len(x), Intercept: nan, Slope: nan, SlopeSE: nan, P: nan, OddsRatio10: nan, LRP: nan,
+		AdjSlope: nan, AdjP: nan, ClassSlope: nan, ClassP: nan}
 	if r, err := stats.Logistic(y, [][]float64{x, conf}, stats.LogisticOptions{}); err != nil {
 		f.AdjNote = err.Error()
 	} else {
 		f.AdjSlope, f.AdjP = Num(r.Coef[1]), Num(r.P[1])
+	}
+	// Class indicators: one per class present, the most frequent class
+	// being the reference; a class that holds every image adds nothing.
+	counts := map[int]int{}
+	for _, c := range class {
+		counts[c]++
+	}
+	ref, keys := -1, make([]int, 0, len(counts))
+	for c, n := range counts {
+		keys = append(keys, c)
+		if ref < 0 || n > counts[ref] || n == counts[ref] && c < ref {
+			ref = c
+		}
+	}
+	sort.Ints(keys)
+	preds := [][]float64{x}
+	for _, c := range keys {
+		if c == ref {
+			continue
+		}
+		d := make([]float64, len(class))
+		for i, ci := range class {
+			if ci == c {
+				d[i] = 1
+			}
+		}
+		preds = append(preds, d)
+	}
+	if r, err := stats.Logistic(y, preds, stats.LogisticOptions{}); err != nil {
+		f.ClassNote = err.Error()
+	} else {
+		f.ClassSlope, f.ClassP = Num(r.Coef[1]), Num(r.P[1])
 	}
 	r, err := stats.Logistic(y, [][]float64{x}, stats.LogisticOptions{})
 	if err != nil {

@@ -661,7 +661,8 @@ func attention(cols []column) *section {
 				sep = " (separated)"
 			}
 			return cell{Text: fmt.Sprintf("slope %s, p = %s; odds ×%s per +0.1%s", num(l.Slope.F(), 3), pval(l.P.F()), num(l.OddsRatio10.F(), 3), sep), Class: "num",
-				Title: fmt.Sprintf("adjusted for clean confidence: slope %s, p = %s", num(l.AdjSlope.F(), 3), pval(l.AdjP.F()))}
+				Title: fmt.Sprintf("adjusted for clean confidence: slope %s, p = %s; within classes: slope %s, p = %s",
+					num(l.AdjSlope.F(), 3), pval(l.AdjP.F()), num(l.ClassSlope.F(), 3), pval(l.ClassP.F()))}
 		})
 		anySteps := false
 		for _, c := range present {
@@ -770,7 +771,7 @@ func guide() *section {
 	return &section{ID: "guide", Title: "How to read this report", Intro: []string{
 		"Attention maps are Grad-CAM maps (the ARP paper's variant by default: normalised gradients, no ReLU, softmax over positions) of the true class at the model's attention layer, or LIME explanations. The attention region is the mean-threshold mask (M > mean M) at input resolution; the paper's top-k mask is reported too.",
 		"Completeness (observation 1) is the coverage |A ∩ G| / |G| of the ground-truth object G (a digit's pixels above 0.5, a garment's above 0.1, or the union of VOC boxes) by the clean attention region A. Images whose attack succeeded are \"attacked\", the others \"resisted\"; only correctly classified images are analysed.",
-		"Group comparisons give medians, means with 95% bootstrap intervals, the Mann-Whitney U test and the rank-biserial correlation r (positive: attacked images score higher; |r| < 0.1 negligible, < 0.3 small, < 0.5 medium, otherwise large). Success rates carry 95% Wilson intervals. The logistic fit gives how the odds of a successful attack change per +0.1 coverage; its tooltip gives the same fit adjusted for the clean confidence, which is often the stronger predictor.",
+		"Group comparisons give medians, means with 95% bootstrap intervals, the Mann-Whitney U test and the rank-biserial correlation r (positive: attacked images score higher; |r| < 0.1 negligible, < 0.3 small, < 0.5 medium, otherwise large). Success rates carry 95% Wilson intervals. The logistic fit gives how the odds of a successful attack change per +0.1 coverage; its tooltip gives the same fit adjusted for the clean confidence (often the stronger predictor) and within classes (the true class as a factor).",
 		"Observation 3 uses the per-step traces of the iterative attacks: the step where the success rate levels off (within max(0.5 points, 10%) of its best) and the paired IoU drop from there to the last step (bootstrap interval, sign test, Cohen's d_z; |d_z| < 0.2 is negligible).",
 		"Gallery columns: clean image; adversarial image; clean map over the clean image with its mask outlined in white; adversarial map likewise; masks: clean only blue, adversarial only red, both white, ground truth outlined in green.",
 	}}
