@@ -14,5 +14,5 @@ echo "== bin/arp version"
 bin/arp version
 echo "== bin/arp data info mnist-mini"
 bin/arp data info mnist-mini
-echo "== bin/arp demo (train adv and arp models on mnist-mini, evaluate, analyse, write the report; under 3 minutes on 2 cores)"
+echo "== bin/arp demo (train adv and arp models on mnist-mini, evaluate, analyse, write the report; about 75 s on 2 idle cores)"
 bin/arp demo

@@ -44,12 +44,12 @@ type demoConfig struct {
 	examples    int
 }
 
-// The demo's two sizes. The full one takes about two minutes on two idle
-// cores; --quick about half a minute.
+// The demo's two sizes. The full one needs about 110 CPU-seconds (75 s on
+// two idle cores); --quick about a third of that.
 var (
-	demoFull = demoConfig{steps: 160, lr: 2e-3, evalLimit: 200, evalEps: []float64{0.05, 0.1},
+	demoFull = demoConfig{steps: 250, lr: 2e-3, evalLimit: 200, evalEps: []float64{0.05, 0.1},
 		evalAttacks: []string{"fgsm", "pgd:steps=10", "square:queries=100", "attention-loss:steps=5"}, checkImages: 30,
-		trainEval: 200, anLimit: 500, anEps: 0.1, anAttacks: []string{"fgsm", "step-ll", "iter-ll", "gated-step-ll"}, examples: 4}
+		trainEval: 200, anLimit: 1000, anEps: 0.1, anAttacks: []string{"fgsm", "step-ll", "iter-ll", "gated-step-ll"}, examples: 4}
 	demoQuick = demoConfig{steps: 60, lr: 3e-3, evalLimit: 100, evalEps: []float64{0.05, 0.1},
 		evalAttacks: []string{"fgsm", "pgd:steps=5", "square:queries=50"}, checkImages: 20,
 		trainEval: 100, anLimit: 200, anEps: 0.1, anAttacks: []string{"fgsm", "step-ll", "iter-ll"}, examples: 3}
