@@ -17,9 +17,9 @@ import (
 
 // Files of a run directory besides nn's model.safetensors and model.json.
 const (
-	CheckpointFile  = "checkpoint.safetensors"
-	MetricsFile     = "metrics.jsonl"
-	CurvesFile      = "curves.png"
+	CheckpointFile   = "checkpoint.safetensors"
+	MetricsFile      = "metrics.jsonl"
+	CurvesFile       = "curves.png"
 	CheckpointFormat = "arp-checkpoint/1"
 )
 

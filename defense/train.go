@@ -435,15 +435,15 @@ type runner struct {
 	perEpoch int
 	t0       time.Time
 
-	start    int
-	win      window
+	start int
+	win   window
 	// throughput since the last metrics line (evaluations excluded)
 	winTime     time.Duration
 	timedImages int
-	history  []map[string]any
-	metrics  *os.File
-	lastEval *EvalResult
-	lastSave int // step of the last checkpoint on disk (-1: none)
+	history     []map[string]any
+	metrics     *os.File
+	lastEval    *EvalResult
+	lastSave    int // step of the last checkpoint on disk (-1: none)
 }
 
 func (r *runner) path(name string) string { return filepath.Join(r.cfg.Dir, name) }

@@ -30,18 +30,18 @@ type trainFlags struct {
 	out                            string
 	resume, force, quiet           bool
 
-	optimizer          string
-	lr, momentum       float64
-	schedule           string
-	warmup, lrStep     int
-	lrGamma, lrMin     float64
-	batch, epochs      int
-	steps              int
-	seed               uint64
-	flip               bool
+	optimizer           string
+	lr, momentum        float64
+	schedule            string
+	warmup, lrStep      int
+	lrGamma, lrMin      float64
+	batch, epochs       int
+	steps               int
+	seed                uint64
+	flip                bool
 	evalEvery, logEvery int
-	checkpointEvery    int
-	evalEps            float64
+	checkpointEvery     int
+	evalEps             float64
 
 	attack        string
 	eps           float64
@@ -275,7 +275,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	})
 	cfg := defense.Config{
 		Objective: obj, Optimizer: f.optimizer, LR: f.lr, Momentum: f.momentum,
-		Schedule: defense.Schedule{Kind: f.schedule, Warmup: f.warmup, StepEvery: f.lrStep, Gamma: f.lrGamma, MinLR: f.lrMin},
+		Schedule:  defense.Schedule{Kind: f.schedule, Warmup: f.warmup, StepEvery: f.lrStep, Gamma: f.lrGamma, MinLR: f.lrMin},
 		BatchSize: f.batch, Steps: steps, Seed: f.seed, Flip: f.flip,
 		EvalEvery: f.evalEvery, EvalEps: f.evalEps, LogEvery: f.logEvery, CheckpointEvery: f.checkpointEvery,
 		Dir: f.out, Resume: f.resume, Command: command,
