@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -319,13 +318,3 @@ func KaimingNormal(fanIn int) Init {
 // TorchDefault is PyTorch's default initialisation of Conv2d and Linear
 // weights and biases: U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
 func TorchDefault(fanIn int) Init { return Uniform(1 / math.Sqrt(float64(fanIn))) }
-
-func fanIn(shape []int) int {
-	n := 1
-	for _, d := range shape[1:] {
-		n *= d
-	}
-	return n
-}
-
-func describe(shape []int) string { return fmt.Sprint(shape) }

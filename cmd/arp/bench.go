@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime/pprof"
 	"strings"
 
-	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/bench"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
@@ -92,27 +89,16 @@ prints the ratios.`,
 }
 
 // arpBenchStep is the ARP training step of `arp train --defense arp` with
-// the paper's settings.
+// the paper's settings, exactly as the training loop runs it.
 func arpBenchStep(m *nn.Model, opt optim.Optimizer, x *tensor.Tensor, y []int, seed uint64) (bench.Step, error) {
 	obj, err := defense.New("arp", defense.Options{})
 	if err != nil {
 		return nil, err
 	}
-	params, _ := m.Trainable()
-	rng := rand.New(rand.NewPCG(seed, 11))
-	step := &defense.Step{
-		Ctx: context.Background(), Model: m, X: x, Y: y,
-		Mode: nn.Mode{Train: true, Rng: rng}, Seed: seed,
-		Update: func(l *defense.Loss) error {
-			g, err := autograd.Grad([]*autograd.Var{l.Total}, nil, params, false)
-			if err != nil {
-				return err
-			}
-			return opt.Step(g)
-		},
-	}
+	step := 0
 	return func() error {
-		_, err := obj.Step(step)
+		_, err := defense.TrainStep(obj, m, opt, x, y, seed, step)
+		step++
 		return err
 	}, nil
 }
