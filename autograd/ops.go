@@ -200,8 +200,16 @@ func Relu(x *Var) *Var {
 	// the mask is rebuilt from the output in the backward pass (out > 0
 	// exactly where x > 0), so the forward pass keeps no extra tensor
 	return record("Relu", tensor.Relu(x.val), func(in []*Var, out, gy *Var, needs []bool) []*Var {
-		return []*Var{Mul(gy, Const(tensor.PositiveMask(out.val)))}
+		return []*Var{reluGrad(gy, out.val)}
 	}, x)
+}
+
+// reluGrad passes gy where the ReLU output y is positive. It is linear in
+// gy, so its own gradient is the same selection; y is a constant of it.
+func reluGrad(gy *Var, y *tensor.Tensor) *Var {
+	return record("ReluGrad", tensor.ReluGrad(gy.val, y), func(in []*Var, out, gz *Var, needs []bool) []*Var {
+		return []*Var{reluGrad(gz, y)}
+	}, gy)
 }
 
 // LeakyRelu returns x for x > 0 and slope*x otherwise.

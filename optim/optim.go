@@ -224,6 +224,10 @@ func (o *Adam) Step(grads []*autograd.Var) error {
 func adamStep[T tensor.Float](w, g, m, v []T, lr, b1, b2, eps, wd, bc1, bc2 float64, decoupled bool) {
 	stepSize := lr / bc1
 	sq := math.Sqrt(bc2)
+	if w32, ok := any(w).([]float32); ok {
+		adamStep32(w32, any(g).([]float32), any(m).([]float32), any(v).([]float32), lr, b1, b2, eps, wd, stepSize, sq, decoupled)
+		return
+	}
 	tensor.ParallelFor(len(w), 1<<14, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			gj := float64(g[j])
@@ -238,6 +242,31 @@ func adamStep[T tensor.Float](w, g, m, v []T, lr, b1, b2, eps, wd, bc1, bc2 floa
 			m[j], v[j] = T(mj), T(vj)
 			wj -= stepSize * mj / (math.Sqrt(vj)/sq + eps)
 			w[j] = T(wj)
+		}
+	})
+}
+
+// adamStep32 is adamStep in float32 arithmetic, as PyTorch does it for
+// float32 parameters (and about twice as fast as widening every element to
+// float64 for the square root and the division).
+func adamStep32(w, g, m, v []float32, lr, b1, b2, eps, wd, stepSize, sq float64, decoupled bool) {
+	fb1, fb2 := float32(b1), float32(b2)
+	f1b1, f1b2 := float32(1-b1), float32(1-b2)
+	feps, fstep, fsq := float32(eps), float32(stepSize), float32(sq)
+	fdecay, fwd := float32(1-lr*wd), float32(wd)
+	tensor.ParallelFor(len(w), 1<<14, func(lo, hi int) {
+		w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+		for j := range w {
+			gj, wj := g[j], w[j]
+			if decoupled {
+				wj *= fdecay
+			} else {
+				gj += fwd * wj
+			}
+			mj := fb1*m[j] + f1b1*gj
+			vj := fb2*v[j] + f1b2*gj*gj
+			m[j], v[j] = mj, vj
+			w[j] = wj - fstep*mj/(float32(math.Sqrt(float64(vj)))/fsq+feps)
 		}
 	})
 }

@@ -203,6 +203,17 @@ func Conv2d(x, w *Tensor, p Conv2dParams) *Tensor {
 	return out
 }
 
+// perImage reports whether an im2col-lowered convolution runs image by
+// image on each worker (single-threaded GEMMs on cache-resident columns)
+// rather than as one wide GEMM over a chunk of images: the wide GEMM only
+// pays when the per-image product is too small to keep a core busy.
+func (g convGeom) perImage() bool {
+	return g.n >= Workers() && g.f*g.ohw()*g.ckk() >= perImageMinWork
+}
+
+// perImageMinWork is the smallest per-image multiply-add count of perImage.
+var perImageMinWork = 1 << 18
+
 // chunkImages returns how many images one GEMM covers so that its column
 // buffer stays near colBudget elements.
 func chunkImages(g convGeom) int {
@@ -229,6 +240,19 @@ func convForward[T Float](x, w, y []T, g convGeom) {
 		ParallelFor(g.n, 1, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
 				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, x[n*chw:(n+1)*chw], ohw, 0, y[n*fo:(n+1)*fo], ohw)
+			}
+		})
+		return
+	}
+	if g.perImage() {
+		// one image at a time per worker: its columns stay in cache and the
+		// product lands in y directly
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			cols := getBuf[T](ckk * ohw)
+			defer putBuf(cols)
+			for n := lo; n < hi; n++ {
+				im2col(x[n*chw:(n+1)*chw], g, cols, ohw)
+				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, cols, ohw, 0, y[n*fo:(n+1)*fo], ohw)
 			}
 		})
 		return
@@ -306,6 +330,17 @@ func convInputGrad[T Float](gy, w, dx []T, g convGeom) {
 		})
 		return
 	}
+	if g.perImage() {
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			cols := getBuf[T](ckk * ohw)
+			defer putBuf(cols)
+			for n := lo; n < hi; n++ {
+				gemmSingleT(true, false, ckk, ohw, g.f, 1, w, ckk, gy[n*fo:(n+1)*fo], ohw, 0, cols, ohw)
+				col2im(cols, g, dx[n*chw:(n+1)*chw], ohw)
+			}
+		})
+		return
+	}
 	nb := chunkImages(g)
 	cols := getBuf[T](ckk * nb * ohw)
 	gcat := getBuf[T](g.f * nb * ohw)
@@ -347,6 +382,32 @@ func convWeightGrad[T Float](x, gy, dw []T, g convGeom) {
 		return
 	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
+	if g.perImage() {
+		// each worker accumulates its images into its own partial gradient
+		fo := g.f * ohw
+		parts := make([][]T, g.n) // by first image: summed in a fixed order
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			cols := getBuf[T](ckk * ohw)
+			defer putBuf(cols)
+			part := getBuf[T](len(dw))
+			clear(part)
+			for n := lo; n < hi; n++ {
+				im2col(x[n*chw:(n+1)*chw], g, cols, ohw)
+				gemmSingleT(false, true, g.f, ckk, ohw, 1, gy[n*fo:(n+1)*fo], ohw, cols, ohw, 1, part, ckk)
+			}
+			parts[lo] = part
+		})
+		for _, part := range parts {
+			if part == nil {
+				continue
+			}
+			for i, v := range part {
+				dw[i] += v
+			}
+			putBuf(part)
+		}
+		return
+	}
 	nb := chunkImages(g)
 	if g.direct() {
 		nb = 1 << 30

@@ -38,3 +38,27 @@ func BenchmarkConv2(b *testing.B) {
 		b.Run(which+"/shift", func(b *testing.B) { benchConv(b, true, which) })
 	}
 }
+
+// CifarNet's conv1 at batch 50: [50,3,32,32] * [64,3,5,5], SAME padding
+// (3 input channels: lowered with im2col).
+func BenchmarkConv1(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, w := randT(rng, Float32, 50, 3, 32, 32), randT(rng, Float32, 64, 3, 5, 5)
+	p := Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}
+	gy := randT(rng, Float32, 50, 64, 32, 32)
+	for _, which := range []string{"forward", "input", "weight"} {
+		b.Run(which, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				switch which {
+				case "forward":
+					Conv2d(x, w, p)
+				case "input":
+					Conv2dInputGrad(gy, w, x.Shape(), p)
+				case "weight":
+					Conv2dWeightGrad(x, gy, w.Shape(), p)
+				}
+			}
+			b.ReportMetric(2*50*1024*64*75*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

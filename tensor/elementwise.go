@@ -124,6 +124,35 @@ func Relu(x *Tensor) *Tensor {
 	return out
 }
 
+// ReluGrad returns gy where y > 0 and 0 elsewhere (also where gy is NaN):
+// the gradient of a ReLU given its output y, in one pass.
+func ReluGrad(gy, y *Tensor) *Tensor {
+	sameDType("tensor.ReluGrad", gy, y)
+	if !SameShape(gy.shape, y.shape) {
+		Panicf("tensor.ReluGrad", "gradient %v does not match output %v", gy.shape, y.shape)
+	}
+	out := ZerosLike(gy)
+	if gy.dtype == Float32 {
+		gs, ys, os := gy.f32, y.f32, out.f32
+		ParallelFor(len(gs), elemGrain, func(lo, hi int) {
+			gs, ys, os := gs[lo:hi], ys[lo:hi], os[lo:hi]
+			for i, v := range ys {
+				// all ones for positive values (sign bit clear and not zero), branch-free
+				b := math.Float32bits(v)
+				keep := -((uint32(int32(b)>>31) ^ 1) & 1 & ((b | -b) >> 31))
+				os[i] = math.Float32frombits(math.Float32bits(gs[i]) & keep)
+			}
+		})
+		return out
+	}
+	for i, v := range y.f64 {
+		if v > 0 {
+			out.f64[i] = gy.f64[i]
+		}
+	}
+	return out
+}
+
 // PositiveMask returns 1 where x > 0 and 0 elsewhere.
 func PositiveMask(x *Tensor) *Tensor {
 	if x.dtype == Float32 {

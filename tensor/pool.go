@@ -39,6 +39,10 @@ func MaxPool2dIndices(x *Tensor, kh, kw int, p Conv2dParams) ([]int32, []int) {
 func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
+	if x32, ok := any(x).([]float32); ok && p.DilationH == 1 && p.DilationW == 1 {
+		maxPool32(x32, g, idx)
+		return
+	}
 	if p.PadTop == 0 && p.PadLeft == 0 && p.DilationH == 1 && p.DilationW == 1 &&
 		(g.oh-1)*p.StrideH+g.kh <= g.h && (g.ow-1)*p.StrideW+g.kw <= g.w {
 		maxPoolInside(x, g, idx)
@@ -85,37 +89,6 @@ func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 func maxPoolInside[T Float](x []T, g convGeom, idx []int32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
-	if g.kh == 2 && g.kw == 2 && p.StrideH == 2 && p.StrideW == 2 {
-		ParallelFor(g.n*g.c, 4, func(lo, hi int) {
-			for nc := lo; nc < hi; nc++ {
-				base := nc * hw
-				xc := x[base : base+hw]
-				out := idx[nc*ohw : (nc+1)*ohw]
-				for oy := 0; oy < g.oh; oy++ {
-					r0 := xc[2*oy*g.w : 2*oy*g.w+g.w]
-					r1 := xc[(2*oy+1)*g.w : (2*oy+1)*g.w+g.w]
-					o := out[oy*g.ow : (oy+1)*g.ow]
-					for ox := range o {
-						// pick the larger of each row pair, then of the two rows
-						j := 2 * ox
-						a, ia := r0[j], j
-						if v := r0[j+1]; v > a {
-							a, ia = v, j+1
-						}
-						b, ib := r1[j], j+g.w
-						if v := r1[j+1]; v > b {
-							b, ib = v, j+1+g.w
-						}
-						if b > a {
-							ia = ib
-						}
-						o[ox] = int32(base + 2*oy*g.w + ia)
-					}
-				}
-			}
-		})
-		return
-	}
 	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			base := nc * hw
@@ -413,4 +386,154 @@ func lrnT[T Float](x, y []T, shape []int, r int, bias, alpha, beta float64) {
 			}
 		}
 	})
+}
+
+// key32 maps a float32 to an int32 of the same order (-0 equal to +0, every
+// NaN above +Inf), so that window maxima can be taken with integer selects
+// instead of data-dependent branches, which mispredict on half the
+// comparisons of real activations.
+func key32(v float32) int32 {
+	b := int32(math.Float32bits(v))
+	mag := b & 0x7fffffff
+	isNaN := (0x7f800000 - mag) >> 31 // -1 for a NaN
+	s := (b >> 31) &^ isNaN
+	return (mag ^ s) - s
+}
+
+// sel returns (kb, ib) when kb > ka and (ka, ia) otherwise, branch-free;
+// ties keep the first, as PyTorch's scan order does.
+func sel(ka, ia, kb, ib int32) (int32, int32) {
+	m := int32((int64(ka) - int64(kb)) >> 63)
+	return ka ^ ((ka ^ kb) & m), ia ^ ((ia ^ ib) & m)
+}
+
+// maxPool32 is maxPoolIdx for float32 windows without dilation. It avoids
+// branches on the data: the window maximum is taken first, then the first
+// position holding it is found with selects (a NaN, where equality fails,
+// takes a slower exact path).
+func maxPool32(x []float32, g convGeom, idx []int32) {
+	p := g.p
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	sh, sw := p.StrideH, p.StrideW
+	inside := p.PadTop == 0 && p.PadLeft == 0 && (g.oh-1)*sh+g.kh <= g.h && (g.ow-1)*sw+g.kw <= g.w
+	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			base := nc * hw
+			xc := x[base : base+hw]
+			out := idx[nc*ohw : (nc+1)*ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				o := out[oy*g.ow : (oy+1)*g.ow]
+				y0 := oy*sh - p.PadTop
+				if inside && g.kh == 2 && g.kw == 2 && sw == 2 {
+					pool2x2Row(xc, y0*g.w, g.w, o, int32(base))
+					continue
+				}
+				i0, i1 := max(y0, 0), min(y0+g.kh, g.h)
+				for ox := range o {
+					x0 := ox*sw - p.PadLeft
+					j0, j1 := max(x0, 0), min(x0+g.kw, g.w)
+					if i0 >= i1 || j0 >= j1 {
+						o[ox] = -1
+						continue
+					}
+					o[ox] = int32(base + windowArgmax(xc, g.w, i0, i1, j0, j1))
+				}
+			}
+		}
+	})
+}
+
+// pool2x2Row fills one output row o of a 2x2, stride-2 pool whose window
+// rows start at flat offset r (row width w) of the channel xc.
+func pool2x2Row(xc []float32, r, w int, o []int32, base int32) {
+	r0 := xc[r : r+w]
+	r1 := xc[r+w : r+2*w]
+	for ox := range o {
+		j := 2 * ox
+		a, b, c, d := r0[j], r0[j+1], r1[j], r1[j+1]
+		m := max(max(a, b), max(c, d))
+		off := w + 1
+		if c == m {
+			off = w
+		}
+		if b == m {
+			off = 1
+		}
+		if a == m {
+			off = 0
+		}
+		if m != m { // a NaN: the first one wins
+			ka, ia := key32(a), int32(0)
+			ka, ia = sel(ka, ia, key32(b), 1)
+			ka, ia = sel(ka, ia, key32(c), int32(w))
+			_, ia = sel(ka, ia, key32(d), int32(w+1))
+			off = int(ia)
+		}
+		o[ox] = base + int32(r+j+off)
+	}
+}
+
+// windowArgmax returns the flat index in xc (row width w) of the first
+// maximum of rows [i0,i1) x columns [j0,j1), scanning row-major; the first
+// NaN wins over everything.
+func windowArgmax(xc []float32, w, i0, i1, j0, j1 int) int {
+	if i1-i0 == 3 && j1-j0 == 3 {
+		r := i0*w + j0
+		r0, r1, r2 := xc[r:r+3], xc[r+w:r+w+3], xc[r+2*w:r+2*w+3]
+		m := max(r0[0], r0[1], r0[2], r1[0], r1[1], r1[2], r2[0], r2[1], r2[2])
+		if m == m {
+			off := 2*w + 2
+			if r2[1] == m {
+				off = 2*w + 1
+			}
+			if r2[0] == m {
+				off = 2 * w
+			}
+			if r1[2] == m {
+				off = w + 2
+			}
+			if r1[1] == m {
+				off = w + 1
+			}
+			if r1[0] == m {
+				off = w
+			}
+			if r0[2] == m {
+				off = 2
+			}
+			if r0[1] == m {
+				off = 1
+			}
+			if r0[0] == m {
+				off = 0
+			}
+			return r + off
+		}
+	}
+	m := xc[i0*w+j0]
+	for i := i0; i < i1; i++ {
+		for _, v := range xc[i*w+j0 : i*w+j1] {
+			m = max(m, v)
+		}
+	}
+	best := i0*w + j0
+	if m != m {
+		ka, ia := key32(xc[best]), int32(best)
+		for i := i0; i < i1; i++ {
+			for j := j0; j < j1; j++ {
+				ka, ia = sel(ka, ia, key32(xc[i*w+j]), int32(i*w+j))
+			}
+		}
+		return int(ia)
+	}
+	// scan backwards with selects, so the earliest match is written last
+	for i := i1 - 1; i >= i0; i-- {
+		row := xc[i*w+j0 : i*w+j1]
+		for j := len(row) - 1; j >= 0; j-- {
+			if row[j] == m {
+				best = i*w + j0 + j
+			}
+		}
+	}
+	return best
 }

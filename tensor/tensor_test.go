@@ -385,3 +385,117 @@ func TestShiftedLoweringMatchesIm2col(t *testing.T) {
 		}
 	}
 }
+
+// The float32 pooling kernels choose by value first and position second;
+// they must agree with the float64 path (a plain row-major scan in which the
+// first maximum and the first NaN win) on ties, -0/+0, infinities, NaNs and
+// padded windows.
+func TestMaxPool32MatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), -float32(math.NaN())}
+	cases := []struct {
+		k, s   int
+		p      Conv2dParams
+		h, w   int
+		choice int // 0: random, 1: small integers (many ties), 2: specials
+	}{
+		{2, 2, Conv2dParams{}, 8, 10, 0},
+		{2, 2, Conv2dParams{}, 9, 8, 1},
+		{2, 2, Conv2dParams{}, 8, 8, 2},
+		{3, 2, Conv2dParams{PadBottom: 1, PadRight: 1}, 8, 8, 1},
+		{3, 2, Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, 7, 9, 2},
+		{3, 1, Conv2dParams{}, 6, 6, 1},
+		{2, 3, Conv2dParams{PadTop: 2, PadLeft: 2}, 7, 7, 2},
+	}
+	for ci, c := range cases {
+		c.p.StrideH, c.p.StrideW = c.s, c.s
+		n := 2 * 3 * c.h * c.w
+		v32 := make([]float32, n)
+		v64 := make([]float64, n)
+		for i := range v32 {
+			switch c.choice {
+			case 0:
+				v32[i] = rng.Float32()*2 - 1
+			case 1:
+				v32[i] = float32(rng.IntN(3))
+			default:
+				v32[i] = special[rng.IntN(len(special))]
+			}
+			v64[i] = float64(v32[i])
+		}
+		got, _ := MaxPool2dIndices(FromFloat32(v32, 2, 3, c.h, c.w), c.k, c.k, c.p)
+		want, _ := MaxPool2dIndices(FromFloat64(v64, 2, 3, c.h, c.w), c.k, c.k, c.p)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("case %d: output %d picks %d, float64 path picks %d", ci, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestReluGrad(t *testing.T) {
+	nan := math.NaN()
+	for _, dt := range []DType{Float32, Float64} {
+		y := Zeros(dt, 6)
+		gy := Zeros(dt, 6)
+		for i, v := range []float64{-1, 0, math.Copysign(0, -1), 2, math.Inf(1), 1e-30} {
+			y.SetFlat(i, v)
+			gy.SetFlat(i, []float64{5, 6, 7, nan, -3, 4}[i])
+		}
+		got := ReluGrad(gy, y)
+		want := []float64{0, 0, 0, nan, -3, 4}
+		for i, w := range want {
+			g := got.AtFlat(i)
+			if !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
+				t.Fatalf("%v: element %d: got %g, want %g", dt, i, g, w)
+			}
+		}
+	}
+}
+
+// The per-image im2col lowering (one cache-resident image per worker) must
+// agree with the chunked one (one wide GEMM) and with the direct loop.
+func TestPerImageLoweringMatchesChunked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	cases := []struct {
+		name string
+		x, w []int
+		p    Conv2dParams
+	}{
+		{"same-5x5", []int{5, 3, 8, 7}, []int{4, 3, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
+		{"stride2", []int{4, 6, 9, 9}, []int{5, 6, 3, 3}, Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{"one-image", []int{1, 2, 6, 6}, []int{3, 2, 3, 3}, Conv2dParams{}},
+	}
+	for _, c := range cases {
+		for _, dt := range []DType{Float32, Float64} {
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
+				x, w := randT(rng, dt, c.x...), randT(rng, dt, c.w...)
+				old, oldMin := perImageMinWork, shiftMinChannels
+				defer func() { perImageMinWork, shiftMinChannels = old, oldMin }()
+				shiftMinChannels = 1 << 30
+				perImageMinWork = 1 << 62 // chunked
+				y0 := Conv2d(x, w, c.p)
+				gy := randT(rng, dt, y0.Shape()...)
+				dx0 := Conv2dInputGrad(gy, w, x.Shape(), c.p)
+				dw0 := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
+				perImageMinWork = 0 // per image whenever there are enough images
+				tol := 1e-12
+				if dt == Float32 {
+					tol = 1e-5
+				}
+				if d := MaxAbsDiff(Conv2d(x, w, c.p), y0); d > tol {
+					t.Fatalf("forward differs by %g", d)
+				}
+				if d := MaxAbsDiff(Conv2dInputGrad(gy, w, x.Shape(), c.p), dx0); d > tol {
+					t.Fatalf("input gradient differs by %g", d)
+				}
+				if d := MaxAbsDiff(Conv2dWeightGrad(x, gy, w.Shape(), c.p), dw0); d > tol {
+					t.Fatalf("weight gradient differs by %g", d)
+				}
+				if d := MaxAbsDiff(y0, naiveConv(x, w, c.p)); d > 1e-5 {
+					t.Fatalf("differs from direct loop by %g", d)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,26 @@
+package tensor
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func BenchmarkMaxPool(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, c := range []struct {
+		name string
+		k, s int
+		h    int
+		p    Conv2dParams
+	}{
+		{"2x2s2/32", 2, 2, 32, Conv2dParams{StrideH: 2, StrideW: 2}},
+		{"3x3s2same/32", 3, 2, 32, Conv2dParams{StrideH: 2, StrideW: 2, PadBottom: 1, PadRight: 1}},
+	} {
+		x := randT(rng, Float32, 50, 64, c.h, c.h)
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				MaxPool2dIndices(x, c.k, c.k, c.p)
+			}
+		})
+	}
+}
