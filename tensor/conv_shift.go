@@ -101,10 +101,36 @@ func gridOutputs[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T, t
 
 func convForwardShift[T Float](x, w, y []T, g convGeom) {
 	s := g.shift()
-	nb := g.shiftChunk(s)
 	wr := getBuf[T](len(w))
 	defer putBuf(wr)
 	rearrange(w, wr, g, false)
+	if w := Workers(); shiftWorkerImages > 0 && w > 1 && g.n >= 2*w {
+		fc := g.f * g.c
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			nb := min(shiftWorkerImages, hi-lo)
+			xp := getBuf[T](g.c * nb * s.grid)
+			yp := getBuf[T](g.f * nb * s.grid)
+			defer putBuf(xp)
+			defer putBuf(yp)
+			for n0 := lo; n0 < hi; n0 += nb {
+				cnt := min(nb, hi-n0)
+				ld := cnt * s.grid
+				ncols := ld - s.maxoff
+				padImagesSerial(x, g, s, n0, cnt, xp)
+				beta := T(0)
+				for i := 0; i < g.kh; i++ {
+					for j := 0; j < g.kw; j++ {
+						ij := i*g.kw + j
+						gemmSingleT(false, false, g.f, ncols, g.c, 1, wr[ij*fc:(ij+1)*fc], g.c, xp[g.off(s, i, j):], ld, beta, yp, ld)
+						beta = 1
+					}
+				}
+				gridToOutputsSerial(y, g, s, n0, cnt, yp)
+			}
+		})
+		return
+	}
+	nb := g.shiftChunk(s)
 	xp := getBuf[T](g.c * nb * s.grid)
 	yp := getBuf[T](g.f * nb * s.grid)
 	defer putBuf(xp)
@@ -129,16 +155,40 @@ func convForwardShift[T Float](x, w, y []T, g convGeom) {
 
 func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
 	s := g.shift()
-	nb := g.shiftChunk(s)
 	wr := getBuf[T](len(w))
 	defer putBuf(wr)
 	rearrange(w, wr, g, false)
+	if w := Workers(); shiftWorkerImages > 0 && w > 1 && g.n >= 2*w {
+		fc := g.f * g.c
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			nb := min(shiftWorkerImages, hi-lo)
+			dxp := getBuf[T](g.c * nb * s.grid)
+			dyp := getBuf[T](g.f * nb * s.grid)
+			defer putBuf(dxp)
+			defer putBuf(dyp)
+			for n0 := lo; n0 < hi; n0 += nb {
+				cnt := min(nb, hi-n0)
+				ld := cnt * s.grid
+				ncols := ld - s.maxoff
+				gridOutputsSerial(gy, g, s, n0, cnt, dyp)
+				clear(dxp[:g.c*ld])
+				for i := 0; i < g.kh; i++ {
+					for j := 0; j < g.kw; j++ {
+						ij := i*g.kw + j
+						gemmSingleT(true, false, g.c, ncols, g.f, 1, wr[ij*fc:(ij+1)*fc], g.c, dyp, ld, 1, dxp[g.off(s, i, j):], ld)
+					}
+				}
+				unpadImages(dxp, g, s, n0, cnt, dx, 0, cnt*g.c)
+			}
+		})
+		return
+	}
+	nb := g.shiftChunk(s)
 	dxp := getBuf[T](g.c * nb * s.grid)
 	dyp := getBuf[T](g.f * nb * s.grid)
 	defer putBuf(dxp)
 	defer putBuf(dyp)
 	fc := g.f * g.c
-	chw := g.c * g.h * g.w
 	for n0 := 0; n0 < g.n; n0 += nb {
 		cnt := min(nb, g.n-n0)
 		ld := cnt * s.grid
@@ -152,21 +202,68 @@ func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
 			}
 		}
 		ParallelFor(cnt*g.c, 4, func(lo, hi int) {
-			for jc := lo; jc < hi; jc++ {
-				j, c := jc/g.c, jc%g.c
-				dst := dx[(n0+j)*chw+c*g.h*g.w:]
-				src := dxp[c*ld+j*s.grid:]
-				for y := 0; y < g.h; y++ {
-					o := (y+g.p.PadTop)*s.wp + g.p.PadLeft
-					copy(dst[y*g.w:(y+1)*g.w], src[o:o+g.w])
-				}
-			}
+			unpadImages(dxp, g, s, n0, cnt, dx, lo, hi)
 		})
 	}
 }
 
+// shiftWorkerImages is how many images one worker's weight-gradient chunk
+// holds when every worker accumulates its own images (0: one shared chunk
+// multiplied with the BLAS library's threads).
+var shiftWorkerImages = 1
+
 func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	s := g.shift()
+	if w := Workers(); shiftWorkerImages > 0 && w > 1 && g.n >= 2*w {
+		// the GEMMs of the weight gradient are small (F x C) with a long
+		// inner dimension: splitting the images between workers, each with
+		// single-threaded GEMMs on cache-sized chunks and its own partial
+		// sum, keeps both cores busier than threading each GEMM
+		fc := g.f * g.c
+		parts := make([][]T, g.n)
+		ParallelFor(g.n, 1, func(lo, hi int) {
+			nb := min(shiftWorkerImages, hi-lo)
+			xp := getBuf[T](g.c * nb * s.grid)
+			dyp := getBuf[T](g.f * nb * s.grid)
+			defer putBuf(xp)
+			defer putBuf(dyp)
+			part := getBuf[T](len(dw))
+			clear(part)
+			for n0 := lo; n0 < hi; n0 += nb {
+				cnt := min(nb, hi-n0)
+				ld := cnt * s.grid
+				ncols := ld - s.maxoff
+				padImagesSerial(x, g, s, n0, cnt, xp)
+				gridOutputsSerial(gy, g, s, n0, cnt, dyp)
+				for i := 0; i < g.kh; i++ {
+					for j := 0; j < g.kw; j++ {
+						ij := i*g.kw + j
+						gemmSingleT(false, true, g.f, g.c, ncols, 1, dyp, ld, xp[g.off(s, i, j):], ld, 1, part[ij*fc:(ij+1)*fc], g.c)
+					}
+				}
+			}
+			parts[lo] = part
+		})
+		dwr := getBuf[T](len(dw))
+		defer putBuf(dwr)
+		clear(dwr)
+		for _, part := range parts {
+			if part == nil {
+				continue
+			}
+			for i, v := range part {
+				dwr[i] += v
+			}
+			putBuf(part)
+		}
+		tmp := getBuf[T](len(dw))
+		defer putBuf(tmp)
+		rearrange(tmp, dwr, g, true)
+		for i := range dw {
+			dw[i] += tmp[i]
+		}
+		return
+	}
 	nb := g.shiftChunk(s)
 	dwr := getBuf[T](len(dw))
 	defer putBuf(dwr)
@@ -194,5 +291,67 @@ func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	rearrange(tmp, dwr, g, true)
 	for i := range dw {
 		dw[i] += tmp[i]
+	}
+}
+
+// padImagesSerial is padImages on the calling goroutine.
+func padImagesSerial[T Float](x []T, g convGeom, s shiftGeom, n0, cnt int, xp []T) {
+	ld := cnt * s.grid
+	clear(xp[:g.c*ld])
+	chw := g.c * g.h * g.w
+	for jc := 0; jc < cnt*g.c; jc++ {
+		j, c := jc/g.c, jc%g.c
+		src := x[(n0+j)*chw+c*g.h*g.w:]
+		dst := xp[c*ld+j*s.grid:]
+		for y := 0; y < g.h; y++ {
+			copy(dst[(y+g.p.PadTop)*s.wp+g.p.PadLeft:(y+g.p.PadTop)*s.wp+g.p.PadLeft+g.w], src[y*g.w:(y+1)*g.w])
+		}
+	}
+}
+
+// gridOutputsSerial writes y [N,F,OH,OW] (images n0..) into a cleared grid
+// yp [F, cnt*grid] on the calling goroutine.
+func gridOutputsSerial[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T) {
+	ld := cnt * s.grid
+	clear(yp[:g.f*ld])
+	fo := g.f * g.oh * g.ow
+	for jf := 0; jf < cnt*g.f; jf++ {
+		j, f := jf/g.f, jf%g.f
+		yy := y[(n0+j)*fo+f*g.oh*g.ow:]
+		gp := yp[f*ld+j*s.grid:]
+		for oy := 0; oy < g.oh; oy++ {
+			copy(gp[oy*s.wp:oy*s.wp+g.ow], yy[oy*g.ow:(oy+1)*g.ow])
+		}
+	}
+}
+
+// gridToOutputsSerial reads y [N,F,OH,OW] (images n0..) out of the grid
+// yp [F, cnt*grid] on the calling goroutine.
+func gridToOutputsSerial[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T) {
+	ld := cnt * s.grid
+	fo := g.f * g.oh * g.ow
+	for jf := 0; jf < cnt*g.f; jf++ {
+		j, f := jf/g.f, jf%g.f
+		yy := y[(n0+j)*fo+f*g.oh*g.ow:]
+		gp := yp[f*ld+j*s.grid:]
+		for oy := 0; oy < g.oh; oy++ {
+			copy(yy[oy*g.ow:(oy+1)*g.ow], gp[oy*s.wp:oy*s.wp+g.ow])
+		}
+	}
+}
+
+// unpadImages copies the interior of the padded grid dxp [C, cnt*grid] into
+// images n0.. of dx [N,C,H,W], for image-channel pairs lo..hi-1.
+func unpadImages[T Float](dxp []T, g convGeom, s shiftGeom, n0, cnt int, dx []T, lo, hi int) {
+	ld := cnt * s.grid
+	chw := g.c * g.h * g.w
+	for jc := lo; jc < hi; jc++ {
+		j, c := jc/g.c, jc%g.c
+		dst := dx[(n0+j)*chw+c*g.h*g.w:]
+		src := dxp[c*ld+j*s.grid:]
+		for y := 0; y < g.h; y++ {
+			o := (y+g.p.PadTop)*s.wp + g.p.PadLeft
+			copy(dst[y*g.w:(y+1)*g.w], src[o:o+g.w])
+		}
 	}
 }

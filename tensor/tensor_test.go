@@ -340,6 +340,9 @@ func TestMaxPoolFastPathMatchesGeneral(t *testing.T) {
 }
 
 func TestShiftedLoweringMatchesIm2col(t *testing.T) {
+	oldWorkers := Workers()
+	defer SetWorkers(oldWorkers)
+	SetWorkers(2) // the per-worker paths need at least two workers
 	rng := rand.New(rand.NewPCG(11, 11))
 	cases := []struct {
 		name string
@@ -349,20 +352,25 @@ func TestShiftedLoweringMatchesIm2col(t *testing.T) {
 		{"same-5x5", []int{3, 4, 8, 7}, []int{5, 4, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
 		{"valid", []int{2, 3, 6, 6}, []int{2, 3, 3, 3}, Conv2dParams{}},
 		{"asym-dilated", []int{2, 2, 7, 9}, []int{3, 2, 3, 2}, Conv2dParams{PadTop: 1, PadBottom: 3, PadLeft: 0, PadRight: 2, DilationH: 2, DilationW: 3}},
+		{"many-images", []int{7, 3, 6, 5}, []int{4, 3, 3, 3}, Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{"many-images-dilated", []int{9, 2, 7, 9}, []int{3, 2, 3, 2}, Conv2dParams{PadTop: 1, PadBottom: 3, PadLeft: 0, PadRight: 2, DilationH: 2, DilationW: 3}},
 	}
 	for _, c := range cases {
 		for _, dt := range []DType{Float32, Float64} {
 			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
 				x, w := randT(rng, dt, c.x...), randT(rng, dt, c.w...)
-				oldMin, oldBudget := shiftMinChannels, colBudget
-				defer func() { shiftMinChannels, colBudget = oldMin, oldBudget }()
+				oldMin, oldBudget, oldPer := shiftMinChannels, colBudget, shiftWorkerImages
+				defer func() { shiftMinChannels, colBudget, shiftWorkerImages = oldMin, oldBudget, oldPer }()
 				shiftMinChannels = 1 << 30 // im2col
 				y0 := Conv2d(x, w, c.p)
 				gy := randT(rng, dt, y0.Shape()...)
 				dx0 := Conv2dInputGrad(gy, w, x.Shape(), c.p)
 				dw0 := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
-				for _, budget := range []int{1 << 22, 1} { // one chunk, one image per chunk
-					shiftMinChannels, colBudget = 1, budget
+				// one shared chunk, one image per chunk, then the per-worker
+				// chunks of 1 and 3 images (used when there are enough images)
+				for _, v := range [][2]int{{1 << 22, 0}, {1, 0}, {1 << 22, 1}, {1 << 22, 3}} {
+					budget := v[0]
+					shiftMinChannels, colBudget, shiftWorkerImages = 1, budget, v[1]
 					tol := 1e-12
 					if dt == Float32 {
 						tol = 1e-5
@@ -456,6 +464,9 @@ func TestReluGrad(t *testing.T) {
 // The per-image im2col lowering (one cache-resident image per worker) must
 // agree with the chunked one (one wide GEMM) and with the direct loop.
 func TestPerImageLoweringMatchesChunked(t *testing.T) {
+	oldWorkers := Workers()
+	defer SetWorkers(oldWorkers)
+	SetWorkers(2) // the per-worker paths need at least two workers
 	rng := rand.New(rand.NewPCG(12, 12))
 	cases := []struct {
 		name string
