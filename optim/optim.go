@@ -255,7 +255,8 @@ func adamStep32(w, g, m, v []float32, lr, b1, b2, eps, wd, stepSize, sq float64,
 	feps, fstep, fsq := float32(eps), float32(stepSize), float32(sq)
 	fdecay, fwd := float32(1-lr*wd), float32(wd)
 	tensor.ParallelFor(len(w), 1<<14, func(lo, hi int) {
-		w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+		w := w[lo:hi]
+		g, m, v := g[lo:hi][:len(w)], m[lo:hi][:len(w)], v[lo:hi][:len(w)]
 		for j := range w {
 			gj, wj := g[j], w[j]
 			if decoupled {

@@ -284,6 +284,25 @@ func sumToT[T Float](x []T, xshape []int, out []T, oshape []int) {
 		out[0] = T(s)
 		return
 	}
+	if a, b, c, ok := keptBlock(xshape, oshape); ok && c > 1 {
+		// x is [A,B,C] summed over A and C (a conv bias gradient): each
+		// worker owns some of the B outputs; the order of the additions
+		// is that of the general loop below
+		ParallelFor(b, 1, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				acc := out[j]
+				for i := 0; i < a; i++ {
+					var s T
+					for _, v := range x[(i*b+j)*c : (i*b+j+1)*c] {
+						s += v
+					}
+					acc += s
+				}
+				out[j] = acc
+			}
+		})
+		return
+	}
 	st := broadcastStrides(oshape, xshape)
 	r := len(xshape)
 	inner := xshape[r-1]
@@ -316,4 +335,40 @@ func sumToT[T Float](x []T, xshape []int, out []T, oshape []int) {
 			idx[d] = 0
 		}
 	}
+}
+
+// keptBlock reports whether summing x of shape xshape to oshape keeps one
+// contiguous run of axes and sums all others, and if so the sizes A (summed
+// axes before the run), B (the run) and C (summed axes after it).
+func keptBlock(xshape, oshape []int) (a, b, c int, ok bool) {
+	r := len(xshape)
+	if len(oshape) > r {
+		return 0, 0, 0, false
+	}
+	a, b, c = 1, 1, 1
+	phase := 0 // 0: before the run, 1: in it, 2: after it
+	for d := 0; d < r; d++ {
+		od := 1
+		if k := d - (r - len(oshape)); k >= 0 {
+			od = oshape[k]
+		}
+		kept := od == xshape[d] && od != 1
+		switch {
+		case xshape[d] == 1:
+			continue
+		case kept && phase == 2:
+			return 0, 0, 0, false
+		case kept:
+			phase = 1
+			b *= xshape[d]
+		case od != 1:
+			return 0, 0, 0, false
+		case phase == 0:
+			a *= xshape[d]
+		default:
+			phase = 2
+			c *= xshape[d]
+		}
+	}
+	return a, b, c, true
 }

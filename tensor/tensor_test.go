@@ -510,3 +510,43 @@ func TestPerImageLoweringMatchesChunked(t *testing.T) {
 		}
 	}
 }
+
+// SumTo's kept-block fast path (a conv bias gradient) must give exactly
+// the general loop's result, and shapes that are not one kept block must
+// not take it.
+func TestSumToKeptBlock(t *testing.T) {
+	cases := []struct {
+		x, o    []int
+		a, b, c int
+		ok      bool
+	}{
+		{[]int{5, 4, 3, 2}, []int{1, 4, 1, 1}, 5, 4, 6, true},
+		{[]int{5, 4, 3, 2}, []int{4, 1, 1}, 5, 4, 6, true},
+		{[]int{5, 4, 3, 2}, []int{5, 4, 1, 1}, 1, 20, 6, true},
+		{[]int{5, 4, 3, 2}, []int{1, 4, 1, 2}, 0, 0, 0, false},
+		{[]int{5, 1, 3, 2}, []int{1, 1, 3, 1}, 5, 3, 2, true},
+		{[]int{5, 4}, []int{4}, 5, 4, 1, true},
+	}
+	for _, c := range cases {
+		a, b, cc, ok := keptBlock(c.x, c.o)
+		if ok != c.ok || ok && (a != c.a || b != c.b || cc != c.c) {
+			t.Errorf("keptBlock(%v, %v) = %d,%d,%d,%v; want %d,%d,%d,%v", c.x, c.o, a, b, cc, ok, c.a, c.b, c.c, c.ok)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	x := randT(rng, Float32, 6, 5, 4, 3)
+	got := SumTo(x, 1, 5, 1, 1)
+	for ch := 0; ch < 5; ch++ {
+		var want float32
+		for n := 0; n < 6; n++ {
+			var s float32
+			for k := 0; k < 12; k++ {
+				s += float32(x.AtFlat((n*5+ch)*12 + k))
+			}
+			want += s
+		}
+		if float32(got.AtFlat(ch)) != want {
+			t.Fatalf("channel %d: got %g, want %g", ch, got.AtFlat(ch), want)
+		}
+	}
+}
