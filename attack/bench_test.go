@@ -13,11 +13,12 @@ import (
 // nn.DefaultSpec builds it) for a batch of 50 CIFAR-sized images: random
 // start, 10 steps of 2.5*eps/10 with eps 8/255, and the forward pass that
 // judges the final iterate; early stopping is off, so every image takes
-// every step (the work of evaluating a robust model). Compare with
-// scripts/bench_pgd.py, which runs the same loop in PyTorch:
+// every step (the work of evaluating a robust model). The same loop is the
+// pgd10 case of `arp bench` and of scripts/bench/torch_bench.py, which
+// scripts/bench/compare.py runs side by side:
 //
 //	go test ./attack -run '^$' -bench PGD10 -benchtime 20x
-//	/usr/bin/python3 scripts/bench_pgd.py --threads 2
+//	/usr/bin/python3 scripts/bench/compare.py --cases pgd10
 func BenchmarkPGD10CifarNet(b *testing.B) {
 	spec, err := nn.DefaultSpec("cifarnet", 3, 32, 32, 10)
 	if err != nil {
@@ -37,7 +38,7 @@ func BenchmarkPGD10CifarNet(b *testing.B) {
 	for i := range y {
 		y[i] = i % 10
 	}
-	a := &PGD{Base: Base{Eps: 8.0 / 255, Seed: 1}, Steps: 10, fullSteps: true}
+	a := &PGD{Base: Base{Eps: 8.0 / 255, Seed: 1}, Steps: 10, FullSteps: true}
 	ctx := context.Background()
 	if _, err := a.Perturb(ctx, m, x, y); err != nil { // warm up
 		b.Fatal(err)

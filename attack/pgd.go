@@ -23,7 +23,10 @@ type PGD struct {
 	Alpha         float64 // default 2.5*Eps/Steps
 	Restarts      int     // default 1
 	NoRandomStart bool    // start at the clean image (deterministic)
-	fullSteps     bool    // benchmarks: no early stopping
+	// FullSteps turns early stopping off for timing: every image takes
+	// every step and only the final iterate is judged (as in a plain PGD
+	// loop), which can only make the attack weaker; evaluations leave it off.
+	FullSteps bool
 }
 
 // NewPGD returns untargeted L-inf PGD with budget eps on the [0,1] scale.
@@ -50,6 +53,9 @@ func (a *PGD) Settings() map[string]any {
 		s["restarts"] = 1 // restarts from the same start would repeat themselves
 	}
 	s["random_start"] = !a.NoRandomStart
+	if a.FullSteps {
+		s["early_stop"] = false
+	}
 	return s
 }
 
@@ -65,7 +71,7 @@ func (a *PGD) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y 
 		return nil, err
 	}
 	l := a.ceLoop(m, y, t, sign)
-	l.steps, l.restarts, l.fullSteps = a.steps(), a.restarts(), a.fullSteps
+	l.steps, l.restarts, l.fullSteps = a.steps(), a.restarts(), a.FullSteps
 	if !a.NoRandomStart {
 		eps := a.Eps
 		l.start = func(r *rand.Rand, x0, xt []float32, per int) { uniformLinf(r, x0, xt, eps) }

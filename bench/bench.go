@@ -1,8 +1,9 @@
-// Package bench times the engine on the four workloads that matter for
-// arp — inference, a training step, Step-LL example generation and the full
-// ARP training step with double backpropagation — the same way
+// Package bench times the engine on the workloads that matter for arp —
+// inference, a training step, Step-LL example generation, the full ARP
+// training step with double backpropagation and PGD-10 evaluation — the
+// same way
 // scripts/bench/torch_bench.py times PyTorch, so the two can be compared
-// side by side (scripts/bench/compare.sh).
+// side by side (scripts/bench/compare.py).
 package bench
 
 import (
@@ -54,7 +55,7 @@ type Result struct {
 }
 
 // Cases lists the workloads.
-func Cases() []string { return []string{"forward", "train", "stepll", "arp"} }
+func Cases() []string { return []string{"forward", "train", "stepll", "arp", "pgd10"} }
 
 // Step is one repetition of a case.
 type Step func() error
@@ -154,6 +155,15 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 			gf = 3 * flops
 		case "stepll":
 			a := attack.NewStepLL(0.075)
+			step = func() error {
+				_, err := a.Perturb(ctx, m, x, y)
+				return err
+			}
+		case "pgd10":
+			// PGD-10 evaluation of a batch: random start, 10 steps, eps
+			// 8/255, every image taking every step, and the forward pass
+			// that judges the final iterate
+			a := &attack.PGD{Base: attack.Base{Eps: 8.0 / 255, Seed: cfg.Seed}, Steps: 10, FullSteps: true}
 			step = func() error {
 				_, err := a.Perturb(ctx, m, x, y)
 				return err

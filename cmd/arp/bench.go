@@ -24,8 +24,8 @@ func newBenchCmd(*globalOptions) *cobra.Command {
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Time inference, training, Step-LL and the full ARP step",
-		Long: `Time the engine on four workloads for one model at one batch size:
+		Short: "Time inference, training, Step-LL, the full ARP step and PGD-10",
+		Long: `Time the engine on five workloads for one model at one batch size:
 
   forward  inference (evaluation mode, no graph)
   train    cross-entropy + Adam training step
@@ -33,11 +33,13 @@ func newBenchCmd(*globalOptions) *cobra.Command {
   arp      the full ARP training step: Step-LL examples, Grad-CAM maps of clean
            and adversarial images differentiated through their gradients
            (double backpropagation), L = 8 L_c + 4 L_r + 1 L_p, Adam update
+  pgd10    PGD-10 evaluation: random start, 10 steps at eps 8/255, every image
+           taking every step, and the forward pass judging the final iterate
 
 Each case runs --warmup untimed steps, then --steps timed ones; the median is
 reported with images/s, GFLOP/s (forward and train, counting convolutions
 and dense layers), allocations per step and the process's peak RSS.
-scripts/bench/compare.sh runs the same cases in PyTorch alternately and
+scripts/bench/compare.py runs the same cases in PyTorch alternately and
 prints the ratios.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

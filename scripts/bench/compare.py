@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Side-by-side timing of arp and PyTorch on the same four CifarNet cases.
+"""Side-by-side timing of arp and PyTorch on the same five CifarNet cases.
 
 Runs `arp bench` and scripts/bench/torch_bench.py alternately, case by case
 and round by round, so that drift of the machine affects both sides alike,
@@ -8,7 +8,7 @@ then prints each side's median over rounds and the ratio arp/PyTorch
 
 Usage:
   /usr/bin/python3 scripts/bench/compare.py [--rounds 3] [--steps 10] [--batch 50]
-        [--threads 2] [--lrn] [--cases forward,train,stepll,arp] [--json out.json]
+        [--threads 2] [--lrn] [--cases forward,train,stepll,arp,pgd10] [--json out.json]
 
 PyTorch gets its best settings: torch.set_num_threads(threads), its default
 oneDNN (mkldnn) convolution kernels; arp uses OpenBLAS with the core type
@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lrn", action="store_true")
-    ap.add_argument("--cases", default="forward,train,stepll,arp")
+    ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
     ap.add_argument("--arp", default=os.path.join(ROOT, "bin", "arp"))
     ap.add_argument("--json", dest="json_out")
     a = ap.parse_args()

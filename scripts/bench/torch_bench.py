@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for `arp bench`: the same four CifarNet cases.
+"""PyTorch reference for `arp bench`: the same five CifarNet cases.
 
 Prints one JSON object per case (name, batch, median_ms, images_per_s,
 peak_rss_mb) on stdout, like `arp bench --json`.
@@ -57,6 +57,22 @@ def step_ll(model, x, eps):
     return (x - eps * g.sign()).clamp(-1, 1).detach()
 
 
+def pgd(model, x, y, eps, steps):
+    """PGD-10 as arp's pgd10 case: random start, steps of 2.5*eps/steps, projection, final forward.
+
+    x is on the model's [-1,1] scale, so eps is twice the [0,1] budget.
+    """
+    alpha = 2.5 * eps / steps
+    xa = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(-1, 1)
+    for _ in range(steps):
+        xa.requires_grad_(True)
+        loss = F.cross_entropy(model(xa), y, reduction="sum")
+        (g,) = torch.autograd.grad(loss, xa)
+        xa = torch.min(torch.max(xa.detach() + alpha * g.sign(), x - eps), x + eps).clamp(-1, 1)
+    with torch.no_grad():
+        return model(xa).argmax(1)
+
+
 def gradcam_arp(logits, a, y, create_graph):
     score = logits.gather(1, y[:, None]).sum()
     (g,) = torch.autograd.grad(score, a, create_graph=create_graph)
@@ -97,7 +113,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--lrn", action="store_true")
-    ap.add_argument("--cases", default="forward,train,stepll,arp")
+    ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -118,7 +134,18 @@ def main():
         loss.backward()
         opt.step()
 
-    cases = {"forward": fwd, "train": train, "stepll": lambda: step_ll(model, x, 0.15), "arp": lambda: arp_step(model, opt, x, y)}
+    def pgd10():
+        # weights frozen (only the input needs gradients), evaluation mode
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        try:
+            pgd(model, x, y, 2 * 8 / 255, 10)
+        finally:
+            for p in model.parameters():
+                p.requires_grad_(True)
+
+    cases = {"pgd10": pgd10, "forward": fwd, "train": train, "stepll": lambda: step_ll(model, x, 0.15), "arp": lambda: arp_step(model, opt, x, y)}
     for name in args.cases.split(","):
         f = cases[name]
         for _ in range(args.warmup):
