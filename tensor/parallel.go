@@ -39,7 +39,11 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		failure any
+	)
 	chunk := (n + w - 1) / w
 	for lo := 0; lo < n; lo += chunk {
 		hi := lo + chunk
@@ -49,8 +53,24 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
+			// a panic in a worker (a kernel's checked error) is raised
+			// again on the caller's goroutine, where autograd.Try and the
+			// command's error handling can see it, instead of ending the
+			// process
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					if failure == nil {
+						failure = r
+					}
+					mu.Unlock()
+				}
+			}()
 			fn(lo, hi)
 		}(lo, hi)
 	}
 	wg.Wait()
+	if failure != nil {
+		panic(failure)
+	}
 }

@@ -196,21 +196,24 @@ func GatherFlat(x *Tensor, idx []int32, shape ...int) *Tensor {
 	}
 	out := Zeros(x.dtype, shape...)
 	n := int32(x.Size())
-	for _, j := range idx {
-		if j >= n {
-			Panicf("tensor.GatherFlat", "index %d out of range for shape %v", j, x.shape)
-		}
-	}
 	if x.dtype == Float32 {
 		xs, os := x.f32, out.f32
 		ParallelFor(len(idx), elemGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if j := idx[i]; j >= 0 {
-					os[i] = xs[j]
+			for i, j := range idx[lo:hi] {
+				if j >= n {
+					Panicf("tensor.GatherFlat", "index %d out of range for shape %v", j, x.shape)
+				}
+				if j >= 0 {
+					os[lo+i] = xs[j]
 				}
 			}
 		})
 	} else {
+		for _, j := range idx {
+			if j >= n {
+				Panicf("tensor.GatherFlat", "index %d out of range for shape %v", j, x.shape)
+			}
+		}
 		for i, j := range idx {
 			if j >= 0 {
 				out.f64[i] = x.f64[j]
@@ -249,6 +252,51 @@ func ScatterAddFlat(g *Tensor, idx []int32, shape ...int) *Tensor {
 		}
 	}
 	return out
+}
+
+// ScatterAddFlatBlocks is ScatterAddFlat for indices that respect blocks:
+// g's values split into consecutive blocks of block values, the output into
+// as many equal blocks, and every index of block b points into output block
+// b (as a pooling's channels do). Blocks then run in parallel, each adding in
+// ScatterAddFlat's order, so the result is the same. An index outside its
+// block panics.
+func ScatterAddFlatBlocks(g *Tensor, idx []int32, block int, shape ...int) *Tensor {
+	if g.Size() != len(idx) {
+		Panicf("tensor.ScatterAddFlatBlocks", "%d indices for %d values of shape %v", len(idx), g.Size(), g.shape)
+	}
+	out := Zeros(g.dtype, shape...)
+	if block <= 0 || len(idx)%block != 0 || (len(idx) > 0 && out.Size()%(len(idx)/block) != 0) {
+		Panicf("tensor.ScatterAddFlatBlocks", "%d indices do not split into blocks of %d matching shape %v", len(idx), block, shape)
+	}
+	if len(idx) == 0 {
+		return out
+	}
+	nb := len(idx) / block
+	ob := out.Size() / nb
+	if g.dtype == Float32 {
+		scatterBlocks(g.f32, idx, block, ob, nb, out.f32)
+	} else {
+		scatterBlocks(g.f64, idx, block, ob, nb, out.f64)
+	}
+	return out
+}
+
+func scatterBlocks[T Float](g []T, idx []int32, block, ob, nb int, out []T) {
+	ParallelFor(nb, max(1, elemGrain/block), func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			first, last := int32(b*ob), int32((b+1)*ob)
+			gb := g[b*block : (b+1)*block]
+			for i, j := range idx[b*block : (b+1)*block] {
+				if j < 0 {
+					continue
+				}
+				if j < first || j >= last {
+					Panicf("tensor.ScatterAddFlatBlocks", "index %d of block %d is outside its block [%d,%d)", j, b, first, last)
+				}
+				out[j] += gb[i]
+			}
+		}
+	})
 }
 
 // ArgMaxAxis returns, for each position outside axis, the flat index into x

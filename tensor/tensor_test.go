@@ -1,8 +1,10 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -548,5 +550,57 @@ func TestSumToKeptBlock(t *testing.T) {
 		if float32(got.AtFlat(ch)) != want {
 			t.Fatalf("channel %d: got %g, want %g", ch, got.AtFlat(ch), want)
 		}
+	}
+}
+
+func TestScatterAddFlatBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, dt := range []DType{Float32, Float64} {
+		x := randT(rng, dt, 3, 5, 8, 6)
+		idx, shape := MaxPool2dIndices(x, 3, 3, Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1})
+		g := randT(rng, dt, shape...)
+		want := ScatterAddFlat(g, idx, x.Shape()...)
+		got := ScatterAddFlatBlocks(g, idx, shape[2]*shape[3], x.Shape()...)
+		if d := MaxAbsDiff(got, want); d != 0 {
+			t.Fatalf("%v: differs from ScatterAddFlat by %g", dt, d)
+		}
+	}
+	bad := func() (msg string) {
+		defer func() { msg = fmt.Sprint(recover()) }()
+		ScatterAddFlatBlocks(FromFloat32([]float32{1, 2}, 2), []int32{3, 0}, 1, 4)
+		return ""
+	}()
+	if !strings.Contains(bad, "outside its block") {
+		t.Fatalf("an index outside its block: got %q", bad)
+	}
+}
+
+// A panic inside a ParallelFor worker reaches the caller's goroutine.
+func TestParallelForPanicReachesCaller(t *testing.T) {
+	old := Workers()
+	defer SetWorkers(old)
+	SetWorkers(2)
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		ParallelFor(4, 1, func(lo, hi int) {
+			if lo > 0 {
+				panic("worker failed")
+			}
+		})
+		return nil
+	}()
+	if got != "worker failed" {
+		t.Fatalf("recovered %v", got)
+	}
+	x := FromFloat32([]float32{1, 2, 3}, 3)
+	idx := make([]int32, 1<<17)
+	idx[len(idx)-1] = 7
+	msg := func() (m string) {
+		defer func() { m = fmt.Sprint(recover()) }()
+		GatherFlat(x, idx, len(idx))
+		return ""
+	}()
+	if !strings.Contains(msg, "out of range") {
+		t.Fatalf("GatherFlat with a bad index: %q", msg)
 	}
 }
