@@ -24,3 +24,20 @@ func BenchmarkMaxPool(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkMaxPoolScatter(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randT(rng, Float32, 50, 64, 32, 32)
+	idx, shape := MaxPool2dIndices(x, 2, 2, Conv2dParams{StrideH: 2, StrideW: 2})
+	g := randT(rng, Float32, shape...)
+	b.Run("serial", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ScatterAddFlat(g, idx, x.Shape()...)
+		}
+	})
+	b.Run("blocks", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ScatterAddFlatBlocks(g, idx, shape[2]*shape[3], x.Shape()...)
+		}
+	})
+}
