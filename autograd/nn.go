@@ -316,8 +316,7 @@ func Conv2dBias(x, w, b *Var, p Conv2dParams) *Var {
 	if len(b.Shape()) != 1 || b.Shape()[0] != ws[0] {
 		tensor.Panicf("autograd.Conv2dBias", "bias %v does not match weight %v", b.Shape(), ws)
 	}
-	y := tensor.Conv2d(x.val, w.val, p)
-	tensor.AddChannelBias(y, b.val)
+	y := tensor.Conv2dBias(x.val, w.val, b.val, p)
 	return record("Conv2dBias", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		g := make([]*Var, 3)
 		if needs[0] {

@@ -192,15 +192,52 @@ func col2im[T Float](cols []T, g convGeom, x []T, ld int) {
 // Conv2d computes the cross-correlation of x [N,C,H,W] with w [F,C,KH,KW]
 // (PyTorch's layout and convention), giving [N,F,OH,OW].
 func Conv2d(x, w *Tensor, p Conv2dParams) *Tensor {
+	return Conv2dBias(x, w, nil, p)
+}
+
+// Conv2dBias is Conv2d plus b [F] added to every output channel (b may be
+// nil), the bias added while each image's output is still in cache.
+func Conv2dBias(x, w, b *Tensor, p Conv2dParams) *Tensor {
 	sameDType("tensor.Conv2d", x, w)
 	g := convGeometry("tensor.Conv2d", x.shape, w.shape, p)
+	if b != nil {
+		sameDType("tensor.Conv2d", x, b)
+		if len(b.shape) != 1 || b.shape[0] != g.f {
+			Panicf("tensor.Conv2d", "bias %v does not match weight %v", b.shape, w.shape)
+		}
+	}
 	out := Zeros(x.dtype, g.n, g.f, g.oh, g.ow)
 	if x.dtype == Float32 {
-		convForward(x.f32, w.f32, out.f32, g)
+		var bias []float32
+		if b != nil {
+			bias = b.f32
+		}
+		convForward(x.f32, w.f32, bias, out.f32, g)
 	} else {
-		convForward(x.f64, w.f64, out.f64, g)
+		var bias []float64
+		if b != nil {
+			bias = b.f64
+		}
+		convForward(x.f64, w.f64, bias, out.f64, g)
 	}
 	return out
+}
+
+// addBias adds bias[f] to channel f of images n0..n1-1 of y [N,F,OH,OW]
+// (nothing when bias is nil).
+func addBias[T Float](y, bias []T, g convGeom, n0, n1 int) {
+	if bias == nil {
+		return
+	}
+	ohw := g.ohw()
+	for n := n0; n < n1; n++ {
+		for f, v := range bias {
+			row := y[(n*g.f+f)*ohw : (n*g.f+f+1)*ohw]
+			for i := range row {
+				row[i] += v
+			}
+		}
+	}
 }
 
 // perImage reports whether an im2col-lowered convolution runs image by
@@ -229,9 +266,9 @@ var colBudget = 1 << 22
 // into one [CKK, nb*OHW] matrix per chunk of nb images, multiplied by W in
 // one GEMM (using the BLAS library's threads), and the [F, nb*OHW] result is
 // scattered back to [nb, F, OHW].
-func convForward[T Float](x, w, y []T, g convGeom) {
+func convForward[T Float](x, w, bias, y []T, g convGeom) {
 	if g.shiftable() {
-		convForwardShift(x, w, y, g)
+		convForwardShift(x, w, bias, y, g)
 		return
 	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
@@ -240,6 +277,7 @@ func convForward[T Float](x, w, y []T, g convGeom) {
 		ParallelFor(g.n, 1, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
 				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, x[n*chw:(n+1)*chw], ohw, 0, y[n*fo:(n+1)*fo], ohw)
+				addBias(y, bias, g, n, n+1)
 			}
 		})
 		return
@@ -253,6 +291,7 @@ func convForward[T Float](x, w, y []T, g convGeom) {
 			for n := lo; n < hi; n++ {
 				im2col(x[n*chw:(n+1)*chw], g, cols, ohw)
 				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, cols, ohw, 0, y[n*fo:(n+1)*fo], ohw)
+				addBias(y, bias, g, n, n+1)
 			}
 		})
 		return
@@ -277,6 +316,7 @@ func convForward[T Float](x, w, y []T, g convGeom) {
 				for f := 0; f < g.f; f++ {
 					copy(yn[f*ohw:(f+1)*ohw], out[f*ld+j*ohw:f*ld+(j+1)*ohw])
 				}
+				addBias(y, bias, g, n0+j, n0+j+1)
 			}
 		})
 	}

@@ -99,7 +99,7 @@ func gridOutputs[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T, t
 	})
 }
 
-func convForwardShift[T Float](x, w, y []T, g convGeom) {
+func convForwardShift[T Float](x, w, bias, y []T, g convGeom) {
 	s := g.shift()
 	wr := getBuf[T](len(w))
 	defer putBuf(wr)
@@ -126,6 +126,7 @@ func convForwardShift[T Float](x, w, y []T, g convGeom) {
 					}
 				}
 				gridToOutputsSerial(y, g, s, n0, cnt, yp)
+				addBias(y, bias, g, n0, n0+cnt)
 			}
 		})
 		return
@@ -150,6 +151,7 @@ func convForwardShift[T Float](x, w, y []T, g convGeom) {
 			}
 		}
 		gridOutputs(y, g, s, n0, cnt, yp, false)
+		ParallelFor(cnt, 1, func(lo, hi int) { addBias(y, bias, g, n0+lo, n0+hi) })
 	}
 }
 

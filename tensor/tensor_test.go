@@ -604,3 +604,38 @@ func TestParallelForPanicReachesCaller(t *testing.T) {
 		t.Fatalf("GatherFlat with a bad index: %q", msg)
 	}
 }
+
+// Conv2dBias adds the bias inside every lowering: it must equal Conv2d
+// followed by AddChannelBias on each path.
+func TestConv2dBiasEveryPath(t *testing.T) {
+	oldWorkers, oldMin, oldBudget, oldPer, oldPI := Workers(), shiftMinChannels, colBudget, shiftWorkerImages, perImageMinWork
+	defer func() {
+		SetWorkers(oldWorkers)
+		shiftMinChannels, colBudget, shiftWorkerImages, perImageMinWork = oldMin, oldBudget, oldPer, oldPI
+	}()
+	SetWorkers(2)
+	rng := rand.New(rand.NewPCG(13, 13))
+	for _, dt := range []DType{Float32, Float64} {
+		x, w, b := randT(rng, dt, 5, 4, 7, 6), randT(rng, dt, 3, 4, 3, 3), randT(rng, dt, 3)
+		pw, p1 := Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, Conv2dParams{}
+		for _, c := range []struct {
+			name                    string
+			w                       *Tensor
+			p                       Conv2dParams
+			shiftMin, per, perImage int
+		}{
+			{"shift-per-worker", w, pw, 1, 1, 1 << 62},
+			{"shift-chunked", w, pw, 1, 0, 1 << 62},
+			{"im2col-per-image", w, pw, 1 << 30, 0, 0},
+			{"im2col-chunked", w, pw, 1 << 30, 0, 1 << 62},
+			{"direct-1x1", randT(rng, dt, 3, 4, 1, 1), p1, 1 << 30, 0, 1 << 62},
+		} {
+			shiftMinChannels, shiftWorkerImages, perImageMinWork = c.shiftMin, c.per, c.perImage
+			want := Conv2d(x, c.w, c.p)
+			AddChannelBias(want, b)
+			if d := MaxAbsDiff(Conv2dBias(x, c.w, b, c.p), want); d > 1e-6 {
+				t.Fatalf("%v %s: differs from Conv2d + AddChannelBias by %g", dt, c.name, d)
+			}
+		}
+	}
+}
