@@ -60,41 +60,97 @@ func rearrange[T Float](w, r []T, g convGeom, inverse bool) {
 
 // padImages writes images n0.. of x [N,C,H,W] zero-padded into xp [C, cnt*grid].
 func padImages[T Float](x []T, g convGeom, s shiftGeom, n0, cnt int, xp []T) {
+	clear(xp[:g.c*cnt*s.grid])
+	ParallelFor(cnt*g.c, 4, func(lo, hi int) { padRange(x, g, s, n0, cnt, xp, true, lo, hi) })
+}
+
+// padImagesSerial is padImages on the calling goroutine.
+func padImagesSerial[T Float](x []T, g convGeom, s shiftGeom, n0, cnt int, xp []T) {
+	clear(xp[:g.c*cnt*s.grid])
+	padRange(x, g, s, n0, cnt, xp, true, 0, cnt*g.c)
+}
+
+// padRange copies the image-channel pairs lo..hi-1 of images n0.. between
+// x [N,C,H,W] and the interior of the padded grid xp [C, cnt*grid]: into the
+// grid when toGrid (padImages), else out of it (an input gradient).
+func padRange[T Float](x []T, g convGeom, s shiftGeom, n0, cnt int, xp []T, toGrid bool, lo, hi int) {
 	ld := cnt * s.grid
-	clear(xp[:g.c*ld])
 	chw := g.c * g.h * g.w
-	ParallelFor(cnt*g.c, 4, func(lo, hi int) {
-		for jc := lo; jc < hi; jc++ {
-			j, c := jc/g.c, jc%g.c
-			src := x[(n0+j)*chw+c*g.h*g.w:]
-			dst := xp[c*ld+j*s.grid:]
-			for y := 0; y < g.h; y++ {
-				copy(dst[(y+g.p.PadTop)*s.wp+g.p.PadLeft:(y+g.p.PadTop)*s.wp+g.p.PadLeft+g.w], src[y*g.w:(y+1)*g.w])
+	for jc := lo; jc < hi; jc++ {
+		j, c := jc/g.c, jc%g.c
+		img := x[(n0+j)*chw+c*g.h*g.w:]
+		grid := xp[c*ld+j*s.grid:]
+		for y := 0; y < g.h; y++ {
+			o := (y+g.p.PadTop)*s.wp + g.p.PadLeft
+			if toGrid {
+				copy(grid[o:o+g.w], img[y*g.w:(y+1)*g.w])
+			} else {
+				copy(img[y*g.w:(y+1)*g.w], grid[o:o+g.w])
 			}
 		}
-	})
+	}
 }
 
 // gridOutputs moves between y [N,F,OH,OW] (images n0..) and the output grid
 // yp [F, cnt*grid]: toGrid writes y into a cleared grid, else reads it out.
 func gridOutputs[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T, toGrid bool) {
-	ld := cnt * s.grid
 	if toGrid {
-		clear(yp[:g.f*ld])
+		clear(yp[:g.f*cnt*s.grid])
 	}
+	ParallelFor(cnt*g.f, 4, func(lo, hi int) { gridRange(y, g, s, n0, cnt, yp, toGrid, lo, hi) })
+}
+
+// gridOutputsSerial is gridOutputs on the calling goroutine.
+func gridOutputsSerial[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T, toGrid bool) {
+	if toGrid {
+		clear(yp[:g.f*cnt*s.grid])
+	}
+	gridRange(y, g, s, n0, cnt, yp, toGrid, 0, cnt*g.f)
+}
+
+// gridRange moves the image-channel pairs lo..hi-1 of gridOutputs.
+func gridRange[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T, toGrid bool, lo, hi int) {
+	ld := cnt * s.grid
 	fo := g.f * g.oh * g.ow
-	ParallelFor(cnt*g.f, 4, func(lo, hi int) {
-		for jf := lo; jf < hi; jf++ {
-			j, f := jf/g.f, jf%g.f
-			yy := y[(n0+j)*fo+f*g.oh*g.ow:]
-			gp := yp[f*ld+j*s.grid:]
-			for oy := 0; oy < g.oh; oy++ {
-				if toGrid {
-					copy(gp[oy*s.wp:oy*s.wp+g.ow], yy[oy*g.ow:(oy+1)*g.ow])
-				} else {
-					copy(yy[oy*g.ow:(oy+1)*g.ow], gp[oy*s.wp:oy*s.wp+g.ow])
-				}
+	for jf := lo; jf < hi; jf++ {
+		j, f := jf/g.f, jf%g.f
+		yy := y[(n0+j)*fo+f*g.oh*g.ow:]
+		gp := yp[f*ld+j*s.grid:]
+		for oy := 0; oy < g.oh; oy++ {
+			if toGrid {
+				copy(gp[oy*s.wp:oy*s.wp+g.ow], yy[oy*g.ow:(oy+1)*g.ow])
+			} else {
+				copy(yy[oy*g.ow:(oy+1)*g.ow], gp[oy*s.wp:oy*s.wp+g.ow])
 			}
+		}
+	}
+}
+
+// shiftWorkerImages is how many images one worker's chunk holds when the
+// workers split the batch, each running single-threaded GEMMs on its own
+// cache-sized grids (0: one shared chunk whose GEMMs use the BLAS library's
+// threads). One image measured fastest for CifarNet's conv2.
+var shiftWorkerImages = 1
+
+// perWorker reports whether the shifted lowering splits images between workers.
+func (g convGeom) perWorker() bool {
+	w := Workers()
+	return shiftWorkerImages > 0 && w > 1 && g.n >= 2*w
+}
+
+// workerChunks gives each worker a contiguous share of the batch and two
+// scratch grids a [rowsA, nb*grid] and b [rowsB, nb*grid], and calls fn for
+// every chunk of at most shiftWorkerImages of its images; first is the
+// worker's first image (a key for per-worker results).
+func workerChunks[T Float](g convGeom, s shiftGeom, rowsA, rowsB int, fn func(first, n0, cnt int, a, b []T)) {
+	ParallelFor(g.n, 1, func(lo, hi int) {
+		nb := min(shiftWorkerImages, hi-lo)
+		a := getBuf[T](rowsA * nb * s.grid)
+		b := getBuf[T](rowsB * nb * s.grid)
+		defer putBuf(a)
+		defer putBuf(b)
+		for n0 := lo; n0 < hi; n0 += nb {
+			fn(lo, n0, min(nb, hi-n0), a, b)
 		}
 	})
 }
@@ -104,30 +160,21 @@ func convForwardShift[T Float](x, w, bias, y []T, g convGeom) {
 	wr := getBuf[T](len(w))
 	defer putBuf(wr)
 	rearrange(w, wr, g, false)
-	if w := Workers(); shiftWorkerImages > 0 && w > 1 && g.n >= 2*w {
-		fc := g.f * g.c
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			nb := min(shiftWorkerImages, hi-lo)
-			xp := getBuf[T](g.c * nb * s.grid)
-			yp := getBuf[T](g.f * nb * s.grid)
-			defer putBuf(xp)
-			defer putBuf(yp)
-			for n0 := lo; n0 < hi; n0 += nb {
-				cnt := min(nb, hi-n0)
-				ld := cnt * s.grid
-				ncols := ld - s.maxoff
-				padImagesSerial(x, g, s, n0, cnt, xp)
-				beta := T(0)
-				for i := 0; i < g.kh; i++ {
-					for j := 0; j < g.kw; j++ {
-						ij := i*g.kw + j
-						gemmSingleT(false, false, g.f, ncols, g.c, 1, wr[ij*fc:(ij+1)*fc], g.c, xp[g.off(s, i, j):], ld, beta, yp, ld)
-						beta = 1
-					}
+	fc := g.f * g.c
+	if g.perWorker() {
+		workerChunks(g, s, g.c, g.f, func(_, n0, cnt int, xp, yp []T) {
+			ld := cnt * s.grid
+			padImagesSerial(x, g, s, n0, cnt, xp)
+			beta := T(0)
+			for i := 0; i < g.kh; i++ {
+				for j := 0; j < g.kw; j++ {
+					ij := i*g.kw + j
+					gemmSingleT(false, false, g.f, ld-s.maxoff, g.c, 1, wr[ij*fc:(ij+1)*fc], g.c, xp[g.off(s, i, j):], ld, beta, yp, ld)
+					beta = 1
 				}
-				gridToOutputsSerial(y, g, s, n0, cnt, yp)
-				addBias(y, bias, g, n0, n0+cnt)
 			}
+			gridOutputsSerial(y, g, s, n0, cnt, yp, false)
+			addBias(y, bias, g, n0, n0+cnt)
 		})
 		return
 	}
@@ -136,7 +183,6 @@ func convForwardShift[T Float](x, w, bias, y []T, g convGeom) {
 	yp := getBuf[T](g.f * nb * s.grid)
 	defer putBuf(xp)
 	defer putBuf(yp)
-	fc := g.f * g.c
 	for n0 := 0; n0 < g.n; n0 += nb {
 		cnt := min(nb, g.n-n0)
 		ld := cnt * s.grid
@@ -160,28 +206,19 @@ func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
 	wr := getBuf[T](len(w))
 	defer putBuf(wr)
 	rearrange(w, wr, g, false)
-	if w := Workers(); shiftWorkerImages > 0 && w > 1 && g.n >= 2*w {
-		fc := g.f * g.c
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			nb := min(shiftWorkerImages, hi-lo)
-			dxp := getBuf[T](g.c * nb * s.grid)
-			dyp := getBuf[T](g.f * nb * s.grid)
-			defer putBuf(dxp)
-			defer putBuf(dyp)
-			for n0 := lo; n0 < hi; n0 += nb {
-				cnt := min(nb, hi-n0)
-				ld := cnt * s.grid
-				ncols := ld - s.maxoff
-				gridOutputsSerial(gy, g, s, n0, cnt, dyp)
-				clear(dxp[:g.c*ld])
-				for i := 0; i < g.kh; i++ {
-					for j := 0; j < g.kw; j++ {
-						ij := i*g.kw + j
-						gemmSingleT(true, false, g.c, ncols, g.f, 1, wr[ij*fc:(ij+1)*fc], g.c, dyp, ld, 1, dxp[g.off(s, i, j):], ld)
-					}
+	fc := g.f * g.c
+	if g.perWorker() {
+		workerChunks(g, s, g.c, g.f, func(_, n0, cnt int, dxp, dyp []T) {
+			ld := cnt * s.grid
+			gridOutputsSerial(gy, g, s, n0, cnt, dyp, true)
+			clear(dxp[:g.c*ld])
+			for i := 0; i < g.kh; i++ {
+				for j := 0; j < g.kw; j++ {
+					ij := i*g.kw + j
+					gemmSingleT(true, false, g.c, ld-s.maxoff, g.f, 1, wr[ij*fc:(ij+1)*fc], g.c, dyp, ld, 1, dxp[g.off(s, i, j):], ld)
 				}
-				unpadImages(dxp, g, s, n0, cnt, dx, 0, cnt*g.c)
 			}
+			padRange(dx, g, s, n0, cnt, dxp, false, 0, cnt*g.c)
 		})
 		return
 	}
@@ -190,7 +227,6 @@ func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
 	dyp := getBuf[T](g.f * nb * s.grid)
 	defer putBuf(dxp)
 	defer putBuf(dyp)
-	fc := g.f * g.c
 	for n0 := 0; n0 < g.n; n0 += nb {
 		cnt := min(nb, g.n-n0)
 		ld := cnt * s.grid
@@ -204,59 +240,47 @@ func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
 			}
 		}
 		ParallelFor(cnt*g.c, 4, func(lo, hi int) {
-			unpadImages(dxp, g, s, n0, cnt, dx, lo, hi)
+			padRange(dx, g, s, n0, cnt, dxp, false, lo, hi)
 		})
 	}
 }
 
-// shiftWorkerImages is how many images one worker's weight-gradient chunk
-// holds when every worker accumulates its own images (0: one shared chunk
-// multiplied with the BLAS library's threads).
-var shiftWorkerImages = 1
-
 func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	s := g.shift()
-	if w := Workers(); shiftWorkerImages > 0 && w > 1 && g.n >= 2*w {
+	fc := g.f * g.c
+	if g.perWorker() {
 		// the GEMMs of the weight gradient are small (F x C) with a long
 		// inner dimension: splitting the images between workers, each with
-		// single-threaded GEMMs on cache-sized chunks and its own partial
-		// sum, keeps both cores busier than threading each GEMM
-		fc := g.f * g.c
-		parts := make([][]T, g.n)
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			nb := min(shiftWorkerImages, hi-lo)
-			xp := getBuf[T](g.c * nb * s.grid)
-			dyp := getBuf[T](g.f * nb * s.grid)
-			defer putBuf(xp)
-			defer putBuf(dyp)
-			part := getBuf[T](len(dw))
-			clear(part)
-			for n0 := lo; n0 < hi; n0 += nb {
-				cnt := min(nb, hi-n0)
-				ld := cnt * s.grid
-				ncols := ld - s.maxoff
-				padImagesSerial(x, g, s, n0, cnt, xp)
-				gridOutputsSerial(gy, g, s, n0, cnt, dyp)
-				for i := 0; i < g.kh; i++ {
-					for j := 0; j < g.kw; j++ {
-						ij := i*g.kw + j
-						gemmSingleT(false, true, g.f, g.c, ncols, 1, dyp, ld, xp[g.off(s, i, j):], ld, 1, part[ij*fc:(ij+1)*fc], g.c)
-					}
+		// single-threaded GEMMs and its own partial sum (summed in a fixed
+		// order), keeps both cores busier than threading each GEMM
+		parts := make([][]T, g.n) // by the worker's first image
+		workerChunks(g, s, g.c, g.f, func(first, n0, cnt int, xp, dyp []T) {
+			part := parts[first]
+			if part == nil {
+				part = getBuf[T](len(dw))
+				clear(part)
+				parts[first] = part
+			}
+			ld := cnt * s.grid
+			padImagesSerial(x, g, s, n0, cnt, xp)
+			gridOutputsSerial(gy, g, s, n0, cnt, dyp, true)
+			for i := 0; i < g.kh; i++ {
+				for j := 0; j < g.kw; j++ {
+					ij := i*g.kw + j
+					gemmSingleT(false, true, g.f, g.c, ld-s.maxoff, 1, dyp, ld, xp[g.off(s, i, j):], ld, 1, part[ij*fc:(ij+1)*fc], g.c)
 				}
 			}
-			parts[lo] = part
 		})
 		dwr := getBuf[T](len(dw))
 		defer putBuf(dwr)
 		clear(dwr)
 		for _, part := range parts {
-			if part == nil {
-				continue
+			if part != nil {
+				for i, v := range part {
+					dwr[i] += v
+				}
+				putBuf(part)
 			}
-			for i, v := range part {
-				dwr[i] += v
-			}
-			putBuf(part)
 		}
 		tmp := getBuf[T](len(dw))
 		defer putBuf(tmp)
@@ -274,7 +298,6 @@ func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	dyp := getBuf[T](g.f * nb * s.grid)
 	defer putBuf(xp)
 	defer putBuf(dyp)
-	fc := g.f * g.c
 	for n0 := 0; n0 < g.n; n0 += nb {
 		cnt := min(nb, g.n-n0)
 		ld := cnt * s.grid
@@ -293,67 +316,5 @@ func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	rearrange(tmp, dwr, g, true)
 	for i := range dw {
 		dw[i] += tmp[i]
-	}
-}
-
-// padImagesSerial is padImages on the calling goroutine.
-func padImagesSerial[T Float](x []T, g convGeom, s shiftGeom, n0, cnt int, xp []T) {
-	ld := cnt * s.grid
-	clear(xp[:g.c*ld])
-	chw := g.c * g.h * g.w
-	for jc := 0; jc < cnt*g.c; jc++ {
-		j, c := jc/g.c, jc%g.c
-		src := x[(n0+j)*chw+c*g.h*g.w:]
-		dst := xp[c*ld+j*s.grid:]
-		for y := 0; y < g.h; y++ {
-			copy(dst[(y+g.p.PadTop)*s.wp+g.p.PadLeft:(y+g.p.PadTop)*s.wp+g.p.PadLeft+g.w], src[y*g.w:(y+1)*g.w])
-		}
-	}
-}
-
-// gridOutputsSerial writes y [N,F,OH,OW] (images n0..) into a cleared grid
-// yp [F, cnt*grid] on the calling goroutine.
-func gridOutputsSerial[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T) {
-	ld := cnt * s.grid
-	clear(yp[:g.f*ld])
-	fo := g.f * g.oh * g.ow
-	for jf := 0; jf < cnt*g.f; jf++ {
-		j, f := jf/g.f, jf%g.f
-		yy := y[(n0+j)*fo+f*g.oh*g.ow:]
-		gp := yp[f*ld+j*s.grid:]
-		for oy := 0; oy < g.oh; oy++ {
-			copy(gp[oy*s.wp:oy*s.wp+g.ow], yy[oy*g.ow:(oy+1)*g.ow])
-		}
-	}
-}
-
-// gridToOutputsSerial reads y [N,F,OH,OW] (images n0..) out of the grid
-// yp [F, cnt*grid] on the calling goroutine.
-func gridToOutputsSerial[T Float](y []T, g convGeom, s shiftGeom, n0, cnt int, yp []T) {
-	ld := cnt * s.grid
-	fo := g.f * g.oh * g.ow
-	for jf := 0; jf < cnt*g.f; jf++ {
-		j, f := jf/g.f, jf%g.f
-		yy := y[(n0+j)*fo+f*g.oh*g.ow:]
-		gp := yp[f*ld+j*s.grid:]
-		for oy := 0; oy < g.oh; oy++ {
-			copy(yy[oy*g.ow:(oy+1)*g.ow], gp[oy*s.wp:oy*s.wp+g.ow])
-		}
-	}
-}
-
-// unpadImages copies the interior of the padded grid dxp [C, cnt*grid] into
-// images n0.. of dx [N,C,H,W], for image-channel pairs lo..hi-1.
-func unpadImages[T Float](dxp []T, g convGeom, s shiftGeom, n0, cnt int, dx []T, lo, hi int) {
-	ld := cnt * s.grid
-	chw := g.c * g.h * g.w
-	for jc := lo; jc < hi; jc++ {
-		j, c := jc/g.c, jc%g.c
-		dst := dx[(n0+j)*chw+c*g.h*g.w:]
-		src := dxp[c*ld+j*s.grid:]
-		for y := 0; y < g.h; y++ {
-			o := (y+g.p.PadTop)*s.wp + g.p.PadLeft
-			copy(dst[y*g.w:(y+1)*g.w], src[o:o+g.w])
-		}
 	}
 }
