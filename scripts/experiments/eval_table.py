@@ -8,6 +8,7 @@ order (cumulative, as the cascade reports it) and the per-image worst case.
 Failed sanity checks (WARN) are listed under the table.
 """
 import json
+import os
 import sys
 
 
@@ -28,7 +29,7 @@ def main(paths):
             names = names or attacks
             if attacks != names:
                 sys.exit(f"{p}: attacks differ between budgets")
-            cells = [d["model"], f"{t['eps']:g}", f"{d['images']:,}", pct(d["clean"])]
+            cells = [os.path.basename(d["model"].rstrip("/")), f"{t['eps']:g}", f"{d['images']:,}", pct(d["clean"])]
             cells += [pct(a["accuracy"]) for a in t["attacks"]]
             cells.append(pct(t["worst_case"]) if "worst_case" in t else "")
             rows.append(cells)
