@@ -44,7 +44,7 @@ type demoConfig struct {
 	examples    int
 }
 
-// The demo's two sizes. The full one needs about 110 CPU-seconds (75 s on
+// The demo's two sizes. The full one needs about 70 CPU-seconds (45 s on
 // two idle cores); --quick about a third of that.
 var (
 	demoFull = demoConfig{steps: 250, lr: 2e-3, evalLimit: 200, evalEps: []float64{0.05, 0.1},
