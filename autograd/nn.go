@@ -172,6 +172,10 @@ func ChannelWindowSum(x *Var, radius int) *Var {
 func LRN(x *Var, radius int, bias, alpha, beta float64) *Var {
 	return record("LRN", tensor.LRN(x.val, radius, bias, alpha, beta), func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		x := in[0]
+		if !x.requiresGrad && !gy.requiresGrad {
+			// first order (no graph of the backward pass): one fused kernel
+			return []*Var{Const(tensor.LRNGrad(x.val, gy.val, radius, bias, alpha, beta))}
+		}
 		d := AddScalar(Scale(ChannelWindowSum(Mul(x, x), radius), alpha), bias)
 		t := ChannelWindowSum(Mul(Mul(gy, x), Pow(d, -beta-1)), radius)
 		return []*Var{Sub(Mul(gy, Pow(d, -beta)), Mul(Scale(x, 2*alpha*beta), t))}

@@ -388,6 +388,75 @@ func lrnT[T Float](x, y []T, shape []int, r int, bias, alpha, beta float64) {
 	})
 }
 
+// LRNGrad returns the gradient of LRN with respect to x given the output
+// gradient gy, in one pass per pixel:
+// dx_c = gy_c d_c^-beta - 2 alpha beta x_c sum_{|c'-c|<=radius} gy_c' x_c' d_c'^(-beta-1),
+// with d_c = bias + alpha * sum_{|c'-c|<=radius} x_c'^2.
+func LRNGrad(x, gy *Tensor, radius int, bias, alpha, beta float64) *Tensor {
+	sameDType("tensor.LRNGrad", x, gy)
+	if len(x.shape) != 4 || radius < 0 || !SameShape(x.shape, gy.shape) {
+		Panicf("tensor.LRNGrad", "want [N,C,H,W] x and gradient of the same shape and radius >= 0, got %v, %v and %d", x.shape, gy.shape, radius)
+	}
+	out := Zeros(x.dtype, x.shape...)
+	if x.dtype == Float32 {
+		lrnGradT(x.f32, gy.f32, out.f32, x.shape, radius, bias, alpha, beta)
+	} else {
+		lrnGradT(x.f64, gy.f64, out.f64, x.shape, radius, bias, alpha, beta)
+	}
+	return out
+}
+
+// windowSums writes into s the sums of v over channel windows of radius r.
+func windowSums(v, s []float64, r int) {
+	c := len(v)
+	acc := 0.0
+	for ch := 0; ch < min(r, c-1)+1; ch++ {
+		acc += v[ch]
+	}
+	for ch := 0; ch < c; ch++ {
+		s[ch] = acc
+		if ch+r+1 < c {
+			acc += v[ch+r+1]
+		}
+		if ch-r >= 0 {
+			acc -= v[ch-r]
+		}
+	}
+}
+
+func lrnGradT[T Float](x, gy, dx []T, shape []int, r int, bias, alpha, beta float64) {
+	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
+	pow := func(v float64) float64 { return math.Pow(v, -beta) }
+	if beta == 0.75 {
+		pow = func(v float64) float64 { s := math.Sqrt(v); return 1 / (s * math.Sqrt(s)) }
+	}
+	ParallelFor(n*hw, 256, func(lo, hi int) {
+		buf := make([]float64, 4*c)
+		sq, win, u, t := buf[:c], buf[c:2*c], buf[2*c:3*c], buf[3*c:]
+		for p := lo; p < hi; p++ {
+			b, i := p/hw, p%hw
+			base := b*c*hw + i
+			for ch := 0; ch < c; ch++ {
+				v := float64(x[base+ch*hw])
+				sq[ch] = v * v
+			}
+			windowSums(sq, win, r)
+			for ch := 0; ch < c; ch++ {
+				d := bias + alpha*win[ch]
+				pd := pow(d) // d^-beta
+				g := float64(gy[base+ch*hw])
+				win[ch] = g * pd                            // first term
+				u[ch] = g * float64(x[base+ch*hw]) * pd / d // gy x d^(-beta-1)
+			}
+			windowSums(u, t, r)
+			k := 2 * alpha * beta
+			for ch := 0; ch < c; ch++ {
+				dx[base+ch*hw] = T(win[ch] - k*float64(x[base+ch*hw])*t[ch])
+			}
+		}
+	})
+}
+
 // key32 maps a float32 to an int32 of the same order (-0 equal to +0, every
 // NaN above +Inf), so that window maxima can be taken with integer selects
 // instead of data-dependent branches, which mispredict on half the
