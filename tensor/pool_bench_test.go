@@ -41,3 +41,28 @@ func BenchmarkMaxPoolScatter(b *testing.B) {
 		}
 	})
 }
+
+// CifarNet's LRN (radius 4) on conv1's pooled output at batch 50, and the
+// ReLU gradient on conv1's output.
+func BenchmarkLRNAndRelu(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randT(rng, Float32, 50, 64, 16, 16)
+	gy := randT(rng, Float32, 50, 64, 16, 16)
+	b.Run("lrn-forward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			LRN(x, 4, 1, 0.001/9, 0.75)
+		}
+	})
+	b.Run("lrn-gradient", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			LRNGrad(x, gy, 4, 1, 0.001/9, 0.75)
+		}
+	})
+	y := randT(rng, Float32, 50, 64, 32, 32)
+	g := randT(rng, Float32, 50, 64, 32, 32)
+	b.Run("relu-gradient", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ReluGrad(g, y)
+		}
+	})
+}
