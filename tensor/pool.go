@@ -406,53 +406,63 @@ func LRNGrad(x, gy *Tensor, radius int, bias, alpha, beta float64) *Tensor {
 	return out
 }
 
-// windowSums writes into s the sums of v over channel windows of radius r.
-func windowSums(v, s []float64, r int) {
-	c := len(v)
-	acc := 0.0
-	for ch := 0; ch < min(r, c-1)+1; ch++ {
-		acc += v[ch]
-	}
-	for ch := 0; ch < c; ch++ {
-		s[ch] = acc
-		if ch+r+1 < c {
-			acc += v[ch+r+1]
-		}
-		if ch-r >= 0 {
-			acc -= v[ch-r]
-		}
-	}
-}
-
 func lrnGradT[T Float](x, gy, dx []T, shape []int, r int, bias, alpha, beta float64) {
 	n, c, hw := shape[0], shape[1], shape[2]*shape[3]
 	pow := func(v float64) float64 { return math.Pow(v, -beta) }
 	if beta == 0.75 {
 		pow = func(v float64) float64 { s := math.Sqrt(v); return 1 / (s * math.Sqrt(s)) }
 	}
-	ParallelFor(n*hw, 256, func(lo, hi int) {
-		buf := make([]float64, 4*c)
-		sq, win, u, t := buf[:c], buf[c:2*c], buf[2*c:3*c], buf[3*c:]
-		for p := lo; p < hi; p++ {
-			b, i := p/hw, p%hw
-			base := b*c*hw + i
-			for ch := 0; ch < c; ch++ {
-				v := float64(x[base+ch*hw])
-				sq[ch] = v * v
+	k := 2 * alpha * beta
+	// image by image, channel rows of HW pixels at a time, so every loop
+	// runs over contiguous memory
+	ParallelFor(n, 1, func(lo, hi int) {
+		buf := make([]float64, 3*c*hw+hw)
+		sq, first, u, acc := buf[:c*hw], buf[c*hw:2*c*hw], buf[2*c*hw:3*c*hw], buf[3*c*hw:]
+		row := func(a []float64, ch int) []float64 { return a[ch*hw : (ch+1)*hw] }
+		// windowRows calls fn(ch, s) with s the sum of rows ch-r..ch+r of a
+		windowRows := func(a []float64, fn func(ch int, s []float64)) {
+			clear(acc)
+			for ch := 0; ch < min(r, c-1)+1; ch++ {
+				for i, v := range row(a, ch) {
+					acc[i] += v
+				}
 			}
-			windowSums(sq, win, r)
 			for ch := 0; ch < c; ch++ {
-				d := bias + alpha*win[ch]
-				pd := pow(d) // d^-beta
-				g := float64(gy[base+ch*hw])
-				win[ch] = g * pd                            // first term
-				u[ch] = g * float64(x[base+ch*hw]) * pd / d // gy x d^(-beta-1)
+				fn(ch, acc)
+				if ch+r+1 < c {
+					for i, v := range row(a, ch+r+1) {
+						acc[i] += v
+					}
+				}
+				if ch-r >= 0 {
+					for i, v := range row(a, ch-r) {
+						acc[i] -= v
+					}
+				}
 			}
-			windowSums(u, t, r)
-			k := 2 * alpha * beta
-			for ch := 0; ch < c; ch++ {
-				dx[base+ch*hw] = T(win[ch] - k*float64(x[base+ch*hw])*t[ch])
+		}
+		for b := lo; b < hi; b++ {
+			xb, gb, db := x[b*c*hw:(b+1)*c*hw], gy[b*c*hw:(b+1)*c*hw], dx[b*c*hw:(b+1)*c*hw]
+			for i, v := range xb {
+				sq[i] = float64(v) * float64(v)
 			}
+			windowRows(sq, func(ch int, s []float64) {
+				f, uu := row(first, ch), row(u, ch)
+				xs, gs := xb[ch*hw:(ch+1)*hw], gb[ch*hw:(ch+1)*hw]
+				for i, w := range s {
+					d := bias + alpha*w
+					pd := pow(d) // d^-beta
+					g := float64(gs[i])
+					f[i] = g * pd
+					uu[i] = g * float64(xs[i]) * pd / d // gy x d^(-beta-1)
+				}
+			})
+			windowRows(u, func(ch int, t []float64) {
+				f, xs, ds := row(first, ch), xb[ch*hw:(ch+1)*hw], db[ch*hw:(ch+1)*hw]
+				for i, tv := range t {
+					ds[i] = T(f[i] - k*float64(xs[i])*tv)
+				}
+			})
 		}
 	})
 }
