@@ -251,6 +251,59 @@ func (g convGeom) perImage() bool {
 // perImageMinWork is the smallest per-image multiply-add count of perImage.
 var perImageMinWork = 1 << 18
 
+// eachImage calls fn for every image n, the images split between the
+// workers in contiguous shares (first is the worker's first image), each
+// worker with its own [CKK, OHW] column buffer: nil for a direct 1x1
+// convolution, whose image is its own column matrix. fn must stay on its
+// goroutine (single-threaded GEMMs).
+func eachImage[T Float](g convGeom, fn func(first, n int, cols []T)) {
+	ParallelFor(g.n, 1, func(lo, hi int) {
+		var cols []T
+		if !g.direct() {
+			cols = getBuf[T](g.ckk() * g.ohw())
+			defer putBuf(cols)
+		}
+		for n := lo; n < hi; n++ {
+			fn(lo, n, cols)
+		}
+	})
+}
+
+// partials are per-worker partial sums of a gradient, keyed by the worker's
+// first image and added up in image order, so the result does not depend
+// on which worker finishes first.
+type partials[T Float] struct {
+	parts [][]T
+	size  int
+}
+
+func newPartials[T Float](n, size int) partials[T] {
+	return partials[T]{parts: make([][]T, n), size: size}
+}
+
+// of returns the (cleared on first use) partial sum of the worker whose
+// share starts at image first; only that worker may call it.
+func (p partials[T]) of(first int) []T {
+	if p.parts[first] == nil {
+		b := getBuf[T](p.size)
+		clear(b)
+		p.parts[first] = b
+	}
+	return p.parts[first]
+}
+
+// addTo adds every partial into dst in image order and releases them.
+func (p partials[T]) addTo(dst []T) {
+	for _, part := range p.parts {
+		if part != nil {
+			for i, v := range part {
+				dst[i] += v
+			}
+			putBuf(part)
+		}
+	}
+}
+
 // chunkImages returns how many images one GEMM covers so that its column
 // buffer stays near colBudget elements.
 func chunkImages(g convGeom) int {
@@ -262,10 +315,12 @@ func chunkImages(g convGeom) int {
 // colBudget bounds the im2col buffer (elements); 4M float32 = 16 MB.
 var colBudget = 1 << 22
 
-// convForward computes y = W * x: images are lowered with im2col side by side
-// into one [CKK, nb*OHW] matrix per chunk of nb images, multiplied by W in
-// one GEMM (using the BLAS library's threads), and the [F, nb*OHW] result is
-// scattered back to [nb, F, OHW].
+// convForward computes y = W * x (plus the bias): stride-1 convolutions with
+// many channels by the shifted lowering (conv_shift.go); others image by
+// image on each worker (perImage), or, when one image is too little work,
+// lowered with im2col side by side into one [CKK, nb*OHW] matrix per chunk
+// of nb images, multiplied by W in one GEMM (using the BLAS library's
+// threads) and scattered back to [nb, F, OHW].
 func convForward[T Float](x, w, bias, y []T, g convGeom) {
 	if g.shiftable() {
 		convForwardShift(x, w, bias, y, g)
@@ -273,26 +328,15 @@ func convForward[T Float](x, w, bias, y []T, g convGeom) {
 	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
 	fo := g.f * ohw
-	if g.direct() {
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			for n := lo; n < hi; n++ {
-				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, x[n*chw:(n+1)*chw], ohw, 0, y[n*fo:(n+1)*fo], ohw)
-				addBias(y, bias, g, n, n+1)
+	if g.direct() || g.perImage() {
+		eachImage(g, func(_, n int, cols []T) {
+			in := x[n*chw : (n+1)*chw]
+			if cols != nil {
+				im2col(in, g, cols, ohw)
+				in = cols
 			}
-		})
-		return
-	}
-	if g.perImage() {
-		// one image at a time per worker: its columns stay in cache and the
-		// product lands in y directly
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			cols := getBuf[T](ckk * ohw)
-			defer putBuf(cols)
-			for n := lo; n < hi; n++ {
-				im2col(x[n*chw:(n+1)*chw], g, cols, ohw)
-				gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, cols, ohw, 0, y[n*fo:(n+1)*fo], ohw)
-				addBias(y, bias, g, n, n+1)
-			}
+			gemmSingleT(false, false, g.f, ohw, ckk, 1, w, ckk, in, ohw, 0, y[n*fo:(n+1)*fo], ohw)
+			addBias(y, bias, g, n, n+1)
 		})
 		return
 	}
@@ -362,20 +406,14 @@ func convInputGrad[T Float](gy, w, dx []T, g convGeom) {
 	}
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.c*g.h*g.w
 	fo := g.f * ohw
-	if g.direct() {
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			for n := lo; n < hi; n++ {
-				gemmSingleT(true, false, ckk, ohw, g.f, 1, w, ckk, gy[n*fo:(n+1)*fo], ohw, 0, dx[n*chw:(n+1)*chw], ohw)
+	if g.direct() || g.perImage() {
+		eachImage(g, func(_, n int, cols []T) {
+			out := dx[n*chw : (n+1)*chw]
+			if cols != nil {
+				out = cols
 			}
-		})
-		return
-	}
-	if g.perImage() {
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			cols := getBuf[T](ckk * ohw)
-			defer putBuf(cols)
-			for n := lo; n < hi; n++ {
-				gemmSingleT(true, false, ckk, ohw, g.f, 1, w, ckk, gy[n*fo:(n+1)*fo], ohw, 0, cols, ohw)
+			gemmSingleT(true, false, ckk, ohw, g.f, 1, w, ckk, gy[n*fo:(n+1)*fo], ohw, 0, out, ohw)
+			if cols != nil {
 				col2im(cols, g, dx[n*chw:(n+1)*chw], ohw)
 			}
 		})
@@ -425,33 +463,21 @@ func convWeightGrad[T Float](x, gy, dw []T, g convGeom) {
 	if g.perImage() {
 		// each worker accumulates its images into its own partial gradient
 		fo := g.f * ohw
-		parts := make([][]T, g.n) // by first image: summed in a fixed order
-		ParallelFor(g.n, 1, func(lo, hi int) {
-			cols := getBuf[T](ckk * ohw)
-			defer putBuf(cols)
-			part := getBuf[T](len(dw))
-			clear(part)
-			for n := lo; n < hi; n++ {
-				im2col(x[n*chw:(n+1)*chw], g, cols, ohw)
-				gemmSingleT(false, true, g.f, ckk, ohw, 1, gy[n*fo:(n+1)*fo], ohw, cols, ohw, 1, part, ckk)
+		parts := newPartials[T](g.n, len(dw))
+		eachImage(g, func(first, n int, cols []T) {
+			in := x[n*chw : (n+1)*chw]
+			if cols != nil {
+				im2col(in, g, cols, ohw)
+				in = cols
 			}
-			parts[lo] = part
+			gemmSingleT(false, true, g.f, ckk, ohw, 1, gy[n*fo:(n+1)*fo], ohw, in, ohw, 1, parts.of(first), ckk)
 		})
-		for _, part := range parts {
-			if part == nil {
-				continue
-			}
-			for i, v := range part {
-				dw[i] += v
-			}
-			putBuf(part)
-		}
+		parts.addTo(dw)
 		return
 	}
 	nb := chunkImages(g)
 	if g.direct() {
-		nb = 1 << 30
-		nb = min(nb, g.n)
+		nb = g.n
 	}
 	cols := getBuf[T](ckk * nb * ohw)
 	gcat := getBuf[T](g.f * nb * ohw)

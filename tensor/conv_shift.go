@@ -181,14 +181,9 @@ func convInputGradShift[T Float](gy, w, dx []T, g convGeom) {
 func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	s := g.shift()
 	fc := g.f * g.c
-	parts := make([][]T, g.n) // by the worker's first image
+	parts := newPartials[T](g.n, len(dw))
 	shiftChunks(g, s, g.c, g.f, func(first, n0, cnt int, xp, dyp []T, single bool) {
-		part := parts[first]
-		if part == nil {
-			part = getBuf[T](len(dw))
-			clear(part)
-			parts[first] = part
-		}
+		part := parts.of(first)
 		ld := cnt * s.grid
 		gridCopy(x, g.inPlane(), s, n0, cnt, xp, true, single)
 		gridCopy(gy, g.outPlane(), s, n0, cnt, dyp, true, single)
@@ -202,14 +197,7 @@ func convWeightGradShift[T Float](x, gy, dw []T, g convGeom) {
 	dwr := getBuf[T](len(dw))
 	defer putBuf(dwr)
 	clear(dwr)
-	for _, part := range parts {
-		if part != nil {
-			for i, v := range part {
-				dwr[i] += v
-			}
-			putBuf(part)
-		}
-	}
+	parts.addTo(dwr)
 	tmp := getBuf[T](len(dw))
 	defer putBuf(tmp)
 	rearrange(tmp, dwr, g, true)
