@@ -99,23 +99,6 @@ func MaxPool2d(x *Var, kh, kw int, p Conv2dParams) *Var {
 	return gatherBlocks(x, idx, oshape[2]*oshape[3], oshape...)
 }
 
-// gatherBlocks is GatherFlat for indices whose blocks of block entries point
-// into the matching blocks of x (a pooling's channels), so that its gradient,
-// the scatter, runs block-parallel.
-func gatherBlocks(x *Var, idx []int32, block int, shape ...int) *Var {
-	xs := append([]int(nil), x.Shape()...)
-	return record("GatherFlat", tensor.GatherFlat(x.val, idx, shape...), func(in []*Var, out, gy *Var, needs []bool) []*Var {
-		return []*Var{scatterBlocks(gy, idx, block, xs...)}
-	}, x)
-}
-
-func scatterBlocks(g *Var, idx []int32, block int, shape ...int) *Var {
-	gs := append([]int(nil), g.Shape()...)
-	return record("ScatterAddFlat", tensor.ScatterAddFlatBlocks(g.val, idx, block, shape...), func(in []*Var, out, gy *Var, needs []bool) []*Var {
-		return []*Var{gatherBlocks(gy, idx, block, gs...)}
-	}, g)
-}
-
 // AvgPool2d averages over kh x kw windows; see tensor.AvgPool2d for countPad.
 func AvgPool2d(x *Var, kh, kw int, p Conv2dParams, countPad bool) *Var {
 	xs := append([]int(nil), x.Shape()...)

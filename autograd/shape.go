@@ -84,21 +84,35 @@ func MeanAll(x *Var) *Var { return Mean(x, false) }
 
 // GatherFlat picks x.flat[idx[i]] into a tensor of the given shape (negative
 // indices give 0). Its gradient scatters back.
-func GatherFlat(x *Var, idx []int32, shape ...int) *Var {
-	shape = append([]int(nil), shape...)
-	xs := append([]int(nil), x.Shape()...)
-	return record("GatherFlat", tensor.GatherFlat(x.val, idx, shape...), func(in []*Var, out, gy *Var, needs []bool) []*Var {
-		return []*Var{ScatterAddFlat(gy, idx, xs...)}
-	}, x)
-}
+func GatherFlat(x *Var, idx []int32, shape ...int) *Var { return gatherBlocks(x, idx, 0, shape...) }
 
 // ScatterAddFlat adds x.flat[i] into position idx[i] of zeros of shape.
 func ScatterAddFlat(x *Var, idx []int32, shape ...int) *Var {
-	shape = append([]int(nil), shape...)
+	return scatterBlocks(x, idx, 0, shape...)
+}
+
+// gatherBlocks is GatherFlat; block > 0 promises that the indices, in blocks
+// of block entries, point into the matching equal blocks of x (a pooling's
+// channels), so that the gradient, a scatter, can run block-parallel.
+func gatherBlocks(x *Var, idx []int32, block int, shape ...int) *Var {
 	xs := append([]int(nil), x.Shape()...)
-	return record("ScatterAddFlat", tensor.ScatterAddFlat(x.val, idx, shape...), func(in []*Var, out, gy *Var, needs []bool) []*Var {
-		return []*Var{GatherFlat(gy, idx, xs...)}
+	return record("GatherFlat", tensor.GatherFlat(x.val, idx, shape...), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		return []*Var{scatterBlocks(gy, idx, block, xs...)}
 	}, x)
+}
+
+// scatterBlocks is ScatterAddFlat with gatherBlocks' block promise.
+func scatterBlocks(g *Var, idx []int32, block int, shape ...int) *Var {
+	gs := append([]int(nil), g.Shape()...)
+	var v *tensor.Tensor
+	if block > 0 {
+		v = tensor.ScatterAddFlatBlocks(g.val, idx, block, shape...)
+	} else {
+		v = tensor.ScatterAddFlat(g.val, idx, shape...)
+	}
+	return record("ScatterAddFlat", v, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		return []*Var{gatherBlocks(gy, idx, block, gs...)}
+	}, g)
 }
 
 // Max returns the largest value along axis (first on ties); the gradient

@@ -43,11 +43,7 @@ func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 		maxPool32(x32, g, idx)
 		return
 	}
-	if p.PadTop == 0 && p.PadLeft == 0 && p.DilationH == 1 && p.DilationW == 1 &&
-		(g.oh-1)*p.StrideH+g.kh <= g.h && (g.ow-1)*p.StrideW+g.kw <= g.w {
-		maxPoolInside(x, g, idx)
-		return
-	}
+	// the general loop: float64 (checks and references) and dilated windows
 	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			base := nc * hw
@@ -79,35 +75,6 @@ func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 						best += base
 					}
 					out[oy*g.ow+ox] = int32(best)
-				}
-			}
-		}
-	})
-}
-
-// maxPoolInside is maxPoolIdx for windows that all lie inside the input.
-func maxPoolInside[T Float](x []T, g convGeom, idx []int32) {
-	p := g.p
-	hw, ohw := g.h*g.w, g.oh*g.ow
-	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			base := nc * hw
-			xc := x[base : base+hw]
-			out := idx[nc*ohw : (nc+1)*ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				y0 := oy * p.StrideH
-				for ox := 0; ox < g.ow; ox++ {
-					best := y0*g.w + ox*p.StrideW
-					bv := xc[best]
-					for i := 0; i < g.kh; i++ {
-						row := (y0+i)*g.w + ox*p.StrideW
-						for j := 0; j < g.kw; j++ {
-							if v := xc[row+j]; v > bv || (v != v && bv == bv) {
-								bv, best = v, row+j
-							}
-						}
-					}
-					out[oy*g.ow+ox] = int32(base + best)
 				}
 			}
 		}
@@ -469,8 +436,8 @@ func lrnGradT[T Float](x, gy, dx []T, shape []int, r int, bias, alpha, beta floa
 
 // key32 maps a float32 to an int32 of the same order (-0 equal to +0, every
 // NaN above +Inf), so that window maxima can be taken with integer selects
-// instead of data-dependent branches, which mispredict on half the
-// comparisons of real activations.
+// instead of data-dependent branches, which the CPU cannot predict on
+// unordered data.
 func key32(v float32) int32 {
 	b := int32(math.Float32bits(v))
 	mag := b & 0x7fffffff
@@ -541,12 +508,9 @@ func pool2x2Row(xc []float32, r, w int, o []int32, base int32) {
 		if a == m {
 			off = 0
 		}
-		if m != m { // a NaN: the first one wins
-			ka, ia := key32(a), int32(0)
-			ka, ia = sel(ka, ia, key32(b), 1)
-			ka, ia = sel(ka, ia, key32(c), int32(w))
-			_, ia = sel(ka, ia, key32(d), int32(w+1))
-			off = int(ia)
+		if m != m { // a NaN: windowArgmax's exact path picks the first one
+			o[ox] = base + int32(windowArgmax(xc, w, r/w, r/w+2, j, j+2))
+			continue
 		}
 		o[ox] = base + int32(r+j+off)
 	}

@@ -341,6 +341,26 @@ func TestMaxPoolFastPathMatchesGeneral(t *testing.T) {
 	}
 }
 
+// sameConvPasses fails t unless the convolution's output, input gradient
+// and weight gradient on the current path match y0, dx0 and dw0 (to 1e-12,
+// or 1e-5 in float32).
+func sameConvPasses(t *testing.T, path string, x, w, gy *Tensor, p Conv2dParams, y0, dx0, dw0 *Tensor) {
+	t.Helper()
+	tol := 1e-12
+	if x.DType() == Float32 {
+		tol = 1e-5
+	}
+	if d := MaxAbsDiff(Conv2d(x, w, p), y0); d > tol {
+		t.Fatalf("forward differs by %g (%s)", d, path)
+	}
+	if d := MaxAbsDiff(Conv2dInputGrad(gy, w, x.Shape(), p), dx0); d > tol {
+		t.Fatalf("input gradient differs by %g (%s)", d, path)
+	}
+	if d := MaxAbsDiff(Conv2dWeightGrad(x, gy, w.Shape(), p), dw0); d > tol {
+		t.Fatalf("weight gradient differs by %g (%s)", d, path)
+	}
+}
+
 func TestShiftedLoweringMatchesIm2col(t *testing.T) {
 	oldWorkers := Workers()
 	defer SetWorkers(oldWorkers)
@@ -373,19 +393,7 @@ func TestShiftedLoweringMatchesIm2col(t *testing.T) {
 				for _, v := range [][2]int{{1 << 22, 0}, {1, 0}, {1 << 22, 1}, {1 << 22, 3}} {
 					budget := v[0]
 					shiftMinChannels, colBudget, shiftWorkerImages = 1, budget, v[1]
-					tol := 1e-12
-					if dt == Float32 {
-						tol = 1e-5
-					}
-					if d := MaxAbsDiff(Conv2d(x, w, c.p), y0); d > tol {
-						t.Fatalf("forward differs by %g (budget %d)", d, budget)
-					}
-					if d := MaxAbsDiff(Conv2dInputGrad(gy, w, x.Shape(), c.p), dx0); d > tol {
-						t.Fatalf("input gradient differs by %g (budget %d)", d, budget)
-					}
-					if d := MaxAbsDiff(Conv2dWeightGrad(x, gy, w.Shape(), c.p), dw0); d > tol {
-						t.Fatalf("weight gradient differs by %g (budget %d)", d, budget)
-					}
+					sameConvPasses(t, fmt.Sprintf("budget %d, %d images per worker", budget, v[1]), x, w, gy, c.p, y0, dx0, dw0)
 				}
 				shiftMinChannels = oldMin
 				if d := MaxAbsDiff(y0, naiveConv(x, w, c.p)); d > 1e-5 {
@@ -492,19 +500,7 @@ func TestPerImageLoweringMatchesChunked(t *testing.T) {
 				dx0 := Conv2dInputGrad(gy, w, x.Shape(), c.p)
 				dw0 := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
 				perImageMinWork = 0 // per image whenever there are enough images
-				tol := 1e-12
-				if dt == Float32 {
-					tol = 1e-5
-				}
-				if d := MaxAbsDiff(Conv2d(x, w, c.p), y0); d > tol {
-					t.Fatalf("forward differs by %g", d)
-				}
-				if d := MaxAbsDiff(Conv2dInputGrad(gy, w, x.Shape(), c.p), dx0); d > tol {
-					t.Fatalf("input gradient differs by %g", d)
-				}
-				if d := MaxAbsDiff(Conv2dWeightGrad(x, gy, w.Shape(), c.p), dw0); d > tol {
-					t.Fatalf("weight gradient differs by %g", d)
-				}
+				sameConvPasses(t, "per image", x, w, gy, c.p, y0, dx0, dw0)
 				if d := MaxAbsDiff(y0, naiveConv(x, w, c.p)); d > 1e-5 {
 					t.Fatalf("differs from direct loop by %g", d)
 				}
