@@ -73,7 +73,7 @@ func (s *Summary) Markdown(w io.Writer) {
 		for _, c := range append([]*Comparison{a.Completeness, a.IoU, a.Components}, a.Others...) {
 			fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %s | %s | %s | %s | %s |\n", c.Metric,
 				c.Attacked.N, f3(c.Attacked.Median.Est), ci(c.Attacked.Mean),
-				c.Resisted.N, f3(c.Resisted.Median.Est), ci(c.Resisted.Mean), ci(c.DiffMean), signed(c.RankBiserial), fp(c.P.F()))
+				c.Resisted.N, f3(c.Resisted.Median.Est), ci(c.Resisted.Mean), ci(c.DiffMean), signed(c.RankBiserial), FormatP(c.P.F()))
 		}
 		fmt.Fprintln(w)
 		if len(a.Bins) > 0 {
@@ -95,13 +95,13 @@ func (s *Summary) Markdown(w io.Writer) {
 				}
 				adj := ""
 				if l.AdjNote == "" {
-					adj = fmt.Sprintf(" Adjusted for the clean confidence (log-odds of the true class), the coverage slope is %s (p = %s).", f3(l.AdjSlope), fp(l.AdjP.F()))
+					adj = fmt.Sprintf(" Adjusted for the clean confidence (log-odds of the true class), the coverage slope is %s (p = %s).", f3(l.AdjSlope), FormatP(l.AdjP.F()))
 				}
 				if l.ClassNote == "" {
-					adj += fmt.Sprintf(" Within classes (the true class as a factor), it is %s (p = %s).", f3(l.ClassSlope), fp(l.ClassP.F()))
+					adj += fmt.Sprintf(" Within classes (the true class as a factor), it is %s (p = %s).", f3(l.ClassSlope), FormatP(l.ClassP.F()))
 				}
 				fmt.Fprintf(w, "Logistic fit of success on coverage (n = %d): slope %s (SE %s, p = %s); the odds of success change by a factor %s per +0.1 coverage.%s%s\n\n",
-					l.N, f3(l.Slope), f3(l.SlopeSE), fp(l.P.F()), f3(l.OddsRatio10), sep, adj)
+					l.N, f3(l.Slope), f3(l.SlopeSE), FormatP(l.P.F()), f3(l.OddsRatio10), sep, adj)
 			}
 		}
 		if sc := a.Steps; sc != nil {

@@ -547,7 +547,7 @@ func rankVerdict(obs string, as *AttackSummary, c *Comparison) Verdict {
 	word := map[bool]string{true: "lower", false: "higher"}[r < 0]
 	detail := fmt.Sprintf("%s is %s for attacked images (median %s vs %s, mean %s vs %s; r = %+.2f, %s effect; Mann-Whitney p = %s; %s)",
 		c.Metric, word, f3(c.Attacked.Median.Est), f3(c.Resisted.Median.Est), f3(c.Attacked.Mean.Est), f3(c.Resisted.Mean.Est),
-		r, v.Strength, fp(p), counts)
+		r, v.Strength, FormatP(p), counts)
 	switch {
 	case p < Alpha && dir > 0 && math.Abs(r) >= Negligible:
 		v.Status = Holds
@@ -559,7 +559,7 @@ func rankVerdict(obs string, as *AttackSummary, c *Comparison) Verdict {
 		v.Status = DoesNotHold
 		v.Text = "does not hold (the difference is negligible): " + detail + "."
 	default:
-		v.Text = "inconclusive: " + detail + "; not significant at " + fp(Alpha) + "."
+		v.Text = "inconclusive: " + detail + "; not significant at " + FormatP(Alpha) + "."
 	}
 	return v
 }
@@ -720,7 +720,7 @@ func stepVerdict(as *AttackSummary) Verdict {
 	v.Strength = dzStrength(d)
 	detail := fmt.Sprintf("the success rate levels off at step %d (%s; best %s, %s after step %d) while the mean IoU goes from %s at step %d to %s at step %d (drop %s, 95%% CI [%s, %s]; d_z = %.2f, %s; sign test p = %s; n = %d)",
 		sc.Plateau, pct(sc.Success[sc.Plateau].Est.F()), pct(best), pct(final), steps, f3(sc.IoU[sc.Plateau].Est), sc.Plateau,
-		f3(sc.IoU[steps].Est), steps, f3(drop.Est), f3(drop.Lo), f3(drop.Hi), d, v.Strength, fp(sc.SignP.F()), sc.N)
+		f3(sc.IoU[steps].Est), steps, f3(drop.Est), f3(drop.Lo), f3(drop.Hi), d, v.Strength, FormatP(sc.SignP.F()), sc.N)
 	switch {
 	case drop.Lo.F() > 0 && sc.SignP.F() < Alpha && math.Abs(d) >= NegligibleDZ:
 		v.Status = Holds
@@ -790,8 +790,10 @@ func f3(n Num) string {
 	return fmt.Sprintf("%.3g", n.F())
 }
 
-// fp formats a p-value.
-func fp(p float64) string {
+// FormatP formats a p-value as the summaries and the report print it:
+// three significant digits, scientific below 1e-4, "<1e-300" at the floor
+// of float64, "n/a" for NaN.
+func FormatP(p float64) string {
 	switch {
 	case math.IsNaN(p):
 		return "n/a"

@@ -198,6 +198,13 @@ var ErrNoGradient = errors.New("the model has no usable gradient with respect to
 // lossGrad returns the logits, the gradient of the summed per-image
 // cross-entropy with respect to x and the mean loss.
 func lossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (logits, grad *tensor.Tensor, loss float64, err error) {
+	logits, _, grad, loss, err = targetLossGrad(m, x, func(*autograd.Var) []int { return t }, smoothing)
+	return logits, grad, loss, err
+}
+
+// targetLossGrad is lossGrad with the targets chosen from the logits of the
+// same forward pass; it also returns the targets.
+func targetLossGrad(m nn.Classifier, x *tensor.Tensor, targets func(logits *autograd.Var) []int, smoothing float64) (logits *tensor.Tensor, t []int, grad *tensor.Tensor, loss float64, err error) {
 	terr := autograd.Try(func() {
 		xv := autograd.Param(x)
 		lv, _ := m.Forward(xv, nn.Eval)
@@ -205,6 +212,7 @@ func lossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (lo
 			err = fmt.Errorf("%w: its outputs do not depend on the input (constant model?)", ErrNoGradient)
 			return
 		}
+		t = targets(lv)
 		l := autograd.CrossEntropy(lv, t, smoothing)
 		g, e := autograd.Grad([]*autograd.Var{l}, nil, []*autograd.Var{xv}, false)
 		if e != nil {
@@ -218,9 +226,9 @@ func lossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (lo
 		logits = lv.Value()
 	})
 	if terr != nil {
-		return nil, nil, 0, terr
+		return nil, nil, nil, 0, terr
 	}
-	return logits, grad, loss, err
+	return logits, t, grad, loss, err
 }
 
 // checkGrad returns an error wrapping ErrNoGradient when g is zero or not
@@ -275,24 +283,6 @@ func errorf(name, format string, args ...any) error {
 // leastLikelyGrad is lossGrad for the least-likely class of each image,
 // taken from the same forward pass (Step-LL needs only one).
 func leastLikelyGrad(m nn.Classifier, x *tensor.Tensor, smoothing float64) (t []int, grad *tensor.Tensor, err error) {
-	terr := autograd.Try(func() {
-		xv := autograd.Param(x)
-		lv, _ := m.Forward(xv, nn.Eval)
-		if !lv.RequiresGrad() {
-			err = fmt.Errorf("%w: its outputs do not depend on the input (constant model?)", ErrNoGradient)
-			return
-		}
-		t = autograd.ArgMin(lv, 1)
-		l := autograd.CrossEntropy(lv, t, smoothing)
-		g, e := autograd.Grad([]*autograd.Var{l}, nil, []*autograd.Var{xv}, false)
-		if e != nil {
-			err = e
-			return
-		}
-		grad = tensor.Scale(g[0].Value(), float64(x.Shape()[0]))
-	})
-	if terr != nil {
-		return nil, nil, terr
-	}
+	_, t, grad, _, err = targetLossGrad(m, x, func(lv *autograd.Var) []int { return autograd.ArgMin(lv, 1) }, smoothing)
 	return t, grad, err
 }

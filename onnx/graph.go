@@ -171,7 +171,7 @@ func (g *Graph) resolveIO(meta Meta) error {
 		return fmt.Errorf("input %q has element type %s; arp needs floating-point images", in.Name, typeName(in.ElemType))
 	}
 	if in.Shape != nil && len(in.Shape) != 4 {
-		return fmt.Errorf("input %q has rank %d (shape %s); arp needs images [N,C,H,W]", in.Name, len(in.Shape), dimString(*in))
+		return fmt.Errorf("input %q has rank %d (shape %s); arp needs images [N,C,H,W]", in.Name, len(in.Shape), in.ShapeString())
 	}
 	shape := []int{-1, -1, -1}
 	if in.Shape != nil {
@@ -181,14 +181,14 @@ func (g *Graph) resolveIO(meta Meta) error {
 	if meta.InputSize != nil {
 		for i, d := range meta.InputSize {
 			if shape[i] > 0 && shape[i] != d {
-				return fmt.Errorf("metadata input_size %v does not match the graph's input %q %s", meta.InputSize, in.Name, dimString(*in))
+				return fmt.Errorf("metadata input_size %v does not match the graph's input %q %s", meta.InputSize, in.Name, in.ShapeString())
 			}
 			shape[i] = d
 		}
 	}
 	for _, d := range shape {
 		if d <= 0 {
-			return fmt.Errorf("input %q has dynamic size %s: give \"input_size\": [C, H, W] in the metadata (%s)", in.Name, dimString(*in), metaHint(m.Path))
+			return fmt.Errorf("input %q has dynamic size %s: give \"input_size\": [C, H, W] in the metadata (%s)", in.Name, in.ShapeString(), metaHint(m.Path))
 		}
 	}
 	if err := checkSize(shape); err != nil || tensor.Numel(shape) > maxElems/16 {
@@ -216,12 +216,14 @@ func (g *Graph) resolveIO(meta Meta) error {
 func inputNames(m *Model) string {
 	var s []string
 	for _, in := range m.Inputs {
-		s = append(s, fmt.Sprintf("%q %s", in.Name, dimString(in)))
+		s = append(s, fmt.Sprintf("%q %s", in.Name, in.ShapeString()))
 	}
 	return strings.Join(s, ", ")
 }
 
-func dimString(v ValueInfo) string {
+// ShapeString writes the shape as [1,3,H,W]: fixed sizes as numbers,
+// named dynamic ones by name, unnamed ones as ?, an unknown shape as [?].
+func (v ValueInfo) ShapeString() string {
 	if v.Shape == nil {
 		return "[?]"
 	}

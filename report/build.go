@@ -298,7 +298,7 @@ func verdicts(cols []column) *section {
 				found = true
 				txt := v.Status
 				if v.Status != analysis.Inconclusive && v.Strength != "" {
-					txt += fmt.Sprintf(" (%s, %s = %s, p = %s)", v.Strength, shortEffect(v.EffectName), num(v.Effect.F(), 2), pval(v.P.F()))
+					txt += fmt.Sprintf(" (%s, %s = %s, p = %s)", v.Strength, shortEffect(v.EffectName), num(v.Effect.F(), 2), analysis.FormatP(v.P.F()))
 				}
 				cells = append(cells, cell{Text: txt, Class: statusClass(v.Status), Title: v.Text})
 			}
@@ -645,7 +645,7 @@ func attention(cols []column) *section {
 				if c.Note != "" && math.IsNaN(c.P.F()) {
 					return cell{Text: c.Note, Class: "small"}
 				}
-				return cell{Text: fmt.Sprintf("r = %s, p = %s", num(c.RankBiserial.F(), 2), pval(c.P.F())), Class: "num"}
+				return cell{Text: fmt.Sprintf("r = %s, p = %s", num(c.RankBiserial.F(), 2), analysis.FormatP(c.P.F())), Class: "num"}
 			})
 		}
 		row("logistic: success on coverage", func(a *analysis.AttackSummary) cell {
@@ -660,9 +660,9 @@ func attention(cols []column) *section {
 			if l.Separated {
 				sep = " (separated)"
 			}
-			return cell{Text: fmt.Sprintf("slope %s, p = %s; odds ×%s per +0.1%s", num(l.Slope.F(), 3), pval(l.P.F()), num(l.OddsRatio10.F(), 3), sep), Class: "num",
+			return cell{Text: fmt.Sprintf("slope %s, p = %s; odds ×%s per +0.1%s", num(l.Slope.F(), 3), analysis.FormatP(l.P.F()), num(l.OddsRatio10.F(), 3), sep), Class: "num",
 				Title: fmt.Sprintf("adjusted for clean confidence: slope %s, p = %s; within classes: slope %s, p = %s",
-					num(l.AdjSlope.F(), 3), pval(l.AdjP.F()), num(l.ClassSlope.F(), 3), pval(l.ClassP.F()))}
+					num(l.AdjSlope.F(), 3), analysis.FormatP(l.AdjP.F()), num(l.ClassSlope.F(), 3), analysis.FormatP(l.ClassP.F()))}
 		})
 		anySteps := false
 		for _, c := range present {
@@ -789,18 +789,6 @@ func num(x float64, digits int) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.*g", digits, x)
-}
-
-func pval(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "n/a"
-	case p < 1e-300:
-		return "<1e-300"
-	case p < 1e-4:
-		return fmt.Sprintf("%.1e", p)
-	}
-	return fmt.Sprintf("%.3g", p)
 }
 
 func settingsLine(m map[string]any) string {

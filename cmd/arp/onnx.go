@@ -162,10 +162,10 @@ func describeONNX(w io.Writer, m *onnx.Model) {
 	}
 	fmt.Fprintf(w, "file:       %s\nproducer:   %s\nformat:     IR %d, opset %d\n", m.Path, producer, m.IRVersion, m.Opset)
 	for _, in := range m.Inputs {
-		fmt.Fprintf(w, "input:      %s %s\n", in.Name, shapeString(in))
+		fmt.Fprintf(w, "input:      %s %s\n", in.Name, in.ShapeString())
 	}
 	for _, out := range m.Outputs {
-		fmt.Fprintf(w, "output:     %s %s\n", out.Name, shapeString(out))
+		fmt.Fprintf(w, "output:     %s %s\n", out.Name, out.ShapeString())
 	}
 	count := map[string]int{}
 	for _, n := range m.Nodes {
@@ -185,24 +185,6 @@ func describeONNX(w io.Writer, m *onnx.Model) {
 		parts = append(parts, fmt.Sprintf("%s x%d", op, count[op]))
 	}
 	fmt.Fprintf(w, "nodes:      %d, %d initialisers\noperators:  %s\n", len(m.Nodes), len(m.Inits), strings.Join(parts, ", "))
-}
-
-func shapeString(v onnx.ValueInfo) string {
-	if v.Shape == nil {
-		return "[?]"
-	}
-	var s []string
-	for i, d := range v.Shape {
-		switch {
-		case d > 0:
-			s = append(s, fmt.Sprint(d))
-		case v.DimNames[i] != "":
-			s = append(s, v.DimNames[i])
-		default:
-			s = append(s, "?")
-		}
-	}
-	return "[" + strings.Join(s, ",") + "]"
 }
 
 func newONNXOpsCmd() *cobra.Command {
