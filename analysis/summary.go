@@ -812,13 +812,3 @@ func pct(x float64) string {
 	}
 	return fmt.Sprintf("%.1f%%", 100*x)
 }
-
-// SortedKeys returns the keys of a map in order (for stable output).
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
-}

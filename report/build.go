@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"html/template"
 	"image"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -177,7 +179,7 @@ func trainingSettings(r *Run) (defense, steps, objective string) {
 		}
 	}
 	var kv []string
-	for _, k := range sortedKeys(s.Objective) {
+	for _, k := range slices.Sorted(maps.Keys(s.Objective)) {
 		if k != "defense" {
 			kv = append(kv, fmt.Sprintf("%s=%v", k, s.Objective[k]))
 		}
@@ -793,17 +795,8 @@ func num(x float64, digits int) string {
 
 func settingsLine(m map[string]any) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
 	}
 	return strings.Join(parts, " ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
