@@ -2,7 +2,9 @@ package nn
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
@@ -233,12 +235,7 @@ func Archs() map[string]string {
 
 // ArchNames lists the architecture names in order.
 func ArchNames() []string {
-	var n []string
-	for k := range Archs() {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
+	return slices.Sorted(maps.Keys(Archs()))
 }
 
 // DefaultSpec returns the spec of arch for inputs c x h x w and k classes

@@ -3,9 +3,9 @@ package onnx
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -37,12 +37,7 @@ var ops map[string]opDef
 
 // SupportedOps lists the operators arp imports, sorted.
 func SupportedOps() []string {
-	var s []string
-	for k := range ops {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
+	return slices.Sorted(maps.Keys(ops))
 }
 
 func init() {

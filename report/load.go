@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -316,12 +318,7 @@ func (r *Run) Datasets() []string {
 		set[baseDataset(r.Info.Dataset)] = true
 	}
 	delete(set, "")
-	var out []string
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
 
 func checkDatasets(runs []*Run) error {
@@ -335,11 +332,7 @@ func checkDatasets(runs []*Run) error {
 		return nil
 	}
 	var parts []string
-	var keys []string
-	for d := range all {
-		keys = append(keys, d)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(all))
 	for _, d := range keys {
 		parts = append(parts, fmt.Sprintf("%s (%s)", d, strings.Join(all[d], ", ")))
 	}

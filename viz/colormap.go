@@ -3,7 +3,9 @@ package viz
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -101,12 +103,7 @@ var colormaps = map[string]Colormap{"jet": Jet, "viridis": Viridis, "gray": Gray
 
 // ColormapNames lists the names ColormapByName accepts, sorted.
 func ColormapNames() []string {
-	names := make([]string, 0, len(colormaps))
-	for n := range colormaps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(colormaps))
 }
 
 // ColormapByName returns the colour map with the given name (case

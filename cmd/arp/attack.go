@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -175,11 +177,7 @@ func inputScaleNote(m nn.Classifier, eps float64) string {
 
 // attackSettings lists settings as key=value in key order.
 func attackSettings(s map[string]any) string {
-	var keys []string
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s))
 	var parts []string
 	for _, k := range keys {
 		v := s[k]

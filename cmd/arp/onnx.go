@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/arp-robustness/arp/modelio"
@@ -175,11 +176,7 @@ func describeONNX(w io.Writer, m *onnx.Model) {
 		}
 		count[op]++
 	}
-	var ops []string
-	for op := range count {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
+	ops := slices.Sorted(maps.Keys(count))
 	var parts []string
 	for _, op := range ops {
 		parts = append(parts, fmt.Sprintf("%s x%d", op, count[op]))

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -350,11 +351,7 @@ func restoreFlags(fl *pflag.FlagSet, rec map[string]string) error {
 		return fmt.Errorf("the checkpoint records no command-line flags (not written by arp train?)")
 	}
 	extending := fl.Changed("steps") || fl.Changed("epochs")
-	names := make([]string, 0, len(rec))
-	for k := range rec {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(rec))
 	for _, name := range names {
 		if fl.Changed(name) || notRecorded[name] || (extending && (name == "steps" || name == "epochs")) {
 			continue
