@@ -73,33 +73,30 @@ func gridCopy[T Float](dense []T, pl plane, s shiftGeom, n0, cnt int, grid []T, 
 	if toGrid {
 		clear(grid[:pl.ch*cnt*s.grid])
 	}
-	ld := cnt * s.grid
-	size := pl.rows * pl.cols
-	forRange(single, cnt*pl.ch, 4, func(lo, hi int) {
-		for jc := lo; jc < hi; jc++ {
-			j, c := jc/pl.ch, jc%pl.ch
-			img := dense[(n0+j)*pl.ch*size+c*size:]
-			gp := grid[c*ld+j*s.grid:]
-			for y := 0; y < pl.rows; y++ {
-				o := (y+pl.top)*s.wp + pl.left
-				if toGrid {
-					copy(gp[o:o+pl.cols], img[y*pl.cols:(y+1)*pl.cols])
-				} else {
-					copy(img[y*pl.cols:(y+1)*pl.cols], gp[o:o+pl.cols])
-				}
-			}
-		}
-	})
-}
-
-// forRange runs fn over [0,n) on the calling goroutine when single, else
-// split between the workers as ParallelFor does.
-func forRange(single bool, n, grain int, fn func(lo, hi int)) {
-	if single {
-		fn(0, n)
+	if single { // no closure: this runs per image in the per-worker chunks
+		gridCopyRange(dense, pl, s, n0, cnt, grid, toGrid, 0, cnt*pl.ch)
 		return
 	}
-	ParallelFor(n, grain, fn)
+	ParallelFor(cnt*pl.ch, 4, func(lo, hi int) { gridCopyRange(dense, pl, s, n0, cnt, grid, toGrid, lo, hi) })
+}
+
+// gridCopyRange is gridCopy for the image-channel pairs lo..hi-1.
+func gridCopyRange[T Float](dense []T, pl plane, s shiftGeom, n0, cnt int, grid []T, toGrid bool, lo, hi int) {
+	ld := cnt * s.grid
+	size := pl.rows * pl.cols
+	for jc := lo; jc < hi; jc++ {
+		j, c := jc/pl.ch, jc%pl.ch
+		img := dense[(n0+j)*pl.ch*size+c*size:]
+		gp := grid[c*ld+j*s.grid:]
+		for y := 0; y < pl.rows; y++ {
+			o := (y+pl.top)*s.wp + pl.left
+			if toGrid {
+				copy(gp[o:o+pl.cols], img[y*pl.cols:(y+1)*pl.cols])
+			} else {
+				copy(img[y*pl.cols:(y+1)*pl.cols], gp[o:o+pl.cols])
+			}
+		}
+	}
 }
 
 // shiftWorkerImages is how many images one worker's chunk holds when the
@@ -150,7 +147,11 @@ func convForwardShift[T Float](x, w, bias, y []T, g convGeom) {
 			}
 		}
 		gridCopy(y, g.outPlane(), s, n0, cnt, yp, false, single)
-		forRange(single, cnt, 1, func(lo, hi int) { addBias(y, bias, g, n0+lo, n0+hi) })
+		if single {
+			addBias(y, bias, g, n0, n0+cnt)
+		} else {
+			ParallelFor(cnt, 1, func(lo, hi int) { addBias(y, bias, g, n0+lo, n0+hi) })
+		}
 	})
 }
 
