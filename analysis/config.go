@@ -132,19 +132,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// attackSpec is a parsed attack with the study's defaults applied.
-type attackSpec struct {
-	key  string // the spec as given (the records' key)
-	name string
-	cfg  attack.Config
-}
-
-// attack parses spec and applies the study's budget and step defaults.
-func (c Config) attack(spec string, seed uint64) (*attackSpec, error) {
-	name, cfg, err := attack.ParseSpec(spec)
+// attack parses spec and applies the study's budget and step defaults;
+// the spec as given (Text) is the records' key.
+func (c Config) attack(spec string, seed uint64) (*attack.Spec, error) {
+	sp, err := attack.ParseSpec(spec)
 	if err != nil {
 		return nil, err
 	}
+	name, cfg := sp.Name, sp.Config
 	if n, _ := attack.Norm(name); n != "linf" {
 		return nil, fmt.Errorf("attack %s: the study uses L-inf budgets; %s is an %s attack", spec, name, n)
 	}
@@ -163,7 +158,8 @@ func (c Config) attack(spec string, seed uint64) (*attackSpec, error) {
 	if _, err := attack.New(name, cfg); err != nil {
 		return nil, err
 	}
-	return &attackSpec{key: spec, name: name, cfg: cfg}, nil
+	sp.Config = cfg
+	return &sp, nil
 }
 
 // camMethod returns the Grad-CAM recipe of a Grad-CAM method name.

@@ -78,7 +78,7 @@ func (s *Study) Run(ctx context.Context) (*Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	specs := make([]*attackSpec, len(cfg.Attacks))
+	specs := make([]*attack.Spec, len(cfg.Attacks))
 	for i, a := range cfg.Attacks {
 		if specs[i], err = cfg.attack(a, 0); err != nil {
 			return nil, err
@@ -188,9 +188,9 @@ func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
 		if err != nil {
 			return nil, err
 		}
-		atk, _ := attack.New(sp.name, sp.cfg)
-		h.Attacks = append(h.Attacks, AttackInfo{Key: a, Name: sp.name, Settings: jsonSafe(atk.Settings()),
-			Traced: traced[sp.name] && sp.cfg.Targeting == ""})
+		atk, _ := attack.New(sp.Name, sp.Config)
+		h.Attacks = append(h.Attacks, AttackInfo{Key: a, Name: sp.Name, Settings: jsonSafe(atk.Settings()),
+			Traced: traced[sp.Name] && sp.Config.Targeting == ""})
 	}
 	return h, nil
 }
@@ -335,7 +335,7 @@ type batchRunner struct {
 	h       *Header
 	cfg     Config
 	mp      mapper
-	specs   []*attackSpec
+	specs   []*attack.Spec
 	gallery *galleryCount
 }
 
@@ -399,29 +399,29 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 	}
 	advImages := make([]*tensor.Tensor, len(r.specs))
 	for ai, sp := range r.specs {
-		cfg := sp.cfg
+		cfg := sp.Config
 		if cfg.Seed == 0 {
 			cfg.Seed = seed(r.cfg.Seed, b, ai)
 		}
-		atk, err := attack.New(sp.name, cfg)
+		atk, err := attack.New(sp.Name, cfg)
 		if err != nil {
 			return nil, err
 		}
 		adv, err := atk.Perturb(ctx, r.s.Model, xc, yc)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sp.key, err)
+			return nil, fmt.Errorf("%s: %w", sp.Text, err)
 		}
 		adv = adv.AsType(tensor.Float32)
 		advImages[ai] = adv
 		am, err := r.mp.maps(ctx, adv, yc, cseeds)
 		if err != nil {
-			return nil, fmt.Errorf("%s: adversarial maps: %w", sp.key, err)
+			return nil, fmt.Errorf("%s: adversarial maps: %w", sp.Text, err)
 		}
 		var trace [][]stepPoint
-		if info, _ := r.h.Attack(sp.key); info.Traced {
+		if info, _ := r.h.Attack(sp.Text); info.Traced {
 			trace, err = r.trace(ctx, sp, xc, yc, cleanSub, cleanMasks, cseeds)
 			if err != nil {
-				return nil, fmt.Errorf("%s: per-step trace: %w", sp.key, err)
+				return nil, fmt.Errorf("%s: per-step trace: %w", sp.Text, err)
 			}
 		}
 		xs, as := xc.F32(), adv.F32()
@@ -447,7 +447,7 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 					ar.StepConf = append(ar.StepConf, Num(p.conf))
 				}
 			}
-			recs[i].Attacks[sp.key] = ar
+			recs[i].Attacks[sp.Text] = ar
 		}
 	}
 	if r.cfg.Gallery > 0 {
@@ -461,7 +461,7 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 				rec.Truth = EncodeMask(truth[j])
 			}
 			for ai, sp := range r.specs {
-				rec.Attacks[sp.key].Image = EncodeImage(advImages[ai].F32()[j*per : (j+1)*per])
+				rec.Attacks[sp.Text].Image = EncodeImage(advImages[ai].F32()[j*per : (j+1)*per])
 			}
 			r.gallery.add(rec)
 		}

@@ -25,14 +25,14 @@ type stepPoint struct {
 // the spec says project=false) and [0,1]. The gated attack freezes an
 // image once its clean/adversarial IoU drops below the threshold (0.6 by
 // default), as the attack does.
-func (r *batchRunner) trace(ctx context.Context, sp *attackSpec, x *tensor.Tensor, y []int, clean *mapBatch, cleanMasks []masks, seeds []uint64) ([][]stepPoint, error) {
+func (r *batchRunner) trace(ctx context.Context, sp *attack.Spec, x *tensor.Tensor, y []int, clean *mapBatch, cleanMasks []masks, seeds []uint64) ([][]stepPoint, error) {
 	n := len(y)
 	per := x.Size() / n
-	cfg := sp.cfg
+	cfg := sp.Config
 	t := make([]int, n)
 	dir := float32(-1)
 	smoothing := 0.1
-	if sp.name == "bim" {
+	if sp.Name == "bim" {
 		copy(t, y)
 		dir, smoothing = 1, 0
 	} else {
@@ -53,7 +53,7 @@ func (r *batchRunner) trace(ctx context.Context, sp *attackSpec, x *tensor.Tenso
 	if threshold == 0 {
 		threshold = 0.6
 	}
-	gated := sp.name == "gated-step-ll"
+	gated := sp.Name == "gated-step-ll"
 	eps, alpha := float32(cfg.Eps), float32(cfg.Alpha)
 	x0 := x.F32()
 	xt := x.Clone()

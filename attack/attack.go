@@ -205,6 +205,21 @@ func lossGrad(m nn.Classifier, x *tensor.Tensor, t []int, smoothing float64) (lo
 // targetLossGrad is lossGrad with the targets chosen from the logits of the
 // same forward pass; it also returns the targets.
 func targetLossGrad(m nn.Classifier, x *tensor.Tensor, targets func(logits *autograd.Var) []int, smoothing float64) (logits *tensor.Tensor, t []int, grad *tensor.Tensor, loss float64, err error) {
+	logits, grad, loss, err = inputGrad(m, x, func(lv *autograd.Var) *autograd.Var {
+		t = targets(lv)
+		return autograd.CrossEntropy(lv, t, smoothing)
+	})
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	// the loss is a mean over the batch: undo it so each image's gradient
+	// has its own scale
+	return logits, t, tensor.Scale(grad, float64(x.Shape()[0])), loss, nil
+}
+
+// inputGrad returns the logits of m on x (evaluation mode), the gradient
+// of loss(logits) with respect to x and the loss.
+func inputGrad(m nn.Classifier, x *tensor.Tensor, loss func(logits *autograd.Var) *autograd.Var) (logits, grad *tensor.Tensor, value float64, err error) {
 	terr := autograd.Try(func() {
 		xv := autograd.Param(x)
 		lv, _ := m.Forward(xv, nn.Eval)
@@ -212,23 +227,18 @@ func targetLossGrad(m nn.Classifier, x *tensor.Tensor, targets func(logits *auto
 			err = fmt.Errorf("%w: its outputs do not depend on the input (constant model?)", ErrNoGradient)
 			return
 		}
-		t = targets(lv)
-		l := autograd.CrossEntropy(lv, t, smoothing)
+		l := loss(lv)
 		g, e := autograd.Grad([]*autograd.Var{l}, nil, []*autograd.Var{xv}, false)
 		if e != nil {
 			err = e
 			return
 		}
-		// the loss is a mean over the batch: undo it so each image's
-		// gradient has its own scale
-		grad = tensor.Scale(g[0].Value(), float64(x.Shape()[0]))
-		loss = l.Item()
-		logits = lv.Value()
+		logits, grad, value = lv.Value(), g[0].Value(), l.Item()
 	})
 	if terr != nil {
-		return nil, nil, nil, 0, terr
+		return nil, nil, 0, terr
 	}
-	return logits, t, grad, loss, err
+	return logits, grad, value, err
 }
 
 // checkGrad returns an error wrapping ErrNoGradient when g is zero or not

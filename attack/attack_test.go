@@ -157,7 +157,7 @@ func TestUnprojectedIterLL(t *testing.T) {
 
 func TestDeterministicWithSeed(t *testing.T) {
 	m, x, y := tinyModel(t)
-	random := map[string]bool{"r-step-ll": true, "pgd": true, "pgd-l2": true, "square": true, "attention-loss": true}
+	random := map[string]bool{"r-step-ll": true, "pgd": true, "pgd-l2": true, "square": true, "attention-loss": true, "pgd-kl": true}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			run := func(seed uint64) *tensor.Tensor {
@@ -388,14 +388,16 @@ func TestBadInputs(t *testing.T) {
 }
 
 func TestParseSpec(t *testing.T) {
-	name, c, err := ParseSpec("pgd:steps=100:restarts=5:random-start=false:seed=9")
+	sp, err := ParseSpec("pgd:steps=100:restarts=5:random-start=false:seed=9")
 	if err != nil {
 		t.Fatal(err)
 	}
+	name, c := sp.Name, sp.Config
 	if name != "pgd" || c.Steps != 100 || c.Restarts != 5 || !c.NoRandomStart || c.Seed != 9 {
 		t.Fatalf("got %s %+v", name, c)
 	}
-	name, c, err = ParseSpec("MIFGSM:decay=0.5:smoothing=0")
+	sp, err = ParseSpec("MIFGSM:decay=0.5:smoothing=0")
+	name, c = sp.Name, sp.Config
 	if err != nil || name != "mifgsm" || c.Decay == nil || *c.Decay != 0.5 || c.Smoothing == nil || *c.Smoothing != 0 {
 		t.Fatalf("got %s %+v %v", name, c, err)
 	}
@@ -408,7 +410,7 @@ func TestParseSpec(t *testing.T) {
 		{"square:p=NaN", "finite"},
 		{"pgd:random-start=maybe", "invalid syntax"},
 	} {
-		if _, _, err := ParseSpec(c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := ParseSpec(c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseSpec(%q): %v, want an error containing %q", c.spec, err, c.want)
 		}
 	}
@@ -416,7 +418,7 @@ func TestParseSpec(t *testing.T) {
 		if Describe(n) == "" {
 			t.Errorf("%s has no description", n)
 		}
-		if _, _, err := ParseSpec(n); err != nil {
+		if _, err := ParseSpec(n); err != nil {
 			t.Errorf("ParseSpec(%q): %v", n, err)
 		}
 	}
@@ -439,8 +441,8 @@ func TestProjections(t *testing.T) {
 	}
 	xt = make([]float32, len(x0))
 	for _, eps := range []float64{0.01, 0.5, 3} {
-		uniformL2(r, x0, xt, 50, eps)
-		uniformLinf(r, x0, xt[:50], eps)
+		startUniformL2(eps)(r, x0, xt, 50)
+		startUniformLinf(eps)(r, x0, xt[:50], 50)
 		for lo := 0; lo < len(x0); lo += 50 {
 			s := 0.0
 			for i := lo; i < lo+50; i++ {

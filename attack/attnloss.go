@@ -3,7 +3,6 @@ package attack
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/autograd"
@@ -82,23 +81,26 @@ func (a *AttentionLoss) Perturb(ctx context.Context, m nn.Classifier, x *tensor.
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	l := loop{steps: a.steps(), restarts: a.restarts(), stepRule: stepRule{step: stepSign(a.alpha()), project: withinLinf(a.Eps)}}
+	if !a.NoRandomStart {
+		l.start = startUniformLinf(a.Eps)
 	}
-	t, sign, err := a.targetsFor(m, x, y)
-	if err != nil {
-		return nil, err
-	}
-	x32 := asF32(x)
-	_, clean, err := attentionMasks(m, x32, y, layer)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", a.Name(), err)
-	}
-	h, w := x.Shape()[2], x.Shape()[3]
+	return a.iterate(ctx, a.Name(), m, x, y, l, func(x32 *tensor.Tensor, t []int, sign float64) (objective, error) {
+		_, clean, err := attentionMasks(m, x32, y, layer)
+		if err != nil {
+			return objective{}, fmt.Errorf("%s: %v", a.Name(), err)
+		}
+		o := a.crossEntropy(m, y, t, sign)
+		o.grad = a.grad(m, y, t, sign, clean, layer, x.Shape()[2], x.Shape()[3])
+		return o, nil
+	})
+}
+
+// grad returns the gradient of CE + Lambda * map distance from the clean
+// masks.
+func (a *AttentionLoss) grad(m nn.Classifier, y, t []int, sign float64, clean [][]bool, layer string, h, w int) func(xt *tensor.Tensor, idx []int) (logits, grad *tensor.Tensor, err error) {
 	lambda := a.lambda()
-	l := a.ceLoop(m, y, t, sign)
-	l.steps, l.restarts = a.steps(), a.restarts()
-	l.grad = func(xt *tensor.Tensor, idx []int) (logits, grad *tensor.Tensor, err error) {
+	return func(xt *tensor.Tensor, idx []int) (logits, grad *tensor.Tensor, err error) {
 		k := len(idx)
 		b := tensor.Zeros(tensor.Float32, k, h*w)
 		for j, i := range idx {
@@ -139,14 +141,4 @@ func (a *AttentionLoss) Perturb(ctx context.Context, m nn.Classifier, x *tensor.
 		}
 		return logits, grad, err
 	}
-	if !a.NoRandomStart {
-		eps := a.Eps
-		l.start = func(r *rand.Rand, x0, xt []float32, per int) { uniformLinf(r, x0, xt, eps) }
-	}
-	l.update = signUpdate(a.alpha(), a.Eps)
-	adv, err := l.run(ctx, a.Name(), m, x32, a.Seed)
-	if err != nil {
-		return nil, err
-	}
-	return asDType(adv, x), nil
 }

@@ -38,7 +38,7 @@ func BenchmarkPGD10CifarNet(b *testing.B) {
 	for i := range y {
 		y[i] = i % 10
 	}
-	a := &PGD{Base: Base{Eps: 8.0 / 255, Seed: 1}, Steps: 10, FullSteps: true}
+	a := &PGD{Base: Base{Eps: 8.0 / 255, Seed: 1}, Steps: 10, FinalIterate: true}
 	ctx := context.Background()
 	if _, err := a.Perturb(ctx, m, x, y); err != nil { // warm up
 		b.Fatal(err)

@@ -21,9 +21,22 @@
 //	square          score-based black box, 5000 queries (Andriushchenko et al. 2020)
 //	gated-step-ll   Step-LL steps while clean/adversarial attention IoU >= 0.6 (ARP paper)
 //	attention-loss  adaptive PGD through the Grad-CAM map (second-order gradients)
+//	pgd-kl          PGD on KL(p(x) || p(x')), TRADES's inner maximisation (Zhang et al. 2019)
 //
-// New builds an attack by name from a Config; ParseSpec reads the
-// command-line form "pgd:steps=100:restarts=5". Every attack validates its
+// This is the one registry of attacks: evaluations (package eval), the
+// attention study (analysis) and adversarial training (defense) all choose
+// their attacks as a Spec, which New builds by name from a Config and
+// ParseSpec reads from the command-line form "pgd:steps=100:restarts=5".
+//
+// The iterative attacks (bim, iter-ll, pgd, pgd-l2, mifgsm, attention-loss,
+// pgd-kl) are one shared loop with different step rules (iterative.go):
+// each supplies its objective, its start, its step and its projection, and
+// the loop runs restarts and steps, judges every iterate, stops an image at
+// its first success and keeps each image's best. PGD's (and pgd-kl's)
+// FinalIterate option turns that into the plain loop of adversarial
+// training: every image takes every step and the last iterate is returned.
+//
+// Every attack validates its
 // inputs (images that fit the model, labels, pixel range, budget), stops
 // when its context is cancelled, works on any nn.Classifier, and reports a
 // model without a usable input gradient as an error wrapping ErrNoGradient.

@@ -42,9 +42,9 @@ func Example() {
 }
 
 func ExampleParseSpec() {
-	name, cfg, err := attack.ParseSpec("pgd:steps=100:restarts=5")
-	fmt.Println(name, cfg.Steps, cfg.Restarts, err)
-	_, _, err = attack.ParseSpec("pgd:decay=0.9")
+	spec, err := attack.ParseSpec("pgd:steps=100:restarts=5")
+	fmt.Println(spec.Name, spec.Config.Steps, spec.Config.Restarts, err)
+	_, err = attack.ParseSpec("pgd:decay=0.9")
 	fmt.Println(err)
 	// Output:
 	// pgd 100 5 <nil>

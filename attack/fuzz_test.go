@@ -15,18 +15,18 @@ func FuzzParseSpec(f *testing.F) {
 		f.Add(s, 0.1)
 	}
 	f.Fuzz(func(t *testing.T, spec string, eps float64) {
-		name, cfg, err := ParseSpec(spec)
+		sp, err := ParseSpec(spec)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error message")
 			}
 			return
 		}
-		if !strings.EqualFold(strings.TrimSpace(strings.Split(spec, ":")[0]), name) {
-			t.Fatalf("spec %q parsed as attack %q", spec, name)
+		if !strings.EqualFold(strings.TrimSpace(strings.Split(spec, ":")[0]), sp.Name) {
+			t.Fatalf("spec %q parsed as attack %q", spec, sp.Name)
 		}
-		cfg.Eps = eps
-		a, err := New(name, cfg)
+		sp.Config.Eps = eps
+		a, err := sp.New()
 		if err == nil {
 			_ = a.Settings()
 		}

@@ -92,7 +92,7 @@ func (a *GatedStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Te
 	for i := range active {
 		active[i] = i
 	}
-	step := signUpdate(a.alpha(), a.Eps)
+	step, project := stepSign(a.alpha()), withinLinf(a.Eps)
 	for s := 0; s < a.steps() && len(active) > 0; s++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -108,7 +108,8 @@ func (a *GatedStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Te
 		if sign < 0 {
 			g = tensor.Scale(g, -1)
 		}
-		step(xt.F32(), g.F32(), x0.F32(), active, perImage(x))
+		step(xt.F32(), g.F32(), active, perImage(x))
+		project(xt.F32(), x0.F32(), perImage(x))
 		_, masks, err := attentionMasks(m, xt, pick(y, active), layer)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", a.Name(), err)

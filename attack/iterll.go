@@ -85,23 +85,10 @@ func (a *Iterative) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tens
 	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, sign, err := a.targetsFor(m, x, y)
-	if err != nil {
-		return nil, err
-	}
-	l := a.ceLoop(m, y, t, sign)
-	l.steps = a.steps()
 	eps := a.Eps
 	if a.Unprojected {
 		eps = -1
 	}
-	l.update = signUpdate(a.alpha(), eps)
-	adv, err := l.run(ctx, a.Name(), m, asF32(x), a.Seed)
-	if err != nil {
-		return nil, err
-	}
-	return asDType(adv, x), nil
+	l := loop{steps: a.steps(), stepRule: stepRule{step: stepSign(a.alpha()), project: withinLinf(eps)}}
+	return a.iterate(ctx, a.Name(), m, x, y, l, nil)
 }

@@ -53,18 +53,16 @@ func (a *MIFGSM) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, sign, err := a.targetsFor(m, x, y)
-	if err != nil {
-		return nil, err
-	}
-	l := a.ceLoop(m, y, t, sign)
-	l.steps = a.steps()
-	mom := make([]float64, x.Size())
-	mu, alpha, eps := a.decay(), float32(a.alpha()), a.Eps
-	l.update = func(xt, g, x0 []float32, idx []int, per int) {
+	l := loop{steps: a.steps(), stepRule: stepRule{step: a.stepMomentum(x.Size()), project: withinLinf(a.Eps)}}
+	return a.iterate(ctx, a.Name(), m, x, y, l, nil)
+}
+
+// stepMomentum moves by Alpha*sign of the accumulated momentum
+// Decay*g_t + grad/||grad||_1, kept per image of a batch of n values.
+func (a *MIFGSM) stepMomentum(n int) func(xt, g []float32, idx []int, per int) {
+	mom := make([]float64, n)
+	mu, alpha := a.decay(), float32(a.alpha())
+	return func(xt, g []float32, idx []int, per int) {
 		for j, i := range idx {
 			gr := g[j*per : (j+1)*per]
 			l1 := 0.0
@@ -84,11 +82,5 @@ func (a *MIFGSM) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 				}
 			}
 		}
-		projectLinf(xt, x0, eps)
 	}
-	adv, err := l.run(ctx, a.Name(), m, asF32(x), a.Seed)
-	if err != nil {
-		return nil, err
-	}
-	return asDType(adv, x), nil
 }

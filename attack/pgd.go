@@ -2,7 +2,6 @@ package attack
 
 import (
 	"context"
-	"math/rand/v2"
 
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
@@ -23,10 +22,12 @@ type PGD struct {
 	Alpha         float64 // default 2.5*Eps/Steps
 	Restarts      int     // default 1
 	NoRandomStart bool    // start at the clean image (deterministic)
-	// FullSteps turns early stopping off for timing: every image takes
-	// every step and only the final iterate is judged (as in a plain PGD
-	// loop), which can only make the attack weaker; evaluations leave it off.
-	FullSteps bool
+	// FinalIterate runs the plain PGD loop of adversarial training (and of
+	// timings): every image takes every step of a single run (Restarts is
+	// ignored) and the final iterate is returned, with no early stopping,
+	// no judging and no zero-gradient check. It can only make the attack
+	// weaker; evaluations leave it off.
+	FinalIterate bool
 }
 
 // NewPGD returns untargeted L-inf PGD with budget eps on the [0,1] scale.
@@ -49,12 +50,12 @@ func (a *PGD) Settings() map[string]any {
 	s["steps"] = a.steps()
 	s["step_size"] = a.alpha()
 	s["restarts"] = a.restarts()
-	if a.NoRandomStart {
+	if a.NoRandomStart || a.FinalIterate {
 		s["restarts"] = 1 // restarts from the same start would repeat themselves
 	}
 	s["random_start"] = !a.NoRandomStart
-	if a.FullSteps {
-		s["early_stop"] = false
+	if a.FinalIterate {
+		s["final_iterate"] = true
 	}
 	return s
 }
@@ -63,25 +64,12 @@ func (a *PGD) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y 
 	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, sign, err := a.targetsFor(m, x, y)
-	if err != nil {
-		return nil, err
-	}
-	l := a.ceLoop(m, y, t, sign)
-	l.steps, l.restarts, l.fullSteps = a.steps(), a.restarts(), a.FullSteps
+	l := loop{steps: a.steps(), restarts: a.restarts(), finalIterate: a.FinalIterate,
+		stepRule: stepRule{step: stepSign(a.alpha()), project: withinLinf(a.Eps)}}
 	if !a.NoRandomStart {
-		eps := a.Eps
-		l.start = func(r *rand.Rand, x0, xt []float32, per int) { uniformLinf(r, x0, xt, eps) }
+		l.start = startUniformLinf(a.Eps)
 	}
-	l.update = signUpdate(a.alpha(), a.Eps)
-	adv, err := l.run(ctx, a.Name(), m, asF32(x), a.Seed)
-	if err != nil {
-		return nil, err
-	}
-	return asDType(adv, x), nil
+	return a.iterate(ctx, a.Name(), m, x, y, l, nil)
 }
 
 func orDefault(v, def int) int {

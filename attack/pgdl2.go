@@ -3,7 +3,6 @@ package attack
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
@@ -60,35 +59,9 @@ func (a *PGDL2) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, 
 	if err := checkEps(a.Name(), "l2", a.Eps, math.Sqrt(float64(perImage(x)))); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, sign, err := a.targetsFor(m, x, y)
-	if err != nil {
-		return nil, err
-	}
-	l := a.ceLoop(m, y, t, sign)
-	l.steps, l.restarts = a.steps(), a.restarts()
-	eps, alpha := a.Eps, a.alpha()
+	l := loop{steps: a.steps(), restarts: a.restarts(), stepRule: stepRule{step: stepL2(a.alpha()), project: withinL2(a.Eps)}}
 	if !a.NoRandomStart {
-		l.start = func(r *rand.Rand, x0, xt []float32, per int) { uniformL2(r, x0, xt, per, eps) }
+		l.start = startUniformL2(a.Eps)
 	}
-	l.update = func(xt, g, x0 []float32, idx []int, per int) {
-		for lo := 0; lo < len(xt); lo += per {
-			s := 0.0
-			for _, v := range g[lo : lo+per] {
-				s += float64(v) * float64(v)
-			}
-			f := alpha / math.Max(math.Sqrt(s), 1e-12)
-			for i := lo; i < lo+per; i++ {
-				xt[i] += float32(f * float64(g[i]))
-			}
-		}
-		projectL2(xt, x0, per, eps)
-	}
-	adv, err := l.run(ctx, a.Name(), m, asF32(x), a.Seed)
-	if err != nil {
-		return nil, err
-	}
-	return asDType(adv, x), nil
+	return a.iterate(ctx, a.Name(), m, x, y, l, nil)
 }

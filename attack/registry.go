@@ -17,6 +17,7 @@ type Config struct {
 	Alpha         float64 // step size on the [0,1] scale (cw-l2: learning rate)
 	Restarts      int     // random restarts (pgd, pgd-l2, attention-loss)
 	NoRandomStart bool    // pgd, pgd-l2, attention-loss: start at the clean image
+	FinalIterate  bool    // pgd, pgd-kl: the plain loop of adversarial training (see PGD.FinalIterate); not in specs
 	Unprojected   bool    // bim, iter-ll: the ARP paper's variant without projection
 	Targeting     Targeting
 	Targets       []int    // for Given targeting
@@ -60,7 +61,7 @@ var registry = map[string]entry{
 		}},
 	"pgd": {"L-inf PGD (Madry et al. 2018): random start, 40 steps of 2.5*eps/40, restarts", "linf", []string{"steps", "alpha", "restarts", "random-start"},
 		func(c Config) Attack {
-			return &PGD{Base: c.base(Untargeted, 0), Steps: c.Steps, Alpha: c.Alpha, Restarts: c.Restarts, NoRandomStart: c.NoRandomStart}
+			return &PGD{Base: c.base(Untargeted, 0), Steps: c.Steps, Alpha: c.Alpha, Restarts: c.Restarts, NoRandomStart: c.NoRandomStart, FinalIterate: c.FinalIterate}
 		}},
 	"pgd-l2": {"L2 PGD: random start in the L2 ball, 40 normalised steps of 2.5*eps/40, restarts", "l2", []string{"steps", "alpha", "restarts", "random-start"},
 		func(c Config) Attack {
@@ -84,10 +85,14 @@ var registry = map[string]entry{
 		func(c Config) Attack {
 			return &AttentionLoss{Base: c.base(Untargeted, 0), Steps: c.Steps, Alpha: c.Alpha, Restarts: c.Restarts, NoRandomStart: c.NoRandomStart, Lambda: c.Lambda, Layer: c.Layer}
 		}},
+	"pgd-kl": {"TRADES's inner maximisation (Zhang et al. 2019): PGD on KL(p(x) || p(x')) from x + 0.001*N(0,1), 10 steps of eps/4", "linf", []string{"steps", "alpha", "restarts"},
+		func(c Config) Attack {
+			return &PGDKL{Base: c.base(Untargeted, 0), Steps: c.Steps, Alpha: c.Alpha, Restarts: c.Restarts, FinalIterate: c.FinalIterate}
+		}},
 }
 
 // order is the order Names lists the attacks in.
-var order = []string{"fgsm", "step-ll", "r-step-ll", "bim", "iter-ll", "pgd", "pgd-l2", "mifgsm", "cw-l2", "square", "gated-step-ll", "attention-loss"}
+var order = []string{"fgsm", "step-ll", "r-step-ll", "bim", "iter-ll", "pgd", "pgd-l2", "mifgsm", "cw-l2", "square", "gated-step-ll", "attention-loss", "pgd-kl"}
 
 // base builds the shared part of an attack from c, with the attack's
 // default targeting and label smoothing.
@@ -163,12 +168,41 @@ func New(name string, cfg Config) (Attack, error) {
 	return e.make(cfg), nil
 }
 
+// Spec chooses an attack: its registered name and its configuration, as
+// ParseSpec reads them from "pgd:steps=100:restarts=5". Evaluations,
+// analyses and training objectives take their attacks as Specs.
+type Spec struct {
+	Name   string
+	Config Config
+	// Text is the specification as written (the key reports use); ""
+	// for a Spec built in code.
+	Text string
+}
+
+// New builds the attack (see New).
+func (s Spec) New() (Attack, error) { return New(s.Name, s.Config) }
+
+// String returns Text, or the name when there is none.
+func (s Spec) String() string {
+	if s.Text != "" {
+		return s.Text
+	}
+	return s.Name
+}
+
 // ParseSpec parses an attack specification "name" or
-// "name:key=value:key=value" (e.g. "pgd:steps=100:restarts=5") into the
-// attack's name and a Config (Eps is left for the caller). Unknown names,
-// keys the attack does not take and malformed values give errors that list
-// the valid choices.
-func ParseSpec(spec string) (string, Config, error) {
+// "name:key=value:key=value" (e.g. "pgd:steps=100:restarts=5"); Eps is
+// left for the caller. Unknown names, keys the attack does not take and
+// malformed values give errors that list the valid choices.
+func ParseSpec(spec string) (Spec, error) {
+	name, cfg, err := parseSpec(spec)
+	if err != nil {
+		return Spec{}, err
+	}
+	return Spec{Name: name, Config: cfg, Text: spec}, nil
+}
+
+func parseSpec(spec string) (string, Config, error) {
 	var cfg Config
 	parts := strings.Split(strings.TrimSpace(spec), ":")
 	name := strings.ToLower(strings.TrimSpace(parts[0]))

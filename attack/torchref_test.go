@@ -186,7 +186,8 @@ func TestTorchPGD(t *testing.T) {
 			t.Fatalf("step %d: gradient differs from PyTorch's by %.3g (relative)", s, e)
 		}
 		next := sub.Clone()
-		signUpdate(r.alpha, r.eps)(next.F32(), g.F32(), rowsOf(r.x, idx).F32(), idx, per)
+		stepSign(r.alpha)(next.F32(), g.F32(), idx, per)
+		withinLinf(r.eps)(next.F32(), rowsOf(r.x, idx).F32(), per)
 		for j, i := range idx {
 			for k := 0; k < per; k++ {
 				w := float64(it32[((s+1)*n+i)*per+k])

@@ -3,6 +3,7 @@ package autograd
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/arp-robustness/arp/tensor"
 )
@@ -212,6 +213,17 @@ func CrossEntropy(logits *Var, labels []int, smoothing float64) *Var {
 		t.SetFlat(i*c+l, t.AtFlat(i*c+l)+1-smoothing)
 	}
 	return Scale(SumAll(Mul(ls, Const(t))), -1/float64(n))
+}
+
+// KLDivLogits returns the sum over the rows of KL(softmax(p) || softmax(q))
+// = sum p_c (log p_c - log q_c) for logits p and q [N,C], computed with
+// log-softmax for stability (TRADES's divergence; mean over the batch is
+// the caller's division by N).
+func KLDivLogits(p, q *Var) *Var {
+	if !slices.Equal(p.Shape(), q.Shape()) || len(p.Shape()) != 2 {
+		tensor.Panicf("autograd.KLDivLogits", "want two [N,C] logits of one shape, got %v and %v", p.Shape(), q.Shape())
+	}
+	return SumAll(Mul(Softmax(p, 1), Sub(LogSoftmax(p, 1), LogSoftmax(q, 1))))
 }
 
 // Dropout zeroes each element with probability p and scales the others by

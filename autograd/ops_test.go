@@ -136,6 +136,7 @@ func opCases() []opCase {
 		{"log-softmax", func(x []*Var) *Var { return LogSoftmax(x[0], -1) }, []gen{u(3, 4)}, false},
 		{"cross-entropy", func(x []*Var) *Var { return CrossEntropy(x[0], []int{1, 0, 3}, 0) }, []gen{u(3, 4)}, false},
 		{"cross-entropy-smooth", func(x []*Var) *Var { return CrossEntropy(x[0], []int{1, 0, 3}, 0.1) }, []gen{u(3, 4)}, false},
+		{"kl-div-logits", func(x []*Var) *Var { return KLDivLogits(x[0], x[1]) }, []gen{u(3, 4), u(3, 4)}, false},
 		{"dropout", func(x []*Var) *Var {
 			return Square(Dropout(x[0], 0.5, true, rand.New(rand.NewPCG(1, 2))))
 		}, []gen{u(4, 4)}, false},

@@ -163,10 +163,13 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 			// PGD-10 evaluation of a batch: random start, 10 steps, eps
 			// 8/255, every image taking every step, and the forward pass
 			// that judges the final iterate
-			a := &attack.PGD{Base: attack.Base{Eps: 8.0 / 255, Seed: cfg.Seed}, Steps: 10, FullSteps: true}
+			a := &attack.PGD{Base: attack.Base{Eps: 8.0 / 255, Seed: cfg.Seed}, Steps: 10, FinalIterate: true}
 			step = func() error {
-				_, err := a.Perturb(ctx, m, x, y)
-				return err
+				xa, err := a.Perturb(ctx, m, x, y)
+				if err != nil {
+					return err
+				}
+				return autograd.Try(func() { autograd.NoGrad(func() { m.Forward(autograd.Const(xa), nn.Eval) }) })
 			}
 		case "arp":
 			if arpStep == nil {

@@ -45,7 +45,7 @@ const (
 type ARP struct {
 	A, B, C float64
 	// Attack makes the first adversarial sample of each batch.
-	Attack AttackConfig
+	Attack attack.Spec
 	// Map is "gradcam-arp" (default) or "gradcam"; BatchWide normalises
 	// the ARP variant's gradients over the batch.
 	Map       string
@@ -117,12 +117,12 @@ func (o *ARP) Validate() error {
 	default:
 		return fmt.Errorf("arp: unknown sample schedule %q", o.Samples)
 	}
-	return o.Attack.Validate()
+	return validateAttack(o.Attack)
 }
 
 // Settings describes the objective.
 func (o *ARP) Settings() map[string]any {
-	s := o.Attack.settings()
+	s := attackSettings(o.Attack)
 	s["defense"] = o.Name()
 	s["a"], s["b"], s["c"] = o.A, o.B, o.C
 	s["map"] = o.mapName()
@@ -243,7 +243,7 @@ func MaskAttended(x, maps *tensor.Tensor, fill float64) *tensor.Tensor {
 
 // Step runs the objective's sample schedule on a batch.
 func (o *ARP) Step(s *Step) (*Result, error) {
-	xa, err := o.Attack.perturb(s.Ctx, s.Model, s.X, s.Y, s.Seed)
+	xa, err := perturb(s.Ctx, o.Attack, s.Model, s.X, s.Y, s.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -315,12 +315,13 @@ func (o *ARP) Step(s *Step) (*Result, error) {
 // further applies one more Step-LL step of size eps to xa (clean images x),
 // projected to the eps-ball around x when Project is set.
 func (o *ARP) further(s *Step, x, xa *tensor.Tensor, y []int) (*tensor.Tensor, error) {
-	next, err := attack.NewStepLL(o.Attack.Eps).Perturb(s.Ctx, s.Model, xa, y)
+	eps := o.Attack.Config.Eps
+	next, err := attack.NewStepLL(eps).Perturb(s.Ctx, s.Model, xa, y)
 	if err != nil {
 		return nil, err
 	}
 	if o.Project {
-		lo, hi := tensor.AddScalar(x, -o.Attack.Eps), tensor.AddScalar(x, o.Attack.Eps)
+		lo, hi := tensor.AddScalar(x, -eps), tensor.AddScalar(x, eps)
 		next = tensor.Clamp(tensor.Minimum(tensor.Maximum(next, lo), hi), 0, 1)
 	}
 	return next, nil
@@ -391,8 +392,9 @@ func pick(y []int, idx []int) []int {
 
 // TRADES is the objective of Zhang et al. (2019):
 // CE(f(x), y) + Beta * KL(p(x) || p(x_adv)) / N, with x_adv maximising the
-// KL divergence by PGD (Steps steps of StepSize from x + 0.001*N(0,1),
-// projected to the eps-ball; evaluation mode).
+// KL divergence by PGD (attack pgd-kl in final-iterate mode: Steps steps of
+// StepSize from x + 0.001*N(0,1), projected to the eps-ball; evaluation
+// mode).
 type TRADES struct {
 	Beta     float64
 	Eps      float64
@@ -442,7 +444,7 @@ func (o *TRADES) Loss(m nn.Classifier, x, xadv *tensor.Tensor, y []int, mode nn.
 		lx, _ := m.Forward(autograd.Const(x), mode)
 		la, _ := m.Forward(autograd.Const(xadv), mode)
 		ce := autograd.CrossEntropy(lx, y, 0)
-		kl := autograd.Scale(klLogits(lx, la), 1/float64(len(y)))
+		kl := autograd.Scale(autograd.KLDivLogits(lx, la), 1/float64(len(y)))
 		t := autograd.Add(ce, autograd.Scale(kl, o.Beta))
 		l = &Loss{Total: t, Logits: lx, Labels: y,
 			Terms: map[string]float64{"ce_clean": ce.Item(), "kl": kl.Item(), "loss": t.Item()}}
@@ -451,7 +453,7 @@ func (o *TRADES) Loss(m nn.Classifier, x, xadv *tensor.Tensor, y []int, mode nn.
 }
 
 func (o *TRADES) Step(s *Step) (*Result, error) {
-	a := &pgd{eps: o.Eps, alpha: o.stepSize(), steps: o.steps(), seed: s.Seed, kl: true}
+	a := &attack.PGDKL{Base: attack.Base{Eps: o.Eps, Seed: s.Seed}, Steps: o.steps(), Alpha: o.stepSize(), FinalIterate: true}
 	xa, err := a.Perturb(s.Ctx, s.Model, s.X, s.Y)
 	if err != nil {
 		return nil, err

@@ -191,7 +191,7 @@ func TestARPLossMatchesDirectComputation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fill := range []float64{0.5, 0} {
-		o := &ARP{A: 8, B: 4, C: 1, Attack: AttackConfig{Name: "step-ll", Eps: 0.1}, MaskFill: fill}
+		o := &ARP{A: 8, B: 4, C: 1, Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}, MaskFill: fill}
 		l, err := o.Loss(m, x, xa, y, nn.Mode{Train: true})
 		if err != nil {
 			t.Fatal(err)
@@ -246,8 +246,8 @@ func TestFirstOrderGradientDiffers(t *testing.T) {
 	}
 	// L_p alone: smooth in the weights (no mask), so a finite difference
 	// can arbitrate between the two gradients.
-	full := &ARP{C: 1, Attack: AttackConfig{Name: "step-ll", Eps: 0.1}}
-	first := &ARP{C: 1, Attack: AttackConfig{Name: "step-ll", Eps: 0.1}, FirstOrder: true}
+	full := &ARP{C: 1, Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}}
+	first := &ARP{C: 1, Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}, FirstOrder: true}
 	gf, g1 := gradOf(t, full, m, x, xa, y), gradOf(t, first, m, x, xa, y)
 	diff, norm := 0.0, 0.0
 	for i := range gf {
@@ -319,8 +319,8 @@ func TestBatchWideNormalisationChangesMaps(t *testing.T) {
 	x := randImages(4, 1, 8, 8, 4)
 	y := []int{0, 1, 2, 0}
 	xa, _ := attack.NewStepLL(0.1).Perturb(context.Background(), m, x, y)
-	per := &ARP{C: 1, Attack: AttackConfig{Name: "step-ll", Eps: 0.1}}
-	wide := &ARP{C: 1, Attack: AttackConfig{Name: "step-ll", Eps: 0.1}, BatchWide: true}
+	per := &ARP{C: 1, Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}}
+	wide := &ARP{C: 1, Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}, BatchWide: true}
 	lp, _ := per.Loss(m, x, xa, y, nn.Mode{Train: true})
 	lw, _ := wide.Loss(m, x, xa, y, nn.Mode{Train: true})
 	if lp.Terms["l_p"] == lw.Terms["l_p"] {
@@ -359,9 +359,9 @@ func TestObjectivesStep(t *testing.T) {
 			m := tinyModel(t, 5)
 			x := randImages(6, 1, 8, 8, 6)
 			y := []int{0, 1, 2, 0, 1, 2}
-			opt := Options{Attack: AttackConfig{Name: "step-ll", Eps: 0.1}, IoUThreshold: 0.01}
+			opt := Options{Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}, IoUThreshold: 0.01}
 			if name == "adv" {
-				opt.Attack = AttackConfig{Name: "pgd", Eps: 0.1, Steps: 3}
+				opt.Attack = attack.Spec{Name: "pgd", Config: attack.Config{Eps: 0.1, Steps: 3}}
 			}
 			obj, err := New(name, opt)
 			if err != nil {
@@ -412,8 +412,8 @@ func TestNewErrors(t *testing.T) {
 		want string
 	}{
 		{"fancy", Options{}, `unknown defense "fancy"; known: none, adv, arp`},
-		{"adv", Options{Attack: AttackConfig{Name: "cw"}}, `unknown training attack "cw"; known: step-ll`},
-		{"arp", Options{Attack: AttackConfig{Eps: 2}}, "attack eps 2 must be in (0,1]"},
+		{"adv", Options{Attack: attack.Spec{Name: "cw"}}, `unknown training attack "cw"; known: step-ll`},
+		{"arp", Options{Attack: attack.Spec{Config: attack.Config{Eps: 2}}}, "attack eps 2 must be in (0,1]"},
 		{"arp", Options{A: -1}, "loss weights a=-1"},
 		{"arp", Options{Map: "lime"}, `unknown map variant "lime"`},
 		{"arp", Options{B: nan}, "must be finite"},

@@ -12,7 +12,11 @@
 //	arp       A*L_c + B*L_r + C*L_p (method.md §5; see ARP), double backprop through Grad-CAM
 //	two-step  arp, one update on Step-LL(x) and one on Step-LL(Step-LL(x))
 //	arp-iou   arp, then further Step-LL steps for images whose attention IoU stays above 0.2
-//	trades    CE(f(x), y) + beta*KL(p(x) || p(x_adv)), x_adv from PGD on the KL
+//	trades    CE(f(x), y) + beta*KL(p(x) || p(x_adv)), x_adv from PGD on the KL (pgd-kl)
+//
+// The attacks come from package attack, chosen by an attack.Spec
+// (Options.Attack): training's PGD is attack.PGD in final-iterate mode and
+// TRADES's is attack.PGDKL (pgd-kl).
 //
 // Loss terms are computed in training mode (dropout on, batch norm on batch
 // statistics); adversarial examples are generated in evaluation mode and

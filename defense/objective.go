@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
@@ -91,8 +92,8 @@ func Names() []string { return []string{"none", "adv", "arp", "arp-iou", "two-st
 type Options struct {
 	// Attack generates the adversarial examples of adv, arp, arp-iou and
 	// two-step (default step-ll with eps 0.075, the paper's 0.15 on the
-	// [-1,1] scale).
-	Attack AttackConfig
+	// [-1,1] scale); TRADES takes its budget, steps and step size.
+	Attack attack.Spec
 	// A, B, C weigh ARP's L_c, L_r and L_p (default 8, 4, 1 when all are 0).
 	A, B, C float64
 	// Map is the attention map variant: "gradcam-arp" (default) or
@@ -127,11 +128,11 @@ func New(name string, o Options) (Objective, error) {
 	if o.Attack.Name == "" {
 		o.Attack.Name = "step-ll"
 	}
-	if o.Attack.Eps == 0 {
-		o.Attack.Eps = DefaultEps
+	if o.Attack.Config.Eps == 0 {
+		o.Attack.Config.Eps = DefaultEps
 	}
 	if name != "none" {
-		if err := o.Attack.Validate(); err != nil {
+		if err := validateAttack(o.Attack); err != nil {
 			return nil, err
 		}
 	}
@@ -170,7 +171,7 @@ func New(name string, o Options) (Objective, error) {
 	case "arp-iou":
 		return arp(SamplesIoU)
 	case "trades":
-		t := &TRADES{Beta: o.Beta, Eps: o.Attack.Eps, Steps: o.Attack.Steps, StepSize: o.Attack.StepSize}
+		t := &TRADES{Beta: o.Beta, Eps: o.Attack.Config.Eps, Steps: o.Attack.Config.Steps, StepSize: o.Attack.Config.Alpha}
 		if t.Beta == 0 {
 			t.Beta = 6
 		}
@@ -230,13 +231,13 @@ func (o Standard) Step(s *Step) (*Result, error) {
 // x_adv from Attack, generated with the model in evaluation mode and
 // without gradient through the generation.
 type Adversarial struct {
-	Attack AttackConfig
+	Attack attack.Spec
 }
 
 func (o *Adversarial) Name() string { return "adv" }
 
 func (o *Adversarial) Settings() map[string]any {
-	s := o.Attack.settings()
+	s := attackSettings(o.Attack)
 	s["defense"] = "adv"
 	return s
 }
@@ -257,7 +258,7 @@ func (o *Adversarial) Loss(m nn.Classifier, x, xadv *tensor.Tensor, y []int, mod
 }
 
 func (o *Adversarial) Step(s *Step) (*Result, error) {
-	xa, err := o.Attack.perturb(s.Ctx, s.Model, s.X, s.Y, s.Seed)
+	xa, err := perturb(s.Ctx, o.Attack, s.Model, s.X, s.Y, s.Seed)
 	if err != nil {
 		return nil, err
 	}

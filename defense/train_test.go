@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
@@ -110,7 +111,7 @@ func resumeConfig(t *testing.T, dir string) (Config, *data.Dataset, *data.Datase
 	train, ev := mini(t)
 	train, _ = train.Split(60)
 	ev, _ = ev.Split(20)
-	obj, err := New("two-step", Options{Attack: AttackConfig{Name: "r-step-ll", Eps: 0.1}})
+	obj, err := New("two-step", Options{Attack: attack.Spec{Name: "r-step-ll", Config: attack.Config{Eps: 0.1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/attack/attacktest"
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
 )
 
-func mustAttacks(t *testing.T, specs ...string) []AttackSpec {
+func mustAttacks(t *testing.T, specs ...string) []attack.Spec {
 	t.Helper()
 	a, err := ParseAttacks(specs)
 	if err != nil {

@@ -18,28 +18,21 @@ import (
 	"github.com/arp-robustness/arp/tensor"
 )
 
-// AttackSpec is one attack of an evaluation: a registry name and its
-// configuration (the runner sets Eps and derives the seed).
-type AttackSpec struct {
-	Spec   string // as written, e.g. "pgd:restarts=5"
-	Name   string
-	Config attack.Config
-}
-
 // ParseAttacks parses attack specifications ("pgd", "pgd:steps=100:restarts=5";
-// see attack.ParseSpec).
-func ParseAttacks(specs []string) ([]AttackSpec, error) {
-	var out []AttackSpec
+// see attack.ParseSpec). The runner sets each attack's Eps and derives its
+// seed.
+func ParseAttacks(specs []string) ([]attack.Spec, error) {
+	var out []attack.Spec
 	for _, s := range specs {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
-		name, cfg, err := attack.ParseSpec(s)
+		sp, err := attack.ParseSpec(s)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, AttackSpec{Spec: s, Name: name, Config: cfg})
+		out = append(out, sp)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no attacks given; known: %s", strings.Join(attack.Names(), ", "))
@@ -59,7 +52,7 @@ type Progress struct {
 
 // Options configure Run.
 type Options struct {
-	Attacks []AttackSpec
+	Attacks []attack.Spec
 	// Eps are the budgets of the L-inf attacks and EpsL2 those of the L2
 	// attacks (pgd-l2, cw-l2), all on the [0,1] pixel scale.
 	Eps   []float64
@@ -293,7 +286,7 @@ func (r *runner) runAttack(phase string, k int, th threat, robust, correct []boo
 	if err != nil {
 		return nil, err
 	}
-	ar := &AttackResult{Name: spec.Name, Spec: spec.Spec, Settings: a.Settings()}
+	ar := &AttackResult{Name: spec.Name, Spec: spec.String(), Settings: a.Settings()}
 	ar.Settings["seed"] = r.opt.Seed
 	if cfg.Seed != 0 {
 		ar.Settings["seed"] = fmt.Sprintf("%d (spec) + %d", cfg.Seed, r.opt.Seed)
@@ -374,16 +367,16 @@ func (r *runner) runAttack(phase string, k int, th threat, robust, correct []boo
 
 // unbounded is the attack of the unbounded sanity check: PGD with eps 1,
 // which can reach any image.
-func (r *runner) unbounded() AttackSpec {
+func (r *runner) unbounded() attack.Spec {
 	steps := r.opt.UnboundedSteps
 	if steps <= 0 {
 		steps = 20
 	}
-	return AttackSpec{Spec: fmt.Sprintf("pgd:steps=%d", steps), Name: "pgd", Config: attack.Config{Steps: steps}}
+	return attack.Spec{Text: fmt.Sprintf("pgd:steps=%d", steps), Name: "pgd", Config: attack.Config{Steps: steps}}
 }
 
 // unit runs one attack on the images idx and judges every result.
-func (r *runner) unit(key unitKey, spec AttackSpec, th threat, idx []int) (*unitResult, error) {
+func (r *runner) unit(key unitKey, spec attack.Spec, th threat, idx []int) (*unitResult, error) {
 	u := &unitResult{unitKey: key, Name: spec.Name, Images: []imageResult{}}
 	if err := r.ctx.Err(); err != nil {
 		return nil, err
@@ -413,7 +406,7 @@ func (r *runner) unit(key unitKey, spec AttackSpec, th threat, idx []int) (*unit
 		if ctxErr := r.ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("%s at eps %g: %w", spec.Spec, th.eps, err)
+		return nil, fmt.Errorf("%s at eps %g: %w", spec, th.eps, err)
 	}
 	pred, err := r.predict(adv)
 	if err != nil {
@@ -529,7 +522,7 @@ func (r *runner) identity(pred []int, threats []threat) map[string]any {
 	}
 	var specs []string
 	for _, a := range r.opt.Attacks {
-		specs = append(specs, a.Spec)
+		specs = append(specs, a.String())
 	}
 	return map[string]any{
 		"model": r.opt.Model, "data": r.opt.Data, "images": r.n, "limit": r.opt.Limit,
@@ -537,7 +530,7 @@ func (r *runner) identity(pred []int, threats []threat) map[string]any {
 		"clean_predictions_sha256": hex.EncodeToString(hp.Sum(nil)),
 		"attacks":                  specs, "eps": r.opt.Eps, "eps_l2": r.opt.EpsL2,
 		"standalone": r.opt.Standalone, "batch_size": r.opt.BatchSize, "seed": r.opt.Seed,
-		"check_images": r.opt.CheckImages, "unbounded": r.unbounded().Spec,
+		"check_images": r.opt.CheckImages, "unbounded": r.unbounded().String(),
 	}
 }
 
@@ -586,19 +579,19 @@ func validate(m nn.Classifier, x *tensor.Tensor, y []int, opt *Options) error {
 		if err != nil {
 			return fmt.Errorf("eval: %v", err)
 		}
-		if seen[a.Spec] {
-			return fmt.Errorf("eval: attack %q is listed twice", a.Spec)
+		if seen[a.String()] {
+			return fmt.Errorf("eval: attack %q is listed twice", a)
 		}
-		seen[a.Spec] = true
+		seen[a.String()] = true
 		eps := opt.Eps
 		if norm == "l2" {
 			eps = opt.EpsL2
 		}
 		if len(eps) == 0 {
 			if norm == "l2" {
-				return fmt.Errorf("eval: %s is an L2 attack and needs L2 budgets (--eps-l2)", a.Spec)
+				return fmt.Errorf("eval: %s is an L2 attack and needs L2 budgets (--eps-l2)", a)
 			}
-			return fmt.Errorf("eval: %s is an L-inf attack and needs L-inf budgets (--eps)", a.Spec)
+			return fmt.Errorf("eval: %s is an L-inf attack and needs L-inf budgets (--eps)", a)
 		}
 		for _, e := range eps {
 			cfg := a.Config

@@ -70,22 +70,22 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if !strings.EqualFold(filepath.Ext(f.out), ".png") {
 		return fmt.Errorf("--out %s: the adversarial image is written as PNG; use a .png name", f.out)
 	}
-	name, cfg, err := attack.ParseSpec(f.attack)
+	spec, err := attack.ParseSpec(f.attack)
 	if err != nil {
 		return err
 	}
-	norm, _ := attack.Norm(name)
+	norm, _ := attack.Norm(spec.Name)
 	if math.IsNaN(f.eps) {
-		if name != "cw-l2" {
+		if spec.Name != "cw-l2" {
 			return fmt.Errorf("--eps is required: the budget on the [0,1] pixel scale (e.g. 0.3 for MNIST)")
 		}
 		f.eps = 0
 	}
-	cfg.Eps = f.eps
-	if cfg.Seed == 0 {
-		cfg.Seed = f.seed
+	spec.Config.Eps = f.eps
+	if spec.Config.Seed == 0 {
+		spec.Config.Seed = f.seed
 	}
-	atk, err := attack.New(name, cfg)
+	atk, err := spec.New()
 	if err != nil {
 		return err
 	}

@@ -565,15 +565,15 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 	}
 	var atk attack.Attack
 	if f.attack != "" {
-		name, cfg, err := attack.ParseSpec(f.attack)
+		spec, err := attack.ParseSpec(f.attack)
 		if err != nil {
 			return err
 		}
-		cfg.Eps = f.eps
-		if cfg.Seed == 0 {
-			cfg.Seed = f.seed
+		spec.Config.Eps = f.eps
+		if spec.Config.Seed == 0 {
+			spec.Config.Seed = f.seed
 		}
-		if atk, err = attack.New(name, cfg); err != nil {
+		if atk, err = spec.New(); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
@@ -201,7 +202,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	}
 	fill := f.maskFill
 	obj, err := defense.New(f.defense, defense.Options{
-		Attack: defense.AttackConfig{Name: f.attack, Eps: f.eps, Steps: f.pgdSteps, StepSize: f.pgdStep},
+		Attack: attack.Spec{Name: f.attack, Config: attack.Config{Eps: f.eps, Steps: f.pgdSteps, Alpha: f.pgdStep}},
 		A:      f.a, B: f.b, C: f.c, Map: f.mapVariant, BatchWide: f.batchNormGrad, FirstOrder: f.firstOrder,
 		Layer: f.layer, MaskFill: &fill, IoUThreshold: f.iouThreshold, ExtraSteps: f.extraSteps,
 		Project: f.project, Beta: f.beta})
