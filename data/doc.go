@@ -30,8 +30,11 @@
 // optionally with ":train", ":test" or ":all") or a path (IDX files, a
 // CIFAR-10 or CIFAR-100 binary directory, or an image folder with one
 // sub-folder per class). "mnist-mini" is a subset of 3,000 real MNIST test
-// images compiled into the binary, so it needs no download. Fetch copies the
-// full MNIST and Fashion-MNIST files into the data directory (Dir).
+// images compiled into the binary, so it needs no download. Fetch installs MNIST,
+// Fashion-MNIST, CIFAR-10 and CIFAR-100 into the data directory (Dir): from
+// a copy on this machine or over HTTPS from the published mirrors, every
+// file checked against its published SHA-256, downloads resumed after an
+// interruption, the dataset folder renamed into place only when complete.
 //
 // Every parser returns an *Error naming the file, the record (when there is
 // one) and what is wrong; Check collects all such problems instead of

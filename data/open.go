@@ -115,10 +115,7 @@ func resolveBase(base string, opt Options) (source, error) {
 				return src, err
 			}
 		}
-		if base == "mnist" || base == "fashion-mnist" {
-			return source{}, fmt.Errorf("%s is not in the data directory %s: run `arp data fetch %s` first", base, dir, base)
-		}
-		return source{}, fmt.Errorf("%s is not in the data directory %s: unpack the binary version there as %s", base, dir, cands[0])
+		return source{}, fmt.Errorf("%s is not in the data directory %s (no folder %s): run `arp data fetch %s` first", base, dir, filepath.Base(cands[0]), base)
 	}
 	return resolvePath(base)
 }

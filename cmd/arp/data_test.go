@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,18 +74,48 @@ func TestDataFetch(t *testing.T) {
 		im.Close()
 		lb.Close()
 	}
+	// Generated files are not the published ones: refused by digest,
+	// nothing installed.
 	dataDir := t.TempDir()
 	code, out, errs := arp(t, "data", "fetch", "mnist", "--from", src, "--data-dir", dataDir)
-	if code != 0 || !strings.Contains(out, "mnist: 3000 train + 3000 test images in "+filepath.Join(dataDir, "mnist")) {
+	if code != 1 || !strings.Contains(errs, "arp: --from "+src+": "+filepath.Join(src, "train-images-idx3-ubyte.gz")+": SHA-256 ") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if ents, _ := os.ReadDir(dataDir); len(ents) != 0 {
+		t.Fatalf("failed fetch left %v", ents)
+	}
+	// The real files (GoMNIST module) pass.
+	real, err := data.MNISTSourceDir()
+	if err != nil {
+		t.Skip("GoMNIST module not available:", err)
+	}
+	code, out, errs = arp(t, "data", "fetch", "mnist", "--from", real, "--data-dir", dataDir)
+	if code != 0 || !strings.Contains(out, "mnist: 60000 train + 10000 test images in "+filepath.Join(dataDir, "mnist")) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
 	t.Setenv(data.DirEnv, dataDir)
 	code, out, errs = arp(t, "data", "info", "mnist:test")
-	if code != 0 || !strings.Contains(out, "mnist:test\n  images   3000") {
+	if code != 0 || !strings.Contains(out, "mnist:test\n  images   10000") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	code, _, errs = arp(t, "data", "fetch", "cifar-10", "--data-dir", dataDir)
-	if code != 1 || !strings.Contains(errs, `arp: cannot fetch "cifar-10"`) {
+	code, _, errs = arp(t, "data", "fetch", "imagenet", "--data-dir", dataDir)
+	if code != 1 || !strings.Contains(errs, `arp: cannot fetch "imagenet": known datasets are mnist, fashion-mnist, cifar-10, cifar-100`) {
 		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
+
+// TestCommandGroupsRefuseUnknown: a command group given something that is
+// not one of its subcommands fails with one line; alone it shows its help.
+func TestCommandGroupsRefuseUnknown(t *testing.T) {
+	for _, args := range [][]string{{"onnx", "model.onnx"}, {"data", "mnist"}, {"onnx", "inf"}} {
+		code, out, errs := arp(t, args...)
+		want := fmt.Sprintf("arp: unknown command %q for \"arp %s\"\n", args[1], args[0])
+		if code != 1 || errs != want || out != "" {
+			t.Errorf("arp %v: exit %d, stdout %q, stderr %q; want %q", args, code, out, errs, want)
+		}
+	}
+	code, out, _ := arp(t, "onnx")
+	if code != 0 || !strings.Contains(out, "Available Commands:") {
+		t.Errorf("arp onnx: exit %d, %q", code, out)
 	}
 }

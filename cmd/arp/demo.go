@@ -224,7 +224,7 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 			since(t0), rep.Images, 100*rep.Clean.Accuracy, strings.Join(cfg.evalAttacks, ", "), strings.Join(worst, ", "), len(rep.Warnings()))
 		// 3. Analyse.
 		t0 = time.Now()
-		sha, err := fileSHA256(filepath.Join(run, nn.WeightsFile))
+		sha, err := data.FileSHA256(filepath.Join(run, nn.WeightsFile))
 		if err != nil {
 			return "", err
 		}

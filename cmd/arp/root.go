@@ -51,5 +51,20 @@ rectification and preservation) uses that attention to make models more robust.`
 	for _, f := range subcommands {
 		root.AddCommand(f(g))
 	}
+	refuseUnknown(root)
 	return root
+}
+
+// refuseUnknown makes every command group (a command with subcommands and
+// nothing to run itself, such as arp data or arp onnx) print its help when
+// called alone and fail with a one-line error when given an argument that
+// is not one of its subcommands; cobra would print the help and exit 0.
+func refuseUnknown(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknown(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.NoArgs
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 }
