@@ -4,8 +4,14 @@
 Prints one JSON object per case (name, batch, median_ms, images_per_s,
 peak_rss_mb) on stdout, like `arp bench --json`.
 
-Run: /usr/bin/python3 scripts/bench/torch_bench.py --threads 2 --batch 50 --steps 10 [--lrn]
+Run: /usr/bin/python3 scripts/bench/torch_bench.py --threads 2 --batch 50 --steps 10 [--lrn] [--channels-last]
 Debian's python3-torch is a development reference only; arp never needs it.
+
+--channels-last puts the model and the input batch in torch.channels_last
+memory format, so oneDNN runs its NHWC convolution kernels without layout
+reorders (what a performance-minded PyTorch user does on a CPU). The BLAS
+library and allocator come from the environment; scripts/bench/compare.py
+sets the fastest ones it found (see its --torch-env).
 """
 import argparse, json, resource, statistics, time
 
@@ -114,12 +120,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--lrn", action="store_true")
     ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
+    ap.add_argument("--channels-last", action="store_true", help="model and input in torch.channels_last memory format")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = CifarNet(args.lrn)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.rand(args.batch, 3, 32, 32) * 2 - 1
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     y = torch.randint(0, 10, (args.batch,))
 
     def fwd():
@@ -160,7 +170,7 @@ def main():
         print(json.dumps({"name": name, "batch": args.batch, "median_ms": round(med, 3),
                           "images_per_s": round(args.batch / med * 1000, 1), "peak_rss_mb": round(rss, 1),
                           "torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "lrn": args.lrn}), flush=True)
+                          "lrn": args.lrn, "channels_last": args.channels_last}), flush=True)
 
 
 if __name__ == "__main__":
