@@ -3,9 +3,6 @@ package defense
 import (
 	"context"
 	"fmt"
-	"maps"
-	"math"
-	"slices"
 	"strings"
 
 	"github.com/arp-robustness/arp/attack"
@@ -48,7 +45,7 @@ type Step struct {
 	Seed uint64
 	// Update differentiates a loss with respect to the model's trainable
 	// parameters and applies one optimiser step. It refuses (with an error
-	// wrapping ErrNonFinite) a loss or gradient that is NaN or infinite,
+	// wrapping train.ErrNonFinite) a loss or gradient that is NaN or infinite,
 	// leaving the parameters untouched.
 	Update func(*Loss) error
 }
@@ -267,17 +264,4 @@ func (o *Adversarial) Step(s *Step) (*Result, error) {
 		return nil, err
 	}
 	return apply(s, l)
-}
-
-// finite reports whether v is neither NaN nor infinite.
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-// formatTerms renders terms sorted by name, for messages.
-func formatTerms(t map[string]float64) string {
-	keys := slices.Sorted(maps.Keys(t))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%.4g", k, t[k])
-	}
-	return strings.Join(parts, " ")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
 	"github.com/arp-robustness/arp/tensor"
+	"github.com/arp-robustness/arp/train"
 	"github.com/spf13/cobra"
 )
 
@@ -99,7 +100,7 @@ func arpBenchStep(m *nn.Model, opt optim.Optimizer, x *tensor.Tensor, y []int, s
 	}
 	step := 0
 	return func() error {
-		_, err := defense.TrainStep(obj, m, opt, x, y, seed, step)
+		_, err := train.Step(obj, m, opt, x, y, seed, step)
 		step++
 		return err
 	}, nil

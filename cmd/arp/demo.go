@@ -23,6 +23,7 @@ import (
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/report"
 	"github.com/arp-robustness/arp/tensor"
+	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
@@ -138,7 +139,7 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 	// The demo allocates many short-lived tensors; trading memory for less
 	// garbage collection makes it noticeably faster.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	train, err := data.Open("mnist-mini:train", data.Options{})
+	trainSet, err := data.Open("mnist-mini:train", data.Options{})
 	if err != nil {
 		return "", err
 	}
@@ -151,8 +152,8 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(out, "arp demo: %d training images (mnist-mini:train), %d test images (mnist-mini:test); output in %s\n", train.Len(), test.Len(), dir)
-	spec, err := nn.DefaultSpec("mnist-small", train.C, train.H, train.W, len(train.Classes))
+	fmt.Fprintf(out, "arp demo: %d training images (mnist-mini:train), %d test images (mnist-mini:test); output in %s\n", trainSet.Len(), test.Len(), dir)
+	spec, err := nn.DefaultSpec("mnist-small", trainSet.C, trainSet.H, trainSet.W, len(trainSet.Classes))
 	if err != nil {
 		return "", err
 	}
@@ -175,11 +176,11 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 			return "", err
 		}
 		b := bar(progress, cfg.steps, "train "+dm.name, "steps")
-		sum, err := defense.Train(ctx, m, train, heldOut, defense.Config{Objective: obj, LR: cfg.lr, BatchSize: 50, Steps: cfg.steps, Seed: seed,
-			LogEvery: 10, Dir: run, Info: nn.Info{Spec: spec, ClassNames: train.Classes, Dataset: "mnist-mini", Seed: seed, ArpVersion: arpVersion()},
+		sum, err := train.Run(ctx, m, trainSet, heldOut, train.Config{Objective: obj, LR: cfg.lr, BatchSize: 50, Steps: cfg.steps, Seed: seed,
+			LogEvery: 10, Dir: run, Info: nn.Info{Spec: spec, ClassNames: trainSet.Classes, Dataset: "mnist-mini", Seed: seed, ArpVersion: arpVersion()},
 			Data:     map[string]any{"train": "mnist-mini:train", "eval": fmt.Sprintf("mnist-mini:test (first %d)", heldOut.Len())},
 			Command:  map[string]string{"command": "arp demo"},
-			Progress: func(p defense.Progress) { setBar(b, p.Step) }})
+			Progress: func(p train.Progress) { setBar(b, p.Step) }})
 		finishBar(b)
 		if err != nil {
 			return "", demoErr(err, dir)
@@ -282,7 +283,7 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 
 // cleanDemoRun removes what an earlier demo wrote into a run directory.
 func cleanDemoRun(run string) error {
-	if err := defense.RemoveRun(run); err != nil {
+	if err := train.RemoveRun(run); err != nil {
 		return err
 	}
 	an := filepath.Join(run, "analysis")
@@ -296,7 +297,7 @@ func cleanDemoRun(run string) error {
 }
 
 func demoErr(err error, dir string) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, defense.ErrInterrupted) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, train.ErrInterrupted) {
 		return fmt.Errorf("demo interrupted; run arp demo again to start over (files so far are in %s)", dir)
 	}
 	return err

@@ -18,6 +18,7 @@ import (
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -135,7 +136,7 @@ images held out from the training data when it has no splits).`,
 	fl.StringVar(&f.optimizer, "optimizer", "adam", "adam or sgd")
 	fl.Float64Var(&f.lr, "lr", 1e-4, "base learning rate (the paper's 1e-4; 1e-3 for short runs)")
 	fl.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
-	fl.StringVar(&f.schedule, "lr-schedule", "constant", "learning-rate schedule: "+strings.Join(defense.ScheduleKinds(), ", "))
+	fl.StringVar(&f.schedule, "lr-schedule", "constant", "learning-rate schedule: "+strings.Join(train.ScheduleKinds(), ", "))
 	fl.IntVar(&f.warmup, "warmup", 0, "linear learning-rate warm-up over this many steps")
 	fl.IntVar(&f.lrStep, "lr-step", 0, "step schedule: multiply the rate by --lr-gamma every this many steps")
 	fl.Float64Var(&f.lrGamma, "lr-gamma", 0.1, "step schedule: decay factor")
@@ -174,14 +175,14 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if f.resume && f.force {
 		return fmt.Errorf("--resume and --force exclude each other")
 	}
-	var existing *defense.Checkpoint
+	var existing *train.Checkpoint
 	if f.resume {
-		ck, err := defense.ReadCheckpoint(f.out + "/" + defense.CheckpointFile)
+		ck, err := train.ReadCheckpoint(f.out + "/" + train.CheckpointFile)
 		if err != nil {
 			return err
 		}
 		if err := restoreFlags(fl, ck.Record.Command); err != nil {
-			return fmt.Errorf("%s/%s: %v", f.out, defense.CheckpointFile, err)
+			return fmt.Errorf("%s/%s: %v", f.out, train.CheckpointFile, err)
 		}
 		existing = ck
 	}
@@ -192,7 +193,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return fmt.Errorf("unknown model %q; known: %s", f.model, strings.Join(nn.ArchNames(), ", "))
 	}
 	if existing != nil && existing.Record.Arch != f.model {
-		return fmt.Errorf("%s/%s is a checkpoint of %s, not %s", f.out, defense.CheckpointFile, existing.Record.Arch, f.model)
+		return fmt.Errorf("%s/%s is a checkpoint of %s, not %s", f.out, train.CheckpointFile, existing.Record.Arch, f.model)
 	}
 	if f.steps > 0 && f.epochs > 0 {
 		return fmt.Errorf("give --steps or --epochs, not both")
@@ -213,37 +214,37 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return fmt.Errorf("--a, --b and --c are all 0: nothing to train")
 	}
 	if !f.resume && !f.force {
-		if found := defense.RunExists(f.out); len(found) > 0 {
+		if found := train.RunExists(f.out); len(found) > 0 {
 			return fmt.Errorf("%s already holds a run (%s); pass --resume to continue it or --force to start over", f.out, strings.Join(found, ", "))
 		}
 	}
 
 	// data
 	opt := data.Options{DataDir: g.dataDir}
-	train, err := data.Open(f.data, opt)
+	trainSet, err := data.Open(f.data, opt)
 	if err != nil {
 		return err
 	}
-	if f.limit > 0 && f.limit < train.Len() {
-		train, _ = train.Split(f.limit)
+	if f.limit > 0 && f.limit < trainSet.Len() {
+		trainSet, _ = trainSet.Split(f.limit)
 	}
 	var eval *data.Dataset
 	evalName := ""
 	if f.evalN > 0 {
-		eval, evalName, train, err = heldOut(f, opt, train)
+		eval, evalName, trainSet, err = heldOut(f, opt, trainSet)
 		if err != nil {
 			return err
 		}
 	}
-	if train.Len() == 0 {
+	if trainSet.Len() == 0 {
 		return fmt.Errorf("%s: no training images", f.data)
 	}
 	if f.batch < 1 {
 		return fmt.Errorf("--batch %d must be positive", f.batch)
 	}
-	perEpoch := train.Len() / f.batch
+	perEpoch := trainSet.Len() / f.batch
 	if perEpoch == 0 {
-		return fmt.Errorf("--batch %d is larger than the %d training images", f.batch, train.Len())
+		return fmt.Errorf("--batch %d is larger than the %d training images", f.batch, trainSet.Len())
 	}
 	steps := f.steps
 	if steps == 0 {
@@ -255,7 +256,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	}
 
 	// model
-	spec, err := nn.DefaultSpec(f.model, train.C, train.H, train.W, len(train.Classes))
+	spec, err := nn.DefaultSpec(f.model, trainSet.C, trainSet.H, trainSet.W, len(trainSet.Classes))
 	if err != nil {
 		return err
 	}
@@ -264,7 +265,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return err
 	}
 	if f.force {
-		if err := defense.RemoveRun(f.out); err != nil {
+		if err := train.RemoveRun(f.out); err != nil {
 			return err
 		}
 	}
@@ -275,14 +276,14 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 			command[p.Name] = p.Value.String()
 		}
 	})
-	cfg := defense.Config{
+	cfg := train.Config{
 		Objective: obj, Optimizer: f.optimizer, LR: f.lr, Momentum: f.momentum,
-		Schedule:  defense.Schedule{Kind: f.schedule, Warmup: f.warmup, StepEvery: f.lrStep, Gamma: f.lrGamma, MinLR: f.lrMin},
+		Schedule:  train.Schedule{Kind: f.schedule, Warmup: f.warmup, StepEvery: f.lrStep, Gamma: f.lrGamma, MinLR: f.lrMin},
 		BatchSize: f.batch, Steps: steps, Seed: f.seed, Flip: f.flip,
 		EvalEvery: f.evalEvery, EvalEps: f.evalEps, LogEvery: f.logEvery, CheckpointEvery: f.checkpointEvery,
 		Dir: f.out, Resume: f.resume, Command: command,
 		Data: map[string]any{"train": f.data, "limit": f.limit, "eval": evalName, "eval_n": f.evalN},
-		Info: nn.Info{ClassNames: train.Classes, Dataset: f.data, Seed: f.seed, ArpVersion: arpVersion(),
+		Info: nn.Info{ClassNames: trainSet.Classes, Dataset: f.data, Seed: f.seed, ArpVersion: arpVersion(),
 			GoVersion: runtime.Version(), Created: time.Now().UTC().Format(time.RFC3339)},
 	}
 	if f.optimizer != "sgd" {
@@ -315,18 +316,18 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	rep := newReporter(stderr, f.quiet, steps, f.defense)
 	cfg.Progress = rep.progress
 	fmt.Fprintf(stderr, "training %s (%d parameters) with %s on %d images of %s, %d steps of %d (%.3g epochs)",
-		f.model, m.NumParams(), obj.Name(), train.Len(), f.data, steps, f.batch, float64(steps)/float64(perEpoch))
+		f.model, m.NumParams(), obj.Name(), trainSet.Len(), f.data, steps, f.batch, float64(steps)/float64(perEpoch))
 	if eval != nil {
 		fmt.Fprintf(stderr, "; evaluating on %d images of %s", eval.Len(), evalName)
 	}
 	fmt.Fprintln(stderr)
-	sum, err := defense.Train(ctx, m, train, eval, cfg)
+	sum, err := train.Run(ctx, m, trainSet, eval, cfg)
 	rep.finish()
 	if err != nil {
 		switch {
-		case errors.Is(err, defense.ErrInterrupted):
+		case errors.Is(err, train.ErrInterrupted):
 			return fmt.Errorf("%v; continue with: arp train --resume --out %s", err, f.out)
-		case errors.Is(err, defense.ErrRunExists):
+		case errors.Is(err, train.ErrRunExists):
 			return fmt.Errorf("%v; pass --resume to continue it or --force to start over", err)
 		}
 		return err
@@ -370,7 +371,7 @@ func restoreFlags(fl *pflag.FlagSet, rec map[string]string) error {
 // heldOut returns the evaluation images and the (possibly reduced)
 // training data: --eval-data, else the test split of a dataset with
 // splits, else images held out from the training data.
-func heldOut(f *trainFlags, opt data.Options, train *data.Dataset) (eval *data.Dataset, name string, rest *data.Dataset, err error) {
+func heldOut(f *trainFlags, opt data.Options, trainSet *data.Dataset) (eval *data.Dataset, name string, rest *data.Dataset, err error) {
 	name = f.evalData
 	if name == "" {
 		base, split := f.data, ""
@@ -393,14 +394,14 @@ func heldOut(f *trainFlags, opt data.Options, train *data.Dataset) (eval *data.D
 		if f.evalN < eval.Len() {
 			eval, _ = eval.Split(f.evalN)
 		}
-		return eval, name, train, nil
+		return eval, name, trainSet, nil
 	}
 	// hold out images of the training data (at most a fifth of it)
-	n := min(f.evalN, train.Len()/5)
+	n := min(f.evalN, trainSet.Len()/5)
 	if n == 0 {
-		return nil, "", train, nil
+		return nil, "", trainSet, nil
 	}
-	sh := train.Shuffled(f.seed)
+	sh := trainSet.Shuffled(f.seed)
 	eval, rest = sh.Split(n)
 	return eval, fmt.Sprintf("%s (%d held-out images)", f.data, n), rest, nil
 }
@@ -433,7 +434,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func (r *reporter) progress(p defense.Progress) {
+func (r *reporter) progress(p train.Progress) {
 	if r.bar != nil {
 		r.bar.Describe(fmt.Sprintf("loss %.3f acc %.3f %4.0f img/s", p.Loss, p.TrainAcc, p.ImagesPerSec))
 		if p.Eval != nil && p.Step < p.Steps {
@@ -451,7 +452,7 @@ func (r *reporter) progress(p defense.Progress) {
 	}
 }
 
-func evalLine(p defense.Progress) string {
+func evalLine(p train.Progress) string {
 	return fmt.Sprintf("step %d/%d (epoch %.2f): loss %.4f, train acc %.3f, lr %.3g | held-out clean %.4f, Step-LL %.4f | %.0f img/s, %s",
 		p.Step, p.Steps, p.Epoch, p.Loss, p.TrainAcc, p.LR, p.Eval.CleanAcc, p.Eval.StepLLAcc, p.ImagesPerSec, p.Elapsed.Round(time.Second))
 }

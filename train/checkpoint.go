@@ -1,4 +1,4 @@
-package defense
+package train
 
 import (
 	"encoding/json"
@@ -37,28 +37,6 @@ type Checkpoint struct {
 	// win holds the partial averages of the metrics line being
 	// accumulated, so a resumed run writes the same metrics.
 	win window
-}
-
-// window accumulates the metrics between two metrics lines.
-type window struct {
-	Steps   int                `json:"steps"`
-	Images  int                `json:"images"`
-	Correct int                `json:"correct"`
-	Loss    float64            `json:"loss"`
-	Terms   map[string]float64 `json:"terms"`
-}
-
-func (w *window) add(r *Result, n int) {
-	w.Steps++
-	w.Images += n
-	w.Correct += r.Correct
-	w.Loss += r.Loss
-	if w.Terms == nil {
-		w.Terms = map[string]float64{}
-	}
-	for k, v := range r.Terms {
-		w.Terms[k] += v
-	}
 }
 
 // writeCheckpoint saves c to path atomically.

@@ -1,4 +1,4 @@
-package defense
+package train
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
 	"github.com/arp-robustness/arp/tensor"
@@ -70,16 +71,16 @@ func TestTrainingLearns(t *testing.T) {
 	}{{"none", 30}, {"arp", 24}} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := smallModel(t, 1)
-			before, err := Evaluate(context.Background(), m, ev, DefaultEps, 100)
+			before, err := Evaluate(context.Background(), m, ev, defense.DefaultEps, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
-			obj, err := New(tc.name, Options{})
+			obj, err := defense.New(tc.name, defense.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var losses, accs []float64
-			sum, err := Train(context.Background(), m, train, ev, Config{Objective: obj, LR: 3e-3, BatchSize: 20,
+			sum, err := Run(context.Background(), m, train, ev, Config{Objective: obj, LR: 3e-3, BatchSize: 20,
 				Steps: tc.steps, LogEvery: 6, Seed: 3,
 				Progress: func(p Progress) {
 					if p.Step%6 == 0 {
@@ -111,7 +112,7 @@ func resumeConfig(t *testing.T, dir string) (Config, *data.Dataset, *data.Datase
 	train, ev := mini(t)
 	train, _ = train.Split(60)
 	ev, _ = ev.Split(20)
-	obj, err := New("two-step", Options{Attack: attack.Spec{Name: "r-step-ll", Config: attack.Config{Eps: 0.1}}})
+	obj, err := defense.New("two-step", defense.Options{Attack: attack.Spec{Name: "r-step-ll", Config: attack.Config{Eps: 0.1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestResumeReproducesRun(t *testing.T) {
 	full := filepath.Join(t.TempDir(), "full")
 	cfg, train, ev := resumeConfig(t, full)
 	mFull := smallModel(t, 42)
-	if _, err := Train(ctx, mFull, train, ev, cfg); err != nil {
+	if _, err := Run(ctx, mFull, train, ev, cfg); err != nil {
 		t.Fatal(err)
 	}
 
@@ -137,7 +138,7 @@ func TestResumeReproducesRun(t *testing.T) {
 			cancel()
 		}
 	}
-	sum, err := Train(cctx, smallModel(t, 42), train, ev, cfg)
+	sum, err := Run(cctx, smallModel(t, 42), train, ev, cfg)
 	if !errors.Is(err, ErrInterrupted) || sum.Done != 5 {
 		t.Fatalf("interrupted run: done %v, err %v", sum, err)
 	}
@@ -151,7 +152,7 @@ func TestResumeReproducesRun(t *testing.T) {
 	cfg, _, _ = resumeConfig(t, part)
 	cfg.Resume = true
 	mRes := smallModel(t, 999)
-	sum, err = Train(ctx, mRes, train, ev, cfg)
+	sum, err = Run(ctx, mRes, train, ev, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestResumeReproducesRun(t *testing.T) {
 	}
 	// resuming a finished run does nothing
 	cfg.Resume = true
-	sum, err = Train(ctx, smallModel(t, 1), train, ev, cfg)
+	sum, err = Run(ctx, smallModel(t, 1), train, ev, cfg)
 	if err != nil || sum.Start != 9 || sum.Done != 9 {
 		t.Fatalf("resuming a complete run: %+v, %v", sum, err)
 	}
@@ -218,17 +219,17 @@ func mustJSON(v map[string]any) []byte {
 
 // nanAt wraps an objective and poisons its loss at one step.
 type nanAt struct {
-	Objective
+	defense.Objective
 	at, calls int
 	grad      bool
 }
 
-func (o *nanAt) Step(s *Step) (*Result, error) {
+func (o *nanAt) Step(s *defense.Step) (*defense.Result, error) {
 	o.calls++
 	if o.calls == o.at {
 		inner := s.Update
 		s2 := *s
-		s2.Update = func(l *Loss) error {
+		s2.Update = func(l *defense.Loss) error {
 			if o.grad { // finite loss, NaN gradient
 				l.Total = autograd.Add(l.Total, autograd.Scale(autograd.Sqrt(autograd.Scale(l.Total, 0)), 1))
 			} else {
@@ -247,7 +248,7 @@ func TestNonFiniteLossStops(t *testing.T) {
 	for _, grad := range []bool{false, true} {
 		dir := filepath.Join(t.TempDir(), "run")
 		m := smallModel(t, 1)
-		_, err := Train(context.Background(), m, train, nil, Config{Objective: &nanAt{Objective: Standard{}, at: 5, grad: grad},
+		_, err := Run(context.Background(), m, train, nil, Config{Objective: &nanAt{Objective: defense.Standard{}, at: 5, grad: grad},
 			LR: 1e-3, BatchSize: 10, Steps: 10, CheckpointEvery: 2, Dir: dir})
 		if !errors.Is(err, ErrNonFinite) {
 			t.Fatalf("err = %v, want ErrNonFinite", err)
@@ -281,7 +282,7 @@ func TestTrainRejects(t *testing.T) {
 	train, _ = train.Split(40)
 	dir := filepath.Join(t.TempDir(), "run")
 	base := Config{LR: 1e-3, BatchSize: 10, Steps: 2, Dir: dir}
-	if _, err := Train(ctx, smallModel(t, 1), train, nil, base); err != nil {
+	if _, err := Run(ctx, smallModel(t, 1), train, nil, base); err != nil {
 		t.Fatal(err)
 	}
 	with := func(f func(c *Config)) Config { c := base; f(&c); return c }
@@ -307,7 +308,7 @@ func TestTrainRejects(t *testing.T) {
 		if m == nil {
 			m = smallModel(t, 1)
 		}
-		_, err := Train(ctx, m, train, nil, tc.cfg)
+		_, err := Run(ctx, m, train, nil, tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
@@ -318,7 +319,7 @@ func TestTrainRejects(t *testing.T) {
 	if err := os.WriteFile(path, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Train(ctx, smallModel(t, 1), train, nil, with(func(c *Config) { c.Resume = true }))
+	_, err := Run(ctx, smallModel(t, 1), train, nil, with(func(c *Config) { c.Resume = true }))
 	if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("corrupt checkpoint: %v", err)
 	}
@@ -337,7 +338,7 @@ func TestResumeSGD(t *testing.T) {
 	}
 	full := filepath.Join(t.TempDir(), "full")
 	a := smallModel(t, 9)
-	if _, err := Train(ctx, a, train, nil, cfg(full)); err != nil {
+	if _, err := Run(ctx, a, train, nil, cfg(full)); err != nil {
 		t.Fatal(err)
 	}
 	part := filepath.Join(t.TempDir(), "part")
@@ -348,13 +349,13 @@ func TestResumeSGD(t *testing.T) {
 			cancel()
 		}
 	}
-	if _, err := Train(cctx, smallModel(t, 9), train, nil, c); !errors.Is(err, ErrInterrupted) {
+	if _, err := Run(cctx, smallModel(t, 9), train, nil, c); !errors.Is(err, ErrInterrupted) {
 		t.Fatal(err)
 	}
 	c = cfg(part)
 	c.Resume = true
 	b := smallModel(t, 9)
-	if _, err := Train(ctx, b, train, nil, c); err != nil {
+	if _, err := Run(ctx, b, train, nil, c); err != nil {
 		t.Fatal(err)
 	}
 	sb := b.State()

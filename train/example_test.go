@@ -1,4 +1,4 @@
-package defense_test
+package train_test
 
 import (
 	"context"
@@ -7,20 +7,21 @@ import (
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/train"
 )
 
 // Train a small CNN with the ARP objective on the embedded MNIST subset
 // for a few steps and watch the loss fall.
 func Example() {
-	train, _ := data.Open("mnist-mini:train", data.Options{})
-	train, _ = train.Split(400)
-	spec, _ := nn.DefaultSpec("mnist-small", train.C, train.H, train.W, len(train.Classes))
+	trainSet, _ := data.Open("mnist-mini:train", data.Options{})
+	trainSet, _ = trainSet.Split(400)
+	spec, _ := nn.DefaultSpec("mnist-small", trainSet.C, trainSet.H, trainSet.W, len(trainSet.Classes))
 	model, _ := nn.Build(spec, 1)
 	arp, _ := defense.New("arp", defense.Options{}) // a, b, c = 8, 4, 1; Step-LL with eps 0.075
 	var losses []float64
-	sum, err := defense.Train(context.Background(), model, train, nil, defense.Config{
+	sum, err := train.Run(context.Background(), model, trainSet, nil, train.Config{
 		Objective: arp, LR: 3e-3, BatchSize: 20, Steps: 12, LogEvery: 6, Seed: 1,
-		Progress: func(p defense.Progress) {
+		Progress: func(p train.Progress) {
 			if p.Step%6 == 0 {
 				losses = append(losses, p.Loss)
 			}

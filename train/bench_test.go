@@ -1,15 +1,18 @@
-package defense
+package train
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
+	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
+	"github.com/arp-robustness/arp/tensor"
 )
 
 // BenchmarkTrainStep times one training step (batch 50) per objective and
-// architecture: go test -bench TrainStep -run '^$' ./defense
+// architecture: go test -bench TrainStep -run '^$' ./train
 func BenchmarkTrainStep(b *testing.B) {
 	for _, arch := range []struct {
 		name    string
@@ -19,11 +22,11 @@ func BenchmarkTrainStep(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", arch.name, def), func(b *testing.B) {
 				spec, _ := nn.DefaultSpec(arch.name, arch.c, arch.h, arch.w, 10)
 				m, _ := nn.Build(spec, 1)
-				name, opt := def, Options{}
+				name, opt := def, defense.Options{}
 				if def == "arp-first-order" {
 					name, opt.FirstOrder = "arp", true
 				}
-				obj, err := New(name, opt)
+				obj, err := defense.New(name, opt)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -36,11 +39,20 @@ func BenchmarkTrainStep(b *testing.B) {
 				}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if _, err := TrainStep(obj, m, adam, x, y, 1, i); err != nil {
+					if _, err := Step(obj, m, adam, x, y, 1, i); err != nil {
 						b.Fatal(err)
 					}
 				}
 			})
 		}
 	}
+}
+
+func randImages(n, c, h, w int, seed uint64) *tensor.Tensor {
+	r := rand.New(rand.NewPCG(seed, 3))
+	v := make([]float32, n*c*h*w)
+	for i := range v {
+		v[i] = float32(r.Float64())
+	}
+	return tensor.FromFloat32(v, n, c, h, w)
 }

@@ -1,0 +1,89 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/arp-robustness/arp/checkpoint"
+)
+
+// open prepares the run directory, loading the checkpoint when resuming.
+func (r *runner) open() error {
+	r.lastSave = -1
+	dir := r.cfg.Dir
+	if dir == "" {
+		if r.cfg.Resume {
+			return fmt.Errorf("resuming needs a run directory")
+		}
+		return nil
+	}
+	if !r.cfg.Resume {
+		if found := RunExists(dir); len(found) > 0 {
+			return fmt.Errorf("%s holds a run already (%s): %w", dir, strings.Join(found, ", "), ErrRunExists)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(r.path(MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		r.metrics = f
+		return nil
+	}
+	ck, err := ReadCheckpoint(r.path(CheckpointFile))
+	if err != nil {
+		return err
+	}
+	if ck.Record.Arch != r.rec.Arch {
+		return fmt.Errorf("%s is a checkpoint of architecture %s, not %s", r.path(CheckpointFile), ck.Record.Arch, r.rec.Arch)
+	}
+	if d := differences(ck.Record, r.rec); len(d) > 0 {
+		return fmt.Errorf("%s was written with other settings: %s", r.path(CheckpointFile), strings.Join(d, "; "))
+	}
+	if ck.Step > r.cfg.Steps {
+		return fmt.Errorf("%s is at step %d, beyond the %d steps asked for", r.path(CheckpointFile), ck.Step, r.cfg.Steps)
+	}
+	if err := r.m.LoadState(ck.Model); err != nil {
+		return fmt.Errorf("%s: %v", r.path(CheckpointFile), err)
+	}
+	if err := r.opt.LoadState(ck.Optim); err != nil {
+		return fmt.Errorf("%s: %v", r.path(CheckpointFile), err)
+	}
+	r.start, r.win, r.lastSave = ck.Step, ck.win, ck.Step
+	// keep the metrics up to the checkpoint; later lines are redone
+	kept, err := readMetrics(r.path(MetricsFile), ck.Step)
+	if err != nil {
+		return err
+	}
+	r.history = kept
+	var buf bytes.Buffer
+	for _, h := range kept {
+		b, _ := json.Marshal(h)
+		buf.Write(append(b, '\n'))
+	}
+	if err := checkpoint.AtomicWriteFile(r.path(MetricsFile), buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(r.path(MetricsFile), os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	r.metrics = f
+	for i := len(kept) - 1; i >= 0; i-- {
+		if _, ok := kept[i]["eval_clean_acc"]; ok {
+			r.lastEval = evalFromLine(kept[i])
+			break
+		}
+	}
+	return nil
+}
+
+func (r *runner) close() {
+	if r.metrics != nil {
+		r.metrics.Close()
+	}
+}
