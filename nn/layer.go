@@ -88,12 +88,18 @@ func NewConv2d(name string, in, out, kh, kw, stride int, pad Padding, bias bool)
 func (c *Conv2d) Name() string { return c.name }
 
 func (c *Conv2d) Forward(x *autograd.Var, m Mode) *autograd.Var {
-	s, ws := x.Shape(), c.W.Shape()
+	s := x.Shape()
 	if len(s) != 4 {
 		tensor.Panicf("nn."+c.name, "want input [N,C,H,W], got %v", s)
 	}
-	p := c.Pad.params(s[2], s[3], ws[2], ws[3], c.StrideH, c.StrideW, c.DilH, c.DilW)
-	return autograd.Conv2dBias(x, c.W, c.B, p)
+	return autograd.Conv2dBias(x, c.W, c.B, c.Window(s[2], s[3]))
+}
+
+// Window returns the strides, padding and dilation the layer uses on an
+// input of h x w pixels.
+func (c *Conv2d) Window(h, w int) tensor.Conv2dParams {
+	ws := c.W.Shape()
+	return c.Pad.params(h, w, ws[2], ws[3], c.StrideH, c.StrideW, c.DilH, c.DilW)
 }
 
 func (c *Conv2d) Params() []Param {

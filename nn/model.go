@@ -91,6 +91,9 @@ func (m *Model) LayerNames() []string {
 	return names
 }
 
+// Layers returns the layers in order (the model's own, not copies).
+func (m *Model) Layers() []Layer { return m.layers }
+
 // InputShape is [C,H,W].
 func (m *Model) InputShape() []int { return []int{m.Spec.InChannels, m.Spec.Height, m.Spec.Width} }
 

@@ -6,9 +6,11 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/arp-robustness/arp/bench"
 	"github.com/arp-robustness/arp/defense"
+	"github.com/arp-robustness/arp/kernels"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
 	"github.com/arp-robustness/arp/tensor"
@@ -23,6 +25,9 @@ func newBenchCmd(*globalOptions) *cobra.Command {
 	var cases string
 	var asJSON bool
 	var cpuProfile string
+	var peak bool
+	var peakCfg bench.PeakConfig
+	var peakPaths string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time inference, training, Step-LL, the full ARP step and PGD-10",
@@ -41,13 +46,24 @@ Each case runs --warmup untimed steps, then --steps timed ones; the median is
 reported with images/s, GFLOP/s (forward and train, counting convolutions
 and dense layers), allocations per step and the process's peak RSS.
 scripts/bench/compare.py runs the same cases in PyTorch alternately and
-prints the ratios.`,
+prints the ratios.
+
+With --peak it measures instead what the CPU can do and how close the
+engine's kernels come: for each kernel path (avx512, avx2, go; ARP_CPU
+chooses the default one, see arp version) the FMA peak (12 independent
+chains of 512-bit or 256-bit FMAs per thread on --threads threads), then
+the forward pass, input gradient and weight gradient of every convolution
+and dense layer of --model at --batch, and square GEMMs, each in GFLOP/s and
+as a share of that path's peak.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cases != "" {
 				cfg.Cases = strings.Split(cases, ",")
 			}
 			w := cmd.OutOrStdout()
+			if peak {
+				return runPeak(cmd, cfg, peakCfg, peakPaths, asJSON)
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -88,7 +104,49 @@ prints the ratios.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per case")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the weights and data")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
+	f.BoolVar(&peak, "peak", false, "measure the FMA peak and each layer's and GEMM's share of it instead of the cases")
+	f.StringVar(&peakPaths, "paths", "", "with --peak: comma-separated kernel paths to measure (avx512, avx2, go; default every one this CPU supports)")
+	f.DurationVar(&peakCfg.MinTime, "min-time", 300*time.Millisecond, "with --peak: how long each operation is repeated at least")
 	return cmd
+}
+
+// runPeak is arp bench --peak.
+func runPeak(cmd *cobra.Command, cfg bench.Config, pc bench.PeakConfig, paths string, asJSON bool) error {
+	pc.Arch, pc.Batch, pc.Threads, pc.Seed = cfg.Arch, cfg.Batch, cfg.Threads, cfg.Seed
+	if paths != "" {
+		for _, s := range strings.Split(paths, ",") {
+			p, err := kernels.ParsePath(s)
+			if err != nil {
+				return fmt.Errorf("--paths: %w", err)
+			}
+			if !kernels.Supported(p) {
+				return fmt.Errorf("--paths: this CPU does not support %s", p)
+			}
+			pc.Paths = append(pc.Paths, p)
+		}
+	}
+	w := cmd.OutOrStdout()
+	_, err := bench.Peak(cmd.Context(), pc, func(pp bench.PeakPath) {
+		if asJSON {
+			b, _ := json.Marshal(pp)
+			fmt.Fprintln(w, string(b))
+			return
+		}
+		if pp.PeakGFLOPS > 0 {
+			fmt.Fprintf(w, "path %s: FMA peak %.0f GFLOP/s on %d threads\n", pp.Path, pp.PeakGFLOPS, pp.Threads)
+		} else {
+			fmt.Fprintf(w, "path %s: no vector FMA peak (shares not defined)\n", pp.Path)
+		}
+		fmt.Fprintf(w, "  %-8s %-12s %-34s %8s %9s %8s %6s\n", "layer", "op", "shape", "GFLOP", "ms", "GFLOP/s", "peak")
+		for _, r := range pp.Rows {
+			share := "-"
+			if r.Share > 0 {
+				share = fmt.Sprintf("%.0f%%", 100*r.Share)
+			}
+			fmt.Fprintf(w, "  %-8s %-12s %-34s %8.3f %9.3f %8.1f %6s\n", r.Layer, r.Op, r.Shape, r.GFLOP, r.MS, r.GFLOPS, share)
+		}
+	})
+	return err
 }
 
 // arpBenchStep is the ARP training step of `arp train --defense arp` with

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/arp-robustness/arp/kernels"
 	"github.com/spf13/cobra"
 )
 
@@ -16,7 +17,10 @@ var version = "dev"
 // Add to it from an init function in the file that owns the information.
 var versionExtras []func() (label, value string)
 
-func init() { register(newVersionCmd) }
+func init() {
+	register(newVersionCmd)
+	versionExtras = append(versionExtras, func() (string, string) { return "cpu", kernels.Info() })
+}
 
 func newVersionCmd(*globalOptions) *cobra.Command {
 	return &cobra.Command{

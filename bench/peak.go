@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/blas"
+	"github.com/arp-robustness/arp/kernels"
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/tensor"
+)
+
+// PeakConfig selects what `arp bench --peak` measures.
+type PeakConfig struct {
+	Arch    string         // model whose layers are timed (default cifarnet)
+	Batch   int            // default 50
+	Threads int            // default 2
+	Paths   []kernels.Path // kernel paths to measure (default: every supported one)
+	// GEMMSizes are the square GEMMs timed besides the layers (default 512,
+	// 1024, 2048).
+	GEMMSizes []int
+	// MinTime is how long each operation is repeated at least (default
+	// 300ms, at least 3 repetitions after one warm-up).
+	MinTime time.Duration
+	Seed    uint64
+}
+
+// PeakRow is one timed operation.
+type PeakRow struct {
+	Path   string  `json:"path"`
+	Layer  string  `json:"layer"`
+	Op     string  `json:"op"`
+	Shape  string  `json:"shape"`
+	GFLOP  float64 `json:"gflop"`
+	MS     float64 `json:"median_ms"`
+	GFLOPS float64 `json:"gflops"`
+	// Share is GFLOPS over the path's measured FMA peak (0 for the Go path,
+	// which has none).
+	Share float64 `json:"share_of_peak"`
+}
+
+// PeakPath is the FMA peak of one kernel path and its operations.
+type PeakPath struct {
+	Path       string    `json:"path"`
+	PeakGFLOPS float64   `json:"peak_gflops"`
+	Threads    int       `json:"threads"`
+	Rows       []PeakRow `json:"rows"`
+}
+
+func (c *PeakConfig) defaults() {
+	if c.Arch == "" {
+		c.Arch = "cifarnet"
+	}
+	if c.Batch <= 0 {
+		c.Batch = 50
+	}
+	if c.Threads <= 0 {
+		c.Threads = 2
+	}
+	if len(c.Paths) == 0 {
+		for _, p := range []kernels.Path{kernels.AVX512, kernels.AVX2, kernels.Go} {
+			if kernels.Supported(p) {
+				c.Paths = append(c.Paths, p)
+			}
+		}
+	}
+	if len(c.GEMMSizes) == 0 {
+		c.GEMMSizes = []int{512, 1024, 2048}
+	}
+	if c.MinTime <= 0 {
+		c.MinTime = 300 * time.Millisecond
+	}
+}
+
+// peakOp is one operation to time: run computes it once.
+type peakOp struct {
+	layer, op, shape string
+	flops            float64
+	run              func()
+}
+
+// Peak measures, for each kernel path, the FMA peak (kernels.Peak: 12
+// independent chains of vector FMAs per thread on Threads threads) and the
+// throughput of the model's convolution and dense layers (forward, input
+// gradient, weight gradient) and of square GEMMs, each as a share of that
+// peak. The path in use is restored afterwards.
+func Peak(ctx context.Context, cfg PeakConfig, progress func(PeakPath)) ([]PeakPath, error) {
+	cfg.defaults()
+	runtime.GOMAXPROCS(cfg.Threads)
+	tensor.SetWorkers(cfg.Threads)
+	blas.SetThreads(cfg.Threads)
+	ops, err := peakOps(cfg)
+	if err != nil {
+		return nil, err
+	}
+	prev := kernels.Current()
+	defer kernels.Use(prev)
+	var out []PeakPath
+	for _, p := range cfg.Paths {
+		if err := kernels.Use(p); err != nil {
+			return out, err
+		}
+		pp := PeakPath{Path: p.String(), Threads: cfg.Threads}
+		if p != kernels.Go {
+			g, err := kernels.Peak(p, cfg.Threads, cfg.MinTime)
+			if err != nil {
+				return out, err
+			}
+			pp.PeakGFLOPS = g
+		}
+		for _, op := range ops {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			ms := timeOp(op.run, cfg.MinTime)
+			r := PeakRow{Path: pp.Path, Layer: op.layer, Op: op.op, Shape: op.shape, GFLOP: op.flops / 1e9, MS: ms}
+			r.GFLOPS = op.flops / (ms / 1000) / 1e9
+			if pp.PeakGFLOPS > 0 {
+				r.Share = r.GFLOPS / pp.PeakGFLOPS
+			}
+			pp.Rows = append(pp.Rows, r)
+		}
+		out = append(out, pp)
+		if progress != nil {
+			progress(pp)
+		}
+	}
+	return out, nil
+}
+
+// timeOp returns the median time in ms of run over at least minTime and 3
+// repetitions, after one warm-up.
+func timeOp(run func(), minTime time.Duration) float64 {
+	run()
+	var times []float64
+	start := time.Now()
+	for len(times) < 3 || time.Since(start) < minTime {
+		t0 := time.Now()
+		run()
+		times = append(times, float64(time.Since(t0).Nanoseconds())/1e6)
+	}
+	sort.Float64s(times)
+	return times[len(times)/2]
+}
+
+// peakOps lists the operations: every convolution and dense layer of the
+// model at the batch size, then the square GEMMs.
+func peakOps(cfg PeakConfig) ([]peakOp, error) {
+	in := []int{3, 32, 32}
+	if strings.HasPrefix(cfg.Arch, "mnist") {
+		in = []int{1, 28, 28}
+	}
+	spec, err := nn.DefaultSpec(cfg.Arch, in[0], in[1], in[2], 10)
+	if err != nil {
+		return nil, err
+	}
+	m, err := nn.Build(spec, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
+	randn := func(shape ...int) *tensor.Tensor {
+		t := tensor.Zeros(tensor.Float32, shape...)
+		for i := 0; i < t.Size(); i++ {
+			t.SetFlat(i, rng.NormFloat64())
+		}
+		return t
+	}
+	// the input shape of every layer, from a forward pass of one image
+	names := m.LayerNames()
+	_, acts := m.Forward(autograd.Const(tensor.Zeros(tensor.Float32, 1, in[0], in[1], in[2])), nn.Eval, names...)
+	prev := []int{1, in[0], in[1], in[2]}
+	var ops []peakOp
+	b := cfg.Batch
+	for _, l := range m.Layers() {
+		xs := append([]int{b}, prev[1:]...)
+		prev = acts[l.Name()].Shape()
+		switch l := l.(type) {
+		case *nn.Conv2d:
+			w := l.W.Value()
+			ws := w.Shape()
+			p := l.Window(xs[2], xs[3])
+			x, bias := randn(xs...), randn(ws[0])
+			y := tensor.Conv2dBias(x, w, bias, p)
+			gy := randn(y.Shape()...)
+			flops := 2 * float64(tensor.Numel(y.Shape())) * float64(ws[1]*ws[2]*ws[3])
+			shape := fmt.Sprintf("%v * %v", xs, ws)
+			ops = append(ops,
+				peakOp{l.Name(), "forward", shape, flops, func() { tensor.Conv2dBias(x, w, bias, p) }},
+				peakOp{l.Name(), "input grad", shape, flops, func() { tensor.Conv2dInputGrad(gy, w, xs, p) }},
+				peakOp{l.Name(), "weight grad", shape, flops, func() { tensor.Conv2dWeightGrad(x, gy, ws, p) }},
+			)
+		case *nn.Dense:
+			w := l.W.Value()
+			ws := w.Shape() // [out, in]
+			x := randn(b, ws[1])
+			gy := randn(b, ws[0])
+			flops := 2 * float64(b*ws[0]*ws[1])
+			shape := fmt.Sprintf("[%d %d] * %v", b, ws[1], ws)
+			ops = append(ops,
+				peakOp{l.Name(), "forward", shape, flops, func() { tensor.MatMul(x, w, false, true) }},
+				peakOp{l.Name(), "input grad", shape, flops, func() { tensor.MatMul(gy, w, false, false) }},
+				peakOp{l.Name(), "weight grad", shape, flops, func() { tensor.MatMul(gy, x, true, false) }},
+			)
+		}
+	}
+	for _, n := range cfg.GEMMSizes {
+		a, bm := randn(n, n), randn(n, n)
+		ops = append(ops, peakOp{"gemm", "C = A B", fmt.Sprintf("%d^3", n), 2 * float64(n) * float64(n) * float64(n),
+			func() { tensor.MatMul(a, bm, false, false) }})
+	}
+	return ops, nil
+}

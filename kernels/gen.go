@@ -1,0 +1,263 @@
+//go:build ignore
+
+// gen writes kernels_amd64.s, the assembly microkernels of the AVX-512 and
+// AVX2 paths. Run it with `go generate ./kernels` after changing it.
+//
+// Every microkernel computes one register tile of C (MR rows by NV vectors
+// of VL lanes) as a sum over k steps of outer products of a broadcast A
+// column and a B row, and stores it through an epilogue (see kargs in
+// micro.go for the argument block and the exact semantics). Two variants
+// per instruction set differ only in how the rows of A and the vectors of
+// B are addressed within a step:
+//
+//	kernA: A row i at a+tabA[t]+i*4 (a packed panel), B vector j at
+//	       b+tabB[t]+disp[j] (any placement, e.g. rows of an image)
+//	kernB: A row i at a+tabA[t]+disp[i] (any placement, e.g. the pixels a
+//	       convolution window reads), B vector j at b+tabB[t]+j*VL*4
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+// argument block offsets, matching kargs in micro.go
+const (
+	offA     = 0
+	offB     = 8
+	offC     = 16
+	offTab   = 24
+	offK     = 32
+	offLdc   = 40
+	offRows  = 48
+	offFlags = 56
+	offBias  = 64
+	offDisp  = 72  // [8]int
+	offCoff  = 136 // [4]int
+	offMask  = 168 // [4]int
+)
+
+const (
+	flagAcc  = 1
+	flagRelu = 2
+)
+
+type isa struct {
+	name   string // suffix of the function names
+	vreg   string // register prefix: Z or Y
+	vl     int    // float32 lanes per vector
+	mr, nv int
+}
+
+var (
+	avx512 = isa{"512", "Z", 16, 6, 4}
+	avx2   = isa{"256", "Y", 8, 6, 2}
+)
+
+type emitter struct{ bytes.Buffer }
+
+func (e *emitter) f(format string, args ...any) { fmt.Fprintf(&e.Buffer, "\t"+format+"\n", args...) }
+func (e *emitter) label(l string)               { fmt.Fprintf(&e.Buffer, "%s:\n", l) }
+
+// acc is the accumulator register of row i, vector j.
+func (s isa) acc(i, j int) string { return fmt.Sprintf("%s%d", s.vreg, i*s.nv+j) }
+
+// breg is the register holding B vector j of the current step.
+func (s isa) breg(j int) string { return fmt.Sprintf("%s%d", s.vreg, s.mr*s.nv+j) }
+
+// bcast is one of the two registers the A broadcasts alternate between.
+func (s isa) bcast(i int) string { return fmt.Sprintf("%s%d", s.vreg, s.mr*s.nv+s.nv+i%2) }
+
+var aDispRegs = []string{"", "R9", "R10", "R11", "R12", "R13"}
+var bDispRegs = []string{"", "R9", "R10", "R11"}
+
+// kernel emits kernA (aDisp false) or kernB (aDisp true) for s.
+func kernel(e *emitter, s isa, aDisp bool) {
+	variant := "A"
+	if aDisp {
+		variant = "B"
+	}
+	name := "kern" + variant + s.name
+	p := "kern" + variant + s.name + "_"
+	fmt.Fprintf(&e.Buffer, "\n// func %s(p *kargs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	e.f("MOVQ p+0(FP), DI")
+	e.f("MOVQ %d(DI), SI", offA)
+	e.f("MOVQ %d(DI), R8", offB)
+	e.f("MOVQ %d(DI), CX", offK)
+	if aDisp {
+		for i := 1; i < s.mr; i++ {
+			e.f("MOVQ %d(DI), %s", offDisp+8*i, aDispRegs[i])
+		}
+	} else {
+		for j := 1; j < s.nv; j++ {
+			e.f("MOVQ %d(DI), %s", offDisp+8*j, bDispRegs[j])
+		}
+	}
+	e.f("MOVQ %d(DI), DI", offTab)
+	for i := 0; i < s.mr; i++ {
+		for j := 0; j < s.nv; j++ {
+			r := s.acc(i, j)
+			e.f("VXORPS %s, %s, %s", r, r, r)
+		}
+	}
+	e.f("TESTQ CX, CX")
+	e.f("JLE %sstore", p)
+	e.label(p + "loop")
+	e.f("MOVLQSX (DI), AX")
+	e.f("MOVLQSX 4(DI), DX")
+	if aDisp {
+		e.f("LEAQ (SI)(AX*1), BX")
+		for j := 0; j < s.nv; j++ {
+			e.f("VMOVUPS %d(R8)(DX*1), %s", j*s.vl*4, s.breg(j))
+		}
+	} else {
+		e.f("LEAQ (R8)(DX*1), BX")
+		for j := 0; j < s.nv; j++ {
+			if j == 0 {
+				e.f("VMOVUPS (BX), %s", s.breg(j))
+			} else {
+				e.f("VMOVUPS (BX)(%s*1), %s", bDispRegs[j], s.breg(j))
+			}
+		}
+	}
+	for i := 0; i < s.mr; i++ {
+		b := s.bcast(i)
+		switch {
+		case !aDisp:
+			e.f("VBROADCASTSS %d(SI)(AX*1), %s", 4*i, b)
+		case i == 0:
+			e.f("VBROADCASTSS (BX), %s", b)
+		default:
+			e.f("VBROADCASTSS (BX)(%s*1), %s", aDispRegs[i], b)
+		}
+		for j := 0; j < s.nv; j++ {
+			e.f("VFMADD231PS %s, %s, %s", s.breg(j), b, s.acc(i, j))
+		}
+	}
+	e.f("ADDQ $8, DI")
+	e.f("DECQ CX")
+	e.f("JNZ %sloop", p)
+	epilogue(e, s, p)
+}
+
+// epilogue stores the tile: rows 0..rows-1, vectors whose lane count is
+// not zero, C = [old C if flagAcc] + acc + [bias[i] if bias != nil], then
+// max(., 0) if flagRelu.
+func epilogue(e *emitter, s isa, p string) {
+	e.label(p + "store")
+	e.f("MOVQ p+0(FP), DI")
+	e.f("MOVQ %d(DI), SI", offC)
+	e.f("MOVQ %d(DI), R8", offLdc)
+	e.f("MOVQ %d(DI), R9", offRows)
+	e.f("MOVQ %d(DI), R10", offFlags)
+	e.f("MOVQ %d(DI), R11", offBias)
+	t1, t2 := s.breg(0), s.breg(1) // free now: temporaries
+	zero := s.bcast(0)
+	e.f("VXORPS %s, %s, %s", zero, zero, zero)
+	for i := 0; i < s.mr; i++ {
+		e.f("CMPQ R9, $%d", i)
+		e.f("JLE %sdone", p)
+		// bias
+		e.f("TESTQ R11, R11")
+		e.f("JZ %snobias%d", p, i)
+		e.f("VBROADCASTSS %d(R11), %s", 4*i, t1)
+		for j := 0; j < s.nv; j++ {
+			e.f("VADDPS %s, %s, %s", t1, s.acc(i, j), s.acc(i, j))
+		}
+		e.label(fmt.Sprintf("%snobias%d", p, i))
+		for j := 0; j < s.nv; j++ {
+			q := fmt.Sprintf("%s%d_%d", p, i, j)
+			acc := s.acc(i, j)
+			e.f("MOVQ %d(DI), DX", offMask+8*j)
+			e.f("TESTQ DX, DX")
+			e.f("JZ %snext", q)
+			e.f("MOVQ %d(DI), AX", offCoff+8*j)
+			if s.vreg == "Z" {
+				e.f("KMOVW DX, K1")
+				e.f("TESTQ $%d, R10", flagAcc)
+				e.f("JZ %snoacc", q)
+				e.f("VMOVUPS.Z (SI)(AX*1), K1, %s", t2)
+				e.f("VADDPS %s, %s, %s", t2, acc, acc)
+				e.label(q + "noacc")
+				e.f("TESTQ $%d, R10", flagRelu)
+				e.f("JZ %snorelu", q)
+				e.f("VMAXPS %s, %s, %s", acc, zero, acc)
+				e.label(q + "norelu")
+				e.f("VMOVUPS %s, K1, (SI)(AX*1)", acc)
+			} else {
+				// AVX2: DX is the lane count; full vectors use plain moves
+				// (masked stores are slow on some CPUs)
+				e.f("CMPQ DX, $%d", s.vl)
+				e.f("JGE %sfull", q)
+				e.f("VMOVQ DX, X%s", t1[1:])
+				e.f("VPBROADCASTD X%s, %s", t1[1:], t1)
+				e.f("VPCMPGTD ·iota8(SB), %s, %s", t1, t1)
+				e.f("TESTQ $%d, R10", flagAcc)
+				e.f("JZ %snoaccm", q)
+				e.f("VMASKMOVPS (SI)(AX*1), %s, %s", t1, t2)
+				e.f("VADDPS %s, %s, %s", t2, acc, acc)
+				e.label(q + "noaccm")
+				e.f("TESTQ $%d, R10", flagRelu)
+				e.f("JZ %snorelum", q)
+				e.f("VMAXPS %s, %s, %s", acc, zero, acc)
+				e.label(q + "norelum")
+				e.f("VMASKMOVPS %s, %s, (SI)(AX*1)", acc, t1)
+				e.f("JMP %snext", q)
+				e.label(q + "full")
+				e.f("TESTQ $%d, R10", flagAcc)
+				e.f("JZ %snoacc", q)
+				e.f("VADDPS (SI)(AX*1), %s, %s", acc, acc)
+				e.label(q + "noacc")
+				e.f("TESTQ $%d, R10", flagRelu)
+				e.f("JZ %snorelu", q)
+				e.f("VMAXPS %s, %s, %s", acc, zero, acc)
+				e.label(q + "norelu")
+				e.f("VMOVUPS %s, (SI)(AX*1)", acc)
+			}
+			e.label(q + "next")
+		}
+		e.f("ADDQ R8, SI")
+	}
+	e.label(p + "done")
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
+// peak emits the FMA throughput loop of the peak measurement: 12
+// independent chains of vector FMAs.
+func peak(e *emitter, s isa) {
+	name := "fmaLoop" + s.name
+	fmt.Fprintf(&e.Buffer, "\n// func %s(n int)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	e.f("MOVQ n+0(FP), CX")
+	for i := 0; i < 14; i++ {
+		e.f("VXORPS %s%d, %s%d, %s%d", s.vreg, i, s.vreg, i, s.vreg, i)
+	}
+	e.label(name + "_loop")
+	for i := 0; i < 12; i++ {
+		e.f("VFMADD231PS %s12, %s13, %s%d", s.vreg, s.vreg, s.vreg, i)
+	}
+	e.f("DECQ CX")
+	e.f("JNZ %s_loop", name)
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
+func main() {
+	var e emitter
+	e.WriteString("// Code generated by gen.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
+	e.WriteString("// iota8 is 0..7 as int32, for AVX2 lane masks.\n")
+	for i := 0; i < 8; i++ {
+		fmt.Fprintf(&e.Buffer, "DATA ·iota8+%d(SB)/4, $%d\n", 4*i, i)
+	}
+	e.WriteString("GLOBL ·iota8(SB), RODATA|NOPTR, $32\n")
+	for _, s := range []isa{avx512, avx2} {
+		kernel(&e, s, false)
+		kernel(&e, s, true)
+		peak(&e, s)
+	}
+	if err := os.WriteFile("kernels_amd64.s", e.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,64 @@
+package kernels
+
+import "unsafe"
+
+//go:generate go run gen.go
+
+// kargs is the argument block of a microkernel call. All offsets and
+// strides are in bytes. For steps t = 0..k-1, with (oa, ob) = tab[2t],
+// tab[2t+1]:
+//
+//	kernA: acc[i][j] += A(a + oa + i*size) * B(b + ob + disp[j])
+//	kernB: acc[i][j] += A(a + oa + disp[i]) * B(b + ob + j*vl*size)
+//
+// where A(p) is the scalar at p broadcast to all lanes and B(p) the vector
+// of vl lanes at p. The epilogue then writes, for rows i < rows and
+// vectors j with mask[j] != 0, the first lanes of
+//
+//	C(c + i*ldc + coff[j]) = [C if flags&flagAcc] + acc[i][j] + [bias[i] if bias != nil]
+//
+// followed, if flags&flagRelu, by replacing negative values with 0 (NaN stays NaN). mask[j] is a lane bit mask on
+// the AVX-512 path and a lane count elsewhere. Rows beyond rows and vectors
+// with mask 0 are computed (from whatever memory their addresses reach,
+// which must be readable) and dropped. The layout is fixed: gen.go's
+// offsets must match.
+type kargs struct {
+	a, b, c unsafe.Pointer
+	tab     *int32
+	k       int
+	ldc     int
+	rows    int
+	flags   int
+	bias    unsafe.Pointer
+	disp    [8]int
+	coff    [4]int
+	mask    [4]int
+}
+
+const (
+	flagAcc  = 1
+	flagRelu = 2
+)
+
+// shape is a microkernel's register tile: mr rows by nv vectors of vl
+// lanes.
+type shape struct{ mr, nv, vl int }
+
+func (s shape) nr() int { return s.nv * s.vl }
+
+// micro is one microkernel pair of a path and element type.
+type micro struct {
+	shape
+	kernA, kernB func(*kargs)
+	// laneMask says how kargs.mask encodes a lane count.
+	bitMask bool
+}
+
+// setMask sets p.mask[j] for a vector with lanes valid lanes (0: skip).
+func (m *micro) setMask(p *kargs, j, lanes int) {
+	if m.bitMask && lanes > 0 {
+		p.mask[j] = 1<<lanes - 1
+		return
+	}
+	p.mask[j] = lanes
+}

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kernels
+
+func fmaLoop512(n int) { panic("kernels: no AVX-512 kernels in this build") }
+func fmaLoop256(n int) { panic("kernels: no AVX2 kernels in this build") }
+
+var (
+	micro512 = microGo32
+	micro256 = microGo32
+)
