@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/arp-robustness/arp/mask"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // TestRegionModel runs the whole study on a model whose attention is known:
@@ -100,14 +101,14 @@ func TestRegionModel(t *testing.T) {
 	if err := s.WriteFiles(dir); err != nil {
 		t.Fatal(err)
 	}
-	md, _ := os.ReadFile(filepath.Join(dir, SummaryMD))
+	md, _ := os.ReadFile(filepath.Join(dir, rundir.AnalysisMD))
 	for _, want := range []string{"Observation 1 holds", "## fgsm", "Per-step trace", "Success rate by completeness"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("summary.md lacks %q", want)
 		}
 	}
 	var back Summary
-	b, _ := os.ReadFile(filepath.Join(dir, SummaryJSON))
+	b, _ := os.ReadFile(filepath.Join(dir, rundir.AnalysisJSON))
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Attacks) != 2 {
 		t.Errorf("summary.json: %v", err)
 	}
@@ -259,7 +260,7 @@ func TestResume(t *testing.T) {
 		t.Fatalf("interrupted run: %v", err)
 	}
 	// A crash in the middle of a write leaves a partial line.
-	f, _ := os.OpenFile(filepath.Join(dir, RecordsFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(dir, rundir.AnalysisRecords), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"index":20,"batch":1,"label":1,"pr`)
 	f.Close()
 	// Another setting is refused.
@@ -280,8 +281,8 @@ func TestResume(t *testing.T) {
 	if first != 20 {
 		t.Errorf("resumed at %d images, want 20", first)
 	}
-	a, _ := os.ReadFile(filepath.Join(full, RecordsFile))
-	b, _ := os.ReadFile(filepath.Join(dir, RecordsFile))
+	a, _ := os.ReadFile(filepath.Join(full, rundir.AnalysisRecords))
+	b, _ := os.ReadFile(filepath.Join(dir, rundir.AnalysisRecords))
 	if !bytes.Equal(a, b) {
 		t.Errorf("resumed records differ from an uninterrupted run (%d vs %d bytes)", len(b), len(a))
 	}
@@ -289,7 +290,7 @@ func TestResume(t *testing.T) {
 	if _, err := st.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := os.ReadFile(filepath.Join(dir, RecordsFile))
+	c, _ := os.ReadFile(filepath.Join(dir, rundir.AnalysisRecords))
 	if !bytes.Equal(b, c) {
 		t.Error("re-running a finished analysis changed its records")
 	}
@@ -320,7 +321,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// Records without a header.
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, RecordsFile), []byte("{}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.AnalysisRecords), []byte("{}\n"), 0o644)
 	_, err := (&Study{Model: m, Data: ds, Dir: dir, Config: Config{Layer: "feat"}}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "analysis.json is missing") {
 		t.Fatalf("records without header: %v", err)
@@ -435,7 +436,7 @@ func FuzzHeader(f *testing.F) {
 	f.Add([]byte(`{"format":"arp-analysis/1","map_h":1,"map_w":1,"data":{"c":1,"h":1,"w":1},"config":{"method":"lime"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, HeaderFile), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, rundir.AnalysisHeader), b, 0o644); err != nil {
 			t.Skip()
 		}
 		h, err := ReadHeader(dir)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // Format is the format tag of analysis.json.
@@ -73,11 +74,11 @@ type AttackInfo struct {
 
 // ReadHeader reads analysis.json of an analysis directory.
 func ReadHeader(dir string) (*Header, error) {
-	path := filepath.Join(dir, HeaderFile)
+	path := filepath.Join(dir, rundir.AnalysisHeader)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w: %s is missing (run arp analyze first)", dir, ErrNoAnalysis, HeaderFile)
+			return nil, fmt.Errorf("%s: %w: %s is missing (run arp analyze first)", dir, ErrNoAnalysis, rundir.AnalysisHeader)
 		}
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // WriteFiles writes summary.json and summary.md into dir (atomically).
@@ -19,12 +20,12 @@ func (s *Summary) WriteFiles(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.AtomicWriteFile(filepath.Join(dir, SummaryJSON), append(b, '\n'), 0o644); err != nil {
+	if err := checkpoint.AtomicWriteFile(filepath.Join(dir, rundir.AnalysisJSON), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	var md strings.Builder
 	s.Markdown(&md)
-	return checkpoint.AtomicWriteFile(filepath.Join(dir, SummaryMD), []byte(md.String()), 0o644)
+	return checkpoint.AtomicWriteFile(filepath.Join(dir, rundir.AnalysisMD), []byte(md.String()), 0o644)
 }
 
 // Describe returns one line about what was analysed.

@@ -202,15 +202,6 @@ type AttackRecord struct {
 // Analysed reports whether the record holds an analysed image.
 func (r *Record) Analysed() bool { return r.Skipped == "" && r.Clean != nil }
 
-// RecordsFile and HeaderFile are the names of the analysis files in the
-// output directory; SummaryJSON and SummaryMD those of the summary.
-const (
-	HeaderFile  = "analysis.json"
-	RecordsFile = "records.jsonl"
-	SummaryJSON = "summary.json"
-	SummaryMD   = "summary.md"
-)
-
 // ErrNoAnalysis is wrapped when a directory holds no analysis.
 var ErrNoAnalysis = errors.New("no analysis")
 

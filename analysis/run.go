@@ -18,6 +18,7 @@ import (
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -91,7 +92,7 @@ func (s *Study) Run(ctx context.Context) (*Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(s.Dir, RecordsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.Dir, rundir.AnalysisRecords), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -211,12 +212,12 @@ func jsonSafe(m map[string]any) map[string]any {
 // existing one and drops the records of an incomplete last batch. It
 // returns the completed batches and the gallery counts so far.
 func (s *Study) prepare(h *Header) (map[int]bool, *galleryCount, error) {
-	hp, rp := filepath.Join(s.Dir, HeaderFile), filepath.Join(s.Dir, RecordsFile)
+	hp, rp := filepath.Join(s.Dir, rundir.AnalysisHeader), filepath.Join(s.Dir, rundir.AnalysisRecords)
 	gallery := newGalleryCount()
 	old, err := ReadHeader(s.Dir)
 	if errors.Is(err, ErrNoAnalysis) {
 		if _, err := os.Stat(rp); err == nil {
-			return nil, nil, fmt.Errorf("%s exists but %s is missing; remove it or choose another output directory", rp, HeaderFile)
+			return nil, nil, fmt.Errorf("%s exists but %s is missing; remove it or choose another output directory", rp, rundir.AnalysisHeader)
 		}
 		b, err := json.MarshalIndent(h, "", "  ")
 		if err != nil {

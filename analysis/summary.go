@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/stats"
 )
 
@@ -226,7 +227,7 @@ func Load(dir string) (*Header, []*Record, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	recs, _, err := ReadRecords(filepath.Join(dir, RecordsFile))
+	recs, _, err := ReadRecords(filepath.Join(dir, rundir.AnalysisRecords))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -442,3 +442,11 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestUsesAttention(t *testing.T) {
+	for name, want := range map[string]bool{"none": false, "adv": false, "arp": true, "two-step": true, "arp-iou": true, "trades": false, "magic": false} {
+		if got := UsesAttention(name); got != want {
+			t.Errorf("UsesAttention(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

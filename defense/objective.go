@@ -82,6 +82,18 @@ type WeightDecayScaler interface {
 	WeightDecayScale() float64
 }
 
+// UsesAttention reports whether the objective called name trains the
+// model's attention (ARP and its variants): a model trained with it must
+// be evaluated with an attack through its attention map as well.
+func UsesAttention(name string) bool {
+	o, err := New(name, Options{})
+	if err != nil {
+		return false
+	}
+	_, ok := o.(*ARP)
+	return ok
+}
+
 // Names lists the objectives New knows.
 func Names() []string { return []string{"none", "adv", "arp", "arp-iou", "two-step", "trades"} }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/onnx"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // Kinds of model.
@@ -66,7 +67,7 @@ func Open(path string) (nn.Classifier, *Meta, error) {
 	case st.IsDir():
 	case IsONNX(path):
 		return openONNX(path)
-	case filepath.Base(path) == nn.InfoFile || filepath.Base(path) == nn.WeightsFile:
+	case filepath.Base(path) == rundir.Info || filepath.Base(path) == rundir.Weights:
 		dir = filepath.Dir(path)
 	default:
 		return nil, nil, fmt.Errorf("%s: not a run directory or .onnx file", path)

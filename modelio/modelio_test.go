@@ -10,6 +10,7 @@ import (
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/onnx"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -42,8 +43,8 @@ func TestOpen(t *testing.T) {
 	want, _ := orig.Forward(x, nn.Eval)
 	for _, tc := range []struct{ path, kind string }{
 		{run, KindRun},
-		{filepath.Join(run, nn.InfoFile), KindRun},
-		{filepath.Join(run, nn.WeightsFile), KindRun},
+		{filepath.Join(run, rundir.Info), KindRun},
+		{filepath.Join(run, rundir.Weights), KindRun},
 		{file, KindONNX},
 	} {
 		c, meta, err := Open(tc.path)

@@ -8,15 +8,13 @@ import (
 	"path/filepath"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
-// File names inside a run directory.
-const (
-	WeightsFile = "model.safetensors"
-	InfoFile    = "model.json"
-	InfoFormat  = "arp-model/1"
-)
+// InfoFormat is the format of model.json (see package rundir for the
+// layout of a run directory).
+const InfoFormat = "arp-model/1"
 
 // Info is the content of model.json: everything needed to rebuild and use
 // a trained model besides its weights.
@@ -87,23 +85,23 @@ func SaveRun(dir string, m *Model, info Info) error {
 	info.Format = InfoFormat
 	info.Spec = m.Spec
 	meta := map[string]string{"format": InfoFormat, "arch": m.Spec.Arch}
-	if err := SaveWeights(filepath.Join(dir, WeightsFile), m, meta); err != nil {
+	if err := SaveWeights(filepath.Join(dir, rundir.Weights), m, meta); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
 	}
-	return checkpoint.AtomicWriteFile(filepath.Join(dir, InfoFile), append(b, '\n'), 0o644)
+	return checkpoint.AtomicWriteFile(filepath.Join(dir, rundir.Info), append(b, '\n'), 0o644)
 }
 
 // ReadInfo reads and validates model.json of a run directory.
 func ReadInfo(dir string) (*Info, error) {
-	path := filepath.Join(dir, InfoFile)
+	path := filepath.Join(dir, rundir.Info)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no %s here: not an arp run directory", dir, InfoFile)
+			return nil, fmt.Errorf("%s: no %s here: not an arp run directory", dir, rundir.Info)
 		}
 		return nil, err
 	}
@@ -133,7 +131,7 @@ func LoadRun(dir string) (*Model, *Info, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", dir, err)
 	}
-	if err := LoadWeights(filepath.Join(dir, WeightsFile), m); err != nil {
+	if err := LoadWeights(filepath.Join(dir, rundir.Weights), m); err != nil {
 		return nil, nil, err
 	}
 	return m, info, nil

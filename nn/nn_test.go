@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -118,18 +119,18 @@ func TestLoadErrors(t *testing.T) {
 	}
 	other, _ := DefaultSpec("mnist-cnn", 1, 28, 28, 10)
 	m2, _ := Build(other, 1)
-	err := LoadWeights(filepath.Join(dir, WeightsFile), m2)
+	err := LoadWeights(filepath.Join(dir, rundir.Weights), m2)
 	if err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Fatalf("loading another architecture: %v", err)
 	}
 	if _, _, err := LoadRun(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not an arp run directory") {
 		t.Fatalf("empty dir: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, WeightsFile), []byte("garbage"), 0o644)
-	if _, _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), WeightsFile) {
+	os.WriteFile(filepath.Join(dir, rundir.Weights), []byte("garbage"), 0o644)
+	if _, _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), rundir.Weights) {
 		t.Fatalf("corrupt weights: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, InfoFile), []byte("{"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.Info), []byte("{"), 0o644)
 	if _, _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), "invalid JSON") {
 		t.Fatalf("corrupt json: %v", err)
 	}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"image"
@@ -15,7 +14,9 @@ import (
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/eval"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/stats"
+	"github.com/arp-robustness/arp/train"
 	"github.com/arp-robustness/arp/viz"
 )
 
@@ -156,19 +157,8 @@ func build(runs []*Run, opt Options) *page {
 
 // trainingSettings extracts what the overview shows from model.json.
 func trainingSettings(r *Run) (defense, steps, objective string) {
-	if r.Info == nil || len(r.Info.Training) == 0 {
-		return "", "", ""
-	}
-	var t struct {
-		Settings struct {
-			Defense   string         `json:"defense"`
-			Steps     int            `json:"steps"`
-			BatchSize int            `json:"batch_size"`
-			Objective map[string]any `json:"objective"`
-		} `json:"settings"`
-		StepsDone int `json:"steps_done"`
-	}
-	if json.Unmarshal(r.Info.Training, &t) != nil {
+	t, err := train.TrainingOf(r.Info)
+	if t == nil || err != nil {
 		return "", "", ""
 	}
 	s := t.Settings
@@ -179,12 +169,12 @@ func trainingSettings(r *Run) (defense, steps, objective string) {
 		}
 	}
 	var kv []string
-	for _, k := range slices.Sorted(maps.Keys(s.Objective)) {
+	for _, k := range slices.Sorted(maps.Keys(s.ObjectiveSettings)) {
 		if k != "defense" {
-			kv = append(kv, fmt.Sprintf("%s=%v", k, s.Objective[k]))
+			kv = append(kv, fmt.Sprintf("%s=%v", k, s.ObjectiveSettings[k]))
 		}
 	}
-	return s.Defense, steps, strings.Join(kv, " ")
+	return s.Objective, steps, strings.Join(kv, " ")
 }
 
 func overview(runs []*Run, cols []column) *section {
@@ -586,9 +576,9 @@ func training(runs []*Run) *section {
 	for _, r := range runs {
 		if r.Training == nil && r.Curves != nil {
 			if img, _, err := image.Decode(strings.NewReader(string(r.Curves))); err == nil {
-				b.addImage(img, r.Name+" training curves", r.Name+" ("+CurvesFile+")")
+				b.addImage(img, r.Name+" training curves", r.Name+" ("+rundir.Curves+")")
 			} else {
-				b.Text = append(b.Text, fmt.Sprintf("%s: %s cannot be read: %v", r.Name, CurvesFile, err))
+				b.Text = append(b.Text, fmt.Sprintf("%s: %s cannot be read: %v", r.Name, rundir.Curves, err))
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/report"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // A run directory with only its training metrics: the report shows the
@@ -19,7 +20,7 @@ func Example() {
 	run := filepath.Join(dir, "adv")
 	m, _ := nn.Build(mustSpec(), 1)
 	_ = nn.SaveRun(run, m, nn.Info{ClassNames: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, Dataset: "mnist-mini"})
-	_ = os.WriteFile(filepath.Join(run, report.MetricsFile), []byte(`{"step":10,"loss":2.1,"train_acc":0.4}
+	_ = os.WriteFile(filepath.Join(run, rundir.Metrics), []byte(`{"step":10,"loss":2.1,"train_acc":0.4}
 {"step":20,"loss":1.2,"train_acc":0.7}
 `), 0o644)
 

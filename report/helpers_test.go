@@ -12,6 +12,7 @@ import (
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // fixture says which files a test run directory gets.
@@ -43,7 +44,7 @@ func writeRun(t testing.TB, dir string, f fixture) string {
 		if f.brokenModel {
 			b = []byte("{not json")
 		}
-		mustWrite(t, filepath.Join(dir, nn.InfoFile), b)
+		mustWrite(t, filepath.Join(dir, rundir.Info), b)
 	}
 	if f.eval {
 		rep := &eval.Report{Model: dir, Data: f.dataset, Images: 100, DataImages: 1000, Limit: 100, Mode: "cascade", Seed: 1, BatchSize: 100,
@@ -62,14 +63,14 @@ func writeRun(t testing.TB, dir string, f fixture) string {
 		if f.brokenEval {
 			b = b[:len(b)/2]
 		}
-		mustWrite(t, filepath.Join(dir, EvalFile), b)
+		mustWrite(t, filepath.Join(dir, rundir.Eval), b)
 	}
 	if f.metrics {
 		var b []byte
 		for s := 1; s <= 5; s++ {
 			b = append(b, fmt.Sprintf(`{"step":%d,"loss":%g,"train_acc":%g,"lr":0.001}`+"\n", 20*s, 2/float64(s), 0.5+0.08*float64(s))...)
 		}
-		mustWrite(t, filepath.Join(dir, MetricsFile), b)
+		mustWrite(t, filepath.Join(dir, rundir.Metrics), b)
 	}
 	if f.analysis {
 		writeAnalysis(t, filepath.Join(dir, "analysis"), dir, f.dataset)
@@ -98,7 +99,7 @@ func writeAnalysis(t testing.TB, dir, model, dataset string) {
 		Layer: "pool2", MapH: 2, MapW: 2, TopK: 1,
 		Attacks: []analysis.AttackInfo{{Key: "fgsm", Name: "fgsm", Settings: map[string]any{"eps": 0.075}}, {Key: "iter-ll", Name: "iter-ll", Settings: map[string]any{"steps": 3}, Traced: true}}}
 	b, _ := json.Marshal(h)
-	mustWrite(t, filepath.Join(dir, analysis.HeaderFile), b)
+	mustWrite(t, filepath.Join(dir, rundir.AnalysisHeader), b)
 	var lines []byte
 	for i := 0; i < 40; i++ {
 		img := make([]float32, 64)
@@ -146,5 +147,5 @@ func writeAnalysis(t testing.TB, dir, model, dataset string) {
 		b, _ := json.Marshal(r)
 		lines = append(append(lines, b...), '\n')
 	}
-	mustWrite(t, filepath.Join(dir, analysis.RecordsFile), lines)
+	mustWrite(t, filepath.Join(dir, rundir.AnalysisRecords), lines)
 }

@@ -17,18 +17,7 @@ import (
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/nn"
-)
-
-// File names the report looks for in a run directory, besides nn's
-// model.json and the analysis directories (any sub-directory holding
-// analysis.json, e.g. analysis/ and analysis-lime/).
-const (
-	// EvalFile is where a run's evaluation goes:
-	// arp eval --model RUN --json RUN/eval.json. Other eval*.json files in
-	// the run directory are read too.
-	EvalFile    = "eval.json"
-	MetricsFile = "metrics.jsonl"
-	CurvesFile  = "curves.png"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // Run is everything the report shows about one run directory (or one
@@ -105,10 +94,10 @@ func LoadRun(path string) (*Run, error) {
 		return nil, err
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%s: not a directory (want a run directory with %s, or an analysis directory with %s)", path, nn.InfoFile, analysis.HeaderFile)
+		return nil, fmt.Errorf("%s: not a directory (want a run directory with %s, or an analysis directory with %s)", path, rundir.Info, rundir.AnalysisHeader)
 	}
 	r := &Run{Dir: path, Name: filepath.Base(filepath.Clean(path))}
-	if exists(filepath.Join(path, analysis.HeaderFile)) && !exists(filepath.Join(path, nn.InfoFile)) {
+	if exists(filepath.Join(path, rundir.AnalysisHeader)) && !exists(filepath.Join(path, rundir.Info)) {
 		// An analysis directory.
 		a, err := loadAnalysis(path)
 		if err != nil {
@@ -123,8 +112,8 @@ func LoadRun(path string) (*Run, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s is an analysis directory: training and evaluation sections need the run directory (%s)", path, orUnknown(h.Model.Dir)))
 		return r, nil
 	}
-	if !exists(filepath.Join(path, nn.InfoFile)) {
-		return nil, fmt.Errorf("%s: neither a run directory (no %s) nor an analysis directory (no %s)", path, nn.InfoFile, analysis.HeaderFile)
+	if !exists(filepath.Join(path, rundir.Info)) {
+		return nil, fmt.Errorf("%s: neither a run directory (no %s) nor an analysis directory (no %s)", path, rundir.Info, rundir.AnalysisHeader)
 	}
 	info, err := nn.ReadInfo(path)
 	if err != nil {
@@ -143,18 +132,18 @@ func LoadRun(path string) (*Run, error) {
 	}
 	if len(r.Evals) == 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: no %s; the evaluation tables and accuracy-vs-eps plot are skipped (write one with arp eval --model %s --json %s)",
-			path, EvalFile, path, filepath.Join(path, EvalFile)))
+			path, rundir.Eval, path, filepath.Join(path, rundir.Eval)))
 	}
 	// Training curves.
-	mp := filepath.Join(path, MetricsFile)
+	mp := filepath.Join(path, rundir.Metrics)
 	if exists(mp) {
 		if r.Training, err = loadMetrics(mp); err != nil {
 			return nil, err
 		}
-	} else if b, err := os.ReadFile(filepath.Join(path, CurvesFile)); err == nil {
+	} else if b, err := os.ReadFile(filepath.Join(path, rundir.Curves)); err == nil {
 		r.Curves = b
 	} else {
-		r.Notes = append(r.Notes, fmt.Sprintf("%s: no %s; the training curves are skipped", path, MetricsFile))
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: no %s; the training curves are skipped", path, rundir.Metrics))
 	}
 	// Analyses: sub-directories with analysis.json.
 	entries, err := os.ReadDir(path)
@@ -162,7 +151,7 @@ func LoadRun(path string) (*Run, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !exists(filepath.Join(path, e.Name(), analysis.HeaderFile)) {
+		if !e.IsDir() || !exists(filepath.Join(path, e.Name(), rundir.AnalysisHeader)) {
 			continue
 		}
 		a, err := loadAnalysis(filepath.Join(path, e.Name()))
@@ -173,10 +162,10 @@ func LoadRun(path string) (*Run, error) {
 	}
 	if len(r.Analyses) == 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: no analysis directory (with %s); the attention statistics, plots and galleries are skipped (run arp analyze --model %s)",
-			path, analysis.HeaderFile, path))
+			path, rundir.AnalysisHeader, path))
 	}
 	if len(r.Evals) == 0 && len(r.Analyses) == 0 && r.Training == nil && r.Curves == nil {
-		return nil, fmt.Errorf("%s: nothing to report: no %s, no %s and no analysis directory", path, EvalFile, MetricsFile)
+		return nil, fmt.Errorf("%s: nothing to report: no %s, no %s and no analysis directory", path, rundir.Eval, rundir.Metrics)
 	}
 	return r, nil
 }

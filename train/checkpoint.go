@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,13 +12,8 @@ import (
 	"github.com/arp-robustness/arp/tensor"
 )
 
-// Files of a run directory besides nn's model.safetensors and model.json.
-const (
-	CheckpointFile   = "checkpoint.safetensors"
-	MetricsFile      = "metrics.jsonl"
-	CurvesFile       = "curves.png"
-	CheckpointFormat = "arp-checkpoint/1"
-)
+// CheckpointFormat marks a training checkpoint (rundir.Checkpoint).
+const CheckpointFormat = "arp-checkpoint/1"
 
 // Checkpoint is the state of an unfinished run: enough to continue it
 // exactly. Randomness is derived from (seed, step), so no generator state
@@ -141,28 +133,4 @@ func fromFile(f *checkpoint.File, path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%s: the checkpoint holds no model tensors", path)
 	}
 	return c, nil
-}
-
-// RunExists reports the arp training files present in dir (none if the
-// directory does not exist).
-func RunExists(dir string) []string {
-	var found []string
-	for _, n := range []string{CheckpointFile, "model.json", "model.safetensors", MetricsFile} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			found = append(found, n)
-		}
-	}
-	sort.Strings(found)
-	return found
-}
-
-// RemoveRun deletes the files a training run writes in dir (and nothing
-// else), so a new run can start there.
-func RemoveRun(dir string) error {
-	for _, n := range []string{CheckpointFile, "model.json", "model.safetensors", MetricsFile, CurvesFile} {
-		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
 }

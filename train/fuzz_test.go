@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -47,7 +48,7 @@ func FuzzReadMetrics(f *testing.F) {
 	f.Add([]byte("not json\n{\"step\":\"x\"}\n"), 5)
 	f.Add([]byte(""), 0)
 	f.Fuzz(func(t *testing.T, b []byte, upTo int) {
-		p := filepath.Join(t.TempDir(), MetricsFile)
+		p := filepath.Join(t.TempDir(), rundir.Metrics)
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -56,7 +57,7 @@ func (r *runner) loop(ctx context.Context, params []*autograd.Var, names []strin
 			if err := r.save(step); err != nil {
 				return sum, fmt.Errorf("%w after %d of %d steps, but saving the checkpoint failed: %v", ErrInterrupted, step, cfg.Steps, err)
 			}
-			return sum, fmt.Errorf("%w after %d of %d steps; checkpoint saved in %s", ErrInterrupted, step, cfg.Steps, r.path(CheckpointFile))
+			return sum, fmt.Errorf("%w after %d of %d steps; checkpoint saved in %s", ErrInterrupted, step, cfg.Steps, r.path(rundir.Checkpoint))
 		}
 		if e := step / r.perEpoch; e != epoch {
 			var err error
@@ -84,7 +85,7 @@ func (r *runner) loop(ctx context.Context, params []*autograd.Var, names []strin
 			if errors.Is(err, ErrNonFinite) {
 				where := "no checkpoint was written yet"
 				if r.lastSave >= 0 && cfg.Dir != "" {
-					where = fmt.Sprintf("the last good checkpoint is %s (step %d)", r.path(CheckpointFile), r.lastSave)
+					where = fmt.Sprintf("the last good checkpoint is %s (step %d)", r.path(rundir.Checkpoint), r.lastSave)
 				}
 				return sum, fmt.Errorf("%w: training stopped; %s", err, where)
 			}
@@ -141,15 +142,15 @@ func (r *runner) imagesPerSec() float64 {
 // the curves.
 func (r *runner) save(done int) error {
 	if err := r.metrics.Sync(); err != nil {
-		return fmt.Errorf("%s: %v", r.path(MetricsFile), err)
+		return fmt.Errorf("%s: %v", r.path(rundir.Metrics), err)
 	}
 	ck := &Checkpoint{Step: done, Record: r.rec, Model: r.m.State(), Optim: r.opt.State(), win: r.win}
-	if err := writeCheckpoint(r.path(CheckpointFile), ck); err != nil {
+	if err := writeCheckpoint(r.path(rundir.Checkpoint), ck); err != nil {
 		return err
 	}
 	r.lastSave = done
 	info := r.cfg.Info
-	ti, err := json.Marshal(trainingInfo{Settings: r.rec, StepsDone: done, Complete: done == r.cfg.Steps, LastEval: r.lastEval})
+	ti, err := json.Marshal(Training{Settings: r.rec, StepsDone: done, Complete: done == r.cfg.Steps, LastEval: r.lastEval})
 	if err != nil {
 		return err
 	}
@@ -160,5 +161,5 @@ func (r *runner) save(done int) error {
 	if err := nn.SaveRun(r.cfg.Dir, r.m, info); err != nil {
 		return err
 	}
-	return writeCurves(r.path(CurvesFile), r.history, r.rec)
+	return writeCurves(r.path(rundir.Curves), r.history, r.rec)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/defense"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // window accumulates the metrics between two metrics lines.
@@ -104,7 +105,7 @@ func (r *runner) log(done int, lr float64, ev *EvalResult) error {
 	r.history = append(r.history, back)
 	if r.metrics != nil {
 		if _, err := r.metrics.Write(append(b, '\n')); err != nil {
-			return fmt.Errorf("%s: %v", r.path(MetricsFile), err)
+			return fmt.Errorf("%s: %v", r.path(rundir.Metrics), err)
 		}
 	}
 	return nil

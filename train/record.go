@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // Record is the settings of a run as stored in the checkpoint and in
@@ -85,10 +88,25 @@ func orNone(s string) string {
 	return s
 }
 
-// trainingInfo is model.json's "training".
-type trainingInfo struct {
+// Training is model.json's "training": the run's settings and how far it
+// got.
+type Training struct {
 	Settings  Record      `json:"settings"`
 	StepsDone int         `json:"steps_done"`
 	Complete  bool        `json:"complete"`
 	LastEval  *EvalResult `json:"last_eval,omitempty"`
+}
+
+// TrainingOf reads the training record of a model's info; it returns nil
+// without an error for a model that records none (built, not trained by
+// Run).
+func TrainingOf(info *nn.Info) (*Training, error) {
+	if info == nil || len(info.Training) == 0 {
+		return nil, nil
+	}
+	var t Training
+	if err := json.Unmarshal(info.Training, &t); err != nil {
+		return nil, fmt.Errorf("%s's training record: %v", rundir.Info, err)
+	}
+	return &t, nil
 }

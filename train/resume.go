@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // open prepares the run directory, loading the checkpoint when resuming.
@@ -21,41 +22,41 @@ func (r *runner) open() error {
 		return nil
 	}
 	if !r.cfg.Resume {
-		if found := RunExists(dir); len(found) > 0 {
+		if found := rundir.HoldsRun(dir); len(found) > 0 {
 			return fmt.Errorf("%s holds a run already (%s): %w", dir, strings.Join(found, ", "), ErrRunExists)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(r.path(MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		f, err := os.OpenFile(r.path(rundir.Metrics), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
 			return err
 		}
 		r.metrics = f
 		return nil
 	}
-	ck, err := ReadCheckpoint(r.path(CheckpointFile))
+	ck, err := ReadCheckpoint(r.path(rundir.Checkpoint))
 	if err != nil {
 		return err
 	}
 	if ck.Record.Arch != r.rec.Arch {
-		return fmt.Errorf("%s is a checkpoint of architecture %s, not %s", r.path(CheckpointFile), ck.Record.Arch, r.rec.Arch)
+		return fmt.Errorf("%s is a checkpoint of architecture %s, not %s", r.path(rundir.Checkpoint), ck.Record.Arch, r.rec.Arch)
 	}
 	if d := differences(ck.Record, r.rec); len(d) > 0 {
-		return fmt.Errorf("%s was written with other settings: %s", r.path(CheckpointFile), strings.Join(d, "; "))
+		return fmt.Errorf("%s was written with other settings: %s", r.path(rundir.Checkpoint), strings.Join(d, "; "))
 	}
 	if ck.Step > r.cfg.Steps {
-		return fmt.Errorf("%s is at step %d, beyond the %d steps asked for", r.path(CheckpointFile), ck.Step, r.cfg.Steps)
+		return fmt.Errorf("%s is at step %d, beyond the %d steps asked for", r.path(rundir.Checkpoint), ck.Step, r.cfg.Steps)
 	}
 	if err := r.m.LoadState(ck.Model); err != nil {
-		return fmt.Errorf("%s: %v", r.path(CheckpointFile), err)
+		return fmt.Errorf("%s: %v", r.path(rundir.Checkpoint), err)
 	}
 	if err := r.opt.LoadState(ck.Optim); err != nil {
-		return fmt.Errorf("%s: %v", r.path(CheckpointFile), err)
+		return fmt.Errorf("%s: %v", r.path(rundir.Checkpoint), err)
 	}
 	r.start, r.win, r.lastSave = ck.Step, ck.win, ck.Step
 	// keep the metrics up to the checkpoint; later lines are redone
-	kept, err := readMetrics(r.path(MetricsFile), ck.Step)
+	kept, err := readMetrics(r.path(rundir.Metrics), ck.Step)
 	if err != nil {
 		return err
 	}
@@ -65,10 +66,10 @@ func (r *runner) open() error {
 		b, _ := json.Marshal(h)
 		buf.Write(append(b, '\n'))
 	}
-	if err := checkpoint.AtomicWriteFile(r.path(MetricsFile), buf.Bytes(), 0o644); err != nil {
+	if err := checkpoint.AtomicWriteFile(r.path(rundir.Metrics), buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(r.path(MetricsFile), os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(r.path(rundir.Metrics), os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}

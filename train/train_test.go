@@ -18,6 +18,7 @@ import (
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -142,7 +143,7 @@ func TestResumeReproducesRun(t *testing.T) {
 	if !errors.Is(err, ErrInterrupted) || sum.Done != 5 {
 		t.Fatalf("interrupted run: done %v, err %v", sum, err)
 	}
-	ck, err := ReadCheckpoint(filepath.Join(part, CheckpointFile))
+	ck, err := ReadCheckpoint(filepath.Join(part, rundir.Checkpoint))
 	if err != nil || ck.Step != 5 {
 		t.Fatalf("checkpoint after interruption: %v, %v", ck, err)
 	}
@@ -167,7 +168,7 @@ func TestResumeReproducesRun(t *testing.T) {
 	}
 	// the metrics are the same too, apart from timings
 	strip := func(dir string) []map[string]any {
-		lines, err := readMetrics(filepath.Join(dir, MetricsFile), 1<<30)
+		lines, err := readMetrics(filepath.Join(dir, rundir.Metrics), 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,11 +195,11 @@ func TestResumeReproducesRun(t *testing.T) {
 	if d := tensor.MaxAbsDiff(m.State()["conv1.weight"], a["conv1.weight"]); d != 0 {
 		t.Fatalf("model.safetensors differs from the trained model by %g", d)
 	}
-	var ti trainingInfo
+	var ti Training
 	if err := json.Unmarshal(info.Training, &ti); err != nil || ti.StepsDone != 9 || !ti.Complete || ti.Settings.Objective != "two-step" || ti.LastEval == nil {
 		t.Fatalf("model.json training record: %+v, %v", ti, err)
 	}
-	if _, err := os.Stat(filepath.Join(part, CurvesFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(part, rundir.Curves)); err != nil {
 		t.Fatal(err)
 	}
 	// resuming a finished run does nothing
@@ -257,12 +258,12 @@ func TestNonFiniteLossStops(t *testing.T) {
 		if grad {
 			what = "the gradient of"
 		}
-		for _, want := range []string{"step 5: " + what, "training stopped", "last good checkpoint is " + filepath.Join(dir, CheckpointFile) + " (step 4)"} {
+		for _, want := range []string{"step 5: " + what, "training stopped", "last good checkpoint is " + filepath.Join(dir, rundir.Checkpoint) + " (step 4)"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
 			}
 		}
-		ck, err := ReadCheckpoint(filepath.Join(dir, CheckpointFile))
+		ck, err := ReadCheckpoint(filepath.Join(dir, rundir.Checkpoint))
 		if err != nil || ck.Step != 4 {
 			t.Fatalf("checkpoint: %v %v", ck, err)
 		}
@@ -314,7 +315,7 @@ func TestTrainRejects(t *testing.T) {
 		}
 	}
 	// a corrupt checkpoint
-	path := filepath.Join(dir, CheckpointFile)
+	path := filepath.Join(dir, rundir.Checkpoint)
 	b, _ := os.ReadFile(path)
 	if err := os.WriteFile(path, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
@@ -323,8 +324,8 @@ func TestTrainRejects(t *testing.T) {
 	if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("corrupt checkpoint: %v", err)
 	}
-	if RemoveRun(dir) != nil || len(RunExists(dir)) != 0 {
-		t.Fatal("RemoveRun left files")
+	if rundir.Remove(dir, rundir.TrainingFiles()...) != nil || len(rundir.HoldsRun(dir)) != 0 {
+		t.Fatal("removing the training files left some")
 	}
 }
 

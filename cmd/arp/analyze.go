@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,7 +14,7 @@ import (
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/data"
-	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
@@ -116,14 +114,6 @@ func analysisAttacks() []string {
 	return out
 }
 
-// analysisOutDir is the default output directory of an analysis.
-func analysisOutDir(model, method string) string {
-	if method == "" || method == "gradcam-arp" {
-		return filepath.Join(model, "analysis")
-	}
-	return filepath.Join(model, "analysis-"+method)
-}
-
 // runAnalyze runs (or resumes) an analysis and writes its summary. progress
 // receives the progress bar (nil: none).
 func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress io.Writer) (*analysis.Summary, string, error) {
@@ -163,25 +153,20 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 	}
 	out := f.out
 	if out == "" {
-		out = analysisOutDir(f.model, f.method)
+		out = rundir.AnalysisDir(f.model, f.method)
 		if lm.Format == "onnx" {
 			out = strings.TrimSuffix(f.model, filepath.Ext(f.model)) + "-" + filepath.Base(out)
 		}
 	}
 	if f.restart {
-		for _, name := range []string{analysis.HeaderFile, analysis.RecordsFile, analysis.SummaryJSON, analysis.SummaryMD} {
-			if err := os.Remove(filepath.Join(out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, "", err
-			}
+		if err := rundir.Remove(out, rundir.AnalysisFiles()...); err != nil {
+			return nil, "", err
 		}
 	}
-	ref := analysis.ModelRef{Dir: f.model}
+	ref := analysis.ModelRef{Dir: f.model, Info: lm.Info}
 	weights := f.model // an ONNX file holds its weights
 	if lm.Format == "arp-run" {
-		if info, err := nn.ReadInfo(f.model); err == nil {
-			ref.Info = info
-		}
-		weights = filepath.Join(f.model, nn.WeightsFile)
+		weights = filepath.Join(f.model, rundir.Weights)
 	}
 	if ref.WeightsSHA256, err = data.FileSHA256(weights); err != nil {
 		return nil, "", err
@@ -234,5 +219,5 @@ func printVerdicts(w io.Writer, s *analysis.Summary, dir string) {
 	for _, o := range s.Overall {
 		fmt.Fprintf(w, "observation %-2s %s: %s\n", o.Observation, o.Status, o.Text)
 	}
-	fmt.Fprintf(w, "wrote %s, %s, %s\n", filepath.Join(dir, analysis.RecordsFile), filepath.Join(dir, analysis.SummaryJSON), filepath.Join(dir, analysis.SummaryMD))
+	fmt.Fprintf(w, "wrote %s, %s, %s\n", filepath.Join(dir, rundir.AnalysisRecords), filepath.Join(dir, rundir.AnalysisJSON), filepath.Join(dir, rundir.AnalysisMD))
 }

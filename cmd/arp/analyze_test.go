@@ -9,6 +9,7 @@ import (
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/attack/attacktest"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // copyRun copies a run directory's model files so a test can add to it.
@@ -46,7 +47,7 @@ func TestAnalyzeCommand(t *testing.T) {
 		}
 	}
 	var s analysis.Summary
-	b, err := os.ReadFile(filepath.Join(dir, analysis.SummaryJSON))
+	b, err := os.ReadFile(filepath.Join(dir, rundir.AnalysisJSON))
 	if err != nil || json.Unmarshal(b, &s) != nil || s.Images != 60 || len(s.Attacks) != 2 || s.Attacks[1].Steps == nil {
 		t.Fatalf("summary.json: %v", err)
 	}
@@ -145,7 +146,7 @@ func TestAnalyzeONNX(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "m-analysis", analysis.SummaryMD)); err != nil || !strings.Contains(out, "observation 1") {
+	if _, err := os.Stat(filepath.Join(dir, "m-analysis", rundir.AnalysisMD)); err != nil || !strings.Contains(out, "observation 1") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	// An analysis directory reports on its own.

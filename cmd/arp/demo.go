@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/report"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
@@ -199,7 +199,7 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 		var eb *progressbar.ProgressBar
 		rep, err := eval.Run(ctx, m, x, evalSet.Labels, eval.Options{Attacks: atks, Eps: cfg.evalEps, BatchSize: 100, Seed: seed,
 			Model: run, Data: "mnist-mini:test", DataImages: test.Len(), Limit: evalSet.Len(), CheckImages: cfg.checkImages,
-			AttentionTrained: dm.name == "arp",
+			AttentionTrained: defense.UsesAttention(dm.name),
 			Progress: func(p eval.Progress) {
 				if eb == nil {
 					eb = bar(progress, p.Total, "eval "+dm.name, "units")
@@ -214,7 +214,7 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 		if err := rep.JSON(&js); err != nil {
 			return "", err
 		}
-		if err := checkpoint.AtomicWriteFile(filepath.Join(run, report.EvalFile), js.Bytes(), 0o644); err != nil {
+		if err := checkpoint.AtomicWriteFile(filepath.Join(run, rundir.Eval), js.Bytes(), 0o644); err != nil {
 			return "", err
 		}
 		var worst []string
@@ -225,14 +225,14 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 			since(t0), rep.Images, 100*rep.Clean.Accuracy, strings.Join(cfg.evalAttacks, ", "), strings.Join(worst, ", "), len(rep.Warnings()))
 		// 3. Analyse.
 		t0 = time.Now()
-		sha, err := data.FileSHA256(filepath.Join(run, nn.WeightsFile))
+		sha, err := data.FileSHA256(filepath.Join(run, rundir.Weights))
 		if err != nil {
 			return "", err
 		}
 		info, _ := nn.ReadInfo(run)
 		var ab *progressbar.ProgressBar
 		st := &analysis.Study{Model: m, ModelRef: analysis.ModelRef{Dir: run, Info: info, WeightsSHA256: sha}, Data: test,
-			DataSpec: "mnist-mini:test", Dir: filepath.Join(run, "analysis"), Version: arpVersion(),
+			DataSpec: "mnist-mini:test", Dir: rundir.AnalysisDir(run, ""), Version: arpVersion(),
 			Config: analysis.Config{Attacks: cfg.anAttacks, Eps: cfg.anEps, Limit: cfg.anLimit, Seed: seed, Gallery: cfg.examples},
 			Progress: func(done, total int) {
 				if ab == nil {
@@ -283,17 +283,13 @@ func runDemo(ctx context.Context, out, progress io.Writer, dir string, seed uint
 
 // cleanDemoRun removes what an earlier demo wrote into a run directory.
 func cleanDemoRun(run string) error {
-	if err := train.RemoveRun(run); err != nil {
+	if err := rundir.Remove(run, rundir.TrainingFiles()...); err != nil {
 		return err
 	}
-	an := filepath.Join(run, "analysis")
-	for _, p := range []string{filepath.Join(run, report.EvalFile), filepath.Join(an, analysis.HeaderFile), filepath.Join(an, analysis.RecordsFile),
-		filepath.Join(an, analysis.SummaryJSON), filepath.Join(an, analysis.SummaryMD)} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+	if err := rundir.Remove(run, rundir.Eval); err != nil {
+		return err
 	}
-	return nil
+	return rundir.Remove(rundir.AnalysisDir(run, ""), rundir.AnalysisFiles()...)
 }
 
 func demoErr(err error, dir string) error {

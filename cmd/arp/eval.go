@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +15,11 @@ import (
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
+	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
@@ -122,26 +123,11 @@ func evalData(g *globalOptions, spec string, limit int) (*data.Dataset, string, 
 	return d, name, total, nil
 }
 
-// attentionTrained reports whether a run directory's model was trained
-// with attention losses (ARP and its variants), from model.json.
-func attentionTrained(dir string) bool {
-	info, err := nn.ReadInfo(dir)
-	if err != nil || len(info.Training) == 0 {
-		return false
-	}
-	var t struct {
-		Settings struct {
-			Defense string `json:"defense"`
-		} `json:"settings"`
-	}
-	if json.Unmarshal(info.Training, &t) != nil {
-		return false
-	}
-	switch t.Settings.Defense {
-	case "arp", "two-step", "arp-iou":
-		return true
-	}
-	return false
+// attentionTrained reports whether a model was trained with attention
+// losses (ARP and its variants), from its training record.
+func attentionTrained(info *nn.Info) bool {
+	t, err := train.TrainingOf(info)
+	return err == nil && t != nil && defense.UsesAttention(t.Settings.Objective)
 }
 
 func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
@@ -185,7 +171,7 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	}
 	opt := eval.Options{Attacks: attacks, Eps: f.eps, EpsL2: f.epsL2, Standalone: f.standalone, BatchSize: f.batch,
 		Seed: f.seed, State: f.state, Model: f.model, Data: dataName, DataImages: total, Limit: limit,
-		CheckImages: checks, AttentionTrained: attentionTrained(f.model)}
+		CheckImages: checks, AttentionTrained: attentionTrained(lm.Info)}
 	var bar *progressbar.ProgressBar
 	if !f.quiet {
 		opt.Progress = func(p eval.Progress) {

@@ -143,6 +143,7 @@ type loadedModel struct {
 	Dataset    string   // training data, if recorded
 	ClassNames []string // one per class (the class indices when the model has none)
 	Attention  string   // default attention layer
+	Info       *nn.Info // model.json of a run directory (nil for ONNX files)
 }
 
 // resolveModel opens the model a command line names: an arp run directory
@@ -163,7 +164,7 @@ func resolveModel(path string) (*loadedModel, error) {
 			names[i] = strconv.Itoa(i)
 		}
 	}
-	lm := &loadedModel{Classifier: c, Path: path, ClassNames: names, Attention: meta.AttentionLayer}
+	lm := &loadedModel{Classifier: c, Path: path, ClassNames: names, Attention: meta.AttentionLayer, Info: meta.Info}
 	switch meta.Kind {
 	case modelio.KindRun:
 		lm.Format, lm.Arch, lm.Dataset = "arp-run", meta.Info.Spec.Arch, meta.Info.Dataset

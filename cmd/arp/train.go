@@ -18,6 +18,7 @@ import (
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -177,12 +178,12 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	}
 	var existing *train.Checkpoint
 	if f.resume {
-		ck, err := train.ReadCheckpoint(f.out + "/" + train.CheckpointFile)
+		ck, err := train.ReadCheckpoint(f.out + "/" + rundir.Checkpoint)
 		if err != nil {
 			return err
 		}
 		if err := restoreFlags(fl, ck.Record.Command); err != nil {
-			return fmt.Errorf("%s/%s: %v", f.out, train.CheckpointFile, err)
+			return fmt.Errorf("%s/%s: %v", f.out, rundir.Checkpoint, err)
 		}
 		existing = ck
 	}
@@ -193,7 +194,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return fmt.Errorf("unknown model %q; known: %s", f.model, strings.Join(nn.ArchNames(), ", "))
 	}
 	if existing != nil && existing.Record.Arch != f.model {
-		return fmt.Errorf("%s/%s is a checkpoint of %s, not %s", f.out, train.CheckpointFile, existing.Record.Arch, f.model)
+		return fmt.Errorf("%s/%s is a checkpoint of %s, not %s", f.out, rundir.Checkpoint, existing.Record.Arch, f.model)
 	}
 	if f.steps > 0 && f.epochs > 0 {
 		return fmt.Errorf("give --steps or --epochs, not both")
@@ -214,7 +215,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return fmt.Errorf("--a, --b and --c are all 0: nothing to train")
 	}
 	if !f.resume && !f.force {
-		if found := train.RunExists(f.out); len(found) > 0 {
+		if found := rundir.HoldsRun(f.out); len(found) > 0 {
 			return fmt.Errorf("%s already holds a run (%s); pass --resume to continue it or --force to start over", f.out, strings.Join(found, ", "))
 		}
 	}
@@ -265,7 +266,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return err
 	}
 	if f.force {
-		if err := train.RemoveRun(f.out); err != nil {
+		if err := rundir.Remove(f.out, rundir.TrainingFiles()...); err != nil {
 			return err
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
-	"github.com/arp-robustness/arp/train"
 )
 
 // small is a fast training command line on the embedded MNIST subset.
@@ -52,7 +52,7 @@ func TestTrainCommand(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
 		}
 	}
-	for _, f := range []string{"model.safetensors", "model.json", train.CheckpointFile, train.MetricsFile, train.CurvesFile} {
+	for _, f := range []string{"model.safetensors", "model.json", rundir.Checkpoint, rundir.Metrics, rundir.Curves} {
 		if _, err := os.Stat(filepath.Join(full, f)); err != nil {
 			t.Error(err)
 		}
@@ -104,7 +104,7 @@ func TestTrainErrors(t *testing.T) {
 	if err := os.MkdirAll(corrupt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(corrupt, train.CheckpointFile), []byte("garbage"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(corrupt, rundir.Checkpoint), []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -124,7 +124,7 @@ func TestTrainErrors(t *testing.T) {
 		{small(dir, "--batch", "500"), "arp: --batch 500 is larger than the 200 training images"},
 		{small(dir, "--data", "no-such-data"), "arp: no-such-data: no such dataset or file"},
 		{[]string{"train", "--resume", "--out", filepath.Join(dir, "empty")}, "no checkpoint to resume from"},
-		{[]string{"train", "--resume", "--out", corrupt}, "arp: " + filepath.Join(corrupt, train.CheckpointFile) + ":"},
+		{[]string{"train", "--resume", "--out", corrupt}, "arp: " + filepath.Join(corrupt, rundir.Checkpoint) + ":"},
 		{[]string{"train", "--resume", "--out", run, "--model", "cifarnet"}, "is a checkpoint of mnist-small, not cifarnet"},
 		{[]string{"train", "--resume", "--out", run, "--lr", "0.5"}, "was written with other settings: lr 0.001 (checkpoint) vs 0.5 (now)"},
 		{[]string{"train", "--resume", "--force", "--out", run}, "--resume and --force exclude each other"},

@@ -1,0 +1,85 @@
+// Package rundir owns the layout of a run directory: the directory arp
+// train writes and arp eval, analyze, explain and report read and add to.
+// Every package that writes or reads one takes its file names from here.
+//
+//	RUN/model.safetensors          the weights (nn.SaveRun)
+//	RUN/model.json                 the model and its training record (nn.SaveRun, train)
+//	RUN/checkpoint.safetensors     the state of an unfinished training run (train)
+//	RUN/metrics.jsonl              training metrics, one JSON line per log (train)
+//	RUN/curves.png                 loss and accuracy curves (train)
+//	RUN/eval.json                  a robustness evaluation: arp eval --json (eval); report reads eval*.json
+//	RUN/analysis/                  the attention-under-attack study (analysis); analysis-METHOD/ for
+//	                               other attention methods. Each holds analysis.json (settings),
+//	                               records.jsonl (one line per image), summary.json and summary.md
+package rundir
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Files of a run directory.
+const (
+	Weights    = "model.safetensors"
+	Info       = "model.json"
+	Checkpoint = "checkpoint.safetensors"
+	Metrics    = "metrics.jsonl"
+	Curves     = "curves.png"
+	Eval       = "eval.json"
+)
+
+// Files of an analysis directory.
+const (
+	AnalysisHeader  = "analysis.json"
+	AnalysisRecords = "records.jsonl"
+	AnalysisJSON    = "summary.json"
+	AnalysisMD      = "summary.md"
+)
+
+// DefaultMethod is the attention method whose analysis goes to
+// RUN/analysis.
+const DefaultMethod = "gradcam-arp"
+
+// AnalysisDir is where the analysis of run with attention method goes:
+// RUN/analysis for the default method (or ""), else RUN/analysis-METHOD.
+func AnalysisDir(run, method string) string {
+	if method == "" || method == DefaultMethod {
+		return filepath.Join(run, "analysis")
+	}
+	return filepath.Join(run, "analysis-"+method)
+}
+
+// TrainingFiles are the files a training run writes.
+func TrainingFiles() []string { return []string{Checkpoint, Info, Weights, Metrics, Curves} }
+
+// AnalysisFiles are the files an analysis writes.
+func AnalysisFiles() []string {
+	return []string{AnalysisHeader, AnalysisRecords, AnalysisJSON, AnalysisMD}
+}
+
+// HoldsRun returns the training files in dir that mark it as holding a run
+// (sorted; none if the directory does not exist). Curves alone do not.
+func HoldsRun(dir string) []string {
+	var found []string
+	for _, n := range []string{Checkpoint, Info, Weights, Metrics} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			found = append(found, n)
+		}
+	}
+	sort.Strings(found)
+	return found
+}
+
+// Remove deletes the files names from dir (and nothing else); names that
+// do not exist are skipped.
+func Remove(dir string, names ...string) error {
+	for _, n := range names {
+		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
