@@ -61,6 +61,10 @@ type DataRef struct {
 	// Truth says whether ground-truth regions exist (object masks for
 	// digits and fashion images, box masks for VOC annotations).
 	Truth bool `json:"truth"`
+	// Preprocessing is how the images were cropped and resized to the
+	// model's input (data.Dataset.Preprocessing), e.g. the Inception
+	// preprocessing of ImageNet.
+	Preprocessing string `json:"preprocessing,omitempty"`
 }
 
 // AttackInfo describes one attack of the study.

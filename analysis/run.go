@@ -170,7 +170,7 @@ func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
 	ds := s.Data
 	h := &Header{Format: Format, Config: cfg, Model: s.ModelRef, Layer: mp.layer(),
 		Data: DataRef{Spec: s.DataSpec, Name: ds.Name, C: ds.C, H: ds.H, W: ds.W, Classes: ds.Classes,
-			Images: total, Total: ds.Len(), Truth: ds.Masks != nil},
+			Images: total, Total: ds.Len(), Truth: ds.Masks != nil, Preprocessing: ds.Preprocessing},
 		Created: time.Now().UTC().Format(time.RFC3339)}
 	h.Version = s.Version
 	if cfg.Method == "lime" {

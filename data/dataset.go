@@ -33,7 +33,14 @@ type Dataset struct {
 	Masks   [][]bool
 	Boxes   [][]Box
 	Sources []string
+	// Preprocessing describes how images of other sizes were made to fit
+	// (crop and resize), "" when they were not changed.
+	Preprocessing string
 }
+
+// maxDatasetFloats bounds the pixels a loader decodes into memory (16 GB
+// of float32); larger requests are refused before decoding.
+const maxDatasetFloats = 4 << 30
 
 // Len returns the number of images.
 func (d *Dataset) Len() int { return len(d.Labels) }
@@ -94,7 +101,7 @@ func (d *Dataset) Validate() error {
 // indices, in that order. It panics if an index is out of range (a
 // programming error, not a user input).
 func (d *Dataset) Subset(idx []int) *Dataset {
-	s := &Dataset{Name: d.Name, C: d.C, H: d.H, W: d.W, Classes: d.Classes}
+	s := &Dataset{Name: d.Name, C: d.C, H: d.H, W: d.W, Classes: d.Classes, Preprocessing: d.Preprocessing}
 	n := d.ImageSize()
 	s.Images = make([]float32, 0, len(idx)*n)
 	s.Labels = make([]int, 0, len(idx))
@@ -167,11 +174,13 @@ type Summary struct {
 	MaskArea    float64 // mean fraction of the image covered by the mask (over WithMask)
 	WithBoxes   int     // images with at least one box
 	BoxCount    int     // total number of boxes
+	// Preprocessing is Dataset.Preprocessing.
+	Preprocessing string
 }
 
 // Summary computes counts, shape, value range and ground-truth statistics.
 func (d *Dataset) Summary() Summary {
-	s := Summary{Name: d.Name, N: d.Len(), C: d.C, H: d.H, W: d.W, Classes: d.Classes, ClassCounts: d.ClassCounts()}
+	s := Summary{Name: d.Name, N: d.Len(), C: d.C, H: d.H, W: d.W, Classes: d.Classes, ClassCounts: d.ClassCounts(), Preprocessing: d.Preprocessing}
 	if len(d.Images) > 0 {
 		s.Min, s.Max = d.Images[0], d.Images[0]
 		var sum float64

@@ -36,6 +36,14 @@
 // file checked against its published SHA-256, downloads resumed after an
 // interruption, the dataset folder renamed into place only when complete.
 //
+// ImageNet is read where the user has it: the ILSVRC2012 validation set as
+// a flat folder of ILSVRC2012_val_*.JPEG files (labels from the devkit's
+// ground-truth file or TF-slim's synset list, boxes from the per-image VOC
+// XML files) or as class folders named by WordNet ID. Its datasets have the
+// 1000 classes of ImageNetSynsets and, by default, the Inception
+// preprocessing (InceptionPreprocessing: central crop 0.875, resize to
+// 299x299), recorded in Dataset.Preprocessing; boxes follow the crop.
+//
 // Every parser returns an *Error naming the file, the record (when there is
 // one) and what is wrong; Check collects all such problems instead of
 // stopping at the first.

@@ -27,6 +27,17 @@ type FolderOptions struct {
 	// file sits next to its image. Images without an XML file have no ground
 	// truth.
 	Annotations string
+	// CropFraction keeps the central fraction of each side of every image
+	// before it is resized (0: the whole image). Boxes are clipped to the
+	// crop.
+	CropFraction float64
+	// Labels is the ground-truth file of a flat ILSVRC2012 validation
+	// folder (default: ILSVRC2012_validation_ground_truth.txt or
+	// imagenet_2012_validation_synset_labels.txt in the folder or its
+	// parent); see ParseImageNetLabels.
+	Labels string
+	// Limit, if positive, loads only the first Limit images (in load order).
+	Limit int
 }
 
 // maxImagePixels bounds the size of a decoded image.
@@ -47,6 +58,9 @@ type folderEntry struct {
 	w, h      int
 	gray      bool
 	bad       bool // already reported
+	// labelFromXML: the label is the WordNet ID of the first object of
+	// the XML file (flat ImageNet folders without a labels file).
+	labelFromXML bool
 }
 
 // listFolder finds the class sub-folders (sorted by name; hidden ones
@@ -116,6 +130,12 @@ func findXML(img, class, annDir string) string {
 // float32 image with c channels (1 or 3) resized to h x w (0 keeps the
 // original size), plus its original size.
 func decodeImage(name string, b []byte, c, h, w int) (pix []float32, ow, oh int, err error) {
+	return decodeImageCrop(name, b, c, h, w, 0)
+}
+
+// decodeImageCrop is decodeImage with a central crop of the given fraction
+// of each side before the resize (see Preprocessing).
+func decodeImageCrop(name string, b []byte, c, h, w int, crop float64) (pix []float32, ow, oh int, err error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		return nil, 0, 0, &Error{File: name, Record: -1, Msg: "corrupt or unsupported image (want PNG or JPEG): " + err.Error()}
@@ -131,10 +151,21 @@ func decodeImage(name string, b []byte, c, h, w int) (pix []float32, ow, oh int,
 	if ow <= 0 || oh <= 0 {
 		return nil, 0, 0, &Error{File: name, Record: -1, Msg: "empty image"}
 	}
+	x0, y0, cw, ch := Preprocessing{CropFraction: crop}.centralCrop(ow, oh)
 	if h <= 0 || w <= 0 {
-		h, w = oh, ow
+		h, w = ch, cw
 	}
-	return resizeBilinear(toCHW(img, c), c, oh, ow, h, w), ow, oh, nil
+	full := toCHW(img, c)
+	if cw != ow || ch != oh {
+		cut := make([]float32, 0, c*cw*ch)
+		for k := 0; k < c; k++ {
+			for y := y0; y < y0+ch; y++ {
+				cut = append(cut, full[k*oh*ow+y*ow+x0:k*oh*ow+y*ow+x0+cw]...)
+			}
+		}
+		full = cut
+	}
+	return resizeBilinear(full, c, ch, cw, h, w), ow, oh, nil
 }
 
 // toCHW converts an image to c planes (1: luminance, 3: R, G, B) with values
@@ -218,9 +249,34 @@ func ReadFolder(root string, opt FolderOptions) (*Dataset, error) {
 }
 
 func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
-	classes, entries := listFolder(root, opt, p)
+	var classes []string
+	var entries []folderEntry
+	imagenet := isImageNetVal(root)
+	if imagenet {
+		classes, entries = listImageNetVal(root, opt, p)
+	} else {
+		classes, entries = listFolder(root, opt, p)
+		if imagenet = isImageNetClassFolder(classes); imagenet {
+			for i := range entries {
+				entries[i].label = imagenetLabel(classes[entries[i].label])
+			}
+			classes = ImageNetClasses()
+		}
+	}
 	if !p.ok() {
 		return nil
+	}
+	if opt.Limit > 0 && len(entries) > opt.Limit {
+		entries = entries[:opt.Limit]
+	}
+	var prep string
+	if imagenet && opt.Height <= 0 && opt.Width <= 0 && opt.CropFraction == 0 {
+		// ImageNet layouts default to the paper's Inception preprocessing.
+		pp := InceptionPreprocessing
+		opt.Height, opt.Width, opt.CropFraction = pp.Height, pp.Width, pp.CropFraction
+		prep = "inception: " + pp.String()
+	} else if opt.CropFraction > 0 || opt.Height > 0 {
+		prep = Preprocessing{CropFraction: opt.CropFraction, Height: opt.Height, Width: opt.Width}.String()
 	}
 	// Pass 1: headers only, to fix the common size and channel count.
 	allGray := true
@@ -258,7 +314,21 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 	if opt.Gray || allGray {
 		c = 1
 	}
-	d := &Dataset{Name: root, C: c, H: h, W: w, Classes: classes}
+	if h > 0 && w > 0 && opt.CropFraction > 0 && opt.Height <= 0 {
+		// Without a target size the first image's crop sets it.
+		for _, e := range entries {
+			if !e.bad {
+				_, _, w, h = Preprocessing{CropFraction: opt.CropFraction}.centralCrop(e.w, e.h)
+				break
+			}
+		}
+	}
+	if limit := int64(maxDatasetFloats); h > 0 && w > 0 && int64(len(entries))*int64(c*h*w) > limit {
+		p.add(root, -1, "%d images of %dx%dx%d need %.1f GB in memory, more than the %.0f GB limit: take fewer (e.g. --limit)",
+			len(entries), c, h, w, float64(len(entries))*float64(c*h*w)*4/1e9, float64(limit)*4/1e9)
+		return nil
+	}
+	d := &Dataset{Name: root, C: c, H: h, W: w, Classes: classes, Preprocessing: prep}
 	hasXML := false
 	for _, e := range entries {
 		hasXML = hasXML || e.xml != ""
@@ -276,7 +346,7 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 			p.add(e.path, -1, "%s", describeOSError(err))
 			continue
 		}
-		pix, ow, oh, err := decodeImage(e.path, b, c, h, w)
+		pix, ow, oh, err := decodeImageCrop(e.path, b, c, h, w, opt.CropFraction)
 		if err != nil {
 			p.addErr(err)
 			continue
@@ -290,7 +360,11 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 			}
 			a, err := ParseVOC(e.xml, xb)
 			if err == nil {
-				boxes, err = a.fitImage(e.xml, ow, oh, w, h)
+				x0, y0, cw, ch := Preprocessing{CropFraction: opt.CropFraction}.centralCrop(ow, oh)
+				boxes, err = a.fitCrop(e.xml, ow, oh, x0, y0, cw, ch, w, h)
+			}
+			if err == nil && e.labelFromXML {
+				e.label, err = a.imagenetLabel(e.xml)
 			}
 			if err != nil {
 				p.addErr(err)

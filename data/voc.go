@@ -125,16 +125,45 @@ func (a *Annotation) checkBox(name string, i int, label string, c [4]float64) er
 // fitImage checks the annotation against the actual image size (w x h) and
 // returns its boxes scaled to a th x tw image.
 func (a *Annotation) fitImage(name string, w, h, tw, th int) ([]Box, error) {
+	return a.fitCrop(name, w, h, 0, 0, w, h, tw, th)
+}
+
+// imagenetLabel returns the class of the first object, which must be one
+// of the 1000 ILSVRC2012 synsets.
+func (a *Annotation) imagenetLabel(name string) (int, error) {
+	if len(a.Boxes) == 0 {
+		return 0, &Error{File: name, Record: -1, Msg: "no <object>: cannot take the image's label from it"}
+	}
+	l := imagenetLabel(a.Boxes[0].Label)
+	if l < 0 {
+		return 0, &Error{File: name, Record: 0, What: "object", Msg: fmt.Sprintf("%q is not one of the 1000 ILSVRC2012 synsets", a.Boxes[0].Label)}
+	}
+	return l, nil
+}
+
+// fitCrop is fitImage for an image cropped to the window [x0, x0+cw) x
+// [y0, y0+ch) before it is resized: boxes are clipped to the window (a box
+// left with no area is dropped), moved and scaled.
+func (a *Annotation) fitCrop(name string, w, h, x0, y0, cw, ch, tw, th int) ([]Box, error) {
 	if a.Width > 0 && (a.Width != w || a.Height != h) {
 		return nil, &Error{File: name, Record: -1, Msg: fmt.Sprintf("<size> says %dx%d but the image is %dx%d", a.Width, a.Height, w, h)}
 	}
-	sx, sy := float64(tw)/float64(w), float64(th)/float64(h)
-	out := make([]Box, len(a.Boxes))
+	sx, sy := float64(tw)/float64(cw), float64(th)/float64(ch)
+	fx, fy := float64(x0), float64(y0)
+	out := make([]Box, 0, len(a.Boxes))
 	for i, b := range a.Boxes {
 		if b.XMax > float64(w) || b.YMax > float64(h) {
 			return nil, &Error{File: name, Record: i, What: "object", Msg: fmt.Sprintf("box (%g,%g)-(%g,%g) of %q lies outside the %dx%d image", b.XMin+1, b.YMin+1, b.XMax, b.YMax, b.Label, w, h)}
 		}
-		out[i] = Box{Label: b.Label, XMin: b.XMin * sx, YMin: b.YMin * sy, XMax: b.XMax * sx, YMax: b.YMax * sy}
+		c := Box{Label: b.Label,
+			XMin: math.Max(b.XMin, fx) - fx, YMin: math.Max(b.YMin, fy) - fy,
+			XMax: math.Min(b.XMax, fx+float64(cw)) - fx, YMax: math.Min(b.YMax, fy+float64(ch)) - fy}
+		if cw == w && ch == h {
+			c = b // no crop: keep zero-area boxes as before
+		} else if c.XMax <= c.XMin || c.YMax <= c.YMin {
+			continue
+		}
+		out = append(out, Box{Label: c.Label, XMin: c.XMin * sx, YMin: c.YMin * sy, XMax: c.XMax * sx, YMax: c.YMax * sy})
 	}
 	return out, nil
 }

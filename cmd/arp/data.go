@@ -124,6 +124,8 @@ type openFlags struct {
 	size        string
 	gray        bool
 	annotations string
+	labels      string
+	crop        float64
 }
 
 func (f *openFlags) add(cmd *cobra.Command) {
@@ -131,13 +133,20 @@ func (f *openFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.coarse, "coarse", false, "CIFAR-100: use the 20 coarse labels")
 	cmd.Flags().StringVar(&f.size, "size", "", "image folders: resize every image to HxW (default: the first image's size)")
 	cmd.Flags().BoolVar(&f.gray, "gray", false, "image folders: load as one grayscale channel")
-	cmd.Flags().StringVar(&f.annotations, "annotations", "", "image folders: directory of Pascal VOC XML files (default: next to each image)")
+	cmd.Flags().StringVar(&f.annotations, "annotations", "", "image folders: directory of Pascal VOC XML files (default: next to each image; ImageNet validation folders also look in ../val and Annotations/CLS-LOC/val)")
+	cmd.Flags().StringVar(&f.labels, "labels", "", "flat ImageNet validation folders: ground-truth file (ILSVRC2012_IDs or WordNet IDs, one per image; default: found next to the folder)")
+	cmd.Flags().Float64Var(&f.crop, "crop", 0, "image folders: keep this central fraction of each side before resizing (ImageNet layouts default to 0.875 with --size 299x299)")
 }
 
 func (f *openFlags) options(g *globalOptions) (data.Options, error) {
 	opt := data.Options{DataDir: g.dataDir, Split: f.split, Coarse: f.coarse}
 	opt.Folder.Gray = f.gray
 	opt.Folder.Annotations = f.annotations
+	opt.Folder.Labels = f.labels
+	if f.crop < 0 || f.crop > 1 {
+		return opt, fmt.Errorf("--crop %g: want a fraction in (0,1]", f.crop)
+	}
+	opt.Folder.CropFraction = f.crop
 	if f.size != "" {
 		h, w, ok := parseSize(f.size)
 		if !ok {
@@ -206,12 +215,18 @@ func printSummary(w io.Writer, s data.Summary) {
 	fmt.Fprintf(w, "%s\n", s.Name)
 	fmt.Fprintf(w, "  images   %d, each %dx%dx%d (CxHxW), float32 NCHW\n", s.N, s.C, s.H, s.W)
 	fmt.Fprintf(w, "  values   min %.4g, max %.4g, mean %.4g (stored range [0,1])\n", s.Min, s.Max, s.Mean)
+	if s.Preprocessing != "" {
+		fmt.Fprintf(w, "  preprocessing  %s\n", s.Preprocessing)
+	}
 	fmt.Fprintf(w, "  classes  %d\n", len(s.Classes))
 	width := 0
 	for _, c := range s.Classes {
 		width = max(width, len(c))
 	}
 	for i, c := range s.Classes {
+		if len(s.Classes) > 100 && s.ClassCounts[i] == 0 {
+			continue // ImageNet subsets: only the classes present
+		}
 		fmt.Fprintf(w, "    %3d  %-*s  %d\n", i, width, c, s.ClassCounts[i])
 	}
 	if s.WithMask == 0 && s.BoxCount == 0 {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,5 +120,53 @@ func TestCommandGroupsRefuseUnknown(t *testing.T) {
 	code, out, _ := arp(t, "onnx")
 	if code != 0 || !strings.Contains(out, "Available Commands:") {
 		t.Errorf("arp onnx: exit %d, %q", code, out)
+	}
+}
+
+// TestDataImageNet: info and check on a miniature ILSVRC2012 validation
+// folder (flat JPEGs, devkit ground truth, box XML files in ../val).
+func TestDataImageNet(t *testing.T) {
+	root := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 80, 60))
+	var jb bytes.Buffer
+	if err := jpeg.Encode(&jb, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= 3; k++ {
+		name := fmt.Sprintf("ILSVRC2012_val_%08d", k)
+		writeTestFile(t, filepath.Join(root, "images", name+".JPEG"), jb.Bytes())
+		writeTestFile(t, filepath.Join(root, "val", name+".xml"), []byte(`<annotation><size><width>80</width><height>60</height></size>
+<object><name>n02119789</name><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>60</xmax><ymax>50</ymax></bndbox></object></annotation>`))
+	}
+	writeTestFile(t, filepath.Join(root, "ILSVRC2012_validation_ground_truth.txt"), []byte("1\n1\n449\n"))
+	dir := filepath.Join(root, "images")
+	code, out, errs := arp(t, "data", "info", dir)
+	for _, want := range []string{"images   3, each 3x299x299", "preprocessing  inception: central crop 0.875 of each side, bilinear resize to 299x299", "classes  1000\n", "      0  tench", "    278  kit fox", "boxes    3 boxes on 3 images"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("info: exit %d, output lacks %q:\n%s%s", code, want, out, errs)
+		}
+	}
+	code, out, errs = arp(t, "data", "check", dir)
+	if code != 0 || !strings.Contains(out, "3 images, no problems") {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
+	}
+	writeTestFile(t, filepath.Join(root, "val", "ILSVRC2012_val_00000002.xml"), []byte(`<annotation><object><name>n02119789</name><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>90</xmax><ymax>50</ymax></bndbox></object></annotation>`))
+	code, out, errs = arp(t, "data", "check", dir)
+	if code != 1 || !strings.Contains(out, "ILSVRC2012_val_00000002.xml: object 0: box (10,10)-(90,50) of \"n02119789\" lies outside the 80x60 image") {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = arp(t, "data", "info", dir, "--crop", "1.5")
+	if code != 1 || errs != "arp: --crop 1.5: want a fraction in (0,1]\n" {
+		t.Fatalf("exit %d %q", code, errs)
+	}
+}
+
+func writeTestFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

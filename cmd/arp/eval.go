@@ -105,6 +105,7 @@ func evalData(g *globalOptions, spec string, limit int) (*data.Dataset, string, 
 		return nil, "", 0, err
 	}
 	opt := data.Options{DataDir: dir}
+	opt.Folder.Limit = limit // image folders (ImageNet) decode only what is used
 	name := spec
 	if !strings.Contains(spec, ":") {
 		if splits, err := data.Splits(spec, opt); err == nil && slices.Contains(splits, "test") {
