@@ -19,10 +19,12 @@ const (
 	// SamplesTwoStep: one update on Step-LL(x), then one on
 	// Step-LL(Step-LL(x)) made with the updated model ("two-step").
 	SamplesTwoStep = "two-step"
-	// SamplesIoU: after the first update, up to ExtraSteps further Step-LL
-	// steps, each applied only to the images whose clean/adversarial
-	// attention IoU is still above IoUThreshold, with an update on those
-	// images after each ("arp-iou").
+	// SamplesIoU: after the first update, up to ExtraSteps rounds as in
+	// the authors' iou_train.py: the clean/adversarial attention IoU is
+	// computed for every image of the batch, the images whose IoU is above
+	// IoUThreshold take one more Step-LL step, the others keep their last
+	// adversarial image, and the model is updated on the whole batch
+	// ("arp-iou"; see ARP.Step).
 	SamplesIoU = "iou"
 )
 
@@ -241,7 +243,10 @@ func MaskAttended(x, maps *tensor.Tensor, fill float64) *tensor.Tensor {
 	return out
 }
 
-// Step runs the objective's sample schedule on a batch.
+// Step runs the objective's sample schedule on a batch: one update on
+// (x, Attack(x)); two-step then updates once more on a further Step-LL
+// step of every image; arp-iou runs up to ExtraSteps gated rounds (see
+// iouRounds).
 func (o *ARP) Step(s *Step) (*Result, error) {
 	xa, err := perturb(s.Ctx, o.Attack, s.Model, s.X, s.Y, s.Seed)
 	if err != nil {
@@ -271,45 +276,58 @@ func (o *ARP) Step(s *Step) (*Result, error) {
 		res.Updates++
 		res.Terms["loss_2"] = l2.Terms["loss"]
 	case SamplesIoU:
-		active := make([]int, len(s.Y))
-		for i := range active {
-			active[i] = i
+		if err := o.iouRounds(s, xa, res, o.ious); err != nil {
+			return nil, err
 		}
-		extra := 0
-		for k := 0; k < o.ExtraSteps && len(active) > 0; k++ {
-			ious, err := o.ious(s.Model, rows(s.X, active), rows(xa, active), pick(s.Y, active))
-			if err != nil {
-				return nil, err
-			}
-			var keep []int
-			for j, i := range active {
-				if ious[j] > o.IoUThreshold {
-					keep = append(keep, i)
-				}
-			}
-			active = keep
-			if len(active) == 0 {
-				break
-			}
-			xs, ys := rows(s.X, active), pick(s.Y, active)
-			xas, err := o.further(s, xs, rows(xa, active), ys)
-			if err != nil {
-				return nil, err
-			}
-			setRows(xa, active, xas)
-			lk, err := o.Loss(s.Model, xs, xas, ys, s.Mode)
-			if err != nil {
-				return nil, err
-			}
-			if err := s.Update(lk); err != nil {
-				return nil, err
-			}
-			res.Updates++
-			extra += len(active)
-		}
-		res.Terms["extra_samples"] = float64(extra)
 	}
 	return res, nil
+}
+
+// gateFunc returns the clean/adversarial attention IoU of every image.
+type gateFunc func(m nn.Classifier, x, xa *tensor.Tensor, y []int) ([]float64, error)
+
+// iouRounds is arp-iou's schedule after the first update, as the authors'
+// iou_train.py runs it. Each round recomputes the gate for every image of
+// the batch with the current model (an image that failed an earlier round
+// may pass again), moves the images whose IoU is above IoUThreshold one
+// Step-LL step further, keeps the last adversarial image of the others,
+// and updates the model on the whole batch, so every update weighs L_c
+// (a batch mean) and L_p (a batch sum) over the same number of images.
+// The rounds stop early when no image passes the gate (an update then
+// would repeat the previous one's samples). xa is updated in place.
+func (o *ARP) iouRounds(s *Step, xa *tensor.Tensor, res *Result, gate gateFunc) error {
+	extra := 0
+	for k := 0; k < o.ExtraSteps; k++ {
+		ious, err := gate(s.Model, s.X, xa, s.Y)
+		if err != nil {
+			return err
+		}
+		var pass []int
+		for i, v := range ious {
+			if v > o.IoUThreshold {
+				pass = append(pass, i)
+			}
+		}
+		if len(pass) == 0 {
+			break
+		}
+		next, err := o.further(s, rows(s.X, pass), rows(xa, pass), pick(s.Y, pass))
+		if err != nil {
+			return err
+		}
+		setRows(xa, pass, next)
+		l, err := o.Loss(s.Model, s.X, xa, s.Y, s.Mode)
+		if err != nil {
+			return err
+		}
+		if err := s.Update(l); err != nil {
+			return err
+		}
+		res.Updates++
+		extra += len(pass)
+	}
+	res.Terms["extra_samples"] = float64(extra)
+	return nil
 }
 
 // further applies one more Step-LL step of size eps to xa (clean images x),

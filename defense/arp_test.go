@@ -450,3 +450,69 @@ func TestUsesAttention(t *testing.T) {
 		}
 	}
 }
+
+// TestIoURoundsFollowTheAuthors checks arp-iou's schedule against the
+// authors' iou_train.py with a scripted gate: every round gates every
+// image, steps only the images above the threshold, keeps the others'
+// last adversarial image, and updates on the whole batch; an image that
+// failed one round is stepped again when it passes a later one.
+func TestIoURoundsFollowTheAuthors(t *testing.T) {
+	m := tinyModel(t, 5)
+	n := 4
+	x := randImages(n, 1, 8, 8, 6)
+	y := []int{0, 1, 2, 0}
+	o := &ARP{A: 8, B: 4, C: 1, MaskFill: 0.5, Samples: SamplesIoU, IoUThreshold: 0.2, ExtraSteps: 3,
+		Attack: attack.Spec{Name: "step-ll", Config: attack.Config{Eps: 0.1}}}
+	// round k: the IoU of each image
+	script := [][]float64{
+		{0.5, 0.1, 0.5, 0.1}, // images 0 and 2 step
+		{0.1, 0.5, 0.1, 0.1}, // image 1 steps (it failed round 0)
+		{0.1, 0.1, 0.1, 0.1}, // nobody: the rounds end
+	}
+	round := 0
+	var gated [][]*tensor.Tensor // the adversarial images each round saw
+	gate := func(_ nn.Classifier, gx, gxa *tensor.Tensor, gy []int) ([]float64, error) {
+		if gx.Shape()[0] != n || len(gy) != n {
+			t.Fatalf("round %d gates %d images, want all %d", round, gx.Shape()[0], n)
+		}
+		var per []*tensor.Tensor
+		for i := 0; i < n; i++ {
+			per = append(per, rows(gxa, []int{i}))
+		}
+		gated = append(gated, per)
+		v := script[round]
+		round++
+		return v, nil
+	}
+	var sizes []int
+	s := &Step{Ctx: context.Background(), Model: m, X: x, Y: y, Seed: 1, Mode: nn.Mode{Train: true},
+		Update: func(l *Loss) error { sizes = append(sizes, len(l.Labels)); return nil }}
+	xa, err := perturb(s.Ctx, o.Attack, m, x, y, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &Result{Terms: map[string]float64{}}
+	if err := o.iouRounds(s, xa, res, gate); err != nil {
+		t.Fatal(err)
+	}
+	if round != 3 || res.Updates != 2 || len(sizes) != 2 {
+		t.Fatalf("%d gates, %d updates (%v); want 3 gates and 2 updates", round, res.Updates, sizes)
+	}
+	for _, sz := range sizes {
+		if sz != n {
+			t.Fatalf("updates on %v images, want the whole batch of %d each round", sizes, n)
+		}
+	}
+	if res.Terms["extra_samples"] != 3 {
+		t.Fatalf("extra samples %v, want 3", res.Terms["extra_samples"])
+	}
+	moved := func(r, i int) bool { return tensor.MaxAbsDiff(gated[r][i], gated[r+1][i]) > 0 }
+	want := [][]bool{{true, false, true, false}, {false, true, false, false}}
+	for r, w := range want {
+		for i, mv := range w {
+			if moved(r, i) != mv {
+				t.Errorf("round %d image %d moved = %v, want %v", r, i, moved(r, i), mv)
+			}
+		}
+	}
+}

@@ -11,7 +11,7 @@
 //	adv       CE(f(x), y) + CE(f(x_adv), y), x_adv from Step-LL, FGSM, R+Step-LL or PGD
 //	arp       A*L_c + B*L_r + C*L_p (method.md §5; see ARP), double backprop through Grad-CAM
 //	two-step  arp, one update on Step-LL(x) and one on Step-LL(Step-LL(x))
-//	arp-iou   arp, then further Step-LL steps for images whose attention IoU stays above 0.2
+//	arp-iou   arp, then rounds of further Step-LL steps for the images whose attention IoU is above 0.2, each round an update on the whole batch
 //	trades    CE(f(x), y) + beta*KL(p(x) || p(x_adv)), x_adv from PGD on the KL (pgd-kl)
 //
 // The attacks come from package attack, chosen by an attack.Spec

@@ -94,8 +94,10 @@ Defenses (--defense):
              of the softmax when the attended region is masked out; the maps are
              differentiated by double backpropagation (--first-order: channel weights constant)
   two-step   ARP with one update on Step-LL(x) and one on Step-LL(Step-LL(x)) per batch
-  arp-iou    ARP plus up to --extra-steps further Step-LL steps for the images whose clean/
-             adversarial attention IoU is still above --iou-threshold, an update after each
+  arp-iou    ARP plus up to --extra-steps rounds (the authors' iou_train.py): every image's
+             clean/adversarial attention IoU is recomputed, the images above --iou-threshold
+             take one more Step-LL step, the others keep their last adversarial image, and
+             the model is updated on the whole batch
   trades     CE(x) + beta*KL(p(x) || p(x_adv)), x_adv from PGD on the KL (Zhang et al. 2019)
 
 Budgets (--eps, --eval-eps) are L-inf on the [0,1] pixel scale: the paper's 0.15 on
