@@ -221,8 +221,16 @@ func idxClasses(dir string) ([]string, float32, error) {
 //   - any other directory: an image folder (see ReadFolder).
 //
 // Names and directories with splits accept a ":train", ":test" or ":all"
-// suffix (or Options.Split); the default is "train".
+// suffix (or Options.Split); the default is "train". A further
+// ":heldout=N" (optionally ":seed=S", default DefaultHoldOutSeed) selects
+// the N images Dataset.HoldOut holds out of them, e.g.
+// "mnist:train:heldout=5000": the images arp train --holdout 5000 never
+// trains on.
 func Open(spec string, opt Options) (*Dataset, error) {
+	spec, sel, err := parseSelection(spec)
+	if err != nil {
+		return nil, err
+	}
 	src, split, err := resolve(spec, opt)
 	if err != nil {
 		return nil, err
@@ -232,12 +240,19 @@ func Open(spec string, opt Options) (*Dataset, error) {
 	if !p.ok() {
 		return nil, p.first()
 	}
+	if sel != nil {
+		return sel.apply(d)
+	}
 	return d, nil
 }
 
 // Splits returns the splits Open accepts for spec ("train", "test", "all"),
 // or nil if spec has none. It returns an error if spec does not resolve.
 func Splits(spec string, opt Options) ([]string, error) {
+	spec, _, err := parseSelection(spec)
+	if err != nil {
+		return nil, err
+	}
 	src, _, err := resolve(spec, Options{DataDir: opt.DataDir})
 	if err != nil {
 		return nil, err

@@ -31,6 +31,8 @@ func init() { register(newTrainCmd) }
 type trainFlags struct {
 	model, defense, data, evalData string
 	evalN, limit                   int
+	holdout                        int
+	holdoutSeed                    uint64
 	out                            string
 	resume, force, quiet           bool
 
@@ -112,11 +114,18 @@ Ctrl-C finishes the current step, saves a checkpoint and exits; a NaN or infinit
 loss stops the run before it is applied, keeping the last good checkpoint.
 
 Evaluation: every --eval-every steps and at the end, clean and Step-LL (--eval-eps)
-accuracy on --eval-n images of --eval-data (default: the dataset's test split, or
-images held out from the training data when it has no splits).`,
+accuracy on --eval-n images of --eval-data (default: the --holdout images, else the
+dataset's test split, else images held out from the training data when it has no
+splits).
+
+Model selection: --holdout N never trains on N images of --data, chosen by
+--holdout-seed alone (the same images for every run with the same N and seed,
+whatever its --seed or defense). Other commands open them as DATA:heldout=N:seed=S,
+e.g. arp eval --data mnist:train:heldout=5000:seed=1; model.json records the spec.`,
 		Example: `  arp train --model mnist-small --defense arp --data mnist-mini:train --steps 200 --lr 1e-3 --out runs/arp
   arp train --model cifarnet --defense adv --attack step-ll --data cifar-10 --epochs 10 --flip --out runs/adv
-  arp train --resume --out runs/arp --steps 400`,
+  arp train --resume --out runs/arp --steps 400
+  arp train --model mnist-small --defense arp --data mnist:train --holdout 5000 --steps 6000 --out runs/arp-grid`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrain(cmd, g, f)
@@ -131,6 +140,8 @@ images held out from the training data when it has no splits).`,
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
 	fl.BoolVar(&f.force, "force", false, "replace an existing run in --out")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N training images (0: all)")
+	fl.IntVar(&f.holdout, "holdout", 0, "never train on N images of --data chosen by --holdout-seed; they are the default --eval-data and open elsewhere as DATA:heldout=N:seed=S (0: none)")
+	fl.Uint64Var(&f.holdoutSeed, "holdout-seed", data.DefaultHoldOutSeed, "seed choosing the --holdout images (independent of --seed, so runs with different seeds hold out the same images)")
 	fl.IntVar(&f.steps, "steps", 0, "number of training steps (mini-batches)")
 	fl.IntVar(&f.epochs, "epochs", 0, "number of epochs, if --steps is not given (default 1)")
 	fl.IntVar(&f.batch, "batch", 50, "batch size")
@@ -201,8 +212,8 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if f.steps > 0 && f.epochs > 0 {
 		return fmt.Errorf("give --steps or --epochs, not both")
 	}
-	if f.steps < 0 || f.epochs < 0 || f.limit < 0 || f.evalN < 0 {
-		return fmt.Errorf("--steps, --epochs, --limit and --eval-n must be >= 0")
+	if f.steps < 0 || f.epochs < 0 || f.limit < 0 || f.evalN < 0 || f.holdout < 0 {
+		return fmt.Errorf("--steps, --epochs, --limit, --holdout and --eval-n must be >= 0")
 	}
 	fill := f.maskFill
 	obj, err := defense.New(f.defense, defense.Options{
@@ -228,13 +239,20 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
+	holdoutSpec := ""
+	if f.holdout > 0 {
+		if _, trainSet, err = trainSet.HoldOut(f.holdout, f.holdoutSeed); err != nil {
+			return fmt.Errorf("--holdout: %v", err)
+		}
+		holdoutSpec = data.HoldOutSpec(f.data, f.holdout, f.holdoutSeed)
+	}
 	if f.limit > 0 && f.limit < trainSet.Len() {
 		trainSet, _ = trainSet.Split(f.limit)
 	}
 	var eval *data.Dataset
 	evalName := ""
 	if f.evalN > 0 {
-		eval, evalName, trainSet, err = heldOut(f, opt, trainSet)
+		eval, evalName, trainSet, err = heldOut(f, opt, trainSet, holdoutSpec)
 		if err != nil {
 			return err
 		}
@@ -285,7 +303,8 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		BatchSize: f.batch, Steps: steps, Seed: f.seed, Flip: f.flip,
 		EvalEvery: f.evalEvery, EvalEps: f.evalEps, LogEvery: f.logEvery, CheckpointEvery: f.checkpointEvery,
 		Dir: f.out, Resume: f.resume, Command: command,
-		Data: map[string]any{"train": f.data, "limit": f.limit, "eval": evalName, "eval_n": f.evalN},
+		Data: map[string]any{"train": f.data, "limit": f.limit, "eval": evalName, "eval_n": f.evalN,
+			"holdout": f.holdout, "holdout_seed": f.holdoutSeed, "holdout_data": holdoutSpec},
 		Info: nn.Info{ClassNames: trainSet.Classes, Dataset: f.data, Seed: f.seed, ArpVersion: arpVersion(),
 			GoVersion: runtime.Version(), Created: time.Now().UTC().Format(time.RFC3339)},
 	}
@@ -372,10 +391,14 @@ func restoreFlags(fl *pflag.FlagSet, rec map[string]string) error {
 }
 
 // heldOut returns the evaluation images and the (possibly reduced)
-// training data: --eval-data, else the test split of a dataset with
-// splits, else images held out from the training data.
-func heldOut(f *trainFlags, opt data.Options, trainSet *data.Dataset) (eval *data.Dataset, name string, rest *data.Dataset, err error) {
+// training data: --eval-data, else the --holdout images (holdoutSpec),
+// else the test split of a dataset with splits, else images held out from
+// the training data.
+func heldOut(f *trainFlags, opt data.Options, trainSet *data.Dataset, holdoutSpec string) (eval *data.Dataset, name string, rest *data.Dataset, err error) {
 	name = f.evalData
+	if name == "" {
+		name = holdoutSpec
+	}
 	if name == "" {
 		base, split := f.data, ""
 		if i := strings.LastIndexByte(f.data, ':'); i >= 0 {

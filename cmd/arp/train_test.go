@@ -156,3 +156,32 @@ func TestTrainHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainHoldout checks --holdout: the held-out images leave the
+// training set, become the default evaluation data, and model.json records
+// the spec that opens them elsewhere.
+func TestTrainHoldout(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, errs := arp(t, "train", "--model", "mnist-small", "--data", "mnist-mini:train", "--holdout", "500", "--holdout-seed", "3",
+		"--batch", "20", "--steps", "2", "--eval-n", "30", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	spec := "mnist-mini:train:heldout=500:seed=3"
+	if !strings.Contains(errs, "on 1500 images of mnist-mini:train") || !strings.Contains(stdout, "on 30 images of "+spec) {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", stdout, errs)
+	}
+	_, info, err := nn.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"holdout": 500`, `"holdout_seed": 3`, `"holdout_data": "` + spec + `"`} {
+		if !strings.Contains(string(info.Training), want) {
+			t.Errorf("model.json lacks %s:\n%s", want, info.Training)
+		}
+	}
+	code, _, errs = arp(t, "train", "--model", "mnist-small", "--data", "mnist-mini:train", "--holdout", "2000", "--steps", "1", "--out", out+"2")
+	if code != 1 || !strings.Contains(errs, "--holdout: cannot hold out 2000 of the 2000 images") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
