@@ -74,12 +74,12 @@ func heldOutLabels(d *Dataset, n int, seed uint64) []int {
 
 func TestHoldOutSpecErrors(t *testing.T) {
 	for spec, want := range map[string]string{
-		"mnist-mini:train:heldout=0":       "heldout=0 must be a number of images >= 1",
-		"mnist-mini:train:heldout=x":       "heldout=x",
-		"mnist-mini:train:seed=3":          "seed=S only goes with heldout=N",
+		"mnist-mini:train:heldout=0":        "heldout=0 must be a number of images >= 1",
+		"mnist-mini:train:heldout=x":        "heldout=x",
+		"mnist-mini:train:seed=3":           "seed=S only goes with heldout=N",
 		"mnist-mini:train:heldout=5:pick=1": `unknown dataset option "pick"`,
-		"mnist-mini:train:heldout=5000":    "cannot hold out 5000 of the 2000 images",
-		"mnist-mini:heldout=1:heldout=2":   "heldout given twice",
+		"mnist-mini:train:heldout=5000":     "cannot hold out 5000 of the 2000 images",
+		"mnist-mini:heldout=1:heldout=2":    "heldout given twice",
 	} {
 		_, err := Open(spec, Options{})
 		if err == nil || !strings.Contains(err.Error(), want) {
