@@ -181,7 +181,11 @@ func (b Base) targetsFor(m nn.Classifier, x *tensor.Tensor, y []int) ([]int, flo
 
 // LossGrad returns the cross-entropy loss of the model on x for classes t
 // (with label smoothing) and its gradient with respect to x, each image's
-// gradient that of its own loss. The model runs in evaluation mode. A model
+// gradient that of its own loss. The model runs in evaluation mode. The
+// loss's gradient with respect to the logits is computed without
+// cancellation (autograd.CrossEntropy), so images the model is sure about
+// (1 - p(label) far below float32's 1e-7) still get the gradient's true
+// direction instead of rounding noise or zeros. A model
 // whose output does not depend on x gives an error wrapping ErrNoGradient;
 // a gradient that is zero everywhere is returned as it is (the attacks
 // check for that themselves).
@@ -242,8 +246,9 @@ func inputGrad(m nn.Classifier, x *tensor.Tensor, loss func(logits *autograd.Var
 }
 
 // checkGrad returns an error wrapping ErrNoGradient when g is zero or not
-// finite for every image of the batch.
-func checkGrad(name string, g *tensor.Tensor) error {
+// finite for every image of the batch; logits (the model's outputs on
+// those images, or nil) let the message say why and what to do.
+func checkGrad(name string, g, logits *tensor.Tensor) error {
 	n := g.Shape()[0]
 	per := g.Size() / n
 	bad, nonFinite := 0, 0
@@ -271,9 +276,47 @@ func checkGrad(name string, g *tensor.Tensor) error {
 		if nonFinite > 0 {
 			what = "zero or not finite (NaN/Inf)"
 		}
-		return fmt.Errorf("%s: %w: the input gradient of the loss is %s for all %d images (constant outputs?)", name, ErrNoGradient, what, n)
+		return fmt.Errorf("%s: %w: the input gradient of the loss is %s for all %d images: %s", name, ErrNoGradient, what, n, noGradientReason(logits))
 	}
 	return nil
+}
+
+// noGradientReason explains, from a model's outputs on a batch, why the
+// loss has no input gradient there, in terms a user can act on.
+func noGradientReason(logits *tensor.Tensor) string {
+	const other = "the model's outputs do not change with its input at these images (a constant model, or every unit on the path switched off)"
+	if logits == nil || len(logits.Shape()) != 2 || logits.Size() == 0 {
+		return other
+	}
+	n, k := logits.Shape()[0], logits.Shape()[1]
+	v := logits.Float64s()
+	probs, saturated := true, true
+	for i := 0; i < n; i++ {
+		row := v[i*k : (i+1)*k]
+		sum, top := 0.0, math.Inf(-1)
+		for _, z := range row {
+			sum += z
+			top = math.Max(top, z)
+			probs = probs && z >= 0 && z <= 1
+		}
+		probs = probs && math.Abs(sum-1) < 1e-3
+		below := 0 // classes whose float32 probability is not 0
+		for _, z := range row {
+			if float32(math.Exp(z-top)) != 0 {
+				below++
+			}
+		}
+		saturated = saturated && below == 1
+	}
+	switch {
+	case probs:
+		return "its outputs are probabilities (every row lies in [0,1] and sums to 1), not logits, and the final softmax is saturated at 1 on these images, so no gradient reaches the input; " +
+			"give the attack the logits before the Softmax (for an ONNX model, name that value as \"output\" in its metadata file, docs/onnx.md), or use a black-box attack (square)"
+	case saturated:
+		return "the model is saturated on these images: the predicted class's logit exceeds every other by so much (more than about 100) that their probabilities are 0 in float32, and the cross-entropy has no gradient; " +
+			"use a black-box attack (square), which needs only the predictions, or attack images the model is less sure about"
+	}
+	return other
 }
 
 // signStep returns clip(x + step*sign(g), 0, 1).
@@ -292,7 +335,7 @@ func errorf(name, format string, args ...any) error {
 
 // leastLikelyGrad is lossGrad for the least-likely class of each image,
 // taken from the same forward pass (Step-LL needs only one).
-func leastLikelyGrad(m nn.Classifier, x *tensor.Tensor, smoothing float64) (t []int, grad *tensor.Tensor, err error) {
-	_, t, grad, _, err = targetLossGrad(m, x, func(lv *autograd.Var) []int { return autograd.ArgMin(lv, 1) }, smoothing)
-	return t, grad, err
+func leastLikelyGrad(m nn.Classifier, x *tensor.Tensor, smoothing float64) (logits *tensor.Tensor, t []int, grad *tensor.Tensor, err error) {
+	logits, t, grad, _, err = targetLossGrad(m, x, func(lv *autograd.Var) []int { return autograd.ArgMin(lv, 1) }, smoothing)
+	return logits, t, grad, err
 }

@@ -112,9 +112,9 @@ func (a *CWL2) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y
 		sign = -1
 	}
 	// the model must have an input gradient (the distance term alone always has one)
-	if _, g, _, err := lossGrad(m, x32, t, 0); err != nil {
+	if logits, g, _, err := lossGrad(m, x32, t, 0); err != nil {
 		return nil, fmt.Errorf("%s: %w", a.Name(), err)
-	} else if err := checkGrad(a.Name(), g); err != nil {
+	} else if err := checkGrad(a.Name(), g, logits); err != nil {
 		return nil, err
 	}
 	for bs := 0; bs < a.binarySteps(); bs++ {

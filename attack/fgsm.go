@@ -30,9 +30,9 @@ func (a *FGSM) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	_, g, err := LossGrad(m, x, t, a.Smoothing)
+	logits, g, _, err := lossGrad(m, x, t, a.Smoothing)
 	if err == nil {
-		err = checkGrad(a.Name(), g)
+		err = checkGrad(a.Name(), g, logits)
 	}
 	if err != nil {
 		return nil, err

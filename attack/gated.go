@@ -98,9 +98,9 @@ func (a *GatedStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Te
 			return nil, err
 		}
 		xt, x0 := rowsOf(adv, active), rowsOf(x32, active)
-		_, g, _, err := lossGrad(m, xt, pick(t, active), a.Smoothing)
+		logits, g, _, err := lossGrad(m, xt, pick(t, active), a.Smoothing)
 		if err == nil && s == 0 {
-			err = checkGrad(a.Name(), g)
+			err = checkGrad(a.Name(), g, logits)
 		}
 		if err != nil {
 			return nil, err

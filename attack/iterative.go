@@ -111,7 +111,7 @@ func (l *loop) run(ctx context.Context, name string, m nn.Classifier, x *tensor.
 			}
 			logits, g, err := l.grad(xt, cur)
 			if err == nil && !checked {
-				err = checkGrad(name, g)
+				err = checkGrad(name, g, logits)
 				checked = true
 			}
 			if err != nil {

@@ -33,22 +33,22 @@ func (a *StepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var g *tensor.Tensor
+	var logits, g *tensor.Tensor
 	var err error
 	sign := -1.0
 	if a.Targeting == LeastLikely {
 		// targets and gradient from one forward pass
-		_, g, err = leastLikelyGrad(m, x, a.Smoothing)
+		logits, _, g, err = leastLikelyGrad(m, x, a.Smoothing)
 	} else {
 		var t []int
 		t, sign, err = a.targetsFor(m, x, y)
 		if err != nil {
 			return nil, err
 		}
-		_, g, err = LossGrad(m, x, t, a.Smoothing)
+		logits, g, _, err = lossGrad(m, x, t, a.Smoothing)
 	}
 	if err == nil {
-		err = checkGrad(a.Name(), g)
+		err = checkGrad(a.Name(), g, logits)
 	}
 	if err != nil {
 		return nil, err
@@ -106,9 +106,9 @@ func (a *RStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor
 		noise.SetFlat(i, r.NormFloat64())
 	}
 	x0 := signStep(x, noise, a.alpha())
-	_, g, err := LossGrad(m, x0, t, a.Smoothing)
+	logits, g, _, err := lossGrad(m, x0, t, a.Smoothing)
 	if err == nil {
-		err = checkGrad(a.Name(), g)
+		err = checkGrad(a.Name(), g, logits)
 	}
 	if err != nil {
 		return nil, err

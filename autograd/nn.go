@@ -195,6 +195,15 @@ func maxKeep(x *Var, axis int) *tensor.Tensor {
 // CrossEntropy is the mean over the batch of -sum_c t_c log softmax(logits)_c
 // with targets t = (1-smoothing)*onehot(label) + smoothing/C (label smoothing
 // as in PyTorch's cross_entropy(label_smoothing=...)). logits is [N,C].
+//
+// It is computed so that confident rows keep their precision. The value is
+// taken in float64 from log-softmax, with log(sum exp) as log1p of the
+// other classes' terms. The gradient with respect to the logits, p - t,
+// takes the label's entry as minus the sum of the other entries: written
+// p_label - 1 it cancels to zero (or to rounding noise) in float32 once
+// 1 - p_label falls below about 1e-7, and an attack's gradient then points
+// the wrong way. The gradient is built from differentiable operations, so
+// CrossEntropy can be differentiated twice.
 func CrossEntropy(logits *Var, labels []int, smoothing float64) *Var {
 	s := logits.Shape()
 	if len(s) != 2 || s[0] != len(labels) {
@@ -203,16 +212,64 @@ func CrossEntropy(logits *Var, labels []int, smoothing float64) *Var {
 	if smoothing < 0 || smoothing > 1 {
 		tensor.Panicf("autograd.CrossEntropy", "label smoothing %g outside [0,1]", smoothing)
 	}
-	ls := LogSoftmax(logits, 1)
 	n, c := s[0], s[1]
-	t := tensor.Full(logits.DType(), smoothing/float64(c), n, c)
-	for i, l := range labels {
+	for _, l := range labels {
 		if l < 0 || l >= c {
 			tensor.Panicf("autograd.CrossEntropy", "label %d out of range [0,%d)", l, c)
 		}
-		t.SetFlat(i*c+l, t.AtFlat(i*c+l)+1-smoothing)
 	}
-	return Scale(SumAll(Mul(ls, Const(t))), -1/float64(n))
+	z := logits.val.Float64s()
+	total := 0.0
+	for i, l := range labels {
+		row := z[i*c : (i+1)*c]
+		top := 0
+		for k, v := range row {
+			if v > row[top] {
+				top = k
+			}
+		}
+		others := 0.0 // sum of exp(z_k - max) over k != argmax
+		for k, v := range row {
+			if k != top {
+				others += math.Exp(v - row[top])
+			}
+		}
+		lse := math.Log1p(others) // log sum exp(z - max)
+		// -sum_k t_k (z_k - max - lse)
+		li := (1 - smoothing) * (lse - (row[l] - row[top]))
+		if smoothing > 0 {
+			for _, v := range row {
+				li += smoothing / float64(c) * (lse - (v - row[top]))
+			}
+		}
+		total += li
+	}
+	val := tensor.Scalar(logits.DType(), total/float64(n))
+	return record("CrossEntropy", val, func(in []*Var, _, gy *Var, needs []bool) []*Var {
+		return []*Var{Mul(crossEntropyGrad(in[0], labels, smoothing), Scale(gy, 1/float64(n)))}
+	}, logits)
+}
+
+// crossEntropyGrad returns p - t for logits [N,C] with the label's entry
+// computed as -sum_{k != label} p_k + smoothing*(1 - 1/C), the value of
+// p_label - (1 - smoothing + smoothing/C) without its cancellation.
+func crossEntropyGrad(logits *Var, labels []int, smoothing float64) *Var {
+	n, c := logits.Shape()[0], logits.Shape()[1]
+	dt := logits.DType()
+	others := tensor.Full(dt, 1, n, c)
+	onehot := tensor.Zeros(dt, n, c)
+	shift := tensor.Full(dt, -smoothing/float64(c), n, c)
+	for i, l := range labels {
+		others.SetFlat(i*c+l, 0)
+		onehot.SetFlat(i*c+l, 1)
+		shift.SetFlat(i*c+l, smoothing*(1-1/float64(c)))
+	}
+	po := Mul(Softmax(logits, 1), Const(others))
+	g := Sub(po, Mul(Const(onehot), Sum(po, true, 1)))
+	if smoothing != 0 {
+		g = Add(g, Const(shift))
+	}
+	return g
 }
 
 // KLDivLogits returns the sum over the rows of KL(softmax(p) || softmax(q))

@@ -715,13 +715,14 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 			attackLabel = label
 		}
 		var xadv *tensor.Tensor
+		var aerr error
 		if err := autograd.Try(func() {
-			xadv, err = atk.Perturb(ctx, m, tensor.FromFloat32(img, 1, c, H, W), []int{attackLabel})
-		}); err != nil || xadv == nil {
+			xadv, aerr = atk.Perturb(ctx, m, tensor.FromFloat32(img, 1, c, H, W), []int{attackLabel})
+		}); err != nil || aerr != nil {
 			if err == nil {
-				err = fmt.Errorf("no adversarial image")
+				err = aerr
 			}
-			return fmt.Errorf("attack %s: %v", atk.Name(), err)
+			return fmt.Errorf("--attack %s: %v", atk.Name(), err)
 		}
 		if adv, err = ex.view(ctx, xadv.Float32s()); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/tensor"
 )
 
 // explainSetup writes an untrained mnist-small run (c channels) and a test
@@ -502,4 +503,31 @@ func FuzzDecodeImageFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExplainAttackWithoutGradient: an attack that cannot run says why
+// (the attack's own message), not "no adversarial image".
+func TestExplainAttackWithoutGradient(t *testing.T) {
+	dir, _, digit, _, label := explainSetup(t, 1)
+	spec, err := nn.DefaultSpec("mnist-small", 1, 28, 28, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.Build(spec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() { // a constant model: no gradient anywhere
+		p.Var.Value().CopyFrom(tensor.Zeros(p.Var.DType(), p.Var.Shape()...))
+	}
+	run := filepath.Join(dir, "constant")
+	if err := nn.SaveRun(run, m, nn.Info{ClassNames: data.DigitClasses(), Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := arp(t, "explain", "--model", run, "--image", digit, "--label", strconv.Itoa(label),
+		"--attack", "fgsm", "--eps", "0.1", "--out", filepath.Join(dir, "out"))
+	if code != 1 || !strings.Contains(stderr, "arp: --attack fgsm: fgsm: the model has no usable gradient") ||
+		!strings.Contains(stderr, "do not change with its input") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
 }
