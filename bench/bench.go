@@ -19,7 +19,6 @@ import (
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/autograd"
-	"github.com/arp-robustness/arp/blas"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
 	"github.com/arp-robustness/arp/tensor"
@@ -95,7 +94,6 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 	}
 	runtime.GOMAXPROCS(cfg.Threads)
 	tensor.SetWorkers(cfg.Threads)
-	blas.SetThreads(cfg.Threads)
 	in := []int{3, 32, 32}
 	if strings.HasPrefix(cfg.Arch, "mnist") {
 		in = []int{1, 28, 28}
@@ -233,7 +231,7 @@ func timeIt(ctx context.Context, name string, cfg Config, step Step) (Result, er
 		PeakRSSMB:    PeakRSSMB(),
 		Threads:      cfg.Threads,
 		LRN:          cfg.LRN,
-		BLAS:         blas.Info(),
+		BLAS:         tensor.GemmInfo(),
 	}, nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/autograd"
-	"github.com/arp-robustness/arp/blas"
 	"github.com/arp-robustness/arp/kernels"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
@@ -94,7 +93,6 @@ func Peak(ctx context.Context, cfg PeakConfig, progress func(PeakPath)) ([]PeakP
 	cfg.defaults()
 	runtime.GOMAXPROCS(cfg.Threads)
 	tensor.SetWorkers(cfg.Threads)
-	blas.SetThreads(cfg.Threads)
 	ops, err := peakOps(cfg)
 	if err != nil {
 		return nil, err

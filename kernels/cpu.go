@@ -89,10 +89,10 @@ func init() {
 func fromEnv(v string) (Path, error) {
 	p, err := ParsePath(v)
 	if err != nil {
-		return Best(), fmt.Errorf("ARP_CPU: %w", err)
+		return Best(), fmt.Errorf("ARP_CPU=%q: %w", v, err)
 	}
 	if !Supported(p) {
-		return Best(), fmt.Errorf("ARP_CPU=%s: this CPU does not support %s", v, p)
+		return Best(), fmt.Errorf("ARP_CPU=%s: this CPU (or build) does not support the %s kernels", v, p)
 	}
 	return p, nil
 }

@@ -12,7 +12,7 @@ import "unsafe"
 //	kernB: acc[i][j] += A(a + oa + disp[i]) * B(b + ob + j*vl*size)
 //
 // where A(p) is the scalar at p broadcast to all lanes and B(p) the vector
-// of vl lanes at p. The epilogue then writes, for rows i < rows and
+// of vl lanes at p; disp[0] must be 0. The epilogue then writes, for rows i < rows and
 // vectors j with mask[j] != 0, the first lanes of
 //
 //	C(c + i*ldc + coff[j]) = [C if flags&flagAcc] + acc[i][j] + [bias[i] if bias != nil]

@@ -14,5 +14,15 @@ echo "== go vet ./..."
 go vet ./...
 echo "== go test ./..."
 go test ./...
-echo "== engine tests again on the pure-Go GEMM (ARP_BLAS=go)"
-ARP_BLAS=go go test -count=1 ./tensor ./autograd ./nn ./attention
+# the tests built on the engine again on every other kernel path this CPU
+# runs (the default is the best one: AVX-512 where present; the kernels
+# and tensor tests force every path themselves), and once with the matrix
+# products through package blas (OpenBLAS when it loads)
+for cpu in avx2 go; do
+	if [ "$(ARP_CPU=$cpu go run ./cmd/arp version 2>/dev/null | awk '$1 == "cpu" {print $2}')" = "$cpu" ]; then
+		echo "== engine tests again on the $cpu kernels (ARP_CPU=$cpu)"
+		ARP_CPU=$cpu go test -count=1 ./autograd ./nn ./attention
+	fi
+done
+echo "== engine tests again with GEMMs through package blas (ARP_BLAS=openblas)"
+ARP_BLAS=openblas go test -count=1 ./tensor ./autograd ./nn

@@ -5,18 +5,6 @@ import (
 	"testing"
 )
 
-// CifarNet's conv2 at batch 50: [50,64,16,16] * [64,64,5,5], SAME padding.
-func benchConv(b *testing.B, shift bool, which string) {
-	old := shiftMinChannels
-	defer func() { shiftMinChannels = old }()
-	if shift {
-		shiftMinChannels = 1
-	} else {
-		shiftMinChannels = 1 << 30
-	}
-	benchConvShape(b, which, 64, 16)
-}
-
 // benchConvShape times one pass of a 5x5 SAME convolution with 64 filters
 // of [50,c,hw,hw] images and reports GFLOP/s.
 func benchConvShape(b *testing.B, which string, c, hw int) {
@@ -38,15 +26,14 @@ func benchConvShape(b *testing.B, which string, c, hw int) {
 	b.ReportMetric(2*50*float64(hw*hw*64*c*25*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// CifarNet's conv2 at batch 50: [50,64,16,16] * [64,64,5,5], SAME padding.
 func BenchmarkConv2(b *testing.B) {
 	for _, which := range []string{"forward", "input", "weight"} {
-		b.Run(which+"/im2col", func(b *testing.B) { benchConv(b, false, which) })
-		b.Run(which+"/shift", func(b *testing.B) { benchConv(b, true, which) })
+		b.Run(which, func(b *testing.B) { benchConvShape(b, which, 64, 16) })
 	}
 }
 
-// CifarNet's conv1 at batch 50: [50,3,32,32] * [64,3,5,5], SAME padding
-// (3 input channels: lowered with im2col, one image per worker).
+// CifarNet's conv1 at batch 50: [50,3,32,32] * [64,3,5,5], SAME padding.
 func BenchmarkConv1(b *testing.B) {
 	for _, which := range []string{"forward", "input", "weight"} {
 		b.Run(which, func(b *testing.B) { benchConvShape(b, which, 3, 32) })

@@ -1,7 +1,12 @@
 package tensor
 
 import (
+	"fmt"
+	"os"
+	"strings"
+
 	"github.com/arp-robustness/arp/blas"
+	"github.com/arp-robustness/arp/kernels"
 )
 
 // Gemm is the seam all matrix products of the engine go through: row-major
@@ -13,6 +18,26 @@ type Gemm interface {
 	Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
 	SgemmSingle(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 	DgemmSingle(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
+}
+
+// kernelsGemm is arp's own packed GEMM (package kernels) on the CPU path
+// in use (AVX-512, AVX2 or pure Go).
+type kernelsGemm struct{}
+
+func (kernelsGemm) Sgemm(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	kernels.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func (kernelsGemm) Dgemm(ta, tb bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	kernels.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func (kernelsGemm) SgemmSingle(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	kernels.GemmSingle(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func (kernelsGemm) DgemmSingle(ta, tb bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	kernels.GemmSingle(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // blasGemm is package blas: the system's OpenBLAS when it loads (chosen at
@@ -35,19 +60,46 @@ func (blasGemm) DgemmSingle(ta, tb bool, m, n, k int, alpha float64, a []float64
 	blas.DgemmSingle(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-var gemm Gemm = blasGemm{}
+// defaultGemm is arp's own kernels unless ARP_BLAS names another
+// implementation (openblas, go/gonum or a library path: package blas).
+func defaultGemm() Gemm {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv("ARP_BLAS"))) {
+	case "", "auto", "arp", "kernels":
+		return kernelsGemm{}
+	}
+	return blasGemm{}
+}
 
-// SetGemm replaces the matrix-product implementation (nil restores package
-// blas). It is not safe to call while kernels run.
+var gemm = defaultGemm()
+
+// SetGemm replaces the matrix-product implementation of dense layers and
+// MatMul (nil restores the default: arp's own kernels, or package blas if
+// ARP_BLAS asks for it). Convolutions always use package kernels. It is
+// not safe to call while kernels run.
 func SetGemm(g Gemm) {
 	if g == nil {
-		g = blasGemm{}
+		g = defaultGemm()
 	}
 	gemm = g
 }
 
 // GetGemm returns the matrix-product implementation in use.
 func GetGemm() Gemm { return gemm }
+
+// GemmInfo describes the matrix-product implementation in use in one line.
+func GemmInfo() string {
+	switch gemm.(type) {
+	case kernelsGemm:
+		return "arp kernels (" + kernels.Current().String() + ")"
+	case blasGemm:
+		s := "package blas (ARP_BLAS): " + blas.Info()
+		if err := blas.Init(); err != nil {
+			s += " (" + err.Error() + ")"
+		}
+		return s
+	}
+	return fmt.Sprintf("%T", gemm)
+}
 
 func gemmT[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	gemmX(false, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)

@@ -1,56 +1,9 @@
 package tensor
 
-import "sync"
+import "github.com/arp-robustness/arp/kernels"
 
-// Scratch buffers (im2col columns, gathered gradients) are reused across
-// calls through size-classed pools, so a training step does not allocate
-// its working memory afresh. Buffers handed out may hold stale data.
+// Scratch buffers come from the kernels package's size-classed pools.
 
-var (
-	pools32 sync.Map // size class -> *sync.Pool of *[]float32
-	pools64 sync.Map
-)
+func getBuf[T Float](n int) []T { return kernels.GetBuf[T](n) }
 
-func sizeClass(n int) int {
-	c := 1
-	for c < n {
-		c <<= 1
-	}
-	return c
-}
-
-func getBuf[T Float](n int) []T {
-	c := sizeClass(n)
-	var zero T
-	switch any(zero).(type) {
-	case float32:
-		p, _ := pools32.LoadOrStore(c, &sync.Pool{})
-		if v := p.(*sync.Pool).Get(); v != nil {
-			return any((*v.(*[]float32))[:n]).([]T)
-		}
-		return any(make([]float32, n, c)).([]T)
-	default:
-		p, _ := pools64.LoadOrStore(c, &sync.Pool{})
-		if v := p.(*sync.Pool).Get(); v != nil {
-			return any((*v.(*[]float64))[:n]).([]T)
-		}
-		return any(make([]float64, n, c)).([]T)
-	}
-}
-
-func putBuf[T Float](b []T) {
-	c := cap(b)
-	if c == 0 || c&(c-1) != 0 {
-		return
-	}
-	switch v := any(b).(type) {
-	case []float32:
-		p, _ := pools32.LoadOrStore(c, &sync.Pool{})
-		v = v[:c]
-		p.(*sync.Pool).Put(&v)
-	case []float64:
-		p, _ := pools64.LoadOrStore(c, &sync.Pool{})
-		v = v[:c]
-		p.(*sync.Pool).Put(&v)
-	}
-}
+func putBuf[T Float](b []T) { kernels.PutBuf(b) }

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/arp-robustness/arp/kernels"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -257,36 +258,6 @@ func TestParallelForCoversRange(t *testing.T) {
 	}
 }
 
-func TestConvChunkingDoesNotChangeResults(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 9))
-	p := Conv2dParams{StrideH: 2, StrideW: 1, PadTop: 1, PadBottom: 2, PadLeft: 2, PadRight: 0, DilationH: 1, DilationW: 2}
-	for _, dt := range []DType{Float32, Float64} {
-		x, w := randT(rng, dt, 5, 3, 9, 8), randT(rng, dt, 4, 3, 3, 2)
-		y := Conv2d(x, w, p)
-		gy := randT(rng, dt, y.Shape()...)
-		dx := Conv2dInputGrad(gy, w, x.Shape(), p)
-		dw := Conv2dWeightGrad(x, gy, w.Shape(), p)
-		old := colBudget
-		colBudget = 1 // one image per GEMM
-		y2 := Conv2d(x, w, p)
-		dx2 := Conv2dInputGrad(gy, w, x.Shape(), p)
-		dw2 := Conv2dWeightGrad(x, gy, w.Shape(), p)
-		colBudget = old
-		tol := 1e-12
-		if dt == Float32 {
-			tol = 1e-5
-		}
-		for name, d := range map[string]float64{"y": MaxAbsDiff(y, y2), "dx": MaxAbsDiff(dx, dx2), "dw": MaxAbsDiff(dw, dw2)} {
-			if d > tol {
-				t.Fatalf("%v %s differs by %g between chunk sizes", dt, name, d)
-			}
-		}
-		if d := MaxAbsDiff(y, naiveConv(x, w, p)); d > tol {
-			t.Fatalf("%v forward differs from direct loop by %g", dt, d)
-		}
-	}
-}
-
 func TestPowMatchesMathPow(t *testing.T) {
 	x := FromFloat64([]float64{0, 1e-8, 0.3, 1, 2.5, 1e6}, 6)
 	for _, p := range []float64{0.75, -0.25, -0.75, 1.25, 3, -2, 0.5, 2, 1.7} {
@@ -337,69 +308,6 @@ func TestMaxPoolFastPathMatchesGeneral(t *testing.T) {
 					}
 				}
 			}
-		}
-	}
-}
-
-// sameConvPasses fails t unless the convolution's output, input gradient
-// and weight gradient on the current path match y0, dx0 and dw0 (to 1e-12,
-// or 1e-5 in float32).
-func sameConvPasses(t *testing.T, path string, x, w, gy *Tensor, p Conv2dParams, y0, dx0, dw0 *Tensor) {
-	t.Helper()
-	tol := 1e-12
-	if x.DType() == Float32 {
-		tol = 1e-5
-	}
-	if d := MaxAbsDiff(Conv2d(x, w, p), y0); d > tol {
-		t.Fatalf("forward differs by %g (%s)", d, path)
-	}
-	if d := MaxAbsDiff(Conv2dInputGrad(gy, w, x.Shape(), p), dx0); d > tol {
-		t.Fatalf("input gradient differs by %g (%s)", d, path)
-	}
-	if d := MaxAbsDiff(Conv2dWeightGrad(x, gy, w.Shape(), p), dw0); d > tol {
-		t.Fatalf("weight gradient differs by %g (%s)", d, path)
-	}
-}
-
-func TestShiftedLoweringMatchesIm2col(t *testing.T) {
-	oldWorkers := Workers()
-	defer SetWorkers(oldWorkers)
-	SetWorkers(2) // the per-worker paths need at least two workers
-	rng := rand.New(rand.NewPCG(11, 11))
-	cases := []struct {
-		name string
-		x, w []int
-		p    Conv2dParams
-	}{
-		{"same-5x5", []int{3, 4, 8, 7}, []int{5, 4, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
-		{"valid", []int{2, 3, 6, 6}, []int{2, 3, 3, 3}, Conv2dParams{}},
-		{"asym-dilated", []int{2, 2, 7, 9}, []int{3, 2, 3, 2}, Conv2dParams{PadTop: 1, PadBottom: 3, PadLeft: 0, PadRight: 2, DilationH: 2, DilationW: 3}},
-		{"many-images", []int{7, 3, 6, 5}, []int{4, 3, 3, 3}, Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
-		{"many-images-dilated", []int{9, 2, 7, 9}, []int{3, 2, 3, 2}, Conv2dParams{PadTop: 1, PadBottom: 3, PadLeft: 0, PadRight: 2, DilationH: 2, DilationW: 3}},
-	}
-	for _, c := range cases {
-		for _, dt := range []DType{Float32, Float64} {
-			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
-				x, w := randT(rng, dt, c.x...), randT(rng, dt, c.w...)
-				oldMin, oldBudget, oldPer := shiftMinChannels, colBudget, shiftWorkerImages
-				defer func() { shiftMinChannels, colBudget, shiftWorkerImages = oldMin, oldBudget, oldPer }()
-				shiftMinChannels = 1 << 30 // im2col
-				y0 := Conv2d(x, w, c.p)
-				gy := randT(rng, dt, y0.Shape()...)
-				dx0 := Conv2dInputGrad(gy, w, x.Shape(), c.p)
-				dw0 := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
-				// one shared chunk, one image per chunk, then the per-worker
-				// chunks of 1 and 3 images (used when there are enough images)
-				for _, v := range [][2]int{{1 << 22, 0}, {1, 0}, {1 << 22, 1}, {1 << 22, 3}} {
-					budget := v[0]
-					shiftMinChannels, colBudget, shiftWorkerImages = 1, budget, v[1]
-					sameConvPasses(t, fmt.Sprintf("budget %d, %d images per worker", budget, v[1]), x, w, gy, c.p, y0, dx0, dw0)
-				}
-				shiftMinChannels = oldMin
-				if d := MaxAbsDiff(y0, naiveConv(x, w, c.p)); d > 1e-5 {
-					t.Fatalf("im2col differs from direct loop by %g", d)
-				}
-			})
 		}
 	}
 }
@@ -467,44 +375,6 @@ func TestReluGrad(t *testing.T) {
 			if !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
 				t.Fatalf("%v: element %d: got %g, want %g", dt, i, g, w)
 			}
-		}
-	}
-}
-
-// The per-image im2col lowering (one cache-resident image per worker) must
-// agree with the chunked one (one wide GEMM) and with the direct loop.
-func TestPerImageLoweringMatchesChunked(t *testing.T) {
-	oldWorkers := Workers()
-	defer SetWorkers(oldWorkers)
-	SetWorkers(2) // the per-worker paths need at least two workers
-	rng := rand.New(rand.NewPCG(12, 12))
-	cases := []struct {
-		name string
-		x, w []int
-		p    Conv2dParams
-	}{
-		{"same-5x5", []int{5, 3, 8, 7}, []int{4, 3, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
-		{"stride2", []int{4, 6, 9, 9}, []int{5, 6, 3, 3}, Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
-		{"one-image", []int{1, 2, 6, 6}, []int{3, 2, 3, 3}, Conv2dParams{}},
-	}
-	for _, c := range cases {
-		for _, dt := range []DType{Float32, Float64} {
-			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
-				x, w := randT(rng, dt, c.x...), randT(rng, dt, c.w...)
-				old, oldMin := perImageMinWork, shiftMinChannels
-				defer func() { perImageMinWork, shiftMinChannels = old, oldMin }()
-				shiftMinChannels = 1 << 30
-				perImageMinWork = 1 << 62 // chunked
-				y0 := Conv2d(x, w, c.p)
-				gy := randT(rng, dt, y0.Shape()...)
-				dx0 := Conv2dInputGrad(gy, w, x.Shape(), c.p)
-				dw0 := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
-				perImageMinWork = 0 // per image whenever there are enough images
-				sameConvPasses(t, "per image", x, w, gy, c.p, y0, dx0, dw0)
-				if d := MaxAbsDiff(y0, naiveConv(x, w, c.p)); d > 1e-5 {
-					t.Fatalf("differs from direct loop by %g", d)
-				}
-			})
 		}
 	}
 }
@@ -601,37 +471,66 @@ func TestParallelForPanicReachesCaller(t *testing.T) {
 	}
 }
 
-// Conv2dBias adds the bias inside every lowering: it must equal Conv2d
-// followed by AddChannelBias on each path.
-func TestConv2dBiasEveryPath(t *testing.T) {
-	oldWorkers, oldMin, oldBudget, oldPer, oldPI := Workers(), shiftMinChannels, colBudget, shiftWorkerImages, perImageMinWork
-	defer func() {
-		SetWorkers(oldWorkers)
-		shiftMinChannels, colBudget, shiftWorkerImages, perImageMinWork = oldMin, oldBudget, oldPer, oldPI
-	}()
-	SetWorkers(2)
+// The convolutions on every kernel path and worker count: the forward
+// pass (with bias, and with the fused ReLU) against the direct loop, the
+// two gradients against the adjoint identities <conv(x), gy> = <x, dx> =
+// <w, dw>.
+func TestConvEveryPath(t *testing.T) {
+	oldWorkers, oldPath := Workers(), kernels.Current()
+	defer func() { SetWorkers(oldWorkers); kernels.Use(oldPath) }()
 	rng := rand.New(rand.NewPCG(13, 13))
-	for _, dt := range []DType{Float32, Float64} {
-		x, w, b := randT(rng, dt, 5, 4, 7, 6), randT(rng, dt, 3, 4, 3, 3), randT(rng, dt, 3)
-		pw, p1 := Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, Conv2dParams{}
-		for _, c := range []struct {
-			name                    string
-			w                       *Tensor
-			p                       Conv2dParams
-			shiftMin, per, perImage int
-		}{
-			{"shift-per-worker", w, pw, 1, 1, 1 << 62},
-			{"shift-chunked", w, pw, 1, 0, 1 << 62},
-			{"im2col-per-image", w, pw, 1 << 30, 0, 0},
-			{"im2col-chunked", w, pw, 1 << 30, 0, 1 << 62},
-			{"direct-1x1", randT(rng, dt, 3, 4, 1, 1), p1, 1 << 30, 0, 1 << 62},
-		} {
-			shiftMinChannels, shiftWorkerImages, perImageMinWork = c.shiftMin, c.per, c.perImage
-			want := Conv2d(x, c.w, c.p)
-			AddChannelBias(want, b)
-			if d := MaxAbsDiff(Conv2dBias(x, c.w, b, c.p), want); d > 1e-6 {
-				t.Fatalf("%v %s: differs from Conv2d + AddChannelBias by %g", dt, c.name, d)
+	cases := []struct {
+		x, w []int
+		p    Conv2dParams
+	}{
+		{[]int{5, 4, 7, 6}, []int{3, 4, 3, 3}, Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{[]int{3, 4, 7, 6}, []int{3, 4, 1, 1}, Conv2dParams{}},
+		{[]int{4, 6, 9, 9}, []int{5, 6, 3, 3}, Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{[]int{2, 2, 7, 9}, []int{3, 2, 3, 2}, Conv2dParams{PadTop: 1, PadBottom: 3, PadLeft: 0, PadRight: 2, DilationH: 2, DilationW: 3}},
+		{[]int{3, 20, 16, 18}, []int{17, 20, 5, 5}, Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
+	}
+	for _, path := range []kernels.Path{kernels.AVX512, kernels.AVX2, kernels.Go} {
+		if !kernels.Supported(path) {
+			continue
+		}
+		kernels.Use(path)
+		for _, workers := range []int{1, 2} {
+			SetWorkers(workers)
+			for ci, c := range cases {
+				for _, dt := range []DType{Float32, Float64} {
+					x, w, b := randT(rng, dt, c.x...), randT(rng, dt, c.w...), randT(rng, dt, c.w[0])
+					want := naiveConv(x, w, c.p)
+					AddChannelBias(want, b)
+					tol := 1e-12
+					if dt == Float32 {
+						tol = 2e-4 // sums of up to 500 terms of size ~1
+					}
+					name := fmt.Sprintf("%s/%d workers/case %d/%v", path, workers, ci, dt)
+					y := Conv2dBias(x, w, b, c.p)
+					if d := MaxAbsDiff(y, want); d > tol {
+						t.Fatalf("%s: Conv2dBias differs from the direct loop by %g", name, d)
+					}
+					if d := MaxAbsDiff(Conv2dBiasRelu(x, w, b, c.p), Relu(want)); d > tol {
+						t.Fatalf("%s: Conv2dBiasRelu differs from the direct loop by %g", name, d)
+					}
+					gy := randT(rng, dt, y.Shape()...)
+					y0 := Conv2d(x, w, c.p)
+					dx := Conv2dInputGrad(gy, w, x.Shape(), c.p)
+					dw := Conv2dWeightGrad(x, gy, w.Shape(), c.p)
+					lhs, rx, rw := dot(y0, gy), dot(x, dx), dot(w, dw)
+					if math.Abs(lhs-rx) > 100*tol*(1+math.Abs(lhs)) || math.Abs(lhs-rw) > 100*tol*(1+math.Abs(lhs)) {
+						t.Fatalf("%s: <conv(x),gy> = %g, <x,dx> = %g, <w,dw> = %g", name, lhs, rx, rw)
+					}
+				}
 			}
 		}
 	}
+}
+
+func dot(a, b *Tensor) float64 {
+	s := 0.0
+	for i := 0; i < a.Size(); i++ {
+		s += a.AtFlat(i) * b.AtFlat(i)
+	}
+	return s
 }

@@ -1,12 +1,7 @@
 package main
 
-import "github.com/arp-robustness/arp/blas"
+import "github.com/arp-robustness/arp/tensor"
 
 func init() {
-	versionExtras = append(versionExtras, func() (string, string) {
-		if err := blas.Init(); err != nil {
-			return "blas", blas.Info() + " (" + err.Error() + ")"
-		}
-		return "blas", blas.Info()
-	})
+	versionExtras = append(versionExtras, func() (string, string) { return "gemm", tensor.GemmInfo() })
 }

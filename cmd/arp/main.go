@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/arp-robustness/arp/kernels"
 )
 
 func main() {
@@ -16,6 +18,12 @@ func main() {
 // run executes the arp command line and returns the process exit code.
 // Errors are printed once, as "arp: <message>", with no usage text.
 func run(args []string, stdout, stderr io.Writer) int {
+	// a CPU path the user asked for and this CPU cannot run is refused, not
+	// replaced
+	if err := kernels.EnvError(); err != nil {
+		fmt.Fprintf(stderr, "arp: %v\n", err)
+		return 1
+	}
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -1,0 +1,244 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naive references in float64, straight from the definition
+
+func naiveConv[T Float](g ConvGeom, x, w, bias []T) []float64 {
+	y := make([]float64, g.N*g.F*g.ohw())
+	for n := 0; n < g.N; n++ {
+		for f := 0; f < g.F; f++ {
+			for oy := 0; oy < g.OH; oy++ {
+				for ox := 0; ox < g.OW; ox++ {
+					s := 0.0
+					if bias != nil {
+						s = float64(bias[f])
+					}
+					for c := 0; c < g.C; c++ {
+						for kh := 0; kh < g.KH; kh++ {
+							for kw := 0; kw < g.KW; kw++ {
+								iy, ix := oy*g.SH+kh*g.DH-g.PT, ox*g.SW+kw*g.DW-g.PL
+								if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+									s += float64(w[((f*g.C+c)*g.KH+kh)*g.KW+kw]) * float64(x[((n*g.C+c)*g.H+iy)*g.W+ix])
+								}
+							}
+						}
+					}
+					y[((n*g.F+f)*g.OH+oy)*g.OW+ox] = s
+				}
+			}
+		}
+	}
+	return y
+}
+
+// naiveConvGrads returns the input and weight gradients for output
+// gradient gy.
+func naiveConvGrads[T Float](g ConvGeom, x, w, gy []T) (dx, dw []float64) {
+	dx = make([]float64, len(x))
+	dw = make([]float64, len(w))
+	for n := 0; n < g.N; n++ {
+		for f := 0; f < g.F; f++ {
+			for oy := 0; oy < g.OH; oy++ {
+				for ox := 0; ox < g.OW; ox++ {
+					d := float64(gy[((n*g.F+f)*g.OH+oy)*g.OW+ox])
+					for c := 0; c < g.C; c++ {
+						for kh := 0; kh < g.KH; kh++ {
+							for kw := 0; kw < g.KW; kw++ {
+								iy, ix := oy*g.SH+kh*g.DH-g.PT, ox*g.SW+kw*g.DW-g.PL
+								if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+									wi := ((f*g.C+c)*g.KH+kh)*g.KW + kw
+									xi := ((n*g.C+c)*g.H+iy)*g.W + ix
+									dx[xi] += float64(w[wi]) * d
+									dw[wi] += float64(x[xi]) * d
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dw
+}
+
+// randGeom draws a convolution geometry with a valid output.
+func randGeom(rng *rand.Rand) ConvGeom {
+	for {
+		g := ConvGeom{N: 1 + rng.IntN(3), C: 1 + rng.IntN(9), H: 1 + rng.IntN(12), W: 1 + rng.IntN(12),
+			F: 1 + rng.IntN(20), KH: 1 + rng.IntN(5), KW: 1 + rng.IntN(5),
+			SH: 1 + rng.IntN(3), SW: 1 + rng.IntN(3), DH: 1 + rng.IntN(2), DW: 1 + rng.IntN(2),
+			PT: rng.IntN(4), PB: rng.IntN(4), PL: rng.IntN(4), PR: rng.IntN(4)}
+		switch rng.IntN(6) {
+		case 0: // stride 1, wide rows: the direct paths
+			g.SH, g.SW, g.DH, g.DW = 1, 1, 1, 1
+			g.W = 14 + rng.IntN(40)
+		case 1: // many channels
+			g.C, g.F = 16+rng.IntN(20), 16+rng.IntN(70)
+		}
+		g.OH = (g.H+g.PT+g.PB-((g.KH-1)*g.DH+1))/g.SH + 1
+		g.OW = (g.W+g.PL+g.PR-((g.KW-1)*g.DW+1))/g.SW + 1
+		if g.H+g.PT+g.PB >= (g.KH-1)*g.DH+1 && g.W+g.PL+g.PR >= (g.KW-1)*g.DW+1 && g.Check() == nil {
+			return g
+		}
+	}
+}
+
+func closeTo[T Float](t *testing.T, what string, g ConvGeom, got []T, want []float64, k int) {
+	t.Helper()
+	tol := 3e-5 * math.Sqrt(float64(k+1))
+	if _, ok := any(got).([]float64); ok {
+		tol = 1e-12 * float64(k+1)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - want[i]); d > tol*(1+math.Abs(want[i])) || math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s %+v: element %d = %v, want %v", what, g, i, got[i], want[i])
+		}
+	}
+}
+
+func testConv[T Float](t *testing.T, rng *rand.Rand, g ConvGeom) {
+	x := randSlice[T](rng, g.N*g.C*g.H*g.W)
+	w := randSlice[T](rng, g.F*g.ckk())
+	gy := randSlice[T](rng, g.N*g.F*g.ohw())
+	var bias []T
+	if rng.IntN(2) == 0 {
+		bias = randSlice[T](rng, g.F)
+	}
+	relu := rng.IntN(3) == 0
+	want := naiveConv(g, x, w, bias)
+	if relu {
+		for i, v := range want {
+			want[i] = max(v, 0)
+		}
+	}
+	y := randSlice[T](rng, len(want))
+	ConvForward(g, x, w, bias, y, relu)
+	closeTo(t, "forward", g, y, want, g.ckk())
+	wdx, wdw := naiveConvGrads(g, x, w, gy)
+	dx := randSlice[T](rng, len(x))
+	ConvInputGrad(g, gy, w, dx)
+	closeTo(t, "input grad", g, dx, wdx, g.F*g.KH*g.KW)
+	dw := randSlice[T](rng, len(w))
+	ConvWeightGrad(g, x, gy, dw)
+	closeTo(t, "weight grad", g, dw, wdw, g.N*g.ohw())
+}
+
+func TestConvAgainstNaive(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, workers := range []int{1, 2, 3} {
+			prev := Workers()
+			SetWorkers(workers)
+			for trial := 0; trial < 60; trial++ {
+				g := randGeom(rng)
+				testConv[float32](t, rng, g)
+				if trial%4 == 0 {
+					testConv[float64](t, rng, g)
+				}
+			}
+			SetWorkers(prev)
+		}
+		// the shapes of the models
+		for _, g := range modelGeoms(2) {
+			testConv[float32](t, rng, g)
+		}
+	})
+}
+
+// modelGeoms are the convolutions of the models at batch n: CifarNet's,
+// the MNIST CNNs', ResNet-20's (3x3 stride 1 and 2, 1x1 stride 2) and
+// Inception-style 1x1, 1x7 and 7x1.
+func modelGeoms(n int) []ConvGeom {
+	same := func(c, h, w, f, k, s int) ConvGeom {
+		p := (k - 1) / 2
+		g := ConvGeom{N: n, C: c, H: h, W: w, F: f, KH: k, KW: k, SH: s, SW: s, DH: 1, DW: 1, PT: p, PB: k - 1 - p, PL: p, PR: k - 1 - p}
+		g.OH, g.OW = (h+k-1-k)/s+1, (w+k-1-k)/s+1
+		return g
+	}
+	gs := []ConvGeom{
+		same(3, 32, 32, 64, 5, 1), same(64, 16, 16, 64, 5, 1), // CifarNet
+		same(1, 28, 28, 32, 5, 1), same(32, 14, 14, 64, 5, 1), // MNIST CNN
+		same(3, 32, 32, 16, 3, 1), same(16, 32, 32, 16, 3, 1), same(16, 32, 32, 32, 3, 2),
+		same(32, 16, 16, 64, 3, 2), same(64, 8, 8, 64, 3, 1), same(16, 32, 32, 32, 1, 2), // ResNet-20
+		same(48, 9, 9, 32, 1, 1),
+	}
+	seven := ConvGeom{N: n, C: 24, H: 9, W: 9, F: 20, KH: 1, KW: 7, SH: 1, SW: 1, DH: 1, DW: 1, PL: 3, PR: 3, OH: 9, OW: 9}
+	gs = append(gs, seven)
+	seven.KH, seven.KW, seven.PL, seven.PR, seven.PT, seven.PB = 7, 1, 0, 0, 3, 3
+	return append(gs, seven)
+}
+
+func TestModelGeomsValid(t *testing.T) {
+	for _, g := range modelGeoms(1) {
+		if err := g.Check(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func BenchmarkConv(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, g := range modelGeoms(50)[:2] {
+		x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+		w := randSlice[float32](rng, g.F*g.ckk())
+		bias := randSlice[float32](rng, g.F)
+		gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+		y := make([]float32, len(gy))
+		dx, dw := make([]float32, len(x)), make([]float32, len(w))
+		flops := 2 * float64(g.N*g.F*g.ohw()*g.ckk())
+		name := fmt.Sprintf("%s/C%d_F%d_%dx%d", Current(), g.C, g.F, g.H, g.W)
+		for _, op := range []struct {
+			name string
+			fn   func()
+		}{
+			{"forward", func() { ConvForward(g, x, w, bias, y, false) }},
+			{"inputgrad", func() { ConvInputGrad(g, gy, w, dx) }},
+			{"weightgrad", func() { ConvWeightGrad(g, x, gy, dw) }},
+		} {
+			b.Run(name+"/"+op.name, func(b *testing.B) {
+				cpu0 := cpuTime()
+				for i := 0; i < b.N; i++ {
+					op.fn()
+				}
+				reportFlops(b, flops, cpu0)
+			})
+		}
+	}
+}
+
+// BenchmarkConvSingle times CifarNet's conv2 on one worker.
+func BenchmarkConvSingle(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	prev := Workers()
+	SetWorkers(1)
+	defer SetWorkers(prev)
+	g := modelGeoms(10)[1]
+	x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+	w := randSlice[float32](rng, g.F*g.ckk())
+	gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+	y := make([]float32, len(gy))
+	dx, dw := make([]float32, len(x)), make([]float32, len(w))
+	flops := 2 * float64(g.N*g.F*g.ohw()*g.ckk())
+	for _, op := range []struct {
+		name string
+		fn   func()
+	}{
+		{"forward", func() { ConvForward(g, x, w, nil, y, false) }},
+		{"inputgrad", func() { ConvInputGrad(g, gy, w, dx) }},
+		{"weightgrad", func() { ConvWeightGrad(g, x, gy, dw) }},
+	} {
+		b.Run(Current().String()+"/"+op.name, func(b *testing.B) {
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				op.fn()
+			}
+			reportFlops(b, flops, cpu0)
+		})
+	}
+}
