@@ -1,11 +1,12 @@
 // Package tensor holds arp's dense float32/float64 tensors and the CPU
-// kernels the autograd engine is built on: broadcasting elementwise
+// operations the autograd engine is built on: broadcasting elementwise
 // arithmetic, reductions, transposes, slicing and gathering, matrix products
-// through a replaceable GEMM seam (SetGemm; pure-Go gonum by default, a
-// system BLAS when package blas installs one), convolution by im2col + GEMM
-// and its two gradients, max/average pooling and their adjoints, bilinear
-// resizing and its adjoint, and the channel-window sum of local response
-// normalisation.
+// through a replaceable GEMM seam (SetGemm; arp's own kernels by default,
+// package blas's OpenBLAS or gonum when ARP_BLAS asks for them),
+// convolutions and their two gradients (package kernels' AVX-512, AVX2 or
+// pure-Go kernels, chosen at run time), max/average pooling and their
+// adjoints, bilinear resizing and its adjoint, and the channel-window sum
+// of local response normalisation.
 //
 // # Layout
 //
@@ -25,6 +26,7 @@
 //
 // # Parallelism
 //
-// Kernels split large work over Workers() goroutines (SetWorkers); GEMM
-// calls may use the BLAS library's own threads.
+// Kernels split large work over Workers() goroutines (SetWorkers, which
+// also sets package kernels' workers); GEMM calls through package blas may
+// use the BLAS library's own threads.
 package tensor
