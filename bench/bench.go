@@ -34,7 +34,15 @@ type Config struct {
 	Threads int      // cores to use (default 2)
 	Cases   []string // subset of Cases(); default all
 	Seed    uint64
+	// Model, if set, is timed instead of Arch: a loaded classifier such as
+	// an imported ONNX graph (Arch then only names it in the results). It
+	// takes pixels in [0,1]; only the cases that need no arp training
+	// (InferenceCases) apply.
+	Model nn.Classifier
 }
+
+// InferenceCases are the cases that run on any classifier (no training).
+func InferenceCases() []string { return []string{"forward", "stepll", "pgd10"} }
 
 // Result is one timed case.
 type Result struct {
@@ -81,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if len(c.Cases) == 0 {
 		c.Cases = Cases()
+		if c.Model != nil {
+			c.Cases = InferenceCases()
+		}
 	}
 }
 
@@ -92,20 +103,34 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 			return nil, fmt.Errorf("unknown bench case %q; known: %s", c, strings.Join(Cases(), ", "))
 		}
 	}
+	if cfg.Model != nil {
+		for _, c := range cfg.Cases {
+			if !contains(InferenceCases(), c) {
+				return nil, fmt.Errorf("bench case %q trains an arp architecture; a loaded model runs %s", c, strings.Join(InferenceCases(), ", "))
+			}
+		}
+	}
 	runtime.GOMAXPROCS(cfg.Threads)
 	tensor.SetWorkers(cfg.Threads)
 	in := []int{3, 32, 32}
 	if strings.HasPrefix(cfg.Arch, "mnist") {
 		in = []int{1, 28, 28}
 	}
-	spec, err := nn.DefaultSpec(cfg.Arch, in[0], in[1], in[2], 10)
-	if err != nil {
-		return nil, err
-	}
-	spec.LRN = cfg.LRN && strings.HasPrefix(cfg.Arch, "cifarnet")
-	m, err := nn.Build(spec, cfg.Seed)
-	if err != nil {
-		return nil, err
+	classes := 10
+	var m *nn.Model
+	var c nn.Classifier = cfg.Model
+	if c != nil {
+		in, classes = c.InputShape(), c.NumClasses()
+	} else {
+		spec, err := nn.DefaultSpec(cfg.Arch, in[0], in[1], in[2], 10)
+		if err != nil {
+			return nil, err
+		}
+		spec.LRN = cfg.LRN && strings.HasPrefix(cfg.Arch, "cifarnet")
+		if m, err = nn.Build(spec, cfg.Seed); err != nil {
+			return nil, err
+		}
+		c = m
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 99))
 	x := tensor.Zeros(tensor.Float32, cfg.Batch, in[0], in[1], in[2])
@@ -114,12 +139,18 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 	}
 	y := make([]int, cfg.Batch)
 	for i := range y {
-		y[i] = rng.IntN(10)
+		y[i] = rng.IntN(classes)
 	}
-	params, wd := m.Trainable()
-	opt := optim.NewAdam(params, 1e-4)
-	opt.WeightDecay = wd
-	flops := ForwardFLOPs(m, cfg.Batch)
+	var params []*autograd.Var
+	var opt *optim.Adam
+	var flops float64
+	if m != nil {
+		var wd []float64
+		params, wd = m.Trainable()
+		opt = optim.NewAdam(params, 1e-4)
+		opt.WeightDecay = wd
+		flops = ForwardFLOPs(m, cfg.Batch)
+	}
 	var out []Result
 	for _, name := range cfg.Cases {
 		var step Step
@@ -128,7 +159,7 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 		case "forward":
 			xv := autograd.Const(x)
 			step = func() error {
-				return autograd.Try(func() { autograd.NoGrad(func() { m.Forward(xv, nn.Eval) }) })
+				return autograd.Try(func() { autograd.NoGrad(func() { c.Forward(xv, nn.Eval) }) })
 			}
 			gf = flops
 		case "train":
@@ -154,7 +185,7 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 		case "stepll":
 			a := attack.NewStepLL(0.075)
 			step = func() error {
-				_, err := a.Perturb(ctx, m, x, y)
+				_, err := a.Perturb(ctx, c, x, y)
 				return err
 			}
 		case "pgd10":
@@ -163,18 +194,18 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 			// that judges the final iterate
 			a := &attack.PGD{Base: attack.Base{Eps: 8.0 / 255, Seed: cfg.Seed}, Steps: 10, FinalIterate: true}
 			step = func() error {
-				xa, err := a.Perturb(ctx, m, x, y)
+				xa, err := a.Perturb(ctx, c, x, y)
 				if err != nil {
 					return err
 				}
-				return autograd.Try(func() { autograd.NoGrad(func() { m.Forward(autograd.Const(xa), nn.Eval) }) })
+				return autograd.Try(func() { autograd.NoGrad(func() { c.Forward(autograd.Const(xa), nn.Eval) }) })
 			}
 		case "arp":
 			if arpStep == nil {
 				return nil, fmt.Errorf("bench: the arp case needs the ARP training step")
 			}
-			step, err = arpStep(m, opt, x, y, cfg.Seed)
-			if err != nil {
+			var err error
+			if step, err = arpStep(m, opt, x, y, cfg.Seed); err != nil {
 				return nil, err
 			}
 		}

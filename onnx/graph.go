@@ -482,6 +482,15 @@ func (g *Graph) check() error {
 		return fmt.Errorf("checking the graph on a %v input: %w", shape, err)
 	}
 	g.classes = out.Shape()[1]
+	if bg := g.meta.BackgroundClasses; bg > 0 {
+		// run dropped the leading logits already.
+		if g.classes < 1 {
+			return fmt.Errorf("metadata background_classes %d leaves no class of the %d logits", bg, g.classes+bg)
+		}
+		if len(g.meta.ClassNames) == g.classes+bg {
+			g.meta.ClassNames = g.meta.ClassNames[bg:]
+		}
+	}
 	if n := len(g.meta.ClassNames); n != 0 && n != g.classes {
 		return fmt.Errorf("metadata has %d class names for %d classes", n, g.classes)
 	}
@@ -628,6 +637,12 @@ func (g *Graph) run(x *autograd.Var, taps []string, record bool) (*autograd.Var,
 			return nil, nil, fmt.Errorf("output %q has shape %v; want logits [N,K]", g.output, s)
 		}
 		y = autograd.Reshape(y, s[0], s[1])
+	}
+	if bg := g.meta.BackgroundClasses; bg > 0 {
+		if bg >= s[1] {
+			return nil, nil, fmt.Errorf("metadata background_classes %d leaves no class of the %d logits", bg, s[1])
+		}
+		y = autograd.Slice(y, 1, bg, s[1])
 	}
 	var acts map[string]*autograd.Var
 	if len(taps) > 0 {

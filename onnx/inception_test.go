@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/arp-robustness/arp/attack"
@@ -171,5 +172,53 @@ func check(t *testing.T, what string, e, tol float64) {
 		t.Errorf("%s: relative error %.3g > %g", what, e, tol)
 	} else {
 		t.Logf("%s: relative error %.2g", what, e)
+	}
+}
+
+// TestBackgroundClasses: background_classes 1 drops TF-slim's background
+// logit, so logit k is ImageNet label k.
+func TestBackgroundClasses(t *testing.T) {
+	m, err := ReadFile("testdata/inception_v3.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := ReadMeta("testdata/inception_v3.onnx", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.BackgroundClasses = 1
+	g, err := Import(m, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.NumClasses() != 1000 || g.Meta().ClassNames[0] != "tench" || g.Meta().ClassNames[278] != "kit fox" {
+		t.Fatalf("%d classes, names %q ...", g.NumClasses(), g.Meta().ClassNames[:2])
+	}
+	full, err := Load("testdata/inception_v3.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := autograd.Const(tensor.FromFloat32(hashImage(3*299*299, 0), 1, 3, 299, 299))
+	y, _, err := g.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yf, _, err := full.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 1000; k++ {
+		if y.Value().AtFlat(k) != yf.Value().AtFlat(k+1) {
+			t.Fatalf("logit %d = %g, want the full graph's logit %d = %g", k, y.Value().AtFlat(k), k+1, yf.Value().AtFlat(k+1))
+		}
+	}
+	for _, bad := range []struct {
+		bg   int
+		want string
+	}{{-1, "background_classes -1: must be 0 or more"}, {1001, "background_classes 1001 leaves no class of the 1001 logits"}} {
+		meta.BackgroundClasses = bad.bg
+		if _, err := Import(m, meta); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("background_classes %d: error %v, want %q", bad.bg, err, bad.want)
+		}
 	}
 }

@@ -54,6 +54,13 @@ type Meta struct {
 	// Output names the value holding the logits (any value of the graph,
 	// e.g. the one before a final Softmax); default: the first graph output.
 	Output string `json:"output,omitempty"`
+	// BackgroundClasses is the number of leading logits that no dataset
+	// label names, such as the background class 0 of TF-slim's 1001-class
+	// ImageNet models. arp drops them: the classifier has K -
+	// BackgroundClasses logits, logit k being dataset label k. ClassNames
+	// may list all K names (the leading ones are dropped too) or only the
+	// remaining ones.
+	BackgroundClasses int `json:"background_classes,omitempty"`
 }
 
 // MetaPath is the metadata file of an ONNX file: the same name with
@@ -161,6 +168,9 @@ func (m Meta) validate() error {
 		if s <= 0 {
 			return fmt.Errorf("std %v: values must be positive", m.Std)
 		}
+	}
+	if m.BackgroundClasses < 0 {
+		return fmt.Errorf("background_classes %d: must be 0 or more", m.BackgroundClasses)
 	}
 	return nil
 }

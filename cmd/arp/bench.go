@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/arp-robustness/arp/bench"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/kernels"
+	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
 	"github.com/arp-robustness/arp/tensor"
@@ -42,6 +44,11 @@ func newBenchCmd(*globalOptions) *cobra.Command {
   pgd10    PGD-10 evaluation: random start, 10 steps at eps 8/255, every image
            taking every step, and the forward pass judging the final iterate
 
+--model FILE.onnx (or an arp run directory) times that model on forward,
+stepll and pgd10 at its own input size, e.g. Inception v3 at 299x299;
+scripts/bench/compare.py --model inception_v3 runs PyTorch's torchvision
+Inception v3 the same way.
+
 Each case runs --warmup untimed steps, then --steps timed ones; the median is
 reported with images/s, GFLOP/s (forward and train, counting convolutions
 and dense layers), allocations per step and the process's peak RSS.
@@ -61,6 +68,17 @@ as a share of that path's peak.`,
 				cfg.Cases = strings.Split(cases, ",")
 			}
 			w := cmd.OutOrStdout()
+			if !slices.Contains(nn.ArchNames(), cfg.Arch) {
+				// A file or run directory: time that model (inference cases).
+				if peak {
+					return fmt.Errorf("--peak takes an architecture name, not --model %s", cfg.Arch)
+				}
+				c, _, err := modelio.Open(cfg.Arch)
+				if err != nil {
+					return fmt.Errorf("--model %s: not an architecture (%s) and %w", cfg.Arch, strings.Join(nn.ArchNames(), ", "), err)
+				}
+				cfg.Model = c
+			}
 			if peak {
 				return runPeak(cmd, cfg, peakCfg, peakPaths, asJSON)
 			}
@@ -94,7 +112,7 @@ as a share of that path's peak.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Arch, "model", "cifarnet", "architecture: "+strings.Join(nn.ArchNames(), ", "))
+	f.StringVar(&cfg.Arch, "model", "cifarnet", "architecture ("+strings.Join(nn.ArchNames(), ", ")+"), or a FILE.onnx or run directory to time on the cases "+strings.Join(bench.InferenceCases(), ","))
 	f.IntVar(&cfg.Batch, "batch", 50, "batch size")
 	f.IntVar(&cfg.Steps, "steps", 10, "timed steps per case (the median is reported)")
 	f.IntVar(&cfg.Warmup, "warmup", 3, "untimed steps before timing")

@@ -9,7 +9,11 @@ then prints each side's median over rounds and the ratio arp/PyTorch
 Usage:
   /usr/bin/python3 scripts/bench/compare.py [--rounds 3] [--steps 10] [--batch 50]
         [--threads 2] [--lrn] [--cases forward,train,stepll,arp,pgd10]
-        [--no-nchw] [--json out.json]
+        [--no-nchw] [--json out.json] [--onnx FILE.onnx [--torch-model inception_v3] [--width K]]
+
+With --onnx, arp times that file (arp bench --model FILE.onnx: forward, stepll, pgd10) and
+PyTorch the same network built by torch_bench.py --model (torchvision's Inception v3; make
+the file with scripts/fixtures/inception_v3.py --width K --no-ref).
 
 PyTorch runs twice per case and round:
 
@@ -71,7 +75,12 @@ def main():
     ap.add_argument("--arp", default=os.path.join(ROOT, "bin", "arp"))
     ap.add_argument("--no-nchw", action="store_true", help="skip the second PyTorch column (NCHW, caller's environment)")
     ap.add_argument("--json", dest="json_out")
+    ap.add_argument("--onnx", help="time this ONNX model in arp (arp bench --model FILE) against --torch-model in PyTorch")
+    ap.add_argument("--torch-model", default="inception_v3", help="with --onnx: torch_bench.py --model")
+    ap.add_argument("--width", type=int, default=1, help="with --onnx: torch_bench.py --width (the ONNX file's width divisor)")
     a = ap.parse_args()
+    if a.onnx and a.cases == "forward,train,stepll,arp,pgd10":
+        a.cases = "forward,stepll,pgd10"
     benv = best_env()
     sides = ["arp", "torch", "nchw"] if not a.no_nchw else ["arp", "torch"]
     subprocess.run(["go", "build", "-o", a.arp, "./cmd/arp"], check=True, cwd=ROOT)
@@ -81,12 +90,16 @@ def main():
         common.append("--lrn")
     res = {c: {k: [] for s in sides for k in (s, s + "_rss")} | {"arp_allocs": []} for c in a.cases.split(",")}
     torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "torch_bench.py")]
+    arp_model = []
+    if a.onnx:
+        arp_model = ["--model", os.path.abspath(a.onnx)]
+        torch_cmd += ["--model", a.torch_model, "--width", str(a.width)]
     for r in range(a.rounds):
         for c in res:
             for side in sides:
                 env = None
                 if side == "arp":
-                    cmd = [a.arp, "bench", "--json", "--cases", c] + common
+                    cmd = [a.arp, "bench", "--json", "--cases", c] + arp_model + common
                 elif side == "torch":
                     cmd, env = torch_cmd + ["--cases", c, "--channels-last"] + common, benv
                 else:

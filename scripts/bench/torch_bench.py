@@ -5,6 +5,12 @@ Prints one JSON object per case (name, batch, median_ms, images_per_s,
 peak_rss_mb) on stdout, like `arp bench --json`.
 
 Run: /usr/bin/python3 scripts/bench/torch_bench.py --threads 2 --batch 50 --steps 10 [--lrn] [--channels-last]
+     [--model inception_v3 [--width K]]
+
+--model inception_v3 times torchvision's Inception3 (1001 classes, no auxiliary head, input
+299x299 in [-1,1], every channel count divided by --width, the weights and batch-norm statistics
+of scripts/fixtures/inception_v3.py) on the cases forward, stepll and pgd10, as
+`arp bench --model FILE.onnx` times the ONNX export of the same network.
 Debian's python3-torch is a development reference only; arp never needs it.
 
 --channels-last puts the model and the input batch in torch.channels_last
@@ -13,7 +19,7 @@ reorders (what a performance-minded PyTorch user does on a CPU). The BLAS
 library and allocator come from the environment; scripts/bench/compare.py
 sets the fastest ones it found (see its --torch-env).
 """
-import argparse, json, resource, statistics, time
+import argparse, json, os, resource, statistics, sys, time
 
 import torch
 import torch.nn as nn
@@ -121,16 +127,24 @@ def main():
     ap.add_argument("--lrn", action="store_true")
     ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
     ap.add_argument("--channels-last", action="store_true", help="model and input in torch.channels_last memory format")
+    ap.add_argument("--model", default="cifarnet", choices=["cifarnet", "inception_v3"])
+    ap.add_argument("--width", type=int, default=1, help="inception_v3: divide every channel count by this")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = CifarNet(args.lrn)
-    x = torch.rand(args.batch, 3, 32, 32) * 2 - 1
+    classes, hw = 10, 32
+    if args.model == "inception_v3":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"))
+        from inception_v3 import SEED, build
+        model, classes, hw = build(args.width, torch.Generator().manual_seed(SEED)), 1001, 299
+    else:
+        model = CifarNet(args.lrn)
+    x = torch.rand(args.batch, 3, hw, hw) * 2 - 1
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    y = torch.randint(0, 10, (args.batch,))
+    y = torch.randint(0, classes, (args.batch,))
 
     def fwd():
         model.eval()
@@ -170,7 +184,7 @@ def main():
         print(json.dumps({"name": name, "batch": args.batch, "median_ms": round(med, 3),
                           "images_per_s": round(args.batch / med * 1000, 1), "peak_rss_mb": round(rss, 1),
                           "torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "lrn": args.lrn, "channels_last": args.channels_last}), flush=True)
+                          "lrn": args.lrn, "channels_last": args.channels_last, "model": args.model, "width": args.width}), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/arp-robustness/arp/nn"
+)
+
+// A loaded classifier is timed on the inference cases at its own input
+// size; the training cases are refused.
+func TestRunLoadedModel(t *testing.T) {
+	spec, err := nn.DefaultSpec("mnist-small", 1, 20, 12, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.Build(spec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Config{Arch: "loaded", Model: m, Batch: 2, Steps: 1, Threads: 1}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range res {
+		names = append(names, r.Name)
+		if r.Arch != "loaded" || r.Batch != 2 || r.MedianMS <= 0 {
+			t.Errorf("%+v", r)
+		}
+	}
+	if strings.Join(names, ",") != "forward,stepll,pgd10" {
+		t.Fatalf("cases %v", names)
+	}
+	_, err = Run(context.Background(), Config{Model: m, Cases: []string{"forward", "train"}, Steps: 1}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), `bench case "train" trains an arp architecture; a loaded model runs forward, stepll, pgd10`) {
+		t.Fatalf("err %v", err)
+	}
+}
