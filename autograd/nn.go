@@ -96,8 +96,8 @@ func ConvTranspose2d(x, w *Var, p Conv2dParams, outputPaddingH, outputPaddingW i
 // MaxPool2d takes the maximum over kh x kw windows placed by p (padding never
 // wins). The gradient flows to each window's maximum.
 func MaxPool2d(x *Var, kh, kw int, p Conv2dParams) *Var {
-	idx, oshape := tensor.MaxPool2dIndices(x.val, kh, kw, p)
-	return gatherBlocks(x, idx, oshape[2]*oshape[3], oshape...)
+	y, idx := tensor.MaxPool2d(x.val, kh, kw, p)
+	return gathered(x, y, idx, y.Shape()[2]*y.Shape()[3])
 }
 
 // AvgPool2d averages over kh x kw windows; see tensor.AvgPool2d for countPad.
@@ -386,6 +386,75 @@ func Conv2dBias(x, w, b *Var, p Conv2dParams) *Var {
 		}
 		return g
 	}, x, w, b)
+}
+
+// Conv2dBiasRelu is Relu(Conv2dBias(x, w, b, p)) computed as one op: the
+// ReLU is applied while the convolution's output is in registers, and the
+// backward pass is the composed one (ReLU's gradient, then the
+// convolution's), so values and gradients of every order are the same.
+func Conv2dBiasRelu(x, w, b *Var, p Conv2dParams) *Var {
+	xs, ws := checkConvBias("autograd.Conv2dBiasRelu", x, w, b)
+	y := tensor.Conv2dBiasRelu(x.val, w.val, valOf(b), p)
+	return record("Conv2dBiasRelu", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		return convBiasGrads(in, reluGrad(gy, out.val), xs, ws, p, needs)
+	}, x, w, b)
+}
+
+// Conv2dBiasReluMaxPool is MaxPool2d(Relu(Conv2dBias(x, w, b, p)), kh, kw,
+// pp) computed as one op. The convolution's output is pooled and dropped at
+// once (the graph keeps only the pooled values and the window indices);
+// the backward pass scatters gy, selected where the pooled value is
+// positive, to the windows' maxima and runs the convolution's backward.
+// That is exactly the composed gradient (the ReLU mask at a window's
+// maximum is the mask of the pooled value), of every order.
+func Conv2dBiasReluMaxPool(x, w, b *Var, p Conv2dParams, kh, kw int, pp Conv2dParams) *Var {
+	xs, ws := checkConvBias("autograd.Conv2dBiasReluMaxPool", x, w, b)
+	z := tensor.Conv2dBiasRelu(x.val, w.val, valOf(b), p)
+	y, idx := tensor.MaxPool2d(z, kh, kw, pp)
+	zs := z.Shape()
+	block := y.Shape()[2] * y.Shape()[3]
+	return record("Conv2dBiasReluMaxPool", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		gz := scatterBlocks(reluGrad(gy, out.val), idx, block, zs...)
+		return convBiasGrads(in, gz, xs, ws, p, needs)
+	}, x, w, b)
+}
+
+// checkConvBias checks the operands of a convolution with an optional bias
+// and returns copies of the input and weight shapes.
+func checkConvBias(op string, x, w, b *Var) (xs, ws []int) {
+	sameDType(op, x, w)
+	xs = append([]int(nil), x.Shape()...)
+	ws = append([]int(nil), w.Shape()...)
+	if b != nil {
+		sameDType(op, x, b)
+		if len(b.Shape()) != 1 || b.Shape()[0] != ws[0] {
+			tensor.Panicf(op, "bias %v does not match weight %v", b.Shape(), ws)
+		}
+	}
+	return xs, ws
+}
+
+func valOf(v *Var) *tensor.Tensor {
+	if v == nil {
+		return nil
+	}
+	return v.val
+}
+
+// convBiasGrads are the gradients of a convolution with bias (inputs x, w,
+// b; b may be nil) for output gradient gy.
+func convBiasGrads(in []*Var, gy *Var, xs, ws []int, p Conv2dParams, needs []bool) []*Var {
+	g := make([]*Var, 3)
+	if needs[0] {
+		g[0] = Conv2dInputGrad(gy, in[1], xs, p)
+	}
+	if needs[1] {
+		g[1] = Conv2dWeightGrad(in[0], gy, ws, p)
+	}
+	if len(needs) > 2 && needs[2] {
+		g[2] = Sum(gy, false, 0, 2, 3)
+	}
+	return g
 }
 
 // Linear is x W^T + b for x [N,in], W [out,in] and b [out] (or nil),

@@ -111,6 +111,10 @@ func opCases() []opCase {
 		{"conv2d-1x1", func(x []*Var) *Var { return Conv2d(x[0], x[1], Conv2dParams{}) }, []gen{u(2, 3, 2, 2), u(2, 3, 1, 1)}, false},
 		{"conv2d-squared", func(x []*Var) *Var { return Square(Conv2d(x[0], x[1], same(1, 1))) }, []gen{u(1, 2, 4, 4), u(2, 2, 3, 3)}, false},
 		{"conv2d-bias", func(x []*Var) *Var { return Square(Conv2dBias(x[0], x[1], x[2], same(2, 1))) }, []gen{u(2, 2, 5, 4), u(3, 2, 3, 3), u(3)}, false},
+		{"conv2d-bias-relu", func(x []*Var) *Var { return Square(Conv2dBiasRelu(x[0], x[1], x[2], same(1, 1))) }, []gen{u(2, 2, 5, 4), u(3, 2, 3, 3), u(3)}, false},
+		{"conv2d-bias-relu-maxpool", func(x []*Var) *Var {
+			return Square(Conv2dBiasReluMaxPool(x[0], x[1], x[2], same(1, 1), 2, 2, Conv2dParams{StrideH: 2, StrideW: 2}))
+		}, []gen{u(2, 2, 5, 4), u(3, 2, 3, 3), u(3)}, false},
 		{"linear", func(x []*Var) *Var { return Square(Linear(x[0], x[1], x[2])) }, []gen{u(3, 4), u(2, 4), u(2)}, false},
 		{"conv-transpose2d", func(x []*Var) *Var {
 			return ConvTranspose2d(x[0], x[1], Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, 1, 0)
@@ -327,6 +331,66 @@ func TestFusedLRNMatchesComposed(t *testing.T) {
 			b := lrnComposed(x, r, 1, 0.001/9*50, 0.75).Value()
 			if d := tensor.MaxAbsDiff(a, b); d > 1e-6 {
 				t.Fatalf("%v radius %d: fused LRN differs by %g", dt, r, d)
+			}
+		}
+	}
+}
+
+// The fused convolution ops must give the composed ops' values bit for bit
+// and their gradients of the first and second order (up to summation
+// order), in both precisions, with and without bias, for 2x2 and
+// overlapping 3x3 pools.
+func TestFusedConvMatchesComposed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	p := Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		for _, pool := range []struct{ k, s int }{{2, 2}, {3, 2}} {
+			for _, withBias := range []bool{true, false} {
+				x := Param(u(3, 4, 7, 6).make(rng).AsType(dt))
+				w := Param(u(5, 4, 3, 3).make(rng).AsType(dt))
+				var b *Var
+				params := []*Var{x, w}
+				if withBias {
+					b = Param(u(5).make(rng).AsType(dt))
+					params = append(params, b)
+				}
+				pp := Conv2dParams{StrideH: pool.s, StrideW: pool.s}
+				fused := map[string]func() *Var{
+					"relu":         func() *Var { return Conv2dBiasRelu(x, w, b, p) },
+					"relu-maxpool": func() *Var { return Conv2dBiasReluMaxPool(x, w, b, p, pool.k, pool.k, pp) },
+				}
+				composed := map[string]func() *Var{
+					"relu":         func() *Var { return Relu(Conv2dBias(x, w, b, p)) },
+					"relu-maxpool": func() *Var { return MaxPool2d(Relu(Conv2dBias(x, w, b, p)), pool.k, pool.k, pp) },
+				}
+				for name, f := range fused {
+					yf, yc := f(), composed[name]()
+					if d := tensor.MaxAbsDiff(yf.Value(), yc.Value()); d != 0 {
+						t.Fatalf("%v %s: values differ by %g", dt, name, d)
+					}
+					// second order: the gradient of the squared norm of the
+					// first gradients
+					grads := func(y *Var) []*tensor.Tensor {
+						g1 := MustGrad(Sum(Square(y), false), params, true)
+						s := Sum(Square(g1[0]), false)
+						for _, g := range g1[1:] {
+							s = Add(s, Sum(Square(g), false))
+						}
+						g2 := MustGrad(s, params, false)
+						out := make([]*tensor.Tensor, 0, 2*len(params))
+						for i := range params {
+							out = append(out, g1[i].Value(), g2[i].Value())
+						}
+						return out
+					}
+					gf, gc := grads(yf), grads(yc)
+					for i := range gf {
+						scale := 1 + tensor.MaxAbsDiff(gc[i], tensor.ZerosLike(gc[i]))
+						if d := tensor.MaxAbsDiff(gf[i], gc[i]); d > 1e-5*scale {
+							t.Fatalf("%v %s bias=%v pool %v: gradient %d differs by %g (scale %g)", dt, name, withBias, pool, i, d, scale)
+						}
+					}
+				}
 			}
 		}
 	}

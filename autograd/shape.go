@@ -95,8 +95,15 @@ func ScatterAddFlat(x *Var, idx []int32, shape ...int) *Var {
 // of block entries, point into the matching equal blocks of x (a pooling's
 // channels), so that the gradient, a scatter, can run block-parallel.
 func gatherBlocks(x *Var, idx []int32, block int, shape ...int) *Var {
+	return gathered(x, tensor.GatherFlat(x.val, idx, shape...), idx, block)
+}
+
+// gathered records y = GatherFlat(x, idx, ...) computed elsewhere (by a
+// max-pool that picks its values with its indices) with gatherBlocks'
+// backward.
+func gathered(x *Var, y *tensor.Tensor, idx []int32, block int) *Var {
 	xs := append([]int(nil), x.Shape()...)
-	return record("GatherFlat", tensor.GatherFlat(x.val, idx, shape...), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+	return record("GatherFlat", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		return []*Var{scatterBlocks(gy, idx, block, xs...)}
 	}, x)
 }

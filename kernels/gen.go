@@ -143,7 +143,7 @@ func kernel(e *emitter, s isa, aDisp bool) {
 
 // epilogue stores the tile: rows 0..rows-1, vectors whose lane count is
 // not zero, C = [old C if flagAcc] + acc + [bias[i] if bias != nil], then
-// max(., 0) if flagRelu.
+// tensor.Relu's float32 ReLU (sign bit set: all bits cleared) if flagRelu.
 func epilogue(e *emitter, s isa, p string) {
 	e.label(p + "store")
 	e.f("MOVQ p+0(FP), DI")
@@ -153,8 +153,17 @@ func epilogue(e *emitter, s isa, p string) {
 	e.f("MOVQ %d(DI), R10", offFlags)
 	e.f("MOVQ %d(DI), R11", offBias)
 	t1, t2 := s.breg(0), s.breg(1) // free now: temporaries
-	zero := s.bcast(0)
-	e.f("VXORPS %s, %s, %s", zero, zero, zero)
+	// ReLU as tensor.Relu computes it for float32: every bit of a value
+	// whose sign bit is set is cleared (-0 and negative NaNs become +0)
+	sign := s.bcast(0)
+	relu := func(acc string) {
+		e.f("VPSRAD $31, %s, %s", acc, sign)
+		if s.vreg == "Z" {
+			e.f("VPANDND %s, %s, %s", acc, sign, acc)
+		} else {
+			e.f("VPANDN %s, %s, %s", acc, sign, acc)
+		}
+	}
 	for i := 0; i < s.mr; i++ {
 		e.f("CMPQ R9, $%d", i)
 		e.f("JLE %sdone", p)
@@ -182,7 +191,7 @@ func epilogue(e *emitter, s isa, p string) {
 				e.label(q + "noacc")
 				e.f("TESTQ $%d, R10", flagRelu)
 				e.f("JZ %snorelu", q)
-				e.f("VMAXPS %s, %s, %s", acc, zero, acc)
+				relu(acc)
 				e.label(q + "norelu")
 				e.f("VMOVUPS %s, K1, (SI)(AX*1)", acc)
 			} else {
@@ -200,7 +209,7 @@ func epilogue(e *emitter, s isa, p string) {
 				e.label(q + "noaccm")
 				e.f("TESTQ $%d, R10", flagRelu)
 				e.f("JZ %snorelum", q)
-				e.f("VMAXPS %s, %s, %s", acc, zero, acc)
+				relu(acc)
 				e.label(q + "norelum")
 				e.f("VMASKMOVPS %s, %s, (SI)(AX*1)", acc, t1)
 				e.f("JMP %snext", q)
@@ -211,7 +220,7 @@ func epilogue(e *emitter, s isa, p string) {
 				e.label(q + "noacc")
 				e.f("TESTQ $%d, R10", flagRelu)
 				e.f("JZ %snorelu", q)
-				e.f("VMAXPS %s, %s, %s", acc, zero, acc)
+				relu(acc)
 				e.label(q + "norelu")
 				e.f("VMOVUPS %s, (SI)(AX*1)", acc)
 			}

@@ -99,7 +99,6 @@ kernA512_store:
 	MOVQ 48(DI), R9
 	MOVQ 56(DI), R10
 	MOVQ 64(DI), R11
-	VXORPS Z28, Z28, Z28
 	CMPQ R9, $0
 	JLE kernA512_done
 	TESTQ R11, R11
@@ -122,7 +121,8 @@ kernA512_nobias0:
 kernA512_0_0noacc:
 	TESTQ $2, R10
 	JZ kernA512_0_0norelu
-	VMAXPS Z0, Z28, Z0
+	VPSRAD $31, Z0, Z28
+	VPANDND Z0, Z28, Z0
 kernA512_0_0norelu:
 	VMOVUPS Z0, K1, (SI)(AX*1)
 kernA512_0_0next:
@@ -138,7 +138,8 @@ kernA512_0_0next:
 kernA512_0_1noacc:
 	TESTQ $2, R10
 	JZ kernA512_0_1norelu
-	VMAXPS Z1, Z28, Z1
+	VPSRAD $31, Z1, Z28
+	VPANDND Z1, Z28, Z1
 kernA512_0_1norelu:
 	VMOVUPS Z1, K1, (SI)(AX*1)
 kernA512_0_1next:
@@ -154,7 +155,8 @@ kernA512_0_1next:
 kernA512_0_2noacc:
 	TESTQ $2, R10
 	JZ kernA512_0_2norelu
-	VMAXPS Z2, Z28, Z2
+	VPSRAD $31, Z2, Z28
+	VPANDND Z2, Z28, Z2
 kernA512_0_2norelu:
 	VMOVUPS Z2, K1, (SI)(AX*1)
 kernA512_0_2next:
@@ -170,7 +172,8 @@ kernA512_0_2next:
 kernA512_0_3noacc:
 	TESTQ $2, R10
 	JZ kernA512_0_3norelu
-	VMAXPS Z3, Z28, Z3
+	VPSRAD $31, Z3, Z28
+	VPANDND Z3, Z28, Z3
 kernA512_0_3norelu:
 	VMOVUPS Z3, K1, (SI)(AX*1)
 kernA512_0_3next:
@@ -197,7 +200,8 @@ kernA512_nobias1:
 kernA512_1_0noacc:
 	TESTQ $2, R10
 	JZ kernA512_1_0norelu
-	VMAXPS Z4, Z28, Z4
+	VPSRAD $31, Z4, Z28
+	VPANDND Z4, Z28, Z4
 kernA512_1_0norelu:
 	VMOVUPS Z4, K1, (SI)(AX*1)
 kernA512_1_0next:
@@ -213,7 +217,8 @@ kernA512_1_0next:
 kernA512_1_1noacc:
 	TESTQ $2, R10
 	JZ kernA512_1_1norelu
-	VMAXPS Z5, Z28, Z5
+	VPSRAD $31, Z5, Z28
+	VPANDND Z5, Z28, Z5
 kernA512_1_1norelu:
 	VMOVUPS Z5, K1, (SI)(AX*1)
 kernA512_1_1next:
@@ -229,7 +234,8 @@ kernA512_1_1next:
 kernA512_1_2noacc:
 	TESTQ $2, R10
 	JZ kernA512_1_2norelu
-	VMAXPS Z6, Z28, Z6
+	VPSRAD $31, Z6, Z28
+	VPANDND Z6, Z28, Z6
 kernA512_1_2norelu:
 	VMOVUPS Z6, K1, (SI)(AX*1)
 kernA512_1_2next:
@@ -245,7 +251,8 @@ kernA512_1_2next:
 kernA512_1_3noacc:
 	TESTQ $2, R10
 	JZ kernA512_1_3norelu
-	VMAXPS Z7, Z28, Z7
+	VPSRAD $31, Z7, Z28
+	VPANDND Z7, Z28, Z7
 kernA512_1_3norelu:
 	VMOVUPS Z7, K1, (SI)(AX*1)
 kernA512_1_3next:
@@ -272,7 +279,8 @@ kernA512_nobias2:
 kernA512_2_0noacc:
 	TESTQ $2, R10
 	JZ kernA512_2_0norelu
-	VMAXPS Z8, Z28, Z8
+	VPSRAD $31, Z8, Z28
+	VPANDND Z8, Z28, Z8
 kernA512_2_0norelu:
 	VMOVUPS Z8, K1, (SI)(AX*1)
 kernA512_2_0next:
@@ -288,7 +296,8 @@ kernA512_2_0next:
 kernA512_2_1noacc:
 	TESTQ $2, R10
 	JZ kernA512_2_1norelu
-	VMAXPS Z9, Z28, Z9
+	VPSRAD $31, Z9, Z28
+	VPANDND Z9, Z28, Z9
 kernA512_2_1norelu:
 	VMOVUPS Z9, K1, (SI)(AX*1)
 kernA512_2_1next:
@@ -304,7 +313,8 @@ kernA512_2_1next:
 kernA512_2_2noacc:
 	TESTQ $2, R10
 	JZ kernA512_2_2norelu
-	VMAXPS Z10, Z28, Z10
+	VPSRAD $31, Z10, Z28
+	VPANDND Z10, Z28, Z10
 kernA512_2_2norelu:
 	VMOVUPS Z10, K1, (SI)(AX*1)
 kernA512_2_2next:
@@ -320,7 +330,8 @@ kernA512_2_2next:
 kernA512_2_3noacc:
 	TESTQ $2, R10
 	JZ kernA512_2_3norelu
-	VMAXPS Z11, Z28, Z11
+	VPSRAD $31, Z11, Z28
+	VPANDND Z11, Z28, Z11
 kernA512_2_3norelu:
 	VMOVUPS Z11, K1, (SI)(AX*1)
 kernA512_2_3next:
@@ -347,7 +358,8 @@ kernA512_nobias3:
 kernA512_3_0noacc:
 	TESTQ $2, R10
 	JZ kernA512_3_0norelu
-	VMAXPS Z12, Z28, Z12
+	VPSRAD $31, Z12, Z28
+	VPANDND Z12, Z28, Z12
 kernA512_3_0norelu:
 	VMOVUPS Z12, K1, (SI)(AX*1)
 kernA512_3_0next:
@@ -363,7 +375,8 @@ kernA512_3_0next:
 kernA512_3_1noacc:
 	TESTQ $2, R10
 	JZ kernA512_3_1norelu
-	VMAXPS Z13, Z28, Z13
+	VPSRAD $31, Z13, Z28
+	VPANDND Z13, Z28, Z13
 kernA512_3_1norelu:
 	VMOVUPS Z13, K1, (SI)(AX*1)
 kernA512_3_1next:
@@ -379,7 +392,8 @@ kernA512_3_1next:
 kernA512_3_2noacc:
 	TESTQ $2, R10
 	JZ kernA512_3_2norelu
-	VMAXPS Z14, Z28, Z14
+	VPSRAD $31, Z14, Z28
+	VPANDND Z14, Z28, Z14
 kernA512_3_2norelu:
 	VMOVUPS Z14, K1, (SI)(AX*1)
 kernA512_3_2next:
@@ -395,7 +409,8 @@ kernA512_3_2next:
 kernA512_3_3noacc:
 	TESTQ $2, R10
 	JZ kernA512_3_3norelu
-	VMAXPS Z15, Z28, Z15
+	VPSRAD $31, Z15, Z28
+	VPANDND Z15, Z28, Z15
 kernA512_3_3norelu:
 	VMOVUPS Z15, K1, (SI)(AX*1)
 kernA512_3_3next:
@@ -422,7 +437,8 @@ kernA512_nobias4:
 kernA512_4_0noacc:
 	TESTQ $2, R10
 	JZ kernA512_4_0norelu
-	VMAXPS Z16, Z28, Z16
+	VPSRAD $31, Z16, Z28
+	VPANDND Z16, Z28, Z16
 kernA512_4_0norelu:
 	VMOVUPS Z16, K1, (SI)(AX*1)
 kernA512_4_0next:
@@ -438,7 +454,8 @@ kernA512_4_0next:
 kernA512_4_1noacc:
 	TESTQ $2, R10
 	JZ kernA512_4_1norelu
-	VMAXPS Z17, Z28, Z17
+	VPSRAD $31, Z17, Z28
+	VPANDND Z17, Z28, Z17
 kernA512_4_1norelu:
 	VMOVUPS Z17, K1, (SI)(AX*1)
 kernA512_4_1next:
@@ -454,7 +471,8 @@ kernA512_4_1next:
 kernA512_4_2noacc:
 	TESTQ $2, R10
 	JZ kernA512_4_2norelu
-	VMAXPS Z18, Z28, Z18
+	VPSRAD $31, Z18, Z28
+	VPANDND Z18, Z28, Z18
 kernA512_4_2norelu:
 	VMOVUPS Z18, K1, (SI)(AX*1)
 kernA512_4_2next:
@@ -470,7 +488,8 @@ kernA512_4_2next:
 kernA512_4_3noacc:
 	TESTQ $2, R10
 	JZ kernA512_4_3norelu
-	VMAXPS Z19, Z28, Z19
+	VPSRAD $31, Z19, Z28
+	VPANDND Z19, Z28, Z19
 kernA512_4_3norelu:
 	VMOVUPS Z19, K1, (SI)(AX*1)
 kernA512_4_3next:
@@ -497,7 +516,8 @@ kernA512_nobias5:
 kernA512_5_0noacc:
 	TESTQ $2, R10
 	JZ kernA512_5_0norelu
-	VMAXPS Z20, Z28, Z20
+	VPSRAD $31, Z20, Z28
+	VPANDND Z20, Z28, Z20
 kernA512_5_0norelu:
 	VMOVUPS Z20, K1, (SI)(AX*1)
 kernA512_5_0next:
@@ -513,7 +533,8 @@ kernA512_5_0next:
 kernA512_5_1noacc:
 	TESTQ $2, R10
 	JZ kernA512_5_1norelu
-	VMAXPS Z21, Z28, Z21
+	VPSRAD $31, Z21, Z28
+	VPANDND Z21, Z28, Z21
 kernA512_5_1norelu:
 	VMOVUPS Z21, K1, (SI)(AX*1)
 kernA512_5_1next:
@@ -529,7 +550,8 @@ kernA512_5_1next:
 kernA512_5_2noacc:
 	TESTQ $2, R10
 	JZ kernA512_5_2norelu
-	VMAXPS Z22, Z28, Z22
+	VPSRAD $31, Z22, Z28
+	VPANDND Z22, Z28, Z22
 kernA512_5_2norelu:
 	VMOVUPS Z22, K1, (SI)(AX*1)
 kernA512_5_2next:
@@ -545,7 +567,8 @@ kernA512_5_2next:
 kernA512_5_3noacc:
 	TESTQ $2, R10
 	JZ kernA512_5_3norelu
-	VMAXPS Z23, Z28, Z23
+	VPSRAD $31, Z23, Z28
+	VPANDND Z23, Z28, Z23
 kernA512_5_3norelu:
 	VMOVUPS Z23, K1, (SI)(AX*1)
 kernA512_5_3next:
@@ -640,7 +663,6 @@ kernB512_store:
 	MOVQ 48(DI), R9
 	MOVQ 56(DI), R10
 	MOVQ 64(DI), R11
-	VXORPS Z28, Z28, Z28
 	CMPQ R9, $0
 	JLE kernB512_done
 	TESTQ R11, R11
@@ -663,7 +685,8 @@ kernB512_nobias0:
 kernB512_0_0noacc:
 	TESTQ $2, R10
 	JZ kernB512_0_0norelu
-	VMAXPS Z0, Z28, Z0
+	VPSRAD $31, Z0, Z28
+	VPANDND Z0, Z28, Z0
 kernB512_0_0norelu:
 	VMOVUPS Z0, K1, (SI)(AX*1)
 kernB512_0_0next:
@@ -679,7 +702,8 @@ kernB512_0_0next:
 kernB512_0_1noacc:
 	TESTQ $2, R10
 	JZ kernB512_0_1norelu
-	VMAXPS Z1, Z28, Z1
+	VPSRAD $31, Z1, Z28
+	VPANDND Z1, Z28, Z1
 kernB512_0_1norelu:
 	VMOVUPS Z1, K1, (SI)(AX*1)
 kernB512_0_1next:
@@ -695,7 +719,8 @@ kernB512_0_1next:
 kernB512_0_2noacc:
 	TESTQ $2, R10
 	JZ kernB512_0_2norelu
-	VMAXPS Z2, Z28, Z2
+	VPSRAD $31, Z2, Z28
+	VPANDND Z2, Z28, Z2
 kernB512_0_2norelu:
 	VMOVUPS Z2, K1, (SI)(AX*1)
 kernB512_0_2next:
@@ -711,7 +736,8 @@ kernB512_0_2next:
 kernB512_0_3noacc:
 	TESTQ $2, R10
 	JZ kernB512_0_3norelu
-	VMAXPS Z3, Z28, Z3
+	VPSRAD $31, Z3, Z28
+	VPANDND Z3, Z28, Z3
 kernB512_0_3norelu:
 	VMOVUPS Z3, K1, (SI)(AX*1)
 kernB512_0_3next:
@@ -738,7 +764,8 @@ kernB512_nobias1:
 kernB512_1_0noacc:
 	TESTQ $2, R10
 	JZ kernB512_1_0norelu
-	VMAXPS Z4, Z28, Z4
+	VPSRAD $31, Z4, Z28
+	VPANDND Z4, Z28, Z4
 kernB512_1_0norelu:
 	VMOVUPS Z4, K1, (SI)(AX*1)
 kernB512_1_0next:
@@ -754,7 +781,8 @@ kernB512_1_0next:
 kernB512_1_1noacc:
 	TESTQ $2, R10
 	JZ kernB512_1_1norelu
-	VMAXPS Z5, Z28, Z5
+	VPSRAD $31, Z5, Z28
+	VPANDND Z5, Z28, Z5
 kernB512_1_1norelu:
 	VMOVUPS Z5, K1, (SI)(AX*1)
 kernB512_1_1next:
@@ -770,7 +798,8 @@ kernB512_1_1next:
 kernB512_1_2noacc:
 	TESTQ $2, R10
 	JZ kernB512_1_2norelu
-	VMAXPS Z6, Z28, Z6
+	VPSRAD $31, Z6, Z28
+	VPANDND Z6, Z28, Z6
 kernB512_1_2norelu:
 	VMOVUPS Z6, K1, (SI)(AX*1)
 kernB512_1_2next:
@@ -786,7 +815,8 @@ kernB512_1_2next:
 kernB512_1_3noacc:
 	TESTQ $2, R10
 	JZ kernB512_1_3norelu
-	VMAXPS Z7, Z28, Z7
+	VPSRAD $31, Z7, Z28
+	VPANDND Z7, Z28, Z7
 kernB512_1_3norelu:
 	VMOVUPS Z7, K1, (SI)(AX*1)
 kernB512_1_3next:
@@ -813,7 +843,8 @@ kernB512_nobias2:
 kernB512_2_0noacc:
 	TESTQ $2, R10
 	JZ kernB512_2_0norelu
-	VMAXPS Z8, Z28, Z8
+	VPSRAD $31, Z8, Z28
+	VPANDND Z8, Z28, Z8
 kernB512_2_0norelu:
 	VMOVUPS Z8, K1, (SI)(AX*1)
 kernB512_2_0next:
@@ -829,7 +860,8 @@ kernB512_2_0next:
 kernB512_2_1noacc:
 	TESTQ $2, R10
 	JZ kernB512_2_1norelu
-	VMAXPS Z9, Z28, Z9
+	VPSRAD $31, Z9, Z28
+	VPANDND Z9, Z28, Z9
 kernB512_2_1norelu:
 	VMOVUPS Z9, K1, (SI)(AX*1)
 kernB512_2_1next:
@@ -845,7 +877,8 @@ kernB512_2_1next:
 kernB512_2_2noacc:
 	TESTQ $2, R10
 	JZ kernB512_2_2norelu
-	VMAXPS Z10, Z28, Z10
+	VPSRAD $31, Z10, Z28
+	VPANDND Z10, Z28, Z10
 kernB512_2_2norelu:
 	VMOVUPS Z10, K1, (SI)(AX*1)
 kernB512_2_2next:
@@ -861,7 +894,8 @@ kernB512_2_2next:
 kernB512_2_3noacc:
 	TESTQ $2, R10
 	JZ kernB512_2_3norelu
-	VMAXPS Z11, Z28, Z11
+	VPSRAD $31, Z11, Z28
+	VPANDND Z11, Z28, Z11
 kernB512_2_3norelu:
 	VMOVUPS Z11, K1, (SI)(AX*1)
 kernB512_2_3next:
@@ -888,7 +922,8 @@ kernB512_nobias3:
 kernB512_3_0noacc:
 	TESTQ $2, R10
 	JZ kernB512_3_0norelu
-	VMAXPS Z12, Z28, Z12
+	VPSRAD $31, Z12, Z28
+	VPANDND Z12, Z28, Z12
 kernB512_3_0norelu:
 	VMOVUPS Z12, K1, (SI)(AX*1)
 kernB512_3_0next:
@@ -904,7 +939,8 @@ kernB512_3_0next:
 kernB512_3_1noacc:
 	TESTQ $2, R10
 	JZ kernB512_3_1norelu
-	VMAXPS Z13, Z28, Z13
+	VPSRAD $31, Z13, Z28
+	VPANDND Z13, Z28, Z13
 kernB512_3_1norelu:
 	VMOVUPS Z13, K1, (SI)(AX*1)
 kernB512_3_1next:
@@ -920,7 +956,8 @@ kernB512_3_1next:
 kernB512_3_2noacc:
 	TESTQ $2, R10
 	JZ kernB512_3_2norelu
-	VMAXPS Z14, Z28, Z14
+	VPSRAD $31, Z14, Z28
+	VPANDND Z14, Z28, Z14
 kernB512_3_2norelu:
 	VMOVUPS Z14, K1, (SI)(AX*1)
 kernB512_3_2next:
@@ -936,7 +973,8 @@ kernB512_3_2next:
 kernB512_3_3noacc:
 	TESTQ $2, R10
 	JZ kernB512_3_3norelu
-	VMAXPS Z15, Z28, Z15
+	VPSRAD $31, Z15, Z28
+	VPANDND Z15, Z28, Z15
 kernB512_3_3norelu:
 	VMOVUPS Z15, K1, (SI)(AX*1)
 kernB512_3_3next:
@@ -963,7 +1001,8 @@ kernB512_nobias4:
 kernB512_4_0noacc:
 	TESTQ $2, R10
 	JZ kernB512_4_0norelu
-	VMAXPS Z16, Z28, Z16
+	VPSRAD $31, Z16, Z28
+	VPANDND Z16, Z28, Z16
 kernB512_4_0norelu:
 	VMOVUPS Z16, K1, (SI)(AX*1)
 kernB512_4_0next:
@@ -979,7 +1018,8 @@ kernB512_4_0next:
 kernB512_4_1noacc:
 	TESTQ $2, R10
 	JZ kernB512_4_1norelu
-	VMAXPS Z17, Z28, Z17
+	VPSRAD $31, Z17, Z28
+	VPANDND Z17, Z28, Z17
 kernB512_4_1norelu:
 	VMOVUPS Z17, K1, (SI)(AX*1)
 kernB512_4_1next:
@@ -995,7 +1035,8 @@ kernB512_4_1next:
 kernB512_4_2noacc:
 	TESTQ $2, R10
 	JZ kernB512_4_2norelu
-	VMAXPS Z18, Z28, Z18
+	VPSRAD $31, Z18, Z28
+	VPANDND Z18, Z28, Z18
 kernB512_4_2norelu:
 	VMOVUPS Z18, K1, (SI)(AX*1)
 kernB512_4_2next:
@@ -1011,7 +1052,8 @@ kernB512_4_2next:
 kernB512_4_3noacc:
 	TESTQ $2, R10
 	JZ kernB512_4_3norelu
-	VMAXPS Z19, Z28, Z19
+	VPSRAD $31, Z19, Z28
+	VPANDND Z19, Z28, Z19
 kernB512_4_3norelu:
 	VMOVUPS Z19, K1, (SI)(AX*1)
 kernB512_4_3next:
@@ -1038,7 +1080,8 @@ kernB512_nobias5:
 kernB512_5_0noacc:
 	TESTQ $2, R10
 	JZ kernB512_5_0norelu
-	VMAXPS Z20, Z28, Z20
+	VPSRAD $31, Z20, Z28
+	VPANDND Z20, Z28, Z20
 kernB512_5_0norelu:
 	VMOVUPS Z20, K1, (SI)(AX*1)
 kernB512_5_0next:
@@ -1054,7 +1097,8 @@ kernB512_5_0next:
 kernB512_5_1noacc:
 	TESTQ $2, R10
 	JZ kernB512_5_1norelu
-	VMAXPS Z21, Z28, Z21
+	VPSRAD $31, Z21, Z28
+	VPANDND Z21, Z28, Z21
 kernB512_5_1norelu:
 	VMOVUPS Z21, K1, (SI)(AX*1)
 kernB512_5_1next:
@@ -1070,7 +1114,8 @@ kernB512_5_1next:
 kernB512_5_2noacc:
 	TESTQ $2, R10
 	JZ kernB512_5_2norelu
-	VMAXPS Z22, Z28, Z22
+	VPSRAD $31, Z22, Z28
+	VPANDND Z22, Z28, Z22
 kernB512_5_2norelu:
 	VMOVUPS Z22, K1, (SI)(AX*1)
 kernB512_5_2next:
@@ -1086,7 +1131,8 @@ kernB512_5_2next:
 kernB512_5_3noacc:
 	TESTQ $2, R10
 	JZ kernB512_5_3norelu
-	VMAXPS Z23, Z28, Z23
+	VPSRAD $31, Z23, Z28
+	VPANDND Z23, Z28, Z23
 kernB512_5_3norelu:
 	VMOVUPS Z23, K1, (SI)(AX*1)
 kernB512_5_3next:
@@ -1186,7 +1232,6 @@ kernA256_store:
 	MOVQ 48(DI), R9
 	MOVQ 56(DI), R10
 	MOVQ 64(DI), R11
-	VXORPS Y14, Y14, Y14
 	CMPQ R9, $0
 	JLE kernA256_done
 	TESTQ R11, R11
@@ -1211,7 +1256,8 @@ kernA256_nobias0:
 kernA256_0_0noaccm:
 	TESTQ $2, R10
 	JZ kernA256_0_0norelum
-	VMAXPS Y0, Y14, Y0
+	VPSRAD $31, Y0, Y14
+	VPANDN Y0, Y14, Y0
 kernA256_0_0norelum:
 	VMASKMOVPS Y0, Y12, (SI)(AX*1)
 	JMP kernA256_0_0next
@@ -1222,7 +1268,8 @@ kernA256_0_0full:
 kernA256_0_0noacc:
 	TESTQ $2, R10
 	JZ kernA256_0_0norelu
-	VMAXPS Y0, Y14, Y0
+	VPSRAD $31, Y0, Y14
+	VPANDN Y0, Y14, Y0
 kernA256_0_0norelu:
 	VMOVUPS Y0, (SI)(AX*1)
 kernA256_0_0next:
@@ -1242,7 +1289,8 @@ kernA256_0_0next:
 kernA256_0_1noaccm:
 	TESTQ $2, R10
 	JZ kernA256_0_1norelum
-	VMAXPS Y1, Y14, Y1
+	VPSRAD $31, Y1, Y14
+	VPANDN Y1, Y14, Y1
 kernA256_0_1norelum:
 	VMASKMOVPS Y1, Y12, (SI)(AX*1)
 	JMP kernA256_0_1next
@@ -1253,7 +1301,8 @@ kernA256_0_1full:
 kernA256_0_1noacc:
 	TESTQ $2, R10
 	JZ kernA256_0_1norelu
-	VMAXPS Y1, Y14, Y1
+	VPSRAD $31, Y1, Y14
+	VPANDN Y1, Y14, Y1
 kernA256_0_1norelu:
 	VMOVUPS Y1, (SI)(AX*1)
 kernA256_0_1next:
@@ -1282,7 +1331,8 @@ kernA256_nobias1:
 kernA256_1_0noaccm:
 	TESTQ $2, R10
 	JZ kernA256_1_0norelum
-	VMAXPS Y2, Y14, Y2
+	VPSRAD $31, Y2, Y14
+	VPANDN Y2, Y14, Y2
 kernA256_1_0norelum:
 	VMASKMOVPS Y2, Y12, (SI)(AX*1)
 	JMP kernA256_1_0next
@@ -1293,7 +1343,8 @@ kernA256_1_0full:
 kernA256_1_0noacc:
 	TESTQ $2, R10
 	JZ kernA256_1_0norelu
-	VMAXPS Y2, Y14, Y2
+	VPSRAD $31, Y2, Y14
+	VPANDN Y2, Y14, Y2
 kernA256_1_0norelu:
 	VMOVUPS Y2, (SI)(AX*1)
 kernA256_1_0next:
@@ -1313,7 +1364,8 @@ kernA256_1_0next:
 kernA256_1_1noaccm:
 	TESTQ $2, R10
 	JZ kernA256_1_1norelum
-	VMAXPS Y3, Y14, Y3
+	VPSRAD $31, Y3, Y14
+	VPANDN Y3, Y14, Y3
 kernA256_1_1norelum:
 	VMASKMOVPS Y3, Y12, (SI)(AX*1)
 	JMP kernA256_1_1next
@@ -1324,7 +1376,8 @@ kernA256_1_1full:
 kernA256_1_1noacc:
 	TESTQ $2, R10
 	JZ kernA256_1_1norelu
-	VMAXPS Y3, Y14, Y3
+	VPSRAD $31, Y3, Y14
+	VPANDN Y3, Y14, Y3
 kernA256_1_1norelu:
 	VMOVUPS Y3, (SI)(AX*1)
 kernA256_1_1next:
@@ -1353,7 +1406,8 @@ kernA256_nobias2:
 kernA256_2_0noaccm:
 	TESTQ $2, R10
 	JZ kernA256_2_0norelum
-	VMAXPS Y4, Y14, Y4
+	VPSRAD $31, Y4, Y14
+	VPANDN Y4, Y14, Y4
 kernA256_2_0norelum:
 	VMASKMOVPS Y4, Y12, (SI)(AX*1)
 	JMP kernA256_2_0next
@@ -1364,7 +1418,8 @@ kernA256_2_0full:
 kernA256_2_0noacc:
 	TESTQ $2, R10
 	JZ kernA256_2_0norelu
-	VMAXPS Y4, Y14, Y4
+	VPSRAD $31, Y4, Y14
+	VPANDN Y4, Y14, Y4
 kernA256_2_0norelu:
 	VMOVUPS Y4, (SI)(AX*1)
 kernA256_2_0next:
@@ -1384,7 +1439,8 @@ kernA256_2_0next:
 kernA256_2_1noaccm:
 	TESTQ $2, R10
 	JZ kernA256_2_1norelum
-	VMAXPS Y5, Y14, Y5
+	VPSRAD $31, Y5, Y14
+	VPANDN Y5, Y14, Y5
 kernA256_2_1norelum:
 	VMASKMOVPS Y5, Y12, (SI)(AX*1)
 	JMP kernA256_2_1next
@@ -1395,7 +1451,8 @@ kernA256_2_1full:
 kernA256_2_1noacc:
 	TESTQ $2, R10
 	JZ kernA256_2_1norelu
-	VMAXPS Y5, Y14, Y5
+	VPSRAD $31, Y5, Y14
+	VPANDN Y5, Y14, Y5
 kernA256_2_1norelu:
 	VMOVUPS Y5, (SI)(AX*1)
 kernA256_2_1next:
@@ -1424,7 +1481,8 @@ kernA256_nobias3:
 kernA256_3_0noaccm:
 	TESTQ $2, R10
 	JZ kernA256_3_0norelum
-	VMAXPS Y6, Y14, Y6
+	VPSRAD $31, Y6, Y14
+	VPANDN Y6, Y14, Y6
 kernA256_3_0norelum:
 	VMASKMOVPS Y6, Y12, (SI)(AX*1)
 	JMP kernA256_3_0next
@@ -1435,7 +1493,8 @@ kernA256_3_0full:
 kernA256_3_0noacc:
 	TESTQ $2, R10
 	JZ kernA256_3_0norelu
-	VMAXPS Y6, Y14, Y6
+	VPSRAD $31, Y6, Y14
+	VPANDN Y6, Y14, Y6
 kernA256_3_0norelu:
 	VMOVUPS Y6, (SI)(AX*1)
 kernA256_3_0next:
@@ -1455,7 +1514,8 @@ kernA256_3_0next:
 kernA256_3_1noaccm:
 	TESTQ $2, R10
 	JZ kernA256_3_1norelum
-	VMAXPS Y7, Y14, Y7
+	VPSRAD $31, Y7, Y14
+	VPANDN Y7, Y14, Y7
 kernA256_3_1norelum:
 	VMASKMOVPS Y7, Y12, (SI)(AX*1)
 	JMP kernA256_3_1next
@@ -1466,7 +1526,8 @@ kernA256_3_1full:
 kernA256_3_1noacc:
 	TESTQ $2, R10
 	JZ kernA256_3_1norelu
-	VMAXPS Y7, Y14, Y7
+	VPSRAD $31, Y7, Y14
+	VPANDN Y7, Y14, Y7
 kernA256_3_1norelu:
 	VMOVUPS Y7, (SI)(AX*1)
 kernA256_3_1next:
@@ -1495,7 +1556,8 @@ kernA256_nobias4:
 kernA256_4_0noaccm:
 	TESTQ $2, R10
 	JZ kernA256_4_0norelum
-	VMAXPS Y8, Y14, Y8
+	VPSRAD $31, Y8, Y14
+	VPANDN Y8, Y14, Y8
 kernA256_4_0norelum:
 	VMASKMOVPS Y8, Y12, (SI)(AX*1)
 	JMP kernA256_4_0next
@@ -1506,7 +1568,8 @@ kernA256_4_0full:
 kernA256_4_0noacc:
 	TESTQ $2, R10
 	JZ kernA256_4_0norelu
-	VMAXPS Y8, Y14, Y8
+	VPSRAD $31, Y8, Y14
+	VPANDN Y8, Y14, Y8
 kernA256_4_0norelu:
 	VMOVUPS Y8, (SI)(AX*1)
 kernA256_4_0next:
@@ -1526,7 +1589,8 @@ kernA256_4_0next:
 kernA256_4_1noaccm:
 	TESTQ $2, R10
 	JZ kernA256_4_1norelum
-	VMAXPS Y9, Y14, Y9
+	VPSRAD $31, Y9, Y14
+	VPANDN Y9, Y14, Y9
 kernA256_4_1norelum:
 	VMASKMOVPS Y9, Y12, (SI)(AX*1)
 	JMP kernA256_4_1next
@@ -1537,7 +1601,8 @@ kernA256_4_1full:
 kernA256_4_1noacc:
 	TESTQ $2, R10
 	JZ kernA256_4_1norelu
-	VMAXPS Y9, Y14, Y9
+	VPSRAD $31, Y9, Y14
+	VPANDN Y9, Y14, Y9
 kernA256_4_1norelu:
 	VMOVUPS Y9, (SI)(AX*1)
 kernA256_4_1next:
@@ -1566,7 +1631,8 @@ kernA256_nobias5:
 kernA256_5_0noaccm:
 	TESTQ $2, R10
 	JZ kernA256_5_0norelum
-	VMAXPS Y10, Y14, Y10
+	VPSRAD $31, Y10, Y14
+	VPANDN Y10, Y14, Y10
 kernA256_5_0norelum:
 	VMASKMOVPS Y10, Y12, (SI)(AX*1)
 	JMP kernA256_5_0next
@@ -1577,7 +1643,8 @@ kernA256_5_0full:
 kernA256_5_0noacc:
 	TESTQ $2, R10
 	JZ kernA256_5_0norelu
-	VMAXPS Y10, Y14, Y10
+	VPSRAD $31, Y10, Y14
+	VPANDN Y10, Y14, Y10
 kernA256_5_0norelu:
 	VMOVUPS Y10, (SI)(AX*1)
 kernA256_5_0next:
@@ -1597,7 +1664,8 @@ kernA256_5_0next:
 kernA256_5_1noaccm:
 	TESTQ $2, R10
 	JZ kernA256_5_1norelum
-	VMAXPS Y11, Y14, Y11
+	VPSRAD $31, Y11, Y14
+	VPANDN Y11, Y14, Y11
 kernA256_5_1norelum:
 	VMASKMOVPS Y11, Y12, (SI)(AX*1)
 	JMP kernA256_5_1next
@@ -1608,7 +1676,8 @@ kernA256_5_1full:
 kernA256_5_1noacc:
 	TESTQ $2, R10
 	JZ kernA256_5_1norelu
-	VMAXPS Y11, Y14, Y11
+	VPSRAD $31, Y11, Y14
+	VPANDN Y11, Y14, Y11
 kernA256_5_1norelu:
 	VMOVUPS Y11, (SI)(AX*1)
 kernA256_5_1next:
@@ -1677,7 +1746,6 @@ kernB256_store:
 	MOVQ 48(DI), R9
 	MOVQ 56(DI), R10
 	MOVQ 64(DI), R11
-	VXORPS Y14, Y14, Y14
 	CMPQ R9, $0
 	JLE kernB256_done
 	TESTQ R11, R11
@@ -1702,7 +1770,8 @@ kernB256_nobias0:
 kernB256_0_0noaccm:
 	TESTQ $2, R10
 	JZ kernB256_0_0norelum
-	VMAXPS Y0, Y14, Y0
+	VPSRAD $31, Y0, Y14
+	VPANDN Y0, Y14, Y0
 kernB256_0_0norelum:
 	VMASKMOVPS Y0, Y12, (SI)(AX*1)
 	JMP kernB256_0_0next
@@ -1713,7 +1782,8 @@ kernB256_0_0full:
 kernB256_0_0noacc:
 	TESTQ $2, R10
 	JZ kernB256_0_0norelu
-	VMAXPS Y0, Y14, Y0
+	VPSRAD $31, Y0, Y14
+	VPANDN Y0, Y14, Y0
 kernB256_0_0norelu:
 	VMOVUPS Y0, (SI)(AX*1)
 kernB256_0_0next:
@@ -1733,7 +1803,8 @@ kernB256_0_0next:
 kernB256_0_1noaccm:
 	TESTQ $2, R10
 	JZ kernB256_0_1norelum
-	VMAXPS Y1, Y14, Y1
+	VPSRAD $31, Y1, Y14
+	VPANDN Y1, Y14, Y1
 kernB256_0_1norelum:
 	VMASKMOVPS Y1, Y12, (SI)(AX*1)
 	JMP kernB256_0_1next
@@ -1744,7 +1815,8 @@ kernB256_0_1full:
 kernB256_0_1noacc:
 	TESTQ $2, R10
 	JZ kernB256_0_1norelu
-	VMAXPS Y1, Y14, Y1
+	VPSRAD $31, Y1, Y14
+	VPANDN Y1, Y14, Y1
 kernB256_0_1norelu:
 	VMOVUPS Y1, (SI)(AX*1)
 kernB256_0_1next:
@@ -1773,7 +1845,8 @@ kernB256_nobias1:
 kernB256_1_0noaccm:
 	TESTQ $2, R10
 	JZ kernB256_1_0norelum
-	VMAXPS Y2, Y14, Y2
+	VPSRAD $31, Y2, Y14
+	VPANDN Y2, Y14, Y2
 kernB256_1_0norelum:
 	VMASKMOVPS Y2, Y12, (SI)(AX*1)
 	JMP kernB256_1_0next
@@ -1784,7 +1857,8 @@ kernB256_1_0full:
 kernB256_1_0noacc:
 	TESTQ $2, R10
 	JZ kernB256_1_0norelu
-	VMAXPS Y2, Y14, Y2
+	VPSRAD $31, Y2, Y14
+	VPANDN Y2, Y14, Y2
 kernB256_1_0norelu:
 	VMOVUPS Y2, (SI)(AX*1)
 kernB256_1_0next:
@@ -1804,7 +1878,8 @@ kernB256_1_0next:
 kernB256_1_1noaccm:
 	TESTQ $2, R10
 	JZ kernB256_1_1norelum
-	VMAXPS Y3, Y14, Y3
+	VPSRAD $31, Y3, Y14
+	VPANDN Y3, Y14, Y3
 kernB256_1_1norelum:
 	VMASKMOVPS Y3, Y12, (SI)(AX*1)
 	JMP kernB256_1_1next
@@ -1815,7 +1890,8 @@ kernB256_1_1full:
 kernB256_1_1noacc:
 	TESTQ $2, R10
 	JZ kernB256_1_1norelu
-	VMAXPS Y3, Y14, Y3
+	VPSRAD $31, Y3, Y14
+	VPANDN Y3, Y14, Y3
 kernB256_1_1norelu:
 	VMOVUPS Y3, (SI)(AX*1)
 kernB256_1_1next:
@@ -1844,7 +1920,8 @@ kernB256_nobias2:
 kernB256_2_0noaccm:
 	TESTQ $2, R10
 	JZ kernB256_2_0norelum
-	VMAXPS Y4, Y14, Y4
+	VPSRAD $31, Y4, Y14
+	VPANDN Y4, Y14, Y4
 kernB256_2_0norelum:
 	VMASKMOVPS Y4, Y12, (SI)(AX*1)
 	JMP kernB256_2_0next
@@ -1855,7 +1932,8 @@ kernB256_2_0full:
 kernB256_2_0noacc:
 	TESTQ $2, R10
 	JZ kernB256_2_0norelu
-	VMAXPS Y4, Y14, Y4
+	VPSRAD $31, Y4, Y14
+	VPANDN Y4, Y14, Y4
 kernB256_2_0norelu:
 	VMOVUPS Y4, (SI)(AX*1)
 kernB256_2_0next:
@@ -1875,7 +1953,8 @@ kernB256_2_0next:
 kernB256_2_1noaccm:
 	TESTQ $2, R10
 	JZ kernB256_2_1norelum
-	VMAXPS Y5, Y14, Y5
+	VPSRAD $31, Y5, Y14
+	VPANDN Y5, Y14, Y5
 kernB256_2_1norelum:
 	VMASKMOVPS Y5, Y12, (SI)(AX*1)
 	JMP kernB256_2_1next
@@ -1886,7 +1965,8 @@ kernB256_2_1full:
 kernB256_2_1noacc:
 	TESTQ $2, R10
 	JZ kernB256_2_1norelu
-	VMAXPS Y5, Y14, Y5
+	VPSRAD $31, Y5, Y14
+	VPANDN Y5, Y14, Y5
 kernB256_2_1norelu:
 	VMOVUPS Y5, (SI)(AX*1)
 kernB256_2_1next:
@@ -1915,7 +1995,8 @@ kernB256_nobias3:
 kernB256_3_0noaccm:
 	TESTQ $2, R10
 	JZ kernB256_3_0norelum
-	VMAXPS Y6, Y14, Y6
+	VPSRAD $31, Y6, Y14
+	VPANDN Y6, Y14, Y6
 kernB256_3_0norelum:
 	VMASKMOVPS Y6, Y12, (SI)(AX*1)
 	JMP kernB256_3_0next
@@ -1926,7 +2007,8 @@ kernB256_3_0full:
 kernB256_3_0noacc:
 	TESTQ $2, R10
 	JZ kernB256_3_0norelu
-	VMAXPS Y6, Y14, Y6
+	VPSRAD $31, Y6, Y14
+	VPANDN Y6, Y14, Y6
 kernB256_3_0norelu:
 	VMOVUPS Y6, (SI)(AX*1)
 kernB256_3_0next:
@@ -1946,7 +2028,8 @@ kernB256_3_0next:
 kernB256_3_1noaccm:
 	TESTQ $2, R10
 	JZ kernB256_3_1norelum
-	VMAXPS Y7, Y14, Y7
+	VPSRAD $31, Y7, Y14
+	VPANDN Y7, Y14, Y7
 kernB256_3_1norelum:
 	VMASKMOVPS Y7, Y12, (SI)(AX*1)
 	JMP kernB256_3_1next
@@ -1957,7 +2040,8 @@ kernB256_3_1full:
 kernB256_3_1noacc:
 	TESTQ $2, R10
 	JZ kernB256_3_1norelu
-	VMAXPS Y7, Y14, Y7
+	VPSRAD $31, Y7, Y14
+	VPANDN Y7, Y14, Y7
 kernB256_3_1norelu:
 	VMOVUPS Y7, (SI)(AX*1)
 kernB256_3_1next:
@@ -1986,7 +2070,8 @@ kernB256_nobias4:
 kernB256_4_0noaccm:
 	TESTQ $2, R10
 	JZ kernB256_4_0norelum
-	VMAXPS Y8, Y14, Y8
+	VPSRAD $31, Y8, Y14
+	VPANDN Y8, Y14, Y8
 kernB256_4_0norelum:
 	VMASKMOVPS Y8, Y12, (SI)(AX*1)
 	JMP kernB256_4_0next
@@ -1997,7 +2082,8 @@ kernB256_4_0full:
 kernB256_4_0noacc:
 	TESTQ $2, R10
 	JZ kernB256_4_0norelu
-	VMAXPS Y8, Y14, Y8
+	VPSRAD $31, Y8, Y14
+	VPANDN Y8, Y14, Y8
 kernB256_4_0norelu:
 	VMOVUPS Y8, (SI)(AX*1)
 kernB256_4_0next:
@@ -2017,7 +2103,8 @@ kernB256_4_0next:
 kernB256_4_1noaccm:
 	TESTQ $2, R10
 	JZ kernB256_4_1norelum
-	VMAXPS Y9, Y14, Y9
+	VPSRAD $31, Y9, Y14
+	VPANDN Y9, Y14, Y9
 kernB256_4_1norelum:
 	VMASKMOVPS Y9, Y12, (SI)(AX*1)
 	JMP kernB256_4_1next
@@ -2028,7 +2115,8 @@ kernB256_4_1full:
 kernB256_4_1noacc:
 	TESTQ $2, R10
 	JZ kernB256_4_1norelu
-	VMAXPS Y9, Y14, Y9
+	VPSRAD $31, Y9, Y14
+	VPANDN Y9, Y14, Y9
 kernB256_4_1norelu:
 	VMOVUPS Y9, (SI)(AX*1)
 kernB256_4_1next:
@@ -2057,7 +2145,8 @@ kernB256_nobias5:
 kernB256_5_0noaccm:
 	TESTQ $2, R10
 	JZ kernB256_5_0norelum
-	VMAXPS Y10, Y14, Y10
+	VPSRAD $31, Y10, Y14
+	VPANDN Y10, Y14, Y10
 kernB256_5_0norelum:
 	VMASKMOVPS Y10, Y12, (SI)(AX*1)
 	JMP kernB256_5_0next
@@ -2068,7 +2157,8 @@ kernB256_5_0full:
 kernB256_5_0noacc:
 	TESTQ $2, R10
 	JZ kernB256_5_0norelu
-	VMAXPS Y10, Y14, Y10
+	VPSRAD $31, Y10, Y14
+	VPANDN Y10, Y14, Y10
 kernB256_5_0norelu:
 	VMOVUPS Y10, (SI)(AX*1)
 kernB256_5_0next:
@@ -2088,7 +2178,8 @@ kernB256_5_0next:
 kernB256_5_1noaccm:
 	TESTQ $2, R10
 	JZ kernB256_5_1norelum
-	VMAXPS Y11, Y14, Y11
+	VPSRAD $31, Y11, Y14
+	VPANDN Y11, Y14, Y11
 kernB256_5_1norelum:
 	VMASKMOVPS Y11, Y12, (SI)(AX*1)
 	JMP kernB256_5_1next
@@ -2099,7 +2190,8 @@ kernB256_5_1full:
 kernB256_5_1noacc:
 	TESTQ $2, R10
 	JZ kernB256_5_1norelu
-	VMAXPS Y11, Y14, Y11
+	VPSRAD $31, Y11, Y14
+	VPANDN Y11, Y14, Y11
 kernB256_5_1norelu:
 	VMOVUPS Y11, (SI)(AX*1)
 kernB256_5_1next:

@@ -17,7 +17,7 @@ import "unsafe"
 //
 //	C(c + i*ldc + coff[j]) = [C if flags&flagAcc] + acc[i][j] + [bias[i] if bias != nil]
 //
-// followed, if flags&flagRelu, by replacing negative values with 0 (NaN stays NaN). mask[j] is a lane bit mask on
+// followed, if flags&flagRelu, by tensor.Relu's ReLU (see relu). mask[j] is a lane bit mask on
 // the AVX-512 path and a lane count elsewhere. Rows beyond rows and vectors
 // with mask 0 are computed (from whatever memory their addresses reach,
 // which must be readable) and dropped. The layout is fixed: gen.go's

@@ -45,8 +45,8 @@ func microRef[T Float](s shape, aDisp bool, p *kargs, bitMask bool, a, b, bias, 
 				if p.flags&flagAcc != 0 {
 					sum += float64(c[ci])
 				}
-				if p.flags&flagRelu != 0 && sum < 0 {
-					sum = 0
+				if p.flags&flagRelu != 0 {
+					sum = float64(relu(T(sum)))
 				}
 				out[ci] = sum
 			}
@@ -150,4 +150,37 @@ func TestMicrokernels(t *testing.T) {
 		testMicro[float32](t, name, m, rng)
 	}
 	testMicro[float64](t, "go64", microGo64, rng)
+}
+
+// The fused ReLU on special values: k = 0 leaves acc = +0, so C = bias
+// (+0 + b is b for every b but -0); the result must be relu(b) bit for bit.
+func TestMicroReluSpecials(t *testing.T) {
+	nan := float32(math.NaN())
+	specials := []float32{-1, 2, float32(math.Inf(-1)), float32(math.Inf(1)), nan, -nan, 1e-40, -1e-40}
+	for name, m := range micros() {
+		s := m.shape
+		for start := 0; start < len(specials); start += s.mr {
+			bias := make([]float32, s.mr)
+			for i := range bias {
+				bias[i] = specials[(start+i)%len(specials)]
+			}
+			c := make([]float32, s.mr*s.nr())
+			tab := []int32{0, 0}
+			p := kargs{a: unsafe.Pointer(&bias[0]), b: unsafe.Pointer(&c[0]), c: unsafe.Pointer(&c[0]), tab: &tab[0],
+				ldc: s.nr() * 4, rows: s.mr, flags: flagRelu, bias: unsafe.Pointer(&bias[0])}
+			for j := 0; j < s.nv; j++ {
+				p.coff[j] = j * s.vl * 4
+				m.setMask(&p, j, s.vl)
+			}
+			m.kernA(&p)
+			for i := 0; i < s.mr; i++ {
+				want := math.Float32bits(relu(float32(0) + bias[i]))
+				for l := 0; l < s.nr(); l++ {
+					if got := math.Float32bits(c[i*s.nr()+l]); got != want {
+						t.Fatalf("%s: relu(%v) = %#x, want %#x", name, bias[i], got, want)
+					}
+				}
+			}
+		}
+	}
 }

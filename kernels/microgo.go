@@ -1,6 +1,9 @@
 package kernels
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // The pure-Go microkernels: the same contract as the assembly ones (see
 // kargs), for float32 and float64.
@@ -77,12 +80,28 @@ func kernGo[T Float](aDisp bool) func(*kargs) {
 					if p.flags&flagAcc != 0 {
 						v = *dst + v
 					}
-					if p.flags&flagRelu != 0 && v < 0 {
-						v = 0
+					if p.flags&flagRelu != 0 {
+						v = relu(v)
 					}
 					*dst = v
 				}
 			}
 		}
 	}
+}
+
+// relu is tensor.Relu's ReLU: for float32, every bit of a value whose sign
+// bit is set is cleared (-0 and negative NaNs become +0, positive NaNs
+// stay); for float64, values not above 0 (and NaNs) become 0.
+func relu[T Float](v T) T {
+	switch x := any(v).(type) {
+	case float32:
+		b := math.Float32bits(x)
+		return T(math.Float32frombits(b &^ uint32(int32(b)>>31)))
+	case float64:
+		if x > 0 {
+			return v
+		}
+	}
+	return 0
 }

@@ -95,6 +95,26 @@ func (c *Conv2d) Forward(x *autograd.Var, m Mode) *autograd.Var {
 	return autograd.Conv2dBias(x, c.W, c.B, c.Window(s[2], s[3]))
 }
 
+// fused runs the convolution together with the ReLU that follows it and,
+// if pool is not nil, the max-pool after that, as one op of the engine
+// (autograd.Conv2dBiasRelu, Conv2dBiasReluMaxPool): the same values and
+// gradients, with fewer passes over memory and no intermediate tensors
+// kept for the backward pass.
+func (c *Conv2d) fused(x *autograd.Var, pool *maxPool) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 4 {
+		tensor.Panicf("nn."+c.name, "want input [N,C,H,W], got %v", s)
+	}
+	p := c.Window(s[2], s[3])
+	if pool == nil {
+		return autograd.Conv2dBiasRelu(x, c.W, c.B, p)
+	}
+	ws := c.W.Shape()
+	oh := tensor.ConvOutSize(s[2], ws[2], p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+	ow := tensor.ConvOutSize(s[3], ws[3], p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+	return autograd.Conv2dBiasReluMaxPool(x, c.W, c.B, p, pool.k, pool.k, pool.window(oh, ow))
+}
+
 // Window returns the strides, padding and dilation the layer uses on an
 // input of h x w pixels.
 func (c *Conv2d) Window(h, w int) tensor.Conv2dParams {
@@ -159,9 +179,12 @@ func (f *Func) Name() string                                  { return f.name }
 func (f *Func) Forward(x *autograd.Var, m Mode) *autograd.Var { return f.f(x, m) }
 
 // ReLU is a rectifier layer.
-func ReLU(name string) Layer {
-	return NewFunc(name, func(x *autograd.Var, m Mode) *autograd.Var { return autograd.Relu(x) })
-}
+func ReLU(name string) Layer { return reluLayer{name} }
+
+type reluLayer struct{ name string }
+
+func (r reluLayer) Name() string                                  { return r.name }
+func (r reluLayer) Forward(x *autograd.Var, m Mode) *autograd.Var { return autograd.Relu(x) }
 
 // Flatten reshapes [N,...] to [N,-1].
 func Flatten(name string) Layer {
@@ -170,10 +193,25 @@ func Flatten(name string) Layer {
 
 // MaxPool is a max-pooling layer of a k x k window.
 func MaxPool(name string, k, stride int, pad Padding) Layer {
-	return NewFunc(name, func(x *autograd.Var, m Mode) *autograd.Var {
-		s := x.Shape()
-		return autograd.MaxPool2d(x, k, k, pad.params(s[2], s[3], k, k, stride, stride, 1, 1))
-	})
+	return &maxPool{name: name, k: k, stride: stride, pad: pad}
+}
+
+type maxPool struct {
+	name      string
+	k, stride int
+	pad       Padding
+}
+
+func (p *maxPool) Name() string { return p.name }
+
+func (p *maxPool) Forward(x *autograd.Var, m Mode) *autograd.Var {
+	s := x.Shape()
+	return autograd.MaxPool2d(x, p.k, p.k, p.window(s[2], s[3]))
+}
+
+// window places the pool on an input of h x w pixels.
+func (p *maxPool) window(h, w int) tensor.Conv2dParams {
+	return p.pad.params(h, w, p.k, p.k, p.stride, p.stride, 1, 1)
 }
 
 // AvgPool is an average-pooling layer (padding not counted in the mean).

@@ -65,8 +65,29 @@ func (m *Model) Forward(x *autograd.Var, mode Mode, taps ...string) (*autograd.V
 			}
 		}
 	}
-	for _, l := range m.layers {
-		x = l.Forward(x, mode)
+	tapped := func(l Layer) bool { return slices.Contains(taps, l.Name()) }
+	for i := 0; i < len(m.layers); i++ {
+		l := m.layers[i]
+		// a convolution followed by a ReLU (and a max-pool) runs as one
+		// fused op when the intermediate outputs are not tapped
+		if c, ok := l.(*Conv2d); ok && i+1 < len(m.layers) && !tapped(c) {
+			if r, ok := m.layers[i+1].(reluLayer); ok {
+				var pool *maxPool
+				if i+2 < len(m.layers) && !tapped(r) {
+					pool, _ = m.layers[i+2].(*maxPool)
+				}
+				x = c.fused(x, pool)
+				i++
+				if pool != nil {
+					i++
+				}
+				l = m.layers[i]
+			} else {
+				x = l.Forward(x, mode)
+			}
+		} else {
+			x = l.Forward(x, mode)
+		}
 		for _, t := range taps {
 			if t == l.Name() {
 				acts[t] = x

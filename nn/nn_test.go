@@ -161,3 +161,55 @@ func TestBuildIsDeterministic(t *testing.T) {
 		t.Fatal("initialisation not determined by the seed")
 	}
 }
+
+// Convolutions followed by a ReLU (and a max-pool) run fused unless an
+// intermediate output is tapped; both ways must give the same logits and
+// the same gradients with respect to the input and every parameter.
+func TestFusedLayersMatchUnfused(t *testing.T) {
+	for _, arch := range []string{"cifarnet", "cifarnet-tf", "mnist-small"} {
+		in := []int{3, 12, 12}
+		if strings.HasPrefix(arch, "mnist") {
+			in = []int{1, 12, 12}
+		}
+		spec, err := DefaultSpec(arch, in[0], in[1], in[2], 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lrn := range []bool{false, true} {
+			if lrn && !strings.HasPrefix(arch, "cifarnet") {
+				continue
+			}
+			spec.LRN = lrn
+			m, err := Build(spec, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(4, 4))
+			x := tensor.Zeros(tensor.Float32, 3, in[0], in[1], in[2])
+			for i := 0; i < x.Size(); i++ {
+				x.SetFlat(i, rng.Float64())
+			}
+			run := func(taps ...string) (*tensor.Tensor, []*tensor.Tensor) {
+				xv := autograd.Param(x)
+				logits, _ := m.Forward(xv, Eval, taps...)
+				params, _ := m.Trainable()
+				g := autograd.MustGrad(autograd.Sum(autograd.Square(logits), false), append([]*autograd.Var{xv}, params...), false)
+				vals := make([]*tensor.Tensor, len(g))
+				for i, v := range g {
+					vals[i] = v.Value()
+				}
+				return logits.Value(), vals
+			}
+			l0, g0 := run(m.LayerNames()...) // every layer tapped: nothing fused
+			l1, g1 := run()
+			if d := tensor.MaxAbsDiff(l0, l1); d != 0 {
+				t.Fatalf("%s lrn=%v: logits differ by %g", arch, lrn, d)
+			}
+			for i := range g0 {
+				if d := tensor.MaxAbsDiff(g0[i], g1[i]); d > 1e-5*(1+tensor.MaxAbsDiff(g0[i], tensor.ZerosLike(g0[i]))) {
+					t.Fatalf("%s lrn=%v: gradient %d differs by %g", arch, lrn, i, d)
+				}
+			}
+		}
+	}
+}

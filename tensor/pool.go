@@ -29,18 +29,47 @@ func MaxPool2dIndices(x *Tensor, kh, kw int, p Conv2dParams) ([]int32, []int) {
 	g, oshape := PoolOutShape("tensor.MaxPool2d", x.shape, kh, kw, p)
 	idx := make([]int32, Numel(oshape))
 	if x.dtype == Float32 {
-		maxPoolIdx(x.f32, g, idx)
+		maxPoolIdx(x.f32, g, idx, nil)
 	} else {
-		maxPoolIdx(x.f64, g, idx)
+		maxPoolIdx(x.f64, g, idx, nil)
 	}
 	return idx, oshape
 }
 
-func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
+// MaxPool2d returns the max-pool of x [N,C,H,W] (0 for a window entirely
+// in the padding) together with the indices of MaxPool2dIndices, the
+// values picked in the same pass: it equals GatherFlat(x, idx, shape...).
+func MaxPool2d(x *Tensor, kh, kw int, p Conv2dParams) (*Tensor, []int32) {
+	g, oshape := PoolOutShape("tensor.MaxPool2d", x.shape, kh, kw, p)
+	idx := make([]int32, Numel(oshape))
+	out := Zeros(x.dtype, oshape...)
+	if x.dtype == Float32 {
+		maxPoolIdx(x.f32, g, idx, out.f32)
+	} else {
+		maxPoolIdx(x.f64, g, idx, out.f64)
+	}
+	return out, idx
+}
+
+// pickValues sets vals[i] = x[idx[i]] (0 for negative indices).
+func pickValues[T Float](x []T, idx []int32, vals []T) {
+	for i, j := range idx {
+		if j >= 0 {
+			vals[i] = x[j]
+		} else {
+			vals[i] = 0
+		}
+	}
+}
+
+// maxPoolIdx fills idx and, when vals is not nil, the values at idx (per
+// channel while it is in cache).
+func maxPoolIdx[T Float](x []T, g convGeom, idx []int32, vals []T) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	if x32, ok := any(x).([]float32); ok && p.DilationH == 1 && p.DilationW == 1 {
-		maxPool32(x32, g, idx)
+		v32, _ := any(vals).([]float32)
+		maxPool32(x32, g, idx, v32)
 		return
 	}
 	// the general loop: float64 (checks and references) and dilated windows
@@ -76,6 +105,9 @@ func maxPoolIdx[T Float](x []T, g convGeom, idx []int32) {
 					}
 					out[oy*g.ow+ox] = int32(best)
 				}
+			}
+			if vals != nil {
+				pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
 			}
 		}
 	})
@@ -457,7 +489,7 @@ func sel(ka, ia, kb, ib int32) (int32, int32) {
 // branches on the data: the window maximum is taken first, then the first
 // position holding it is found with selects (a NaN, where equality fails,
 // takes a slower exact path).
-func maxPool32(x []float32, g convGeom, idx []int32) {
+func maxPool32(x []float32, g convGeom, idx []int32, vals []float32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	sh, sw := p.StrideH, p.StrideW
@@ -484,6 +516,9 @@ func maxPool32(x []float32, g convGeom, idx []int32) {
 					}
 					o[ox] = int32(base + windowArgmax(xc, g.w, i0, i1, j0, j1))
 				}
+			}
+			if vals != nil {
+				pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
 			}
 		}
 	})
