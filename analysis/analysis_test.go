@@ -69,8 +69,17 @@ func TestRegionModel(t *testing.T) {
 			t.Errorf("image %d: L-inf %g, want 0.3", r.Index, a.Linf)
 		}
 		it := r.Attacks["iter-ll:steps=4"]
-		if len(it.StepIoU) != 4 || len(it.StepSuccess) != 4 {
+		if len(it.StepIoU) != 4 || len(it.StepSuccess) != 4 || len(it.StepComponents) != 4 || len(it.StepLinf) != 4 {
 			t.Fatalf("image %d: trace of %d steps, want 4", r.Index, len(it.StepIoU))
+		}
+		for k, l := range it.StepLinf {
+			// steps of eps/4 towards one class: each pixel that can move does
+			if want := 0.3 * float64(k+1) / 4; math.Abs(l.F()-want) > 1e-6 {
+				t.Errorf("image %d: L-inf %g after step %d, want %g", r.Index, l, k+1, want)
+			}
+		}
+		if r.TruthArea.F() != 16.0/256 {
+			t.Errorf("image %d: object area %g, want %g", r.Index, r.TruthArea, 16.0/256)
 		}
 		if r.Image != "" {
 			gallery++
@@ -145,7 +154,7 @@ func TestVerdicts(t *testing.T) {
 		want1, want2a string
 	}{
 		{"attacked have lower coverage and IoU", 400, 100, split(0.3, 0.6), split(0.4, 0.8), Holds, Holds},
-		{"no difference", 2000, 500, normal(0.5, 0.1), normal(0.7, 0.1), DoesNotHold, DoesNotHold},
+		{"no difference", 4000, 1000, normal(0.5, 0.1), normal(0.7, 0.1), DoesNotHold, DoesNotHold},
 		{"the opposite", 400, 100, split(0.7, 0.4), split(0.9, 0.6), DoesNotHold, DoesNotHold},
 		{"too few attacked", 400, 5, split(0.3, 0.6), split(0.4, 0.8), Inconclusive, Inconclusive},
 		{"never attacked", 100, 0, normal(0.5, 0.1), normal(0.5, 0.1), Inconclusive, Inconclusive},

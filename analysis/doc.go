@@ -20,13 +20,18 @@
 // that of an uninterrupted run.
 //
 // Compute (or Summarize, from a directory) turns the records into a Summary:
+// the coverage of the objects by each clean mask next to that mask's area;
 // for every attack, the attacked (attack succeeded) and resisted groups with
 // means, medians and bootstrap intervals, Mann-Whitney U tests with
-// rank-biserial effect sizes, the success rate by completeness bin with
-// Wilson intervals, a logistic fit of success on completeness (also adjusted
-// for the clean confidence), per-step curves, and a verdict per observation:
-// holds, does not hold, or inconclusive, with its effect size and p-value.
-// WriteFiles writes summary.json and summary.md.
+// rank-biserial effect sizes and their DeLong intervals, the success rate by
+// completeness bin with Wilson intervals, a logistic fit of success on
+// completeness (also adjusted for the clean confidence), per-step curves,
+// and a verdict per observation: holds, does not hold, inconclusive or not
+// tested, with its effect size and p-values. Verdicts come from difference
+// and equivalence tests corrected over the attacks of an observation
+// (Holm); observation 2 compares iterative attacks' images at one step of
+// their trace, where all are equally perturbed. WriteFiles writes
+// summary.json and summary.md.
 //
 // Attention maps are Grad-CAM maps of the true class (package attention) or
 // LIME explanations (package lime), stored at the layer's resolution as

@@ -16,7 +16,7 @@ func Example() {
 	for i := 0; i < 200; i++ {
 		cov := float64(i) / 200
 		recs = append(recs, &analysis.Record{Index: i, Conf: 0.9,
-			Clean: &analysis.MapStats{Map: analysis.Map{1}, Coverage: analysis.Num(cov), Components: 1},
+			Clean: &analysis.MapStats{Map: analysis.Map{1}, Coverage: analysis.Num(cov), CoverageArea: analysis.Num(cov), Components: 1},
 			Attacks: map[string]*analysis.AttackRecord{"fgsm": {
 				Success: i < 40, IoU: analysis.Num(0.5 + cov/2), Adv: &analysis.MapStats{Components: 1}}}})
 	}

@@ -102,8 +102,10 @@ func fakeRecords(n, attacked int, seed uint64, cov, iou func(r *rand.Rand, succe
 	for i := 0; i < n; i++ {
 		s := i < attacked
 		rec := &Record{Index: i, Label: i % 3, Pred: i % 3, Conf: 0.9,
-			Clean:   &MapStats{Map: Map{1, 0, 0, 0}, Coverage: Num(cov(rng, s)), Components: 1, CoverageArea: Num(math.NaN()), CoverageTopK: Num(math.NaN()), IoUTruth: Num(math.NaN())},
+			Clean:   &MapStats{Map: Map{1, 0, 0, 0}, Components: 1, CoverageTopK: Num(math.NaN()), IoUTruth: Num(math.NaN())},
 			Attacks: map[string]*AttackRecord{"a": {Success: s, IoU: Num(iou(rng, s)), Adv: &MapStats{Components: 1}}}}
+		c := Num(cov(rng, s))
+		rec.Clean.Coverage, rec.Clean.CoverageArea = c, c
 		out = append(out, rec)
 	}
 	return out

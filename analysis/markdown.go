@@ -59,6 +59,14 @@ func (s *Summary) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "Masks: mean threshold (M > mean M) at input resolution; top-k: %d %s. Completeness is measured against %s.\n\n",
 		h.TopK, map[bool]string{true: "superpixels with the largest positive LIME weights", false: "highest cells of the coarse map"}[h.Lime()],
 		map[bool]string{true: "the ground-truth mask of each image", false: "nothing (the dataset has no ground truth)"}[h.Data.Truth])
+	if at := s.Attention; at != nil {
+		fmt.Fprintf(w, "## Attention on the object\n\nClean attention of the %d analysed images with ground truth: each coverage next to the area of the mask it comes from (coverage grows with a mask's area alone, so completeness is compared on the area-matched mask, whose area is the object's). Medians [95%% CI]; areas are shares of the image.\n\n", at.N)
+		fmt.Fprintf(w, "| mask | area | coverage of the object |\n|---|---|---|\n")
+		fmt.Fprintf(w, "| object (ground truth) | %s | 1 |\n", ci(at.ObjectArea.Median))
+		fmt.Fprintf(w, "| mean threshold | %s | %s |\n", ci(at.MeanArea.Median), ci(at.Coverage.Median))
+		fmt.Fprintf(w, "| area-matched (the object's area) | %s | **%s** |\n", ci(at.ObjectArea.Median), ci(at.CoverageArea.Median))
+		fmt.Fprintf(w, "| top-k | %s | %s |\n\n", f3(at.TopKArea), ci(at.CoverageTopK.Median))
+	}
 	fmt.Fprintf(w, "## Verdicts\n\n| # | claim | verdict | where |\n|---|---|---|---|\n")
 	for _, o := range s.Overall {
 		fmt.Fprintf(w, "| %s | %s | **%s** | %s |\n", o.Observation, o.Claim, o.Status, o.Text)
@@ -72,15 +80,26 @@ func (s *Summary) Markdown(w io.Writer) {
 		for _, v := range a.Verdicts {
 			fmt.Fprintf(w, "- Observation %s %s\n", v.Observation, v.Text)
 		}
-		fmt.Fprintf(w, "\n| metric | attacked n | attacked median | attacked mean [95%% CI] | resisted n | resisted median | resisted mean [95%% CI] | difference of means [95%% CI] | r | p |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		if c := a.IoU; c.Step > 0 {
+			fmt.Fprintf(w, "\nObservation 2 is measured after step %d of the per-step trace, which does not stop at the first misclassified step: every image has then taken the same steps, so broken and resisted images carry perturbations of the same size; the attack itself keeps each image's first successful iterate.\n", c.Step)
+		}
+		if l := a.IoU.Linf; l != nil {
+			fmt.Fprintf(w, "\nPerturbation sizes of observation 2's groups: mean L-inf %s (attacked) vs %s (resisted), difference %s: %s (within ±%.2g).\n",
+				ci(l.Attacked.Mean), ci(l.Resisted.Mean), ci(l.Diff), map[bool]string{true: "equal", false: "**not equal**"}[l.Equal], l.Margin)
+		}
+		fmt.Fprintf(w, "\n| metric | step | attacked n | attacked median | attacked mean [95%% CI] | resisted n | resisted median | resisted mean [95%% CI] | difference of means [95%% CI] | r [90%% CI] | p | equivalence p |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range append([]*Comparison{a.Completeness, a.IoU, a.Components}, a.Others...) {
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %s | %s | %s | %s | %s |\n", c.Metric,
+			step := "returned"
+			if c.Step > 0 {
+				step = fmt.Sprint(c.Step)
+			}
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", c.Metric, step,
 				c.Attacked.N, f3(c.Attacked.Median.Est), ci(c.Attacked.Mean),
-				c.Resisted.N, f3(c.Resisted.Median.Est), ci(c.Resisted.Mean), ci(c.DiffMean), signed(c.RankBiserial), FormatP(c.P.F()))
+				c.Resisted.N, f3(c.Resisted.Median.Est), ci(c.Resisted.Mean), ci(c.DiffMean), rci(c.RankBiserial, c.RankBiserialCI), FormatP(c.P.F()), FormatP(c.PEquivalence.F()))
 		}
 		fmt.Fprintln(w)
 		if len(a.Bins) > 0 {
-			fmt.Fprintf(w, "Success rate by completeness (coverage):\n\n| coverage | images | succeeded | rate [95%% CI] |\n|---|---|---|---|\n")
+			fmt.Fprintf(w, "Success rate by completeness (area-matched coverage):\n\n| coverage | images | succeeded | rate [95%% CI] |\n|---|---|---|---|\n")
 			for _, b := range a.Bins {
 				fmt.Fprintf(w, "| %.3g-%.3g | %d | %d | %s |\n", b.Lo, b.Hi, b.Count, b.Successes, pci(b.Rate))
 			}
@@ -90,7 +109,7 @@ func (s *Summary) Markdown(w io.Writer) {
 		}
 		if l := a.Logistic; l != nil {
 			if l.Note != "" {
-				fmt.Fprintf(w, "Logistic fit of success on coverage: not possible (%s).\n\n", l.Note)
+				fmt.Fprintf(w, "Logistic fit of success on area-matched coverage: not possible (%s).\n\n", l.Note)
 			} else {
 				sep := ""
 				if l.Separated {
@@ -103,7 +122,7 @@ func (s *Summary) Markdown(w io.Writer) {
 				if l.ClassNote == "" {
 					adj += fmt.Sprintf(" Within classes (the true class as a factor), it is %s (p = %s).", f3(l.ClassSlope), FormatP(l.ClassP.F()))
 				}
-				fmt.Fprintf(w, "Logistic fit of success on coverage (n = %d): slope %s (SE %s, p = %s); the odds of success change by a factor %s per +0.1 coverage.%s%s\n\n",
+				fmt.Fprintf(w, "Logistic fit of success on area-matched coverage (n = %d): slope %s (SE %s, p = %s); the odds of success change by a factor %s per +0.1 coverage.%s%s\n\n",
 					l.N, f3(l.Slope), f3(l.SlopeSE), FormatP(l.P.F()), f3(l.OddsRatio10), sep, adj)
 			}
 		}
@@ -115,8 +134,8 @@ func (s *Summary) Markdown(w io.Writer) {
 			fmt.Fprintln(w)
 		}
 	}
-	fmt.Fprintf(w, "Decision rules: a comparison holds when the Mann-Whitney p < %g and the attacked group differs in the predicted direction; it does not hold when it differs significantly the other way, or when the effect is negligible (|r| < %g) with at least %d images per group; otherwise it is inconclusive (groups need at least %d images). Observation 3 compares each image's IoU at the step where the success rate levels off with its IoU at the last step (bootstrap CI of the mean drop and a sign test).\n",
-		Alpha, Negligible, MinGroupNull, MinGroup)
+	fmt.Fprintf(w, "Decision rules (docs/analysis.md): p-values are corrected with Holm's method over the attacks that test an observation. A comparison is negligible (does not hold) when the equivalence test shows |r| < %g (the 90%% interval of r inside the margin, corrected p < %g); otherwise it holds when the Mann-Whitney p < %g and r is at least %g in the predicted direction, does not hold when the same is seen the other way, and is inconclusive else. Groups need at least %d images; observation 2 needs both groups equally perturbed (mean L-inf within ±%g eps) and is measured at the last step of the per-step trace for iterative attacks; the attention-gated attack does not test it (its gate links success and IoU). Observation 3 compares each image's IoU at the step where the success rate levels off with its IoU at the last step (bootstrap CI of the mean drop, sign test, Cohen's d_z with equivalence margin %g).\n",
+		Negligible, Alpha, Alpha, Negligible, MinGroup, LinfTolerance, NegligibleDZ)
 }
 
 func ci(i Interval) string {
@@ -134,6 +153,17 @@ func pci(i Interval) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%s [%s, %s]", pct(i.Est.F()), pct(i.Lo.F()), pct(i.Hi.F()))
+}
+
+// rci formats an estimate with its interval.
+func rci(n Num, i Interval) string {
+	if math.IsNaN(n.F()) {
+		return "n/a"
+	}
+	if math.IsNaN(i.Lo.F()) {
+		return signed(n)
+	}
+	return fmt.Sprintf("%+.2f [%+.2f, %+.2f]", n.F(), i.Lo.F(), i.Hi.F())
 }
 
 func signed(n Num) string {

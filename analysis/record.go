@@ -141,8 +141,11 @@ type Record struct {
 	// fields below are then empty.
 	Skipped string `json:"skipped,omitempty"`
 	// Conf is the clean softmax probability of the true class.
-	Conf  Num       `json:"conf"`
-	Clean *MapStats `json:"clean,omitempty"`
+	Conf Num `json:"conf"`
+	// TruthArea is the share of the image the ground-truth object covers
+	// (0: no ground truth, or a record of an older analysis).
+	TruthArea Num       `json:"truth_area,omitempty"`
+	Clean     *MapStats `json:"clean,omitempty"`
 	// Attacks holds one entry per attack, keyed by the attack's spec.
 	Attacks map[string]*AttackRecord `json:"attacks,omitempty"`
 	// Image and Truth (gallery records only) are the clean image and the
@@ -188,13 +191,17 @@ type AttackRecord struct {
 	CentroidShift Num `json:"centroid_shift"`
 	// Adv describes the adversarial image's map (for the true class).
 	Adv *MapStats `json:"adv"`
-	// Per-step trace of iterative attacks (observation 3): after step k+1,
-	// the IoUs with the clean masks, whether the image is misclassified
-	// and the probability of the true class.
-	StepIoU     []Num  `json:"step_iou,omitempty"`
-	StepIoUTopK []Num  `json:"step_iou_topk,omitempty"`
-	StepSuccess []bool `json:"step_success,omitempty"`
-	StepConf    []Num  `json:"step_conf,omitempty"`
+	// Per-step trace of iterative attacks (observations 2 and 3): after
+	// step k+1, the IoUs with the clean masks, whether the image is
+	// misclassified, the probability of the true class, the connected
+	// pieces of the mean-threshold mask and the L-inf size of the
+	// perturbation. (Records of older analyses lack the last two.)
+	StepIoU        []Num  `json:"step_iou,omitempty"`
+	StepIoUTopK    []Num  `json:"step_iou_topk,omitempty"`
+	StepSuccess    []bool `json:"step_success,omitempty"`
+	StepConf       []Num  `json:"step_conf,omitempty"`
+	StepComponents []int  `json:"step_components,omitempty"`
+	StepLinf       []Num  `json:"step_linf,omitempty"`
 	// Image is the adversarial image (gallery records only).
 	Image Pixels `json:"image,omitempty"`
 }
@@ -270,7 +277,8 @@ func (r *Record) check() error {
 			return fmt.Errorf("image %d: attack %s has no adversarial map", r.Index, k)
 		}
 		n := len(a.StepIoU)
-		if len(a.StepSuccess) != n || len(a.StepIoUTopK) != n || len(a.StepConf) != n {
+		if len(a.StepSuccess) != n || len(a.StepIoUTopK) != n || len(a.StepConf) != n ||
+			len(a.StepComponents) != 0 && len(a.StepComponents) != n || len(a.StepLinf) != 0 && len(a.StepLinf) != n {
 			return fmt.Errorf("image %d: attack %s: per-step arrays of different lengths", r.Index, k)
 		}
 	}

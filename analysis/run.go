@@ -389,6 +389,9 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 	for j, i := range keep {
 		truth[j] = ds.Mask(lo + i)
 		rec := recs[i]
+		if truth[j] != nil {
+			rec.TruthArea = Num(float64(mask.Count(truth[j])) / float64(len(truth[j])))
+		}
 		rec.Clean, cleanMasks[j] = r.describe(clean.coarse[i], clean.up[i], truth[j])
 		rec.Attacks = map[string]*AttackRecord{}
 	}
@@ -446,6 +449,8 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 					ar.StepIoUTopK = append(ar.StepIoUTopK, Num(p.iouTopK))
 					ar.StepSuccess = append(ar.StepSuccess, p.success)
 					ar.StepConf = append(ar.StepConf, Num(p.conf))
+					ar.StepComponents = append(ar.StepComponents, p.components)
+					ar.StepLinf = append(ar.StepLinf, Num(p.linf))
 				}
 			}
 			recs[i].Attacks[sp.Text] = ar

@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"errors"
+	"math"
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/mask"
@@ -14,6 +15,8 @@ type stepPoint struct {
 	iou, iouTopK float64
 	success      bool
 	conf         float64
+	components   int     // pieces of the mean-threshold mask
+	linf         float64 // L-inf size of the perturbation
 }
 
 // trace replays an iterative attack step by step and measures every
@@ -116,8 +119,13 @@ func (r *batchRunner) trace(ctx context.Context, sp *attack.Spec, x *tensor.Tens
 			}
 			mean := mask.MeanThreshold(m.up[i], r.h.Data.H, r.h.Data.W)
 			top := r.h.TopKMask(m.coarse[i])
+			linf := 0.0
+			for q := i * per; q < (i+1)*per; q++ {
+				linf = max(linf, math.Abs(float64(cur[q]-x0[q])))
+			}
 			p := stepPoint{iou: mask.IoU(cleanMasks[i].mean, mean), iouTopK: mask.IoU(cleanMasks[i].topk, top),
-				success: m.pred[i] != y[i], conf: m.probs[i][y[i]]}
+				success: m.pred[i] != y[i], conf: m.probs[i][y[i]],
+				components: mask.Scatter(mean, r.h.Data.H, r.h.Data.W, mask.Eight).Components, linf: linf}
 			out[i] = append(out[i], p)
 			if gated && p.iou < threshold {
 				active[i] = false

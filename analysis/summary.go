@@ -21,22 +21,31 @@ const (
 	// NotMeasured is the overall status of an observation no attack of the
 	// analysis measures.
 	NotMeasured = "not measured"
+	// NotTested is the status of a comparison the attack decides by
+	// construction (the attention-gated attack stops an image when its IoU
+	// falls below the threshold, so success and IoU are linked by design).
+	NotTested = "not tested"
 )
 
 // Decision rules of the verdicts (see docs/analysis.md).
 const (
-	// Alpha is the significance level of the tests.
+	// Alpha is the significance level of the tests, family-wise over the
+	// attacks of an observation (Holm).
 	Alpha = 0.05
 	// MinGroup is the smallest group (attacked or resisted images) a
 	// comparison needs before it can conclude anything.
 	MinGroup = 10
-	// MinGroupNull is the smallest group for concluding "no difference"
-	// from a negligible, non-significant effect.
-	MinGroupNull = 30
-	// Negligible is the largest |rank-biserial r| called negligible
-	// (NegligibleDZ for Cohen's d_z).
+	// Negligible is the equivalence margin of the rank-biserial r: an
+	// effect is negligible when the equivalence test (two one-sided tests,
+	// the 90% interval of r inside (-Negligible, Negligible)) rejects
+	// |r| >= Negligible; NegligibleDZ is the margin of Cohen's d_z.
 	Negligible   = 0.1
 	NegligibleDZ = 0.2
+	// LinfTolerance: the attacked and resisted images of a comparison of
+	// observation 2 count as equally perturbed when the 95% interval of
+	// the difference of their mean L-inf sizes lies within
+	// ±LinfTolerance*eps.
+	LinfTolerance = 0.02
 	// The success rate of an iterative attack has levelled off at the first
 	// step within max(PlateauAbs, PlateauRel*best) of its best rate.
 	PlateauAbs = 0.005
@@ -92,12 +101,38 @@ type Comparison struct {
 	// statistic, the two-sided p-value, and the effect sizes (rank-biserial
 	// r, positive when attacked images score higher; common-language
 	// effect P(attacked > resisted)).
-	U              Num    `json:"u"`
-	Z              Num    `json:"z"`
-	P              Num    `json:"p"`
-	RankBiserial   Num    `json:"rank_biserial"`
-	CommonLanguage Num    `json:"common_language"`
-	Note           string `json:"note,omitempty"`
+	U              Num `json:"u"`
+	Z              Num `json:"z"`
+	P              Num `json:"p"`
+	RankBiserial   Num `json:"rank_biserial"`
+	CommonLanguage Num `json:"common_language"`
+	// RankBiserialCI is the 90% interval of r (DeLong's variance) and
+	// PEquivalence the p-value of the equivalence test of |r| <
+	// Negligible (two one-sided tests; < 0.05 exactly when the interval
+	// lies inside the margin), before the correction over attacks.
+	RankBiserialCI Interval `json:"rank_biserial_ci90"`
+	PEquivalence   Num      `json:"p_equivalence"`
+	// Step is the step of the per-step trace the groups were taken at
+	// (iterative attacks, observation 2): every image had taken the same
+	// steps there, success and values are those of that iterate. 0: the
+	// image the attack returned.
+	Step int `json:"step,omitempty"`
+	// Linf compares the perturbation sizes of the two groups (observation
+	// 2 only).
+	Linf *LinfCheck `json:"linf,omitempty"`
+	Note string     `json:"note,omitempty"`
+}
+
+// LinfCheck compares the L-inf perturbation sizes of the attacked and
+// resisted images of a comparison: a group with smaller perturbations has
+// a higher clean/adversarial IoU for that reason alone, so observation 2
+// is only decided when the sizes are equal within Margin.
+type LinfCheck struct {
+	Attacked Group    `json:"attacked"`
+	Resisted Group    `json:"resisted"`
+	Diff     Interval `json:"diff_mean"`
+	Margin   float64  `json:"margin"`
+	Equal    bool     `json:"equal"`
 }
 
 // Bin is the attack success rate among images whose completeness lies in
@@ -157,10 +192,14 @@ type StepCurve struct {
 	// decrease of IoU from the plateau to the last step.
 	Plateau int      `json:"plateau"`
 	IoUDrop Interval `json:"iou_drop_after_plateau"`
-	// DZ is Cohen's d_z of the paired decrease and SignP the two-sided
-	// sign-test p-value.
-	DZ    Num `json:"dz"`
-	SignP Num `json:"sign_p"`
+	// DZ is Cohen's d_z of the paired decrease with its 90% interval
+	// (normal approximation, SE = sqrt(1/n + d_z^2/(2n))), SignP the
+	// two-sided sign-test p-value and PEquivalence that of the
+	// equivalence test of |d_z| < NegligibleDZ.
+	DZ           Num      `json:"dz"`
+	DZCI         Interval `json:"dz_ci90"`
+	SignP        Num      `json:"sign_p"`
+	PEquivalence Num      `json:"p_equivalence"`
 }
 
 // Verdict states whether an observation holds for one attack.
@@ -169,11 +208,23 @@ type Verdict struct {
 	Attack      string `json:"attack"`
 	Status      string `json:"status"`
 	Strength    string `json:"strength,omitempty"`
-	// Effect is the effect size named by EffectName; P its p-value.
-	Effect     Num    `json:"effect"`
-	EffectName string `json:"effect_name,omitempty"`
-	P          Num    `json:"p"`
-	Text       string `json:"text"`
+	// Effect is the effect size named by EffectName with its 90%
+	// interval; P the p-value of the difference test.
+	Effect     Num      `json:"effect"`
+	EffectCI   Interval `json:"effect_ci90"`
+	EffectName string   `json:"effect_name,omitempty"`
+	P          Num      `json:"p"`
+	// PHolm and PEquivalenceHolm are the p-values of the difference and
+	// the equivalence tests after Holm's correction over the Family
+	// attacks of the analysis that test this observation; the verdict is
+	// taken from them.
+	PHolm            Num    `json:"p_holm"`
+	PEquivalenceHolm Num    `json:"p_equivalence_holm"`
+	Family           int    `json:"family,omitempty"`
+	Text             string `json:"text"`
+	// tested marks a verdict that takes part in the correction.
+	tested bool
+	pEquiv float64
 }
 
 // AttackSummary holds the statistics of one attack.
@@ -186,9 +237,12 @@ type AttackSummary struct {
 	SuccessRate Interval       `json:"success_rate"`
 	// MeanConfTrue is the mean adversarial probability of the true class.
 	MeanConfTrue Num `json:"mean_conf_true"`
-	// Completeness is observation 1's comparison (coverage of the clean
-	// mean-threshold mask); IoU observation 2a's; Components 2b's (change
-	// in the number of pieces of the mask); Others the remaining metrics.
+	// Completeness is observation 1's comparison (coverage of the object
+	// by the clean area-matched mask, whose area is the object's, so that
+	// coverage does not grow with the mask's area); IoU observation 2a's;
+	// Components 2b's (change in the number of pieces of the mask), both
+	// at the last step of the trace for the traced iterative attacks;
+	// Others the remaining metrics, on the images the attack returned.
 	Completeness *Comparison   `json:"completeness"`
 	IoU          *Comparison   `json:"iou"`
 	Components   *Comparison   `json:"components"`
@@ -210,15 +264,37 @@ type Overall struct {
 
 // Summary is summary.json: the statistics of an analysis.
 type Summary struct {
-	Header   *Header          `json:"header"`
-	Dir      string           `json:"dir,omitempty"`
-	Images   int              `json:"images"`   // recorded images
-	Analysed int              `json:"analysed"` // correctly classified
-	CleanAcc Interval         `json:"clean_accuracy"`
-	Attacks  []*AttackSummary `json:"attacks"`
-	Overall  []Overall        `json:"overall"`
+	Header   *Header  `json:"header"`
+	Dir      string   `json:"dir,omitempty"`
+	Images   int      `json:"images"`   // recorded images
+	Analysed int      `json:"analysed"` // correctly classified
+	CleanAcc Interval `json:"clean_accuracy"`
+	// Attention describes the clean attention of the analysed images:
+	// how much of each object its masks cover, next to the masks' areas.
+	Attention *AttentionSummary `json:"attention,omitempty"`
+	Attacks   []*AttackSummary  `json:"attacks"`
+	Overall   []Overall         `json:"overall"`
 	// Complete is false when the analysis has not finished all images.
 	Complete bool `json:"complete"`
+}
+
+// AttentionSummary describes the clean attention of the analysed images
+// against their objects. Coverage |A ∩ G|/|G| grows with the area of the
+// mask A alone, so every coverage comes with the area of its mask: the
+// mean-threshold mask's area varies from image to image and model to
+// model, the area-matched mask's is the object's own (|G| pixels), the
+// top-k mask's is fixed. Completeness is compared between models on the
+// area-matched coverage. Areas are shares of the image.
+type AttentionSummary struct {
+	N            int   `json:"n"` // analysed images with ground truth
+	ObjectArea   Group `json:"object_area"`
+	MeanArea     Group `json:"mean_mask_area"`
+	Coverage     Group `json:"coverage_mean_mask"`
+	CoverageArea Group `json:"coverage_area_matched"`
+	// TopKArea is the top-k mask's area before upsampling: TopK of the
+	// map's cells (NaN for LIME, whose superpixels vary in size).
+	TopKArea     Num   `json:"topk_area"`
+	CoverageTopK Group `json:"coverage_topk"`
 }
 
 // Load reads an analysis directory (header and records).
@@ -272,6 +348,7 @@ func Compute(h *Header, recs []*Record) (*Summary, error) {
 		s.CleanAcc = nanInterval()
 	}
 	boot := stats.Bootstrap{Resamples: 1000, Seed: h.Config.Seed + 17}
+	s.Attention = attentionSummary(h, analysed, boot)
 	// The attacks are independent (and each deterministic), so they are
 	// summarised in parallel.
 	s.Attacks = make([]*AttackSummary, len(h.Attacks))
@@ -282,13 +359,43 @@ func Compute(h *Header, recs []*Record) (*Summary, error) {
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			s.Attacks[i] = summarizeAttack(ai, analysed, boot)
+			s.Attacks[i] = summarizeAttack(ai, h.Config.Eps, analysed, boot)
 			<-sem
 		}()
 	}
 	wg.Wait()
+	decide(s.Attacks)
 	s.Overall = overall(s.Attacks)
 	return s, nil
+}
+
+// attentionSummary describes the clean masks of the images with ground
+// truth (nil when there are none).
+func attentionSummary(h *Header, recs []*Record, boot stats.Bootstrap) *AttentionSummary {
+	var obj, area, cov, covArea, covTop []float64
+	for _, r := range recs {
+		c := r.Clean
+		if math.IsNaN(c.Coverage.F()) {
+			continue
+		}
+		if r.TruthArea > 0 {
+			obj = append(obj, r.TruthArea.F())
+		}
+		area = append(area, c.Area.F())
+		cov = append(cov, c.Coverage.F())
+		covArea = append(covArea, c.CoverageArea.F())
+		covTop = append(covTop, c.CoverageTopK.F())
+	}
+	if len(cov) == 0 {
+		return nil
+	}
+	a := &AttentionSummary{N: len(cov), ObjectArea: group(obj, boot, true), MeanArea: group(area, boot, true),
+		Coverage: group(cov, boot, true), CoverageArea: group(covArea, boot, true), CoverageTopK: group(covTop, boot, true),
+		TopKArea: Num(math.NaN())}
+	if !h.Lime() {
+		a.TopKArea = Num(float64(h.TopK) / float64(h.MapH*h.MapW))
+	}
+	return a
 }
 
 // metric extracts one value per record for an attack.
@@ -299,21 +406,25 @@ type metric struct {
 }
 
 var (
-	mCoverage = metric{"coverage", "coverage of the object by the clean attention (mean threshold)", "lower", true,
-		func(r *Record, _ *AttackRecord) float64 { return r.Clean.Coverage.F() }}
+	mCoverage = metric{"coverage_area", "coverage of the object by the clean attention (area-matched mask: the object's area)", "lower", true,
+		func(r *Record, _ *AttackRecord) float64 { return r.Clean.CoverageArea.F() }}
 	mIoU = metric{"iou", "clean/adversarial attention IoU (mean threshold)", "lower", true,
 		func(_ *Record, a *AttackRecord) float64 { return a.IoU.F() }}
 	mComponents = metric{"components_change", "change in connected pieces of the attention mask (adv - clean)", "higher", false,
 		func(r *Record, a *AttackRecord) float64 { return float64(a.Adv.Components - r.Clean.Components) }}
 	others = []metric{
-		{"coverage_area", "coverage of the object by the clean attention (area-matched)", "lower", false,
-			func(r *Record, _ *AttackRecord) float64 { return r.Clean.CoverageArea.F() }},
+		{"coverage", "coverage of the object by the clean attention (mean threshold; grows with the mask's area)", "lower", false,
+			func(r *Record, _ *AttackRecord) float64 { return r.Clean.Coverage.F() }},
+		{"area", "area of the clean mean-threshold mask (share of the image)", "", false,
+			func(r *Record, _ *AttackRecord) float64 { return r.Clean.Area.F() }},
 		{"coverage_topk", "coverage of the object by the clean top-k attention", "lower", false,
 			func(r *Record, _ *AttackRecord) float64 { return r.Clean.CoverageTopK.F() }},
 		{"iou_truth", "IoU of the clean attention with the object", "lower", false,
 			func(r *Record, _ *AttackRecord) float64 { return r.Clean.IoUTruth.F() }},
 		{"clean_conf", "clean probability of the true class", "", false,
 			func(r *Record, _ *AttackRecord) float64 { return r.Conf.F() }},
+		{"linf", "L-inf size of the perturbation the attack returned", "", false,
+			func(_ *Record, a *AttackRecord) float64 { return a.Linf.F() }},
 		{"iou_topk", "clean/adversarial attention IoU (top-k)", "lower", false,
 			func(_ *Record, a *AttackRecord) float64 { return a.IoUTopK.F() }},
 		{"rank_corr", "Spearman correlation of clean and adversarial maps", "lower", false,
@@ -329,7 +440,20 @@ var (
 	}
 )
 
-func summarizeAttack(ai AttackInfo, recs []*Record, boot stats.Bootstrap) *AttackSummary {
+// outcome splits images into attacked and resisted: by the attack's own
+// success, or at one step of the per-step trace.
+type outcome struct {
+	step    int // 0: the image the attack returned
+	success func(a *AttackRecord) bool
+}
+
+func returned() outcome { return outcome{success: func(a *AttackRecord) bool { return a.Success }} }
+
+func atStep(k int) outcome {
+	return outcome{step: k, success: func(a *AttackRecord) bool { return a.StepSuccess[k-1] }}
+}
+
+func summarizeAttack(ai AttackInfo, eps float64, recs []*Record, boot stats.Bootstrap) *AttackSummary {
 	as := &AttackSummary{Key: ai.Key, Name: ai.Name, Settings: ai.Settings}
 	var rs []*Record
 	var conf []float64
@@ -349,18 +473,32 @@ func summarizeAttack(ai AttackInfo, recs []*Record, boot stats.Bootstrap) *Attac
 		as.SuccessRate = fromCI(c)
 	}
 	as.MeanConfTrue = Num(stats.Mean(conf))
-	as.Completeness = compare(mCoverage, ai.Key, rs, boot)
-	as.IoU = compare(mIoU, ai.Key, rs, boot)
-	as.Components = compare(mComponents, ai.Key, rs, boot)
+	as.Completeness = compare(mCoverage, ai.Key, rs, boot, returned())
+	// Observation 2 compares like with like: the images an iterative
+	// attack breaks stop at their first successful iterate and carry
+	// smaller perturbations than the ones it resists, which by that alone
+	// keep more of their attention. Traced attacks are compared at the
+	// last step of their trace, where every image has taken every step.
+	o2 := returned()
+	if ai.Traced {
+		if k, ok := traceSteps(ai.Key, rs); ok {
+			o2 = atStep(k)
+		}
+	}
+	as.IoU = compare(o2.metric(mIoU), ai.Key, rs, boot, o2)
+	as.Components = compare(o2.metric(mComponents), ai.Key, rs, boot, o2)
+	for _, c := range []*Comparison{as.IoU, as.Components} {
+		c.Linf = linfCheck(ai.Key, rs, boot, o2, eps)
+	}
 	for _, m := range others {
-		as.Others = append(as.Others, compare(m, ai.Key, rs, boot))
+		as.Others = append(as.Others, compare(m, ai.Key, rs, boot, returned()))
 	}
 	// Success by completeness.
 	var x, lo []float64
 	var y []bool
 	var class []int
 	for _, r := range rs {
-		if c := r.Clean.Coverage.F(); !math.IsNaN(c) {
+		if c := mCoverage.get(r, nil); !math.IsNaN(c) {
 			x = append(x, c)
 			y = append(y, r.Attacks[ai.Key].Success)
 			p := math.Min(math.Max(r.Conf.F(), 1e-6), 1-1e-6)
@@ -389,15 +527,57 @@ func summarizeAttack(ai AttackInfo, recs []*Record, boot stats.Bootstrap) *Attac
 		rankVerdict("2a", as, as.IoU),
 		rankVerdict("2b", as, as.Components),
 	}
+	if as.Name == "gated-step-ll" {
+		// The gate stops an image once its IoU falls below the threshold:
+		// its success and IoU (and the mask's pieces) are linked by design.
+		for i := 1; i <= 2; i++ {
+			v := &as.Verdicts[i]
+			v.Status, v.Strength, v.tested = NotTested, "", false
+			v.Text = "not tested: the attention-gated attack stops each image once its clean/adversarial IoU falls below its threshold, so its success and the attention's change are linked by construction."
+		}
+	}
 	if as.Steps != nil {
 		as.Verdicts = append(as.Verdicts, stepVerdict(as))
 	}
 	return as
 }
 
+// metric returns m measured at the outcome's step.
+func (o outcome) metric(m metric) metric {
+	if o.step == 0 {
+		return m
+	}
+	k := o.step - 1
+	switch m.name {
+	case mIoU.name:
+		m.get = func(_ *Record, a *AttackRecord) float64 { return a.StepIoU[k].F() }
+	case mComponents.name:
+		m.get = func(r *Record, a *AttackRecord) float64 { return float64(a.StepComponents[k] - r.Clean.Components) }
+	default:
+		panic("analysis: no per-step value of " + m.name)
+	}
+	m.label += fmt.Sprintf(", after step %d of the trace", o.step)
+	return m
+}
+
+// traceSteps returns the number of steps of the attack's per-step traces
+// when every record carries the whole trace (with pieces and sizes).
+func traceSteps(key string, rs []*Record) (int, bool) {
+	k := -1
+	for _, r := range rs {
+		a := r.Attacks[key]
+		n := len(a.StepIoU)
+		if n == 0 || len(a.StepComponents) != n || len(a.StepLinf) != n || k >= 0 && n != k {
+			return 0, false
+		}
+		k = n
+	}
+	return k, k > 0
+}
+
 // compare splits a metric by attack outcome and compares the groups.
-func compare(m metric, key string, rs []*Record, boot stats.Bootstrap) *Comparison {
-	c := &Comparison{Metric: m.name, Label: m.label, Expect: m.expect}
+func compare(m metric, key string, rs []*Record, boot stats.Bootstrap, o outcome) *Comparison {
+	c := &Comparison{Metric: m.name, Label: m.label, Expect: m.expect, Step: o.step}
 	var att, res []float64
 	for _, r := range rs {
 		a := r.Attacks[key]
@@ -405,7 +585,7 @@ func compare(m metric, key string, rs []*Record, boot stats.Bootstrap) *Comparis
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
-		if a.Success {
+		if o.success(a) {
 			att = append(att, v)
 		} else {
 			res = append(res, v)
@@ -415,6 +595,7 @@ func compare(m metric, key string, rs []*Record, boot stats.Bootstrap) *Comparis
 	c.Resisted = group(res, boot, m.median)
 	nan := Num(math.NaN())
 	c.DiffMean, c.U, c.Z, c.P, c.RankBiserial, c.CommonLanguage = nanInterval(), nan, nan, nan, nan, nan
+	c.RankBiserialCI, c.PEquivalence = nanInterval(), nan
 	if len(att) == 0 || len(res) == 0 {
 		switch {
 		case len(att)+len(res) == 0:
@@ -429,14 +610,53 @@ func compare(m metric, key string, rs []*Record, boot stats.Bootstrap) *Comparis
 	if d, err := boot.Diff(att, res, stats.Mean); err == nil {
 		c.DiffMean = fromCI(d)
 	}
+	c.rankTests(att, res)
+	return c
+}
+
+// rankTests fills in the Mann-Whitney test, the rank-biserial r with its
+// interval and the equivalence test of attacked against resisted values.
+func (c *Comparison) rankTests(att, res []float64) {
 	mw, err := stats.MannWhitneyU(att, res)
 	if err != nil {
 		c.Note = err.Error()
-		return c
+		return
 	}
 	c.U, c.Z, c.P = Num(mw.U), Num(mw.Z), Num(mw.P)
 	c.RankBiserial, c.CommonLanguage = Num(mw.RankBiserial), Num(mw.CommonLanguage)
-	return c
+	if ci, se, err := stats.RankBiserialCI(att, res, 0.9); err == nil {
+		c.RankBiserialCI = fromCI(ci)
+		c.PEquivalence = Num(stats.EquivalenceP(ci.Estimate, se, Negligible))
+	}
+}
+
+// linfCheck compares the perturbation sizes of the attacked and resisted
+// images (at the outcome's step).
+func linfCheck(key string, rs []*Record, boot stats.Bootstrap, o outcome, eps float64) *LinfCheck {
+	get := func(a *AttackRecord) float64 { return a.Linf.F() }
+	if o.step > 0 {
+		get = func(a *AttackRecord) float64 { return a.StepLinf[o.step-1].F() }
+	}
+	var att, res []float64
+	for _, r := range rs {
+		a := r.Attacks[key]
+		if v := get(a); !math.IsNaN(v) {
+			if o.success(a) {
+				att = append(att, v)
+			} else {
+				res = append(res, v)
+			}
+		}
+	}
+	l := &LinfCheck{Attacked: group(att, boot, false), Resisted: group(res, boot, false), Diff: nanInterval(), Margin: LinfTolerance * eps}
+	if len(att) == 0 || len(res) == 0 {
+		return l
+	}
+	if d, err := boot.Diff(att, res, stats.Mean); err == nil {
+		l.Diff = fromCI(d)
+		l.Equal = d.Lo >= -l.Margin && d.Hi <= l.Margin
+	}
+	return l
 }
 
 func group(x []float64, boot stats.Bootstrap, median bool) Group {
@@ -525,44 +745,114 @@ func strength(r float64) string {
 	}
 }
 
-// rankVerdict decides an observation from a group comparison.
+// rankVerdict prepares the verdict of an observation from a group
+// comparison: it is either settled here (too few images, unequal
+// perturbations: inconclusive) or marked tested and decided by decide,
+// which corrects its p-values over the attacks of the observation.
 func rankVerdict(obs string, as *AttackSummary, c *Comparison) Verdict {
-	v := Verdict{Observation: obs, Attack: as.Key, Status: Inconclusive, Effect: c.RankBiserial,
-		EffectName: "rank-biserial r", P: c.P}
+	nan := Num(math.NaN())
+	v := Verdict{Observation: obs, Attack: as.Key, Status: Inconclusive, Effect: c.RankBiserial, EffectCI: c.RankBiserialCI,
+		EffectName: "rank-biserial r", P: c.P, PHolm: nan, PEquivalenceHolm: nan}
 	na, nr := c.Attacked.N, c.Resisted.N
 	counts := fmt.Sprintf("n = %d attacked, %d resisted", na, nr)
-	if c.Note != "" && math.IsNaN(c.P.F()) {
+	if c.Step > 0 {
+		counts += fmt.Sprintf(", after step %d", c.Step)
+	}
+	switch {
+	case c.Note != "" && math.IsNaN(c.P.F()):
 		v.Text = fmt.Sprintf("cannot be tested: %s (%s).", c.Note, counts)
-		return v
-	}
-	if na < MinGroup || nr < MinGroup {
+	case na < MinGroup || nr < MinGroup:
 		v.Text = fmt.Sprintf("too few images to tell: %s; each group needs at least %d.", counts, MinGroup)
-		return v
+	case c.Linf != nil && !c.Linf.Equal:
+		l := c.Linf
+		v.Text = fmt.Sprintf("inconclusive: the attacked and resisted images carry perturbations of different sizes (mean L-inf %s vs %s, difference %s, more than ±%.2g), which alone changes the attention; the groups are not comparable (%s).",
+			f3(l.Attacked.Mean.Est), f3(l.Resisted.Mean.Est), ci(l.Diff), l.Margin, counts)
+	default:
+		v.tested, v.pEquiv = true, c.PEquivalence.F()
+		v.Strength = strength(c.RankBiserial.F())
 	}
-	r, p := c.RankBiserial.F(), c.P.F()
-	v.Strength = strength(r)
+	return v
+}
+
+// rankText is the sentence of a decided rank verdict.
+func rankText(v *Verdict, c *Comparison) string {
+	r := c.RankBiserial.F()
+	word := map[bool]string{true: "lower", false: "higher"}[r < 0]
+	counts := fmt.Sprintf("n = %d attacked, %d resisted", c.Attacked.N, c.Resisted.N)
+	if c.Step > 0 {
+		counts += fmt.Sprintf(", all after step %d of the trace", c.Step)
+	}
+	if c.Linf != nil {
+		counts += fmt.Sprintf("; mean L-inf %s vs %s", f3(c.Linf.Attacked.Mean.Est), f3(c.Linf.Resisted.Mean.Est))
+	}
+	return fmt.Sprintf("%s is %s for attacked images (median %s vs %s, mean %s vs %s; r = %+.2f, 90%% CI [%+.2f, %+.2f], %s effect; Mann-Whitney p = %s, %s after Holm over %d attacks; equivalence p = %s; %s)",
+		c.Metric, word, f3(c.Attacked.Median.Est), f3(c.Resisted.Median.Est), f3(c.Attacked.Mean.Est), f3(c.Resisted.Mean.Est),
+		r, c.RankBiserialCI.Lo.F(), c.RankBiserialCI.Hi.F(), v.Strength, FormatP(c.P.F()), FormatP(v.PHolm.F()), v.Family,
+		FormatP(v.PEquivalenceHolm.F()), counts)
+}
+
+// decide settles the tested verdicts of every observation: Holm's
+// correction over the attacks that test it, for the difference test and
+// for the equivalence test, then the rule of docs/analysis.md.
+func decide(as []*AttackSummary) {
+	for _, o := range Observations {
+		type ref struct {
+			v *Verdict
+			a *AttackSummary
+		}
+		var fam []ref
+		for _, a := range as {
+			for i := range a.Verdicts {
+				if v := &a.Verdicts[i]; v.Observation == o.ID && v.tested {
+					fam = append(fam, ref{v, a})
+				}
+			}
+		}
+		pd := make([]float64, len(fam))
+		pe := make([]float64, len(fam))
+		for i, f := range fam {
+			pd[i], pe[i] = f.v.P.F(), f.v.pEquiv
+		}
+		hd, he := stats.Holm(pd), stats.Holm(pe)
+		for i, f := range fam {
+			v := f.v
+			v.PHolm, v.PEquivalenceHolm, v.Family = Num(hd[i]), Num(he[i]), len(fam)
+			if o.ID == "3" {
+				decideSteps(v, f.a)
+				continue
+			}
+			c := map[string]*Comparison{"1": f.a.Completeness, "2a": f.a.IoU, "2b": f.a.Components}[o.ID]
+			decideRank(v, c)
+		}
+	}
+}
+
+// decideRank applies the rule to a rank verdict with corrected p-values.
+func decideRank(v *Verdict, c *Comparison) {
+	r := c.RankBiserial.F()
 	dir := r
 	if c.Expect == "lower" {
 		dir = -r
 	}
-	word := map[bool]string{true: "lower", false: "higher"}[r < 0]
-	detail := fmt.Sprintf("%s is %s for attacked images (median %s vs %s, mean %s vs %s; r = %+.2f, %s effect; Mann-Whitney p = %s; %s)",
-		c.Metric, word, f3(c.Attacked.Median.Est), f3(c.Resisted.Median.Est), f3(c.Attacked.Mean.Est), f3(c.Resisted.Mean.Est),
-		r, v.Strength, FormatP(p), counts)
+	detail := rankText(v, c)
+	big := math.Abs(r) >= Negligible
 	switch {
-	case p < Alpha && dir > 0 && math.Abs(r) >= Negligible:
+	case v.PEquivalenceHolm.F() < Alpha:
+		v.Status = DoesNotHold
+		v.Text = "does not hold (the difference is negligible: r's interval lies inside ±" + fmt.Sprint(Negligible) + "): " + detail + "."
+	case v.PHolm.F() < Alpha && dir > 0 && big:
 		v.Status = Holds
 		v.Text = "holds: " + detail + "."
-	case p < Alpha && dir < 0 && math.Abs(r) >= Negligible:
+	case v.PHolm.F() < Alpha && dir < 0 && big:
 		v.Status = DoesNotHold
 		v.Text = "does not hold (the opposite is seen): " + detail + "."
-	case math.Abs(r) < Negligible && (p < Alpha || min(na, nr) >= MinGroupNull):
-		v.Status = DoesNotHold
-		v.Text = "does not hold (the difference is negligible): " + detail + "."
 	default:
-		v.Text = "inconclusive: " + detail + "; not significant at " + FormatP(Alpha) + "."
+		v.Status = Inconclusive
+		v.Text = "inconclusive (neither a non-negligible difference nor equivalence is shown): " + detail + "."
 	}
-	return v
+	if v.Status == Inconclusive {
+		v.Strength = ""
+	}
 }
 
 // stepCurve averages the per-step traces of an iterative attack.
@@ -619,7 +909,8 @@ func stepCurve(key string, rs []*Record, boot stats.Bootstrap) *StepCurve {
 			break
 		}
 	}
-	sc.IoUDrop, sc.DZ, sc.SignP = nanInterval(), Num(math.NaN()), Num(math.NaN())
+	nan := Num(math.NaN())
+	sc.IoUDrop, sc.DZ, sc.DZCI, sc.SignP, sc.PEquivalence = nanInterval(), nan, nanInterval(), nan, nan
 	if sc.Plateau < steps {
 		d := make([]float64, len(tr))
 		pos, neg := 0, 0
@@ -640,6 +931,15 @@ func stepCurve(key string, rs []*Record, boot stats.Bootstrap) *StepCurve {
 			sc.DZ = 0
 		default:
 			sc.DZ = Num(math.Copysign(math.Inf(1), m))
+		}
+		n := float64(len(d))
+		dz := sc.DZ.F()
+		se := math.Sqrt(1/n + dz*dz/(2*n))
+		if !math.IsInf(dz, 0) {
+			sc.DZCI = Interval{Est: sc.DZ, Lo: Num(dz - 1.6448536269514722*se), Hi: Num(dz + 1.6448536269514722*se), Level: 0.9}
+			sc.PEquivalence = Num(stats.EquivalenceP(dz, se, NegligibleDZ))
+		} else {
+			sc.PEquivalence = 1
 		}
 		sc.SignP = Num(signTest(pos, neg))
 	}
@@ -691,51 +991,61 @@ func dzStrength(d float64) string {
 	}
 }
 
-// stepVerdict decides observation 3.
+// stepVerdict prepares observation 3's verdict (decided by decideSteps).
 func stepVerdict(as *AttackSummary) Verdict {
 	sc := as.Steps
 	steps := len(sc.Step) - 1
-	v := Verdict{Observation: "3", Attack: as.Key, Status: Inconclusive, Effect: sc.DZ, EffectName: "Cohen's d_z", P: sc.SignP}
+	nan := Num(math.NaN())
+	v := Verdict{Observation: "3", Attack: as.Key, Status: Inconclusive, Effect: sc.DZ, EffectCI: sc.DZCI, EffectName: "Cohen's d_z",
+		P: sc.SignP, PHolm: nan, PEquivalenceHolm: nan}
 	final := sc.Success[steps].Est.F()
 	switch {
 	case steps < 2:
 		v.Text = fmt.Sprintf("needs at least 2 steps (have %d).", steps)
-		return v
 	case sc.N < MinGroup:
 		v.Text = fmt.Sprintf("too few images to tell (n = %d).", sc.N)
-		return v
 	case final == 0:
 		v.Text = fmt.Sprintf("the attack never succeeded in %d steps (n = %d).", steps, sc.N)
-		return v
 	case sc.Plateau >= steps:
 		v.Text = fmt.Sprintf("the success rate was still rising at the last step (%s at step %d, %s at step %d); more steps are needed (n = %d).",
 			pct(sc.Success[steps-1].Est.F()), steps-1, pct(final), steps, sc.N)
-		return v
+	default:
+		v.tested, v.pEquiv = true, sc.PEquivalence.F()
+		v.Strength = dzStrength(sc.DZ.F())
 	}
+	return v
+}
+
+// decideSteps applies the rule to observation 3's verdict.
+func decideSteps(v *Verdict, as *AttackSummary) {
+	sc := as.Steps
+	steps := len(sc.Step) - 1
+	final := sc.Success[steps].Est.F()
 	best := sc.Success[sc.Plateau].Est.F()
 	for _, s := range sc.Success {
 		best = math.Max(best, s.Est.F())
 	}
 	drop := sc.IoUDrop
 	d := sc.DZ.F()
-	v.Strength = dzStrength(d)
-	detail := fmt.Sprintf("the success rate levels off at step %d (%s; best %s, %s after step %d) while the mean IoU goes from %s at step %d to %s at step %d (drop %s, 95%% CI [%s, %s]; d_z = %.2f, %s; sign test p = %s; n = %d)",
+	detail := fmt.Sprintf("the success rate levels off at step %d (%s; best %s, %s after step %d) while the mean IoU goes from %s at step %d to %s at step %d (drop %s, 95%% CI [%s, %s]; d_z = %.2f, 90%% CI [%.2f, %.2f], %s; sign test p = %s, %s after Holm over %d attacks; equivalence p = %s; n = %d)",
 		sc.Plateau, pct(sc.Success[sc.Plateau].Est.F()), pct(best), pct(final), steps, f3(sc.IoU[sc.Plateau].Est), sc.Plateau,
-		f3(sc.IoU[steps].Est), steps, f3(drop.Est), f3(drop.Lo), f3(drop.Hi), d, v.Strength, FormatP(sc.SignP.F()), sc.N)
+		f3(sc.IoU[steps].Est), steps, f3(drop.Est), f3(drop.Lo), f3(drop.Hi), d, sc.DZCI.Lo.F(), sc.DZCI.Hi.F(), v.Strength,
+		FormatP(sc.SignP.F()), FormatP(v.PHolm.F()), v.Family, FormatP(v.PEquivalenceHolm.F()), sc.N)
+	big := math.Abs(d) >= NegligibleDZ
 	switch {
-	case drop.Lo.F() > 0 && sc.SignP.F() < Alpha && math.Abs(d) >= NegligibleDZ:
+	case v.PEquivalenceHolm.F() < Alpha:
+		v.Status = DoesNotHold
+		v.Text = "does not hold (the IoU stops shrinking too: d_z's interval lies inside ±" + fmt.Sprint(NegligibleDZ) + "): " + detail + "."
+	case drop.Lo.F() > 0 && v.PHolm.F() < Alpha && big:
 		v.Status = Holds
 		v.Text = "holds: " + detail + "."
-	case drop.Hi.F() < 0 && sc.SignP.F() < Alpha && math.Abs(d) >= NegligibleDZ:
+	case drop.Hi.F() < 0 && v.PHolm.F() < Alpha && big:
 		v.Status = DoesNotHold
 		v.Text = "does not hold (the IoU recovers): " + detail + "."
-	case math.Abs(d) < NegligibleDZ && (sc.SignP.F() < Alpha || sc.N >= MinGroupNull):
-		v.Status = DoesNotHold
-		v.Text = "does not hold (the IoU stops shrinking too): " + detail + "."
 	default:
+		v.Status, v.Strength = Inconclusive, ""
 		v.Text = "inconclusive: " + detail + "."
 	}
-	return v
 }
 
 // overall combines the attacks' verdicts per observation.
@@ -760,6 +1070,9 @@ func overall(as []*AttackSummary) []Overall {
 		case nh+nn+ni == 0:
 			ov.Status = NotMeasured
 			ov.Text = "no attack of this analysis measures it (observation 3 needs iter-ll, bim or gated-step-ll)"
+			if l := by[NotTested]; len(l) > 0 {
+				ov.Text = "not tested for " + strings.Join(l, ", ") + " (success and attention linked by construction)"
+			}
 			out = append(out, ov)
 			continue
 		case nh > 0 && nn == 0:
@@ -772,7 +1085,7 @@ func overall(as []*AttackSummary) []Overall {
 			ov.Status = Inconclusive
 		}
 		var parts []string
-		for _, st := range []string{Holds, DoesNotHold, Inconclusive} {
+		for _, st := range []string{Holds, DoesNotHold, Inconclusive, NotTested} {
 			if l := by[st]; len(l) > 0 {
 				parts = append(parts, st+" for "+strings.Join(l, ", "))
 			}

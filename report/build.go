@@ -238,6 +238,16 @@ func overview(runs []*Run, cols []column) *section {
 		}
 		return strings.Join(parts, "; ")
 	})
+	row("attention on the object (medians)", func(r *Run) string {
+		var parts []string
+		for _, a := range r.Analyses {
+			if at := a.Summary.Attention; at != nil {
+				parts = append(parts, fmt.Sprintf("coverage %s by the area-matched mask (area %s, the object's); %s by the mean-threshold mask (area %s)",
+					num(at.CoverageArea.Median.Est.F(), 2), num(at.ObjectArea.Median.Est.F(), 2), num(at.Coverage.Median.Est.F(), 2), num(at.MeanArea.Median.Est.F(), 2)))
+			}
+		}
+		return strings.Join(parts, "; ")
+	})
 	sec := &section{ID: "overview", Title: "Runs", Blocks: []*block{{Tables: []*table{t}}}}
 	if len(cols) == 0 {
 		sec.Intro = append(sec.Intro, "No analysis was found, so the attention sections are skipped (run arp analyze).")
@@ -290,7 +300,8 @@ func verdicts(cols []column) *section {
 				found = true
 				txt := v.Status
 				if v.Status != analysis.Inconclusive && v.Strength != "" {
-					txt += fmt.Sprintf(" (%s, %s = %s, p = %s)", v.Strength, shortEffect(v.EffectName), num(v.Effect.F(), 2), analysis.FormatP(v.P.F()))
+					txt += fmt.Sprintf(" (%s, %s = %s [%s, %s], Holm p = %s)", v.Strength, shortEffect(v.EffectName), num(v.Effect.F(), 2),
+						num(v.EffectCI.Lo.F(), 2), num(v.EffectCI.Hi.F(), 2), analysis.FormatP(v.PHolm.F()))
 				}
 				cells = append(cells, cell{Text: txt, Class: statusClass(v.Status), Title: v.Text})
 			}
@@ -310,7 +321,7 @@ func verdicts(cols []column) *section {
 		b.Details = append(b.Details, detail{"all verdicts of " + c.Label, strings.Join(lines, "\n")})
 	}
 	return &section{ID: "verdicts", Title: "Verdicts", Blocks: []*block{b},
-		Intro: []string{"1: images whose attention covers less of the object are attacked more often. 2a: a successful attack moves the attention (lower clean/adversarial IoU). 2b: it scatters the attention (more connected pieces). 3: further iterative steps keep shrinking the IoU after the success rate levels off. \"holds\" needs p < 0.05 and a non-negligible effect in the predicted direction; \"does not hold\" means the opposite direction or a negligible effect; otherwise \"inconclusive\" (see the guide at the end)."}}
+		Intro: []string{"1: images whose attention covers less of the object are attacked more often. 2a: a successful attack moves the attention (lower clean/adversarial IoU). 2b: it scatters the attention (more connected pieces). 3: further iterative steps keep shrinking the IoU after the success rate levels off. p-values are corrected over the attacks of an observation (Holm). \"does not hold (negligible)\" needs an equivalence test: the effect's 90% interval inside ±0.1 (r) or ±0.2 (d_z); \"holds\" needs p < 0.05 and an effect of at least that size in the predicted direction; the same the other way is \"does not hold (opposite)\"; otherwise \"inconclusive\". Observation 2 is measured at the last step of the per-step trace for iterative attacks and needs equally perturbed groups; the attention-gated attack does not test it (see the guide at the end)."}}
 }
 
 func shortEffect(name string) string {
@@ -622,7 +633,7 @@ func attention(cols []column) *section {
 			name string
 			get  func(a *analysis.AttackSummary) *analysis.Comparison
 		}{
-			{"coverage (obs. 1)", func(a *analysis.AttackSummary) *analysis.Comparison { return a.Completeness }},
+			{"area-matched coverage (obs. 1)", func(a *analysis.AttackSummary) *analysis.Comparison { return a.Completeness }},
 			{"clean/adv IoU (obs. 2a)", func(a *analysis.AttackSummary) *analysis.Comparison { return a.IoU }},
 			{"Δ pieces (obs. 2b)", func(a *analysis.AttackSummary) *analysis.Comparison { return a.Components }},
 		} {
@@ -630,17 +641,17 @@ func attention(cols []column) *section {
 				c := cmp.get(a)
 				return cell{Text: fmt.Sprintf("median %s vs %s; mean %s vs %s", num(c.Attacked.Median.Est.F(), 3), num(c.Resisted.Median.Est.F(), 3),
 					num(c.Attacked.Mean.Est.F(), 3), num(c.Resisted.Mean.Est.F(), 3)), Class: "num",
-					Title: fmt.Sprintf("difference of means %s [%s, %s]; n = %d attacked, %d resisted", num(c.DiffMean.Est.F(), 3), num(c.DiffMean.Lo.F(), 3), num(c.DiffMean.Hi.F(), 3), c.Attacked.N, c.Resisted.N)}
+					Title: fmt.Sprintf("difference of means %s [%s, %s]; n = %d attacked, %d resisted%s", num(c.DiffMean.Est.F(), 3), num(c.DiffMean.Lo.F(), 3), num(c.DiffMean.Hi.F(), 3), c.Attacked.N, c.Resisted.N, stepNote(c))}
 			})
 			row(cmp.name+": r, p", func(a *analysis.AttackSummary) cell {
 				c := cmp.get(a)
 				if c.Note != "" && math.IsNaN(c.P.F()) {
 					return cell{Text: c.Note, Class: "small"}
 				}
-				return cell{Text: fmt.Sprintf("r = %s, p = %s", num(c.RankBiserial.F(), 2), analysis.FormatP(c.P.F())), Class: "num"}
+				return cell{Text: fmt.Sprintf("r = %s [%s, %s], p = %s", num(c.RankBiserial.F(), 2), num(c.RankBiserialCI.Lo.F(), 2), num(c.RankBiserialCI.Hi.F(), 2), analysis.FormatP(c.P.F())), Class: "num"}
 			})
 		}
-		row("logistic: success on coverage", func(a *analysis.AttackSummary) cell {
+		row("logistic: success on area-matched coverage", func(a *analysis.AttackSummary) cell {
 			l := a.Logistic
 			if l == nil {
 				return cell{Text: "–"}
@@ -678,11 +689,24 @@ func attention(cols []column) *section {
 	return sec
 }
 
+// stepNote says where a comparison's groups come from.
+func stepNote(c *analysis.Comparison) string {
+	s := ""
+	if c.Step > 0 {
+		s = fmt.Sprintf("; after step %d of the per-step trace", c.Step)
+	}
+	if l := c.Linf; l != nil {
+		s += fmt.Sprintf("; mean L-inf %s vs %s (%s)", num(l.Attacked.Mean.Est.F(), 3), num(l.Resisted.Mean.Est.F(), 3),
+			map[bool]string{true: "equal", false: "not equal: no verdict"}[l.Equal])
+	}
+	return s
+}
+
 // attentionPlots draws the histograms, bars and per-step curves of one
 // attack.
 func attentionPlots(b *block, key string, cols []column) {
 	edges := []float64{0, 0.2, 0.4, 0.6, 0.8, 1}
-	bc := viz.BarChart{Title: key + ": success rate by coverage", XLabel: "coverage of the object by the clean attention", YLabel: "attack success rate (95% Wilson CI)", YMin: 0, YMax: 1}
+	bc := viz.BarChart{Title: key + ": success rate by coverage", XLabel: "coverage of the object by the clean attention (area-matched mask)", YLabel: "attack success rate (95% Wilson CI)", YMin: 0, YMax: 1}
 	for i := 0; i+1 < len(edges); i++ {
 		bc.Categories = append(bc.Categories, fmt.Sprintf("%.1f-%.1f", edges[i], edges[i+1]))
 	}
@@ -695,17 +719,26 @@ func attentionPlots(b *block, key string, cols []column) {
 			if !r.Analysed() || a == nil {
 				continue
 			}
-			cov := r.Clean.Coverage.F()
+			cov := r.Clean.CoverageArea.F()
 			if !math.IsNaN(cov) {
 				x = append(x, cov)
 				y = append(y, a.Success)
+				if a.Success {
+					covA = append(covA, cov)
+				} else {
+					covR = append(covR, cov)
+				}
 			}
-			if a.Success {
-				covA = append(covA, cov)
-				iouA = append(iouA, a.IoU.F())
+			// the IoU as observation 2 compares it: for traced attacks
+			// after the last step of the trace
+			iou, broken := a.IoU.F(), a.Success
+			if k := attackOf(c.A.Summary, key).IoU.Step; k > 0 && len(a.StepIoU) >= k {
+				iou, broken = a.StepIoU[k-1].F(), a.StepSuccess[k-1]
+			}
+			if broken {
+				iouA = append(iouA, iou)
 			} else {
-				covR = append(covR, cov)
-				iouR = append(iouR, a.IoU.F())
+				iouR = append(iouR, iou)
 			}
 		}
 		if len(x) > 0 {
@@ -722,7 +755,7 @@ func attentionPlots(b *block, key string, cols []column) {
 				}
 				bc.Groups = append(bc.Groups, bars)
 			}
-			b.addPlot(viz.Histogram{Title: c.Label + " · " + key + ": coverage", XLabel: "coverage of the object by the clean attention",
+			b.addPlot(viz.Histogram{Title: c.Label + " · " + key + ": coverage", XLabel: "coverage of the object by the clean attention (area-matched mask)",
 				Groups: []viz.Group{{Name: "attacked", Values: covA}, {Name: "resisted", Values: covR}},
 				Min:    0, Max: 1, Bins: 20, Width: 560, Height: 380}.Image, c.Label+" "+key+" coverage histogram")
 		}
@@ -762,8 +795,8 @@ func attentionPlots(b *block, key string, cols []column) {
 func guide() *section {
 	return &section{ID: "guide", Title: "How to read this report", Intro: []string{
 		"Attention maps are Grad-CAM maps (the ARP paper's variant by default: normalised gradients, no ReLU, softmax over positions) of the true class at the model's attention layer, or LIME explanations. The attention region is the mean-threshold mask (M > mean M) at input resolution; the paper's top-k mask is reported too.",
-		"Completeness (observation 1) is the coverage |A ∩ G| / |G| of the ground-truth object G (a digit's pixels above 0.5, a garment's above 0.1, or the union of VOC boxes) by the clean attention region A. Images whose attack succeeded are \"attacked\", the others \"resisted\"; only correctly classified images are analysed.",
-		"Group comparisons give medians, means with 95% bootstrap intervals, the Mann-Whitney U test and the rank-biserial correlation r (positive: attacked images score higher; |r| < 0.1 negligible, < 0.3 small, < 0.5 medium, otherwise large). Success rates carry 95% Wilson intervals. The logistic fit gives how the odds of a successful attack change per +0.1 coverage; its tooltip gives the same fit adjusted for the clean confidence (often the stronger predictor) and within classes (the true class as a factor).",
+		"Completeness (observation 1) is the coverage |A ∩ G| / |G| of the ground-truth object G (a digit's pixels above 0.5, a garment's above 0.1, or the union of VOC boxes) by the clean area-matched attention region A (the |G| highest pixels of the map): a mask's coverage grows with its area alone, so completeness is compared on masks of the object's own area (the Runs table gives the mean-threshold mask's coverage next to its area). Images whose attack succeeded are \"attacked\", the others \"resisted\"; only correctly classified images are analysed. For iterative attacks observation 2 compares the images at the last step of the per-step trace, where all are equally perturbed (the attack itself stops an image at its first success, leaving broken images less perturbed).",
+		"Group comparisons give medians, means with 95% bootstrap intervals, the Mann-Whitney U test and the rank-biserial correlation r with its 90% interval (DeLong; positive: attacked images score higher; |r| < 0.1 negligible, < 0.3 small, < 0.5 medium, otherwise large; \"negligible\" as a verdict needs the whole interval inside ±0.1). Success rates carry 95% Wilson intervals. The logistic fit gives how the odds of a successful attack change per +0.1 coverage; its tooltip gives the same fit adjusted for the clean confidence (often the stronger predictor) and within classes (the true class as a factor).",
 		"Observation 3 uses the per-step traces of the iterative attacks: the step where the success rate levels off (within max(0.5 points, 10%) of its best) and the paired IoU drop from there to the last step (bootstrap interval, sign test, Cohen's d_z; |d_z| < 0.2 is negligible).",
 		"Gallery columns: clean image; adversarial image; clean map over the clean image with its mask outlined in white; adversarial map likewise; masks: clean only blue, adversarial only red, both white, ground truth outlined in green.",
 	}}
