@@ -16,6 +16,12 @@ func Methods() []string { return []string{"gradcam-arp", "gradcam", "gradcam++",
 // attacks for observations 1 and 2 and Iter-LL for observation 3.
 var DefaultAttacks = []string{"fgsm", "step-ll", "r-step-ll", "iter-ll"}
 
+// Iter-LL schedules (Config.IterSchedule).
+const (
+	IterFine  = "fine"
+	IterPaper = "paper"
+)
+
 // DefaultEps is the paper's Step-LL budget, 0.15 on its [-1,1] scale, on the
 // [0,1] pixel scale.
 const DefaultEps = 0.075
@@ -33,6 +39,10 @@ type Config struct {
 	Eps float64 `json:"eps"`
 	// Method is the attention method, one of Methods (default gradcam-arp).
 	Method string `json:"method"`
+	// CAMScale scales the gradcam and gradcam++ maps: "max" (divide by
+	// the maximum; default) or "min-max" (pytorch-grad-cam's: subtract
+	// the minimum first); see attention.WithScaling.
+	CAMScale string `json:"cam_scale,omitempty"`
 	// Layer is the tapped layer (default: the model's attention layer).
 	Layer string `json:"layer,omitempty"`
 	// TopK is the number of coarse cells of the top-k mask; default: 7/64
@@ -51,6 +61,11 @@ type Config struct {
 	// alpha: 10 steps of eps/4. Their per-step trace has one entry per step.
 	Steps    int     `json:"steps"`
 	StepSize float64 `json:"step_size"`
+	// IterSchedule is Iter-LL's schedule: IterFine (Steps steps of
+	// StepSize, projected to the eps-ball; default) or IterPaper (the ARP
+	// paper's 2 unprojected Step-LL steps of eps, so up to 2*eps from the
+	// clean image). A spec's own steps, alpha or project win.
+	IterSchedule string `json:"iter_schedule,omitempty"`
 	// Gallery is the number of example images kept per attack and outcome
 	// (succeeded, failed) for the report's galleries (default 8; -1: none).
 	Gallery int `json:"gallery"`
@@ -87,6 +102,9 @@ func (c Config) WithDefaults() Config {
 	if c.Gallery == 0 {
 		c.Gallery = 8
 	}
+	if c.IterSchedule == IterFine {
+		c.IterSchedule = "" // the default, so settings compare equal
+	}
 	if c.Method == "lime" {
 		if c.LIMESamples == 0 {
 			c.LIMESamples = 500
@@ -116,6 +134,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid settings: limit %d, batch size %d, top-k %d, steps %d, step size %g, gallery %d",
 			c.Limit, c.BatchSize, c.TopK, c.Steps, c.StepSize, c.Gallery)
 	}
+	if c.IterSchedule != "" && c.IterSchedule != IterPaper {
+		return fmt.Errorf("unknown Iter-LL schedule %q; known: %s (10 projected steps of eps/4 unless --steps/--step-size say otherwise), %s (the ARP paper's 2 unprojected steps of eps)", c.IterSchedule, IterFine, IterPaper)
+	}
+	if c.Method != "lime" {
+		m, err := camMethod(c.Method)
+		if err != nil {
+			return err
+		}
+		if _, err := attention.WithScaling(m, c.CAMScale); err != nil {
+			return err
+		}
+	} else if c.CAMScale != "" {
+		return fmt.Errorf("map scaling %q applies to gradcam and gradcam++, not LIME", c.CAMScale)
+	}
 	if c.Method == "lime" && (c.LIMESamples < 2 || c.LIMESegments < 2) {
 		return fmt.Errorf("LIME needs at least 2 samples and 2 superpixels (have %d, %d)", c.LIMESamples, c.LIMESegments)
 	}
@@ -144,6 +176,17 @@ func (c Config) attack(spec string, seed uint64) (*attack.Spec, error) {
 		return nil, fmt.Errorf("attack %s: the study uses L-inf budgets; %s is an %s attack", spec, name, n)
 	}
 	cfg.Eps = c.Eps
+	if name == "iter-ll" && c.IterSchedule == IterPaper {
+		if cfg.Steps == 0 {
+			cfg.Steps = 2
+		}
+		if cfg.Alpha == 0 {
+			cfg.Alpha = c.Eps
+		}
+		if !specHasKey(spec, "project") {
+			cfg.Unprojected = true
+		}
+	}
 	if traced[name] {
 		if cfg.Steps == 0 {
 			cfg.Steps = c.Steps
@@ -160,6 +203,16 @@ func (c Config) attack(spec string, seed uint64) (*attack.Spec, error) {
 	}
 	sp.Config = cfg
 	return &sp, nil
+}
+
+// specHasKey reports whether an attack spec sets option key.
+func specHasKey(spec, key string) bool {
+	for _, kv := range strings.Split(spec, ":")[1:] {
+		if k, _, _ := strings.Cut(kv, "="); strings.TrimSpace(strings.ToLower(k)) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // camMethod returns the Grad-CAM recipe of a Grad-CAM method name.

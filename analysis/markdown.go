@@ -75,6 +75,9 @@ func (s *Summary) Markdown(w io.Writer) {
 	for _, a := range s.Attacks {
 		fmt.Fprintf(w, "## %s\n\n", a.Key)
 		fmt.Fprintf(w, "Settings: `%s`\n\n", settingsLine(a.Settings))
+		if sch := Schedule(a.Settings); sch != "" {
+			fmt.Fprintf(w, "Schedule: %s.\n\n", sch)
+		}
 		fmt.Fprintf(w, "Success rate: %d of %d = %s (95%% CI %s-%s); mean adversarial probability of the true class %s.\n\n",
 			a.Succeeded, a.N, pct(a.SuccessRate.Est.F()), pct(a.SuccessRate.Lo.F()), pct(a.SuccessRate.Hi.F()), f3(a.MeanConfTrue))
 		for _, v := range a.Verdicts {
@@ -153,6 +156,25 @@ func pci(i Interval) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%s [%s, %s]", pct(i.Est.F()), pct(i.Lo.F()), pct(i.Hi.F()))
+}
+
+// Schedule describes an iterative attack's steps from its settings, e.g.
+// "10 projected steps of 0.0075" ("" for a single-step attack).
+func Schedule(settings map[string]any) string {
+	kind, _ := settings["kind"].(string)
+	if kind != "iterative" && kind != "attention-gated" {
+		return ""
+	}
+	steps, size := settings["steps"], settings["step_size"]
+	proj := "projected "
+	if p, ok := settings["projected"].(bool); ok && !p {
+		proj = "unprojected "
+	}
+	s := fmt.Sprintf("%v %ssteps of %v", steps, proj, size)
+	if r, ok := settings["restarts"]; ok && fmt.Sprint(r) != "1" {
+		s += fmt.Sprintf(", %v restarts", r)
+	}
+	return s
 }
 
 // rci formats an estimate with its interval.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/mask"
@@ -150,6 +151,9 @@ func (s *Study) mapper(cfg Config) (mapper, error) {
 	}
 	meth, err := camMethod(cfg.Method)
 	if err != nil {
+		return nil, err
+	}
+	if meth, err = attention.WithScaling(meth, cfg.CAMScale); err != nil {
 		return nil, err
 	}
 	layer := cfg.Layer

@@ -268,3 +268,42 @@ func TestAttentionSummaryAreas(t *testing.T) {
 		t.Fatalf("observation 1 on area-matched coverage: %s", v.Text)
 	}
 }
+
+// TestIterSchedules: the paper's Iter-LL schedule is 2 unprojected
+// Step-LL steps of eps; the default 10 projected steps of eps/4; a spec's
+// own settings win. Map scaling applies to the ReLU maps only.
+func TestIterSchedules(t *testing.T) {
+	for _, tc := range []struct {
+		schedule, spec string
+		steps          int
+		alpha          float64
+		unprojected    bool
+	}{
+		{"", "iter-ll", 10, 0.025, false},
+		{IterFine, "iter-ll", 10, 0.025, false},
+		{IterPaper, "iter-ll", 2, 0.1, true},
+		{IterPaper, "iter-ll:steps=3", 3, 0.1, true},
+		{IterPaper, "iter-ll:project=true", 2, 0.1, false},
+		{IterPaper, "bim", 10, 0.025, false},
+	} {
+		c := Config{Eps: 0.1, IterSchedule: tc.schedule}.WithDefaults()
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := c.attack(tc.spec, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp.Config.Steps != tc.steps || math.Abs(sp.Config.Alpha-tc.alpha) > 1e-12 || sp.Config.Unprojected != tc.unprojected {
+			t.Errorf("%s %s: %d steps of %g, unprojected %v", tc.schedule, tc.spec, sp.Config.Steps, sp.Config.Alpha, sp.Config.Unprojected)
+		}
+	}
+	for _, c := range []Config{{IterSchedule: "coarse"}, {CAMScale: "min-max"}, {Method: "lime", CAMScale: "min-max"}, {Method: "gradcam", CAMScale: "norm"}} {
+		if err := c.WithDefaults().Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := (Config{Method: "gradcam++", CAMScale: "min-max"}).WithDefaults().Validate(); err != nil {
+		t.Error(err)
+	}
+}

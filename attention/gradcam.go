@@ -106,6 +106,40 @@ func ReluMax(s *autograd.Var) *autograd.Var {
 	return autograd.Reshape(autograd.Div(autograd.Reshape(r, sh[0], -1), autograd.AddScalar(m, 1e-12)), sh...)
 }
 
+// ReluMinMax applies ReLU, subtracts each map's minimum and divides by the
+// maximum of the result plus 1e-7: how pytorch-grad-cam scales Grad-CAM
+// and Grad-CAM++ maps (scale_cam_image). It differs from ReluMax when every
+// cell of a map is positive: the smallest cell then becomes 0.
+func ReluMinMax(s *autograd.Var) *autograd.Var {
+	sh := s.Shape()
+	r := autograd.Reshape(autograd.Relu(s), sh[0], -1)
+	shifted := autograd.Sub(r, autograd.Min(r, 1, true))
+	m := autograd.Max(shifted, 1, true)
+	return autograd.Reshape(autograd.Div(shifted, autograd.AddScalar(m, 1e-7)), sh...)
+}
+
+// Scalings lists how the ReLU maps of gradcam and gradcam++ can be
+// scaled: "max" (ReluMax, the default) and "min-max" (ReluMinMax, as
+// pytorch-grad-cam).
+func Scalings() []string { return []string{"max", "min-max"} }
+
+// WithScaling returns m with its ReLU map scaled as scale says (see
+// Scalings; "" is "max"). The ARP variant's softmax has no such choice.
+func WithScaling(m Method, scale string) (Method, error) {
+	switch scale {
+	case "", "max":
+		return m, nil
+	case "min-max":
+		if m.Name != "gradcam" && m.Name != "gradcam++" {
+			return Method{}, fmt.Errorf("scaling %q applies to gradcam and gradcam++, not %s (a softmax over positions)", scale, m.Name)
+		}
+		m.Post = ReluMinMax
+		m.Name += " (min-max scaled)"
+		return m, nil
+	}
+	return Method{}, fmt.Errorf("unknown map scaling %q; known: %s", scale, strings.Join(Scalings(), ", "))
+}
+
 // Options select how a map is computed.
 type Options struct {
 	// Layer is the tapped layer (default: the model's attention layer when

@@ -24,6 +24,8 @@ func init() { register(newAnalyzeCmd) }
 type analyzeFlags struct {
 	model, data, out     string
 	method, layer        string
+	camScale             string
+	iterSchedule         string
 	attacks              []string
 	eps, stepSize        float64
 	limit, topk, batch   int
@@ -79,6 +81,8 @@ as name:key=value (see arp eval --help).`,
 	fl.StringSliceVar(&f.attacks, "attacks", analysis.DefaultAttacks, "attacks to study")
 	fl.Float64Var(&f.eps, "eps", analysis.DefaultEps, "L-inf budget on the [0,1] pixel scale")
 	fl.StringVar(&f.method, "method", "gradcam-arp", "attention method: "+strings.Join(analysis.Methods(), ", "))
+	fl.StringVar(&f.camScale, "cam-scale", "max", "gradcam, gradcam++: divide the ReLU map by its maximum (max) or subtract its minimum first as pytorch-grad-cam does (min-max)")
+	fl.StringVar(&f.iterSchedule, "iter-schedule", analysis.IterFine, "Iter-LL's schedule: fine (--steps projected steps of --step-size, default 10 of eps/4) or paper (the ARP paper's 2 unprojected steps of eps)")
 	fl.StringVar(&f.layer, "layer", "", "attention layer (default: the model's)")
 	fl.IntVar(&f.topk, "topk", 0, "cells of the top-k mask (default: 7/64 of the map, the paper's 7 of 8x8; LIME: 10 superpixels)")
 	fl.IntVar(&f.limit, "limit", 0, "analyse only the first N test images (default: all)")
@@ -142,7 +146,10 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 	if f.gallery == 0 {
 		f.gallery = -1
 	}
-	cfg := analysis.Config{Attacks: f.attacks, Eps: f.eps, Method: f.method, Layer: f.layer, TopK: f.topk, Limit: f.limit,
+	if f.camScale == "max" {
+		f.camScale = "" // the default, recorded as none
+	}
+	cfg := analysis.Config{Attacks: f.attacks, Eps: f.eps, Method: f.method, CAMScale: f.camScale, IterSchedule: f.iterSchedule, Layer: f.layer, TopK: f.topk, Limit: f.limit,
 		Seed: f.seed, BatchSize: f.batch, Steps: f.steps, StepSize: f.stepSize, Gallery: f.gallery,
 		LIMESamples: f.limeSamples, LIMESegments: f.limeSeg}
 	if cfg.Layer == "" && cfg.Method != "lime" {

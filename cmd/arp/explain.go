@@ -44,6 +44,7 @@ const (
 
 type explainFlags struct {
 	model, image, method, layer string
+	camScale                    string
 	target, label               string
 	attack                      string
 	eps                         float64
@@ -113,6 +114,7 @@ repeated for 3-channel models and RGB images whose pixels are all gray are accep
 	fl.StringVar(&f.out, "out", "", "output directory (required)")
 	fl.StringVar(&f.method, "method", "gradcam-arp", "attention method: "+strings.Join(explainMethods(), ", "))
 	fl.StringVar(&f.layer, "layer", "", "Grad-CAM layer (default: the model's attention layer)")
+	fl.StringVar(&f.camScale, "cam-scale", "max", "gradcam, gradcam++: divide the ReLU map by its maximum (max) or subtract its minimum first as pytorch-grad-cam does (min-max)")
 	fl.StringVar(&f.target, "target", "", "class the map explains, index or name (default: --label, else the prediction)")
 	fl.StringVar(&f.label, "label", "", "the image's true class, index or name (optional)")
 	fl.StringVar(&f.attack, "attack", "", "attack the image: NAME[:key=value...] (see above)")
@@ -525,7 +527,12 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 		if meth, err = attention.MethodByName(f.method, false); err != nil {
 			return fmt.Errorf("unknown method %q; known: %s", f.method, strings.Join(explainMethods(), ", "))
 		}
+		if meth, err = attention.WithScaling(meth, f.camScale); err != nil {
+			return fmt.Errorf("--cam-scale: %v", err)
+		}
 		f.method = meth.Name // the canonical name of an alias
+	} else if f.camScale != "max" {
+		return fmt.Errorf("--cam-scale applies to gradcam and gradcam++, not LIME")
 	}
 	maskOpt := attention.MaskOptions{Method: f.mask, K: f.k, Fraction: f.fraction}
 	if maskOpt.Method == "" {

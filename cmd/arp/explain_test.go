@@ -531,3 +531,25 @@ func TestExplainAttackWithoutGradient(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
+
+// TestExplainMinMaxScaling: --cam-scale min-max scales gradcam maps as
+// pytorch-grad-cam does and says so in explanation.json.
+func TestExplainMinMaxScaling(t *testing.T) {
+	dir, run, digit, _, label := explainSetup(t, 1)
+	out := filepath.Join(dir, "out")
+	code, _, stderr := arp(t, "explain", "--model", run, "--image", digit, "--label", strconv.Itoa(label),
+		"--method", "gradcam", "--cam-scale", "min-max", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "explanation.json"))
+	if err != nil || !strings.Contains(string(b), `"method": "gradcam (min-max scaled)"`) {
+		t.Fatalf("explanation.json (%v):\n%.400s", err, b)
+	}
+	for _, args := range [][]string{{"--method", "gradcam-arp", "--cam-scale", "min-max"}, {"--method", "lime", "--cam-scale", "min-max"}, {"--method", "gradcam", "--cam-scale", "sum"}} {
+		code, _, stderr := arp(t, append([]string{"explain", "--model", run, "--image", digit, "--out", out}, args...)...)
+		if code != 1 || !strings.Contains(stderr, "--cam-scale") {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+}
