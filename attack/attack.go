@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/arp-robustness/arp/autograd"
@@ -42,12 +43,46 @@ const (
 // pixel scale, the targeting, label smoothing of the attack loss and the
 // seed. Conversions between the pixel scale and a model's input scale
 // happen in the model's first layer, never in attacks.
+//
+// Every image draws its random numbers (random starts, random targets,
+// Square's proposals) from its own generator, seeded Seeds[j] for image j
+// of the batch when Seeds is set and ImageSeed(Seed, j) otherwise, so an
+// image's randomness does not depend on the other images of its batch.
+// Callers that split a dataset into batches in different ways (shards of an
+// evaluation) give every image a seed derived from its index in the dataset.
 type Base struct {
 	Eps       float64   // L-inf (or L2) budget on the [0,1] pixel scale
 	Targeting Targeting // default Untargeted
 	Targets   []int     // for Given
 	Smoothing float64   // label smoothing of the attack's cross-entropy
 	Seed      uint64
+	Seeds     []uint64 // one seed per image of the batch (nil: derived from Seed)
+}
+
+// ImageSeed is the seed of image j of a batch attacked with seed s when no
+// per-image seeds are given (splitmix64 of s and j).
+func ImageSeed(s uint64, j int) uint64 {
+	z := s + 0x9e3779b97f4a7c15*uint64(j+1)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// rands returns one generator per image of a batch of n for a stream (each
+// attack uses its own stream number).
+func (b Base) rands(name string, n int, stream uint64) ([]*rand.Rand, error) {
+	if b.Seeds != nil && len(b.Seeds) != n {
+		return nil, fmt.Errorf("%s: %d per-image seeds for %d images", name, len(b.Seeds), n)
+	}
+	out := make([]*rand.Rand, n)
+	for j := range out {
+		s := ImageSeed(b.Seed, j)
+		if b.Seeds != nil {
+			s = b.Seeds[j]
+		}
+		out[j] = newRand(s, stream)
+	}
+	return out, nil
 }
 
 // settings returns the keys every attack reports: its name, norm ("linf"
@@ -156,9 +191,12 @@ func (b Base) targetsFor(m nn.Classifier, x *tensor.Tensor, y []int) ([]int, flo
 	case Random:
 		k := m.NumClasses()
 		t := make([]int, len(y))
-		r := newRand(b.Seed, 101)
+		rs, err := b.rands("random targeting", len(y), 101)
+		if err != nil {
+			return nil, 0, err
+		}
 		for i, l := range y {
-			c := r.IntN(k - 1)
+			c := rs[i].IntN(k - 1)
 			if c >= l {
 				c++
 			}

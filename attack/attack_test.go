@@ -441,8 +441,8 @@ func TestProjections(t *testing.T) {
 	}
 	xt = make([]float32, len(x0))
 	for _, eps := range []float64{0.01, 0.5, 3} {
-		startUniformL2(eps)(r, x0, xt, 50)
-		startUniformLinf(eps)(r, x0, xt[:50], 50)
+		startUniformL2(eps)([]*rand.Rand{r, r}, x0, xt, 50)
+		startUniformLinf(eps)([]*rand.Rand{r}, x0, xt[:50], 50)
 		for lo := 0; lo < len(x0); lo += 50 {
 			s := 0.0
 			for i := lo; i < lo+50; i++ {
@@ -500,5 +500,77 @@ func TestPublishedDefaults(t *testing.T) {
 	// rescaled to a smaller budget
 	if got := pSchedule(0.8, 100, 1000); got != 0.05 {
 		t.Errorf("p at 100 of 1000: %g, want 0.05 (= iteration 1000 of 10000)", got)
+	}
+}
+
+// rowwise runs a classifier one image at a time, so that an image's logits
+// and gradients do not depend on its batch neighbours whatever the engine's
+// kernels do with the batch size.
+type rowwise struct{ nn.Classifier }
+
+func (r rowwise) AttentionLayer() string { return nn.DefaultAttentionLayer(r.Classifier) }
+
+func (r rowwise) Forward(x *autograd.Var, m nn.Mode, taps ...string) (*autograd.Var, map[string]*autograd.Var) {
+	var outs []*autograd.Var
+	tapped := map[string][]*autograd.Var{}
+	for i := 0; i < x.Shape()[0]; i++ {
+		o, t := r.Classifier.Forward(autograd.Slice(x, 0, i, i+1), m, taps...)
+		outs = append(outs, o)
+		for k, v := range t {
+			tapped[k] = append(tapped[k], v)
+		}
+	}
+	tm := map[string]*autograd.Var{}
+	for k, v := range tapped {
+		tm[k] = autograd.Concat(0, v...)
+	}
+	return autograd.Concat(0, outs...), tm
+}
+
+// TestRandomnessPerImage checks that every image draws its random numbers
+// from its own seed: the same images in reverse order, with their seeds,
+// come out bit for bit the same (a shared stream per batch fails this).
+func TestRandomnessPerImage(t *testing.T) {
+	m0, x, y := tinyModel(t)
+	m := rowwise{m0}
+	n := len(y)
+	rev := make([]int, n)
+	seeds, revSeeds := make([]uint64, n), make([]uint64, n)
+	for i := range rev {
+		rev[i] = n - 1 - i
+		seeds[i] = 1000 + uint64(i)*7919
+	}
+	for j, i := range rev {
+		revSeeds[j] = seeds[i]
+	}
+	xr := rowsOf(x, rev)
+	yr := pick(y, rev)
+	cases := map[string]Config{"r-step-ll": {}, "pgd": {Restarts: 2}, "pgd-l2": {}, "square": {}, "attention-loss": {}, "pgd-kl": {},
+		"pgd-random-target": {Targeting: Random}}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			atk := strings.TrimSuffix(name, "-random-target")
+			cfg := cheap(atk, 0.1, 0)
+			cfg.Restarts, cfg.Targeting = c.Restarts, c.Targeting
+			run := func(x *tensor.Tensor, y []int, seeds []uint64) *tensor.Tensor {
+				cfg.Seeds = seeds
+				adv, err := newAttack(t, atk, cfg).Perturb(context.Background(), m, x, y)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return adv.AsType(tensor.Float32)
+			}
+			a, b := run(x, y, seeds), run(xr, yr, revSeeds)
+			if d := tensor.MaxAbsDiff(a, rowsOf(b, rev)); d != 0 {
+				t.Fatalf("reordering the batch changed the images by %g", d)
+			}
+			if d := tensor.MaxAbsDiff(a, x); d == 0 {
+				t.Fatal("the attack did not move any image")
+			}
+			cfg.Seeds = seeds[:2]
+			if _, err := newAttack(t, atk, cfg).Perturb(context.Background(), m, x, y); err == nil || !strings.Contains(err.Error(), "2 per-image seeds for 6 images") {
+				t.Fatalf("wrong number of seeds: %v", err)
+			}
+		})
 	}
 }

@@ -52,8 +52,8 @@ func keepRows(x *tensor.Tensor, keep []int) *tensor.Tensor {
 }
 
 // pick returns v[idx[j]] for every j.
-func pick(v []int, idx []int) []int {
-	out := make([]int, len(idx))
+func pick[T any](v []T, idx []int) []T {
+	out := make([]T, len(idx))
 	for j, i := range idx {
 		out[j] = v[i]
 	}

@@ -43,6 +43,15 @@
 // Iterative attacks stop attacking an image at its first misclassified
 // iterate and keep it; restarts only attack images still unbroken.
 //
+// Random choices (random starts, random target classes, Square's
+// proposals, R+Step-LL's random step) are drawn per image: image j of a
+// batch has its own generator, seeded Config.Seeds[j] when the caller gives
+// per-image seeds and ImageSeed(Seed, j) otherwise, so an image's random
+// numbers do not depend on its batch neighbours. (Its floating-point
+// results still can: the engine's kernels may round differently for other
+// batch sizes, so callers that need identical results, such as sharded
+// evaluations, keep batches identical; see package eval.)
+//
 // Settings describes an attack for reports with common keys: attack, norm
 // ("linf" or "l2"), eps, box ("white-box" or "black-box"), kind
 // ("single-step", "iterative", "optimization", "score-based",

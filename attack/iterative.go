@@ -47,8 +47,9 @@ type objective struct {
 // batches of per values an image.
 type stepRule struct {
 	// start sets the first iterate xt from the clean images x0 (nil: the
-	// clean images themselves, and restarts are pointless).
-	start func(r *rand.Rand, x0, xt []float32, per int)
+	// clean images themselves, and restarts are pointless); image j draws
+	// from its own generator r[j].
+	start func(r []*rand.Rand, x0, xt []float32, per int)
 	// step moves xt along the gradient g in place; idx are the images'
 	// original positions (for per-image state such as momentum).
 	step func(xt, g []float32, idx []int, per int)
@@ -72,11 +73,11 @@ type loop struct {
 	finalIterate bool
 }
 
-func (l *loop) run(ctx context.Context, name string, m nn.Classifier, x *tensor.Tensor, seed uint64) (*tensor.Tensor, error) {
+// run attacks the images x; image i draws its random starts from r[i].
+func (l *loop) run(ctx context.Context, name string, m nn.Classifier, x *tensor.Tensor, r []*rand.Rand) (*tensor.Tensor, error) {
 	n := x.Shape()[0]
 	per := perImage(x)
 	k := newKeeper(x)
-	r := newRand(seed, 13)
 	restarts := max(l.restarts, 1)
 	if l.start == nil || l.finalIterate {
 		restarts = 1
@@ -91,7 +92,7 @@ func (l *loop) run(ctx context.Context, name string, m nn.Classifier, x *tensor.
 		x0 := rowsOf(x, cur)
 		xt := x0.Clone()
 		if l.start != nil {
-			l.start(r, x0.F32(), xt.F32(), per)
+			l.start(pick(r, cur), x0.F32(), xt.F32(), per)
 		}
 		for s := 0; ; s++ {
 			if err := ctx.Err(); err != nil {
@@ -212,7 +213,11 @@ func (b Base) iterate(ctx context.Context, name string, m nn.Classifier, x *tens
 	} else if l.objective, err = obj(x32, t, sign); err != nil {
 		return nil, err
 	}
-	adv, err := l.run(ctx, name, m, x32, b.Seed)
+	r, err := b.rands(name, x.Shape()[0], 13)
+	if err != nil {
+		return nil, err
+	}
+	adv, err := l.run(ctx, name, m, x32, r)
 	if err != nil {
 		return nil, err
 	}
@@ -247,10 +252,10 @@ func (b Base) crossEntropy(m nn.Classifier, y, t []int, sign float64) objective 
 
 // startUniformLinf starts at a uniform random point of the L-inf ball of
 // radius eps, clipped to [0,1].
-func startUniformLinf(eps float64) func(r *rand.Rand, x0, xt []float32, per int) {
-	return func(r *rand.Rand, x0, xt []float32, per int) {
+func startUniformLinf(eps float64) func(r []*rand.Rand, x0, xt []float32, per int) {
+	return func(r []*rand.Rand, x0, xt []float32, per int) {
 		for i := range xt {
-			xt[i] = x0[i] + float32((2*r.Float64()-1)*eps)
+			xt[i] = x0[i] + float32((2*r[i/per].Float64()-1)*eps)
 		}
 		projectLinf(xt, x0, eps)
 	}
@@ -258,9 +263,10 @@ func startUniformLinf(eps float64) func(r *rand.Rand, x0, xt []float32, per int)
 
 // startUniformL2 starts at a uniform random point of the L2 ball of radius
 // eps around each image, clipped to [0,1].
-func startUniformL2(eps float64) func(r *rand.Rand, x0, xt []float32, per int) {
-	return func(r *rand.Rand, x0, xt []float32, per int) {
+func startUniformL2(eps float64) func(r []*rand.Rand, x0, xt []float32, per int) {
+	return func(rs []*rand.Rand, x0, xt []float32, per int) {
 		for lo := 0; lo < len(xt); lo += per {
+			r := rs[lo/per]
 			s := 0.0
 			for i := lo; i < lo+per; i++ {
 				z := r.NormFloat64()
@@ -278,10 +284,10 @@ func startUniformL2(eps float64) func(r *rand.Rand, x0, xt []float32, per int) {
 
 // startGaussian starts at x0 + sd*N(0,1), clipped to the L-inf ball of
 // radius eps and to [0,1].
-func startGaussian(sd, eps float64) func(r *rand.Rand, x0, xt []float32, per int) {
-	return func(r *rand.Rand, x0, xt []float32, per int) {
+func startGaussian(sd, eps float64) func(r []*rand.Rand, x0, xt []float32, per int) {
+	return func(r []*rand.Rand, x0, xt []float32, per int) {
 		for i := range xt {
-			xt[i] = x0[i] + float32(sd*r.NormFloat64())
+			xt[i] = x0[i] + float32(sd*r[i/per].NormFloat64())
 		}
 		projectLinf(xt, x0, eps)
 	}

@@ -23,6 +23,7 @@ type Config struct {
 	Targets       []int    // for Given targeting
 	Smoothing     *float64 // label smoothing of the attack's cross-entropy; nil: the attack's default
 	Seed          uint64
+	Seeds         []uint64 // one seed per image of the batch (see Base); not in specs
 	Decay         *float64 // mifgsm momentum decay; nil: 1.0
 	Kappa         float64  // cw-l2 confidence
 	InitialConst  float64  // cw-l2 initial c
@@ -97,7 +98,7 @@ var order = []string{"fgsm", "step-ll", "r-step-ll", "bim", "iter-ll", "pgd", "p
 // base builds the shared part of an attack from c, with the attack's
 // default targeting and label smoothing.
 func (c Config) base(t Targeting, smoothing float64) Base {
-	b := Base{Eps: c.Eps, Targeting: t, Targets: c.Targets, Smoothing: smoothing, Seed: c.Seed}
+	b := Base{Eps: c.Eps, Targeting: t, Targets: c.Targets, Smoothing: smoothing, Seed: c.Seed, Seeds: c.Seeds}
 	if c.Targeting != "" {
 		b.Targeting = c.Targeting
 	}

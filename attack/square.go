@@ -95,7 +95,10 @@ func (a *Square) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 	per := c * h * w
 	xs := x32.F32()
 	eps := float32(a.Eps)
-	r := newRand(a.Seed, 29)
+	rs, err := a.rands(a.Name(), n, 29)
+	if err != nil {
+		return nil, err
+	}
 	// loss: margin of the class to leave (untargeted) or to reach
 	loss := func(logits *tensor.Tensor, row, i int) float64 {
 		mg := margin(logits, row, t[i])
@@ -108,6 +111,7 @@ func (a *Square) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 	cur := x32.Clone()
 	cf := cur.F32()
 	for i := 0; i < n; i++ {
+		r := rs[i]
 		for ch := 0; ch < c; ch++ {
 			for col := 0; col < w; col++ {
 				s := eps
@@ -149,6 +153,7 @@ func (a *Square) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor,
 		kf := cand.F32()[:len(active)*per]
 		for j, i := range active {
 			copy(kf[j*per:(j+1)*per], cf[i*per:(i+1)*per])
+			r := rs[i]
 			top, left := r.IntN(h-s+1), r.IntN(w-s+1)
 			for try := 0; try < 10; try++ {
 				changed := false

@@ -100,10 +100,14 @@ func (a *RStepLL) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor
 	if err != nil {
 		return nil, err
 	}
-	r := newRand(a.Seed, 7)
+	rs, err := a.rands(a.Name(), x.Shape()[0], 7)
+	if err != nil {
+		return nil, err
+	}
 	noise := tensor.ZerosLike(x)
+	per := perImage(x)
 	for i := 0; i < noise.Size(); i++ {
-		noise.SetFlat(i, r.NormFloat64())
+		noise.SetFlat(i, rs[i/per].NormFloat64())
 	}
 	x0 := signStep(x, noise, a.alpha())
 	logits, g, _, err := lossGrad(m, x0, t, a.Smoothing)
