@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -18,6 +19,12 @@ const (
 	CheckBudget    = "adversarial images within their budget"
 	CheckAdaptive  = "adaptive attack through the attention objective"
 )
+
+// gradStats counts images whose clean input gradient is zero or not
+// finite.
+type gradStats struct {
+	images, zero, nonFinite int
+}
 
 // subsetResults are the sanity-check runs on the check subset.
 type subsetResults struct {
@@ -42,7 +49,9 @@ func setting(a AttackResult, key string) string {
 func pct(c Counts) string { return fmt.Sprintf("%.2f%%", 100*c.Accuracy) }
 
 // checks computes the sanity checks of evaluation.md.
-func checks(rep *Report, opt *Options, sub *subsetResults, g *gradStats) []Check {
+// attacks are the names of the evaluated attacks; attentionTrained says
+// whether the model was trained with attention losses.
+func checks(rep *Report, attacks []string, attentionTrained bool, sub *subsetResults, g *gradStats) []Check {
 	var out []Check
 	add := func(name, status, format string, args ...any) {
 		out = append(out, Check{Name: name, Status: status, Detail: fmt.Sprintf(format, args...)})
@@ -256,14 +265,10 @@ func checks(rep *Report, opt *Options, sub *subsetResults, g *gradStats) []Check
 
 	// 8. adaptive attack
 	{
-		ran := false
-		for _, a := range opt.Attacks {
-			ran = ran || a.Name == "attention-loss"
-		}
 		switch {
-		case ran:
+		case slices.Contains(attacks, "attention-loss"):
 			add(CheckAdaptive, Pass, "attention-loss (through the Grad-CAM map, second order) ran")
-		case opt.AttentionTrained:
+		case attentionTrained:
 			add(CheckAdaptive, Warn, "the model was trained with attention losses but the adaptive attention-loss attack did not run")
 		default:
 			add(CheckAdaptive, Skip, "the model is not known to be trained with attention losses")

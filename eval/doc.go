@@ -8,7 +8,9 @@
 // Run evaluates a model on a set of images with a list of attacks (see
 // package attack) at several budgets on the [0,1] pixel scale: L-inf budgets
 // for L-inf attacks, L2 budgets for L2 attacks. Images are processed in
-// batches; a unit of work is one attack at one budget on one batch.
+// batches aligned to their indices (batch b holds images [b*BatchSize,
+// (b+1)*BatchSize)); a unit of work is one attack at one budget on one
+// batch, or the clean pass of a batch (predictions, input gradients).
 //
 //   - Cascade mode (the default) attacks only the images that are still
 //     unbroken: correctly classified, and not yet broken by an earlier attack
@@ -21,18 +23,34 @@
 //
 // An image counts as broken only if the adversarial image is misclassified
 // and lies within the budget (checked by the runner, not trusted from the
-// attack). Every unit draws its randomness from a seed derived from the
-// evaluation's seed, the attack, the budget and the batch, so results do
-// not depend on interruptions.
+// attack). Every random choice derives from the evaluation's seed, the
+// attack, the budget and the image's index (attack.Config.Seeds), so results
+// depend neither on interruptions nor on how the work is split.
+//
+// # Splitting the work
+//
+// An Evaluation (New) splits into Items: a range of batches under one threat
+// model, or the clean pass. An item's units depend only on the item: the
+// images of a batch are always attacked together (arp's kernels may round
+// differently for other batch sizes, so identical batches, not only
+// per-image seeds, make the results bit-identical), and the sanity-check
+// subset (the first CheckImages correctly classified images) is found from
+// the clean predictions of the batches before. Combine turns the units of
+// all items into the Report. Run does everything in one process; RunShard
+// runs one shard of the batches (package shard) into a record file, and
+// Merge combines the record files of all shards into the report Run gives;
+// arp-beam runs the items on Apache Beam and ends in Combine too.
 //
 // # Resuming
 //
 // With Options.State the runner appends each finished unit to a JSON-lines
-// state file (header line: the evaluation's identity, including hashes of
-// the images and of the clean predictions) and syncs it. Running the same
-// evaluation again skips the finished units; a different evaluation refuses
-// the file. A line cut short by a crash is dropped. Cancelling the context
-// stops the run between steps of an attack; the finished units are kept.
+// record file (header line: the evaluation and the batches the file holds)
+// and syncs it. Running the same evaluation again skips the finished units,
+// after checking that the recomputed clean pass of every batch (images,
+// labels, predictions, gradients) matches the recorded one; a different
+// evaluation refuses the file. A line cut short by a crash is dropped.
+// Cancelling the context stops the run between steps of an attack; the
+// finished units are kept.
 //
 // # Sanity checks
 //

@@ -305,7 +305,7 @@ func TestChecksWarn(t *testing.T) {
 	}}
 	rep.Threats[1].Attacks[1].OutOfBudget = 2
 	sub := &subsetResults{images: 10, unbounded: &AttackResult{Spec: "pgd:steps=20", Accuracy: counts(3, 10)}}
-	cs := checks(rep, &Options{AttentionTrained: true}, sub, &gradStats{images: 100, zero: 10})
+	cs := checks(rep, []string{"fgsm", "pgd", "square"}, true, sub, &gradStats{images: 100, zero: 10})
 	rep.Checks = cs
 	for _, name := range []string{CheckSuite, CheckMonotone, CheckUnbounded, CheckIterative, CheckBlackBox, CheckGradients, CheckBudget, CheckAdaptive} {
 		if c := statusOf(t, rep, name); c.Status != Warn {

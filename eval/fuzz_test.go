@@ -1,35 +1,33 @@
 package eval
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 )
 
-// FuzzOpenState: a state file is a user file; any content gives finished
-// units or an error naming the file, never a panic.
-func FuzzOpenState(f *testing.F) {
-	id := map[string]any{"model": "m", "images": 3, "eps": []float64{0.1}}
-	good := `{"header":{"format":"arp-eval-state/1","identity":{"eps":[0.1],"images":3,"model":"m"}}}` + "\n" +
+// FuzzReadRecords: a record file is a user file; any content gives units
+// or an error naming the file, never a panic.
+func FuzzReadRecords(f *testing.F) {
+	good := `{"header":{"format":"arp-eval-records/2","evaluation":{"model":"m","images":3,"batch_size":3,"classes":10},"batches_lo":0,"batches_hi":1}}` + "\n" +
 		`{"unit":{"phase":"main","attack":0,"norm":"linf","eps":0.1,"batch":0,"name":"fgsm","images":[{"i":0,"broken":true,"pred":3,"linf":0.1,"l2":1}],"seconds":0.5}}` + "\n"
-	for _, s := range []string{good, good[:len(good)-10], "", "\n", "{}\n", `{"header":{}}` + "\n", "not json\n", good + "garbage\n"} {
+	for _, s := range []string{good, good[:len(good)-10], "", "\n", "{}\n", `{"header":{}}` + "\n", "not json\n", good + "garbage\n", good + good} {
 		f.Add([]byte(s))
 	}
-	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := filepath.Join(dir, "state.jsonl")
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := openState(p, id)
+		r, err := readRecords("records.jsonl", b)
 		if err != nil {
 			return
 		}
-		defer s.close()
-		for k, u := range s.units {
-			if u.unitKey != k {
-				t.Fatalf("unit stored under %+v has key %+v", k, u.unitKey)
+		for k, u := range r.units {
+			if u.UnitKey != k || u.Batch < r.head.Lo || u.Batch >= r.head.Hi {
+				t.Fatalf("unit stored under %+v has key %+v (file batches %d-%d)", k, u.UnitKey, r.head.Lo, r.head.Hi)
 			}
+		}
+		if len(r.units) > 0 {
+			units := make([]Unit, 0, len(r.units))
+			for _, k := range r.order {
+				units = append(units, *r.units[k])
+			}
+			Combine(r.head.Eval, units) // must not panic
 		}
 	})
 }
