@@ -13,7 +13,6 @@ import (
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/attack"
-	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -171,11 +170,7 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 		}
 	}
 	ref := analysis.ModelRef{Dir: f.model, Info: lm.Info}
-	weights := f.model // an ONNX file holds its weights
-	if lm.Format == "arp-run" {
-		weights = filepath.Join(f.model, rundir.Weights)
-	}
-	if ref.WeightsSHA256, err = data.FileSHA256(weights); err != nil {
+	if ref.WeightsSHA256, err = weightsSHA256(f.model, lm); err != nil {
 		return nil, "", err
 	}
 	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out, Version: arpVersion()}

@@ -18,6 +18,8 @@ import (
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
+	"github.com/arp-robustness/arp/shard"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
@@ -40,6 +42,7 @@ type evalFlags struct {
 	limit              int
 	jsonOut, mdOut     string
 	plotOut, state     string
+	shard              string
 	seed               uint64
 	batch, checkImages int
 	standalone, quiet  bool
@@ -66,7 +69,12 @@ earlier attack failed on (put cheap attacks first), and per-attack accuracy is
 cumulative. --standalone runs every attack on every correctly classified image so
 that each attack's accuracy is its own. --state FILE makes a long evaluation
 resumable: finished units are kept there and skipped when the same command runs
-again (also after Ctrl-C).`,
+again (also after Ctrl-C).
+
+--shard i/N runs shard i (counted from 0) of N, a contiguous range of whole
+batches, into the record file --state, for job arrays (Slurm, Kubernetes
+Indexed Jobs); arp merge combines the shards' record files into the report one
+process gives, bit for bit (docs/scale.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd, g, f)
@@ -82,7 +90,8 @@ again (also after Ctrl-C).`,
 	fl.StringVar(&f.jsonOut, "json", "", "write the report as JSON to this file")
 	fl.StringVar(&f.mdOut, "markdown", "", "write the report as Markdown to this file")
 	fl.StringVar(&f.plotOut, "plot", "", "write the accuracy-vs-eps curves to this PNG file")
-	fl.StringVar(&f.state, "state", "", "resumable state file (JSON lines)")
+	fl.StringVar(&f.state, "state", "", "resumable record file (JSON lines); with --shard the shard's output")
+	fl.StringVar(&f.shard, "shard", "", "run only shard i/N (from 0) of the batches; needs --state")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the attacks")
 	fl.IntVar(&f.batch, "batch", evalDefaultBatch, "images per batch")
 	fl.IntVar(&f.checkImages, "check-images", evalDefaultChecks, "images in the sanity-check subset (unbounded attack; attack comparisons in cascade mode); 0: skip those checks")
@@ -142,6 +151,18 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	if f.checkImages < 0 {
 		return fmt.Errorf("--check-images %d must be >= 0", f.checkImages)
 	}
+	sh, err := shard.Parse(f.shard)
+	if err != nil {
+		return fmt.Errorf("--shard: %v", err)
+	}
+	if f.shard != "" {
+		if f.state == "" {
+			return fmt.Errorf("--shard needs --state FILE, the record file the shard writes its results to")
+		}
+		if f.jsonOut != "" || f.mdOut != "" || f.plotOut != "" {
+			return fmt.Errorf("a shard has no report of its own: drop --json, --markdown and --plot, and merge the shards' record files with arp merge")
+		}
+	}
 	for _, p := range []struct{ flag, path, ext string }{{"json", f.jsonOut, ""}, {"markdown", f.mdOut, ""}, {"plot", f.plotOut, ".png"}} {
 		if p.path != "" && p.ext != "" && !strings.EqualFold(filepath.Ext(p.path), p.ext) {
 			return fmt.Errorf("--%s %s: want a %s file", p.flag, p.path, p.ext)
@@ -170,8 +191,12 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	if d.Len() < total {
 		limit = d.Len()
 	}
+	modelID, err := weightsSHA256(f.model, lm)
+	if err != nil {
+		return err
+	}
 	opt := eval.Options{Attacks: attacks, Eps: f.eps, EpsL2: f.epsL2, Standalone: f.standalone, BatchSize: f.batch,
-		Seed: f.seed, State: f.state, Model: f.model, Data: dataName, DataImages: total, Limit: limit,
+		Seed: f.seed, State: f.state, Model: f.model, ModelID: modelID, Data: dataName, DataImages: total, Limit: limit,
 		CheckImages: checks, AttentionTrained: attentionTrained(lm.Info)}
 	var bar *progressbar.ProgressBar
 	if !f.quiet {
@@ -193,6 +218,20 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
 	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
+	if !sh.Whole() {
+		err := eval.RunShard(ctx, lm.Classifier, x, d.Labels, opt, sh)
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.state)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --json eval.json FILES\n", sh, f.state)
+		return nil
+	}
 	rep, err := eval.Run(ctx, lm.Classifier, x, d.Labels, opt)
 	if bar != nil {
 		_ = bar.Finish()
@@ -242,4 +281,14 @@ func writeEvalOutputs(out io.Writer, rep *eval.Report, f *evalFlags) error {
 		fmt.Fprintf(out, "wrote %s\n", f.plotOut)
 	}
 	return nil
+}
+
+// weightsSHA256 returns the SHA-256 of a model's weights file
+// (model.safetensors of a run directory, or the .onnx file itself).
+func weightsSHA256(model string, lm *loadedModel) (string, error) {
+	weights := model // an ONNX file holds its weights
+	if lm.Format == "arp-run" {
+		weights = filepath.Join(model, rundir.Weights)
+	}
+	return data.FileSHA256(weights)
 }

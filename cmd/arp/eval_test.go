@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arp-robustness/arp/attack/attacktest"
 	"github.com/arp-robustness/arp/eval"
@@ -72,5 +76,74 @@ func TestEvalErrors(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q, want one line containing %q", c.args, code, errs, c.want)
 		}
+	}
+}
+
+// TestEvalShardsAndMerge: three shards merged with arp merge write the
+// eval.json one process writes (times aside); a merge with a shard missing
+// fails with one line and leaves the merged report alone.
+func TestEvalShardsAndMerge(t *testing.T) {
+	run := attacktest.RunDir(t)
+	dir := t.TempDir()
+	common := []string{"eval", "--model", run, "--data", "mnist-mini", "--attacks", "fgsm,pgd:steps=3:restarts=2,square:queries=20",
+		"--eps", "0.1", "--limit", "30", "--check-images", "8", "--batch", "8", "--quiet"}
+	whole := filepath.Join(dir, "whole.json")
+	if code, _, errs := arp(t, append(common, "--json", whole)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var files []string
+	for i := 0; i < 3; i++ {
+		st := filepath.Join(dir, fmt.Sprintf("shard-%d.jsonl", i))
+		files = append(files, st)
+		code, out, errs := arp(t, append(common, "--shard", fmt.Sprintf("%d/3", i), "--state", st)...)
+		if code != 0 || !strings.Contains(out, "shard "+fmt.Sprintf("%d/3", i)+" done") {
+			t.Fatalf("shard %d: exit %d: %s\n%s", i, code, errs, out)
+		}
+	}
+	merged := filepath.Join(dir, "merged.json")
+	code, out, errs := arp(t, append([]string{"merge", "--json", merged}, files...)...)
+	if code != 0 || !strings.Contains(out, "worst case") {
+		t.Fatalf("merge: exit %d: %s\n%s", code, errs, out)
+	}
+	load := func(p string) eval.Report {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r eval.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Seconds, r.Started = 0, time.Time{}
+		for i := range r.Threats {
+			for k := range r.Threats[i].Attacks {
+				r.Threats[i].Attacks[k].Seconds = 0
+			}
+		}
+		return r
+	}
+	if a, b := load(whole), load(merged); !reflect.DeepEqual(a, b) {
+		t.Fatalf("merged eval.json differs from one process's:\n%+v\n%+v", b, a)
+	}
+	before, _ := os.ReadFile(merged)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"merge", "--json", merged}, files[0], files[2]), "no record file holds batches 1-1 (images 8-15)"},
+		{[]string{"merge", "--json", merged, dir}, "is a directory"},
+		{append(common, "--shard", "3/3", "--state", files[0]), "--shard: shard \"3/3\": the index must be in 0..2"},
+		{append(common, "--shard", "0/9", "--state", filepath.Join(dir, "x.jsonl")), "9 shards for 4 batches"},
+		{append(common, "--shard", "0/2"), "--shard needs --state"},
+		{append(common, "--shard", "0/2", "--state", filepath.Join(dir, "y.jsonl"), "--json", merged), "a shard has no report"},
+		{append(common, "--shard", "0/2", "--state", files[0]), "holds batches 0-0"},
+	} {
+		code, _, errs := arp(t, c.args...)
+		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q, want one line containing %q", c.args, code, errs, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(merged); !bytes.Equal(before, after) {
+		t.Error("a failed merge changed the merged report")
 	}
 }
