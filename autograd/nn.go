@@ -409,11 +409,17 @@ func Conv2dBiasRelu(x, w, b *Var, p Conv2dParams) *Var {
 // maximum is the mask of the pooled value), of every order.
 func Conv2dBiasReluMaxPool(x, w, b *Var, p Conv2dParams, kh, kw int, pp Conv2dParams) *Var {
 	xs, ws := checkConvBias("autograd.Conv2dBiasReluMaxPool", x, w, b)
-	z := tensor.Conv2dBiasRelu(x.val, w.val, valOf(b), p)
-	y, idx := tensor.MaxPool2d(z, kh, kw, pp)
-	zs := z.Shape()
+	y, idx, zs := tensor.Conv2dBiasReluMaxPool(x.val, w.val, valOf(b), p, kh, kw, pp)
 	block := y.Shape()[2] * y.Shape()[3]
 	return record("Conv2dBiasReluMaxPool", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		if noGraph(gy, in...) {
+			// first order: the pooling's gradient in one pass into a
+			// recycled buffer, given back once the convolution's
+			// gradients (new tensors) are computed
+			gz := tensor.MaxPoolReluGrad(gy.val, out.val, idx, zs, true)
+			defer tensor.Recycle(gz)
+			return convBiasGrads(in, Const(gz), xs, ws, p, needs)
+		}
 		gz := scatterBlocks(reluGrad(gy, out.val), idx, block, zs...)
 		return convBiasGrads(in, gz, xs, ws, p, needs)
 	}, x, w, b)
@@ -432,6 +438,21 @@ func checkConvBias(op string, x, w, b *Var) (xs, ws []int) {
 		}
 	}
 	return xs, ws
+}
+
+// noGraph reports whether a backward function's results will not be
+// differentiated (no input and no output gradient requires gradients), so
+// that it may compute them with fused kernels and recycle temporaries.
+func noGraph(gy *Var, in ...*Var) bool {
+	if gy.requiresGrad {
+		return false
+	}
+	for _, v := range in {
+		if v != nil && v.requiresGrad {
+			return false
+		}
+	}
+	return true
 }
 
 func valOf(v *Var) *tensor.Tensor {

@@ -1,16 +1,26 @@
 package kernels
 
-import "sync"
-
-// Scratch buffers (packed panels, padded images, partial sums) are reused
-// across calls through size-classed pools, so a training step does not
-// allocate its working memory afresh. Buffers handed out may hold stale
-// data.
-
-var (
-	pools32 sync.Map // size class -> *sync.Pool of *[]float32
-	pools64 sync.Map
+import (
+	"sync"
+	"unsafe"
 )
+
+// Scratch buffers (packed panels, padded images, the engine's temporaries)
+// are recycled through free lists by power-of-two size class, so a
+// training step does not allocate, zero and fault in its working memory
+// afresh. Unlike a sync.Pool, the lists survive garbage collections; idle
+// buffers beyond maxIdleBytes are left to the collector. Buffers handed
+// out hold stale data.
+
+// maxIdleBytes bounds the memory kept in the free lists.
+const maxIdleBytes = 512 << 20
+
+var bufs struct {
+	sync.Mutex
+	free32 map[int][][]float32
+	free64 map[int][][]float64
+	idle   int // bytes in the free lists
+}
 
 func sizeClass(n int) int {
 	c := 1
@@ -20,41 +30,60 @@ func sizeClass(n int) int {
 	return c
 }
 
-// GetBuf returns a buffer of n elements from the pool (contents
-// undefined); return it with PutBuf when done.
+// GetBuf returns a buffer of n elements (contents undefined); give it back
+// with PutBuf when done.
 func GetBuf[T Float](n int) []T {
 	c := sizeClass(n)
 	var zero T
+	bufs.Lock()
 	switch any(zero).(type) {
 	case float32:
-		p, _ := pools32.LoadOrStore(c, &sync.Pool{})
-		if v := p.(*sync.Pool).Get(); v != nil {
-			return any((*v.(*[]float32))[:n]).([]T)
+		if l := bufs.free32[c]; len(l) > 0 {
+			b := l[len(l)-1]
+			bufs.free32[c] = l[:len(l)-1]
+			bufs.idle -= c * 4
+			bufs.Unlock()
+			return any(b[:n]).([]T)
 		}
-		return any(make([]float32, n, c)).([]T)
 	default:
-		p, _ := pools64.LoadOrStore(c, &sync.Pool{})
-		if v := p.(*sync.Pool).Get(); v != nil {
-			return any((*v.(*[]float64))[:n]).([]T)
+		if l := bufs.free64[c]; len(l) > 0 {
+			b := l[len(l)-1]
+			bufs.free64[c] = l[:len(l)-1]
+			bufs.idle -= c * 8
+			bufs.Unlock()
+			return any(b[:n]).([]T)
 		}
-		return any(make([]float64, n, c)).([]T)
 	}
+	bufs.Unlock()
+	return make([]T, n, c)
 }
 
-// PutBuf returns a buffer obtained from GetBuf to the pool.
+// PutBuf gives a buffer obtained from GetBuf back; nothing may use it
+// afterwards. Buffers of other origins (capacity not a power of two) are
+// ignored.
 func PutBuf[T Float](b []T) {
 	c := cap(b)
 	if c == 0 || c&(c-1) != 0 {
 		return
 	}
-	switch v := any(b).(type) {
+	var zero T
+	bytes := c * int(unsafe.Sizeof(zero))
+	bufs.Lock()
+	defer bufs.Unlock()
+	if bufs.idle+bytes > maxIdleBytes {
+		return
+	}
+	bufs.idle += bytes
+	switch v := any(b[:c]).(type) {
 	case []float32:
-		p, _ := pools32.LoadOrStore(c, &sync.Pool{})
-		v = v[:c]
-		p.(*sync.Pool).Put(&v)
+		if bufs.free32 == nil {
+			bufs.free32 = map[int][][]float32{}
+		}
+		bufs.free32[c] = append(bufs.free32[c], v)
 	case []float64:
-		p, _ := pools64.LoadOrStore(c, &sync.Pool{})
-		v = v[:c]
-		p.(*sync.Pool).Put(&v)
+		if bufs.free64 == nil {
+			bufs.free64 = map[int][][]float64{}
+		}
+		bufs.free64[c] = append(bufs.free64[c], v)
 	}
 }

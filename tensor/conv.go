@@ -117,15 +117,21 @@ func Conv2dBiasRelu(x, w, b *Tensor, p Conv2dParams) *Tensor {
 func conv2dForward(x, w, b *Tensor, p Conv2dParams, relu bool) *Tensor {
 	sameDType("tensor.Conv2d", x, w)
 	g := convGeometry("tensor.Conv2d", x.shape, w.shape, p)
+	out := Zeros(x.dtype, g.n, g.f, g.oh, g.ow)
+	convForwardInto(g, x, w, b, out, relu)
+	return out
+}
+
+// convForwardInto computes the convolution into out (fully overwritten).
+func convForwardInto(g convGeom, x, w, b, out *Tensor, relu bool) {
 	if b != nil {
 		sameDType("tensor.Conv2d", x, b)
 		if len(b.shape) != 1 || b.shape[0] != g.f {
 			Panicf("tensor.Conv2d", "bias %v does not match weight %v", b.shape, w.shape)
 		}
 	}
-	out := Zeros(x.dtype, g.n, g.f, g.oh, g.ow)
 	if g.n == 0 {
-		return out
+		return
 	}
 	if x.dtype == Float32 {
 		var bias []float32
@@ -140,7 +146,6 @@ func conv2dForward(x, w, b *Tensor, p Conv2dParams, relu bool) *Tensor {
 		}
 		kernels.ConvForward(g.kern(), x.f64, w.f64, bias, out.f64, relu)
 	}
-	return out
 }
 
 // Conv2dInputGrad returns the gradient with respect to the input of Conv2d

@@ -1,0 +1,66 @@
+package tensor
+
+// Conv2dBiasReluMaxPool returns MaxPool2d(Conv2dBiasRelu(x, w, b, p), kh,
+// kw, pp) and the max-pool's indices (into the convolution's output,
+// whose shape is the third result). The convolution's output lives in a
+// recycled scratch buffer only while it is pooled.
+func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2dParams) (*Tensor, []int32, []int) {
+	sameDType("tensor.Conv2dBiasReluMaxPool", x, w)
+	g := convGeometry("tensor.Conv2dBiasReluMaxPool", x.shape, w.shape, p)
+	z := Scratch(x.dtype, g.n, g.f, g.oh, g.ow)
+	defer Recycle(z)
+	convForwardInto(g, x, w, b, z, true)
+	y, idx := MaxPool2d(z, kh, kw, pp)
+	return y, idx, []int{g.n, g.f, g.oh, g.ow}
+}
+
+// MaxPoolReluGrad returns the gradient with respect to z of
+// MaxPool2d(Relu(z)) for output gradient gy, given the pooled values y and
+// the pool's indices idx (blocks of one channel each, as MaxPool2d makes
+// them): gy selected where y > 0, scattered (added) to the indexed
+// positions of zeros of zshape. With scratch the result comes from the
+// buffer pool (give it back with Recycle). One pass: each channel is
+// cleared and scattered while in cache.
+func MaxPoolReluGrad(gy, y *Tensor, idx []int32, zshape []int, scratch bool) *Tensor {
+	sameDType("tensor.MaxPoolReluGrad", gy, y)
+	if !SameShape(gy.shape, y.shape) || len(idx) != gy.Size() || len(zshape) != 4 || len(gy.shape) != 4 ||
+		zshape[0] != gy.shape[0] || zshape[1] != gy.shape[1] {
+		Panicf("tensor.MaxPoolReluGrad", "gradient %v, pooled values %v, %d indices and input shape %v do not match", gy.shape, y.shape, len(idx), zshape)
+	}
+	var out *Tensor
+	if scratch {
+		out = Scratch(gy.dtype, zshape...)
+	} else {
+		out = Zeros(gy.dtype, zshape...)
+	}
+	nb := zshape[0] * zshape[1]
+	if nb == 0 {
+		return out
+	}
+	block, ob := len(idx)/nb, out.Size()/nb
+	if gy.dtype == Float32 {
+		maxPoolReluGrad(gy.f32, y.f32, idx, block, ob, nb, out.f32)
+	} else {
+		maxPoolReluGrad(gy.f64, y.f64, idx, block, ob, nb, out.f64)
+	}
+	return out
+}
+
+func maxPoolReluGrad[T Float](gy, y []T, idx []int32, block, ob, nb int, out []T) {
+	ParallelFor(nb, max(1, elemGrain/max(block, 1)), func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			first, last := int32(b*ob), int32((b+1)*ob)
+			clear(out[first:last])
+			gb, yb := gy[b*block:(b+1)*block], y[b*block:(b+1)*block]
+			for i, j := range idx[b*block : (b+1)*block] {
+				if j < 0 || !(yb[i] > 0) {
+					continue
+				}
+				if j < first || j >= last {
+					Panicf("tensor.MaxPoolReluGrad", "index %d of channel %d is outside it [%d,%d)", j, b, first, last)
+				}
+				out[j] += gb[i]
+			}
+		}
+	})
+}

@@ -1,0 +1,38 @@
+package tensor
+
+import "github.com/arp-robustness/arp/kernels"
+
+// Scratch returns a tensor of the given shape whose storage comes from the
+// engine's buffer pool (package kernels): its contents are undefined, and
+// no zeroing or page faults are paid for memory recycled within a step.
+// Give it back with Recycle when done.
+func Scratch(dt DType, shape ...int) *Tensor {
+	checkShape("tensor.Scratch", shape)
+	n := Numel(shape)
+	t := &Tensor{dtype: dt, shape: append([]int(nil), shape...)}
+	switch dt {
+	case Float32:
+		t.f32 = kernels.GetBuf[float32](n)
+	case Float64:
+		t.f64 = kernels.GetBuf[float64](n)
+	default:
+		Panicf("tensor.Scratch", "unknown dtype %v", dt)
+	}
+	return t
+}
+
+// Recycle gives t's storage back to the engine's buffer pool. Neither t
+// nor any view of it (Reshape) may be used afterwards; only call it on
+// tensors whose every user is known, such as a kernel's temporaries.
+func Recycle(t *Tensor) {
+	if t == nil {
+		return
+	}
+	if t.f32 != nil {
+		kernels.PutBuf(t.f32)
+	}
+	if t.f64 != nil {
+		kernels.PutBuf(t.f64)
+	}
+	t.f32, t.f64, t.shape = nil, nil, nil
+}
