@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -151,6 +152,10 @@ func (d *downloader) get(ctx context.Context, f RemoteFile, u, part string) erro
 		var ue *url.Error
 		if errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "stopped after") {
 			return permanentError{fmt.Errorf("too many redirects")}
+		}
+		var dns *net.DNSError
+		if errors.As(err, &dns) && dns.IsNotFound {
+			return permanentError{err} // no such host: no use retrying
 		}
 		return err
 	}

@@ -287,6 +287,7 @@ func Fetch(ctx context.Context, name, dataDir string, opt FetchOptions) (string,
 	}
 	paths, staged, err := spec.gather(ctx, dataDir, opt, logf)
 	if err != nil {
+		os.Remove(filepath.Join(dataDir, StagingDir)) // only if no partial download waits there
 		return "", err
 	}
 	dst, err := spec.install(dataDir, paths)

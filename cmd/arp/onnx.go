@@ -135,8 +135,13 @@ that can be tapped, with its shape for one image.`,
 				fmt.Fprintf(w, ", mean %v, std %v", gm.Mean, gm.Std)
 			}
 			fmt.Fprintf(w, "\nlogits:     %q, %d classes", g.OutputName(), g.NumClasses())
-			if len(gm.ClassNames) > 0 {
-				fmt.Fprintf(w, ": %s", strings.Join(gm.ClassNames, ", "))
+			if names := gm.ClassNames; len(names) > 20 {
+				fmt.Fprintf(w, ": %s, ... (%d more)", strings.Join(names[:10], ", "), len(names)-10)
+			} else if len(names) > 0 {
+				fmt.Fprintf(w, ": %s", strings.Join(names, ", "))
+			}
+			if gm.BackgroundClasses > 0 {
+				fmt.Fprintf(w, " (the graph's first %d logits dropped: background_classes)", gm.BackgroundClasses)
 			}
 			fmt.Fprintf(w, "\nattention:  %s (default layer)\n", gm.AttentionLayer)
 			names := g.LayerNames()
