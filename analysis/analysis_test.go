@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/rundir"
 )
@@ -459,4 +460,16 @@ func FuzzHeader(f *testing.F) {
 		}
 		_, _ = Compute(h, nil)
 	})
+}
+
+func TestAttacksAreLinf(t *testing.T) {
+	got := Attacks()
+	for _, n := range got {
+		if n == "pgd-l2" || n == "cw-l2" {
+			t.Errorf("the study lists the L2 attack %s", n)
+		}
+	}
+	if len(got) != len(attack.Names())-2 {
+		t.Errorf("%d attacks of %d: %v", len(got), len(attack.Names()), got)
+	}
 }

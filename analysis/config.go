@@ -164,6 +164,17 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Attacks lists the attacks the study accepts: the L-inf ones.
+func Attacks() []string {
+	var out []string
+	for _, n := range attack.Names() {
+		if norm, _ := attack.Norm(n); norm == "linf" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // attack parses spec and applies the study's budget and step defaults;
 // the spec as given (Text) is the records' key.
 func (c Config) attack(spec string, seed uint64) (*attack.Spec, error) {

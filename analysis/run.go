@@ -17,6 +17,7 @@ import (
 	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/explain"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
@@ -185,7 +186,7 @@ func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.MapH, h.MapW = mb.h, mb.w
+		h.MapH, h.MapW = mb.H, mb.W
 	}
 	h.TopK = resolveTopK(cfg.TopK, h.MapH*h.MapW, cfg.Method == "lime")
 	for _, a := range cfg.Attacks {
@@ -370,8 +371,8 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 	recs := make([]*Record, n)
 	var keep []int
 	for i := 0; i < n; i++ {
-		rec := &Record{Index: lo + i, Batch: b, Label: labels[i], Pred: clean.pred[i], Conf: Num(clean.probs[i][labels[i]])}
-		if clean.pred[i] != labels[i] {
+		rec := &Record{Index: lo + i, Batch: b, Label: labels[i], Pred: clean.Pred[i], Conf: Num(clean.Probs[i][labels[i]])}
+		if clean.Pred[i] != labels[i] {
 			rec.Skipped = "misclassified"
 		} else {
 			keep = append(keep, i)
@@ -396,14 +397,14 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 		if truth[j] != nil {
 			rec.TruthArea = Num(float64(mask.Count(truth[j])) / float64(len(truth[j])))
 		}
-		rec.Clean, cleanMasks[j] = r.describe(clean.coarse[i], clean.up[i], truth[j])
+		rec.Clean, cleanMasks[j] = r.describe(clean.Coarse[i], clean.Up[i], truth[j])
 		rec.Attacks = map[string]*AttackRecord{}
 	}
-	cleanSub := &mapBatch{}
+	cleanSub := &explain.Maps{}
 	for _, i := range keep {
-		cleanSub.coarse = append(cleanSub.coarse, clean.coarse[i])
-		cleanSub.up = append(cleanSub.up, clean.up[i])
-		cleanSub.probs = append(cleanSub.probs, clean.probs[i])
+		cleanSub.Coarse = append(cleanSub.Coarse, clean.Coarse[i])
+		cleanSub.Up = append(cleanSub.Up, clean.Up[i])
+		cleanSub.Probs = append(cleanSub.Probs, clean.Probs[i])
 	}
 	advImages := make([]*tensor.Tensor, len(r.specs))
 	for ai, sp := range r.specs {
@@ -434,19 +435,19 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 		}
 		xs, as := xc.F32(), adv.F32()
 		for j, i := range keep {
-			ar := &AttackRecord{Pred: am.pred[j], Success: am.pred[j] != yc[j],
-				ConfTrue: Num(am.probs[j][yc[j]]), ConfPred: Num(am.probs[j][am.pred[j]])}
+			ar := &AttackRecord{Pred: am.Pred[j], Success: am.Pred[j] != yc[j],
+				ConfTrue: Num(am.Probs[j][yc[j]]), ConfPred: Num(am.Probs[j][am.Pred[j]])}
 			linf := 0.0
 			for p := j * per; p < (j+1)*per; p++ {
 				linf = math.Max(linf, math.Abs(float64(as[p]-xs[p])))
 			}
 			ar.Linf = Num(linf)
 			var advMasks masks
-			ar.Adv, advMasks = r.describe(am.coarse[j], am.up[j], truth[j])
+			ar.Adv, advMasks = r.describe(am.Coarse[j], am.Up[j], truth[j])
 			ar.IoU = Num(mask.IoU(cleanMasks[j].mean, advMasks.mean))
 			ar.IoUTopK = Num(mask.IoU(cleanMasks[j].topk, advMasks.topk))
-			ar.RankCorr = Num(mask.SpearmanRank(clean.coarse[i], am.coarse[j]))
-			ar.CentroidShift = Num(mask.CentroidShift(clean.up[i], am.up[j], ds.H, ds.W))
+			ar.RankCorr = Num(mask.SpearmanRank(clean.Coarse[i], am.Coarse[j]))
+			ar.CentroidShift = Num(mask.CentroidShift(clean.Up[i], am.Up[j], ds.H, ds.W))
 			if trace != nil {
 				for _, p := range trace[j] {
 					ar.StepIoU = append(ar.StepIoU, Num(p.iou))

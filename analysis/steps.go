@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/explain"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/tensor"
 )
@@ -28,7 +29,7 @@ type stepPoint struct {
 // the spec says project=false) and [0,1]. The gated attack freezes an
 // image once its clean/adversarial IoU drops below the threshold (0.6 by
 // default), as the attack does.
-func (r *batchRunner) trace(ctx context.Context, sp *attack.Spec, x *tensor.Tensor, y []int, clean *mapBatch, cleanMasks []masks, seeds []uint64) ([][]stepPoint, error) {
+func (r *batchRunner) trace(ctx context.Context, sp *attack.Spec, x *tensor.Tensor, y []int, clean *explain.Maps, cleanMasks []masks, seeds []uint64) ([][]stepPoint, error) {
 	n := len(y)
 	per := x.Size() / n
 	cfg := sp.Config
@@ -39,7 +40,7 @@ func (r *batchRunner) trace(ctx context.Context, sp *attack.Spec, x *tensor.Tens
 		copy(t, y)
 		dir, smoothing = 1, 0
 	} else {
-		for i, p := range clean.probs {
+		for i, p := range clean.Probs {
 			ll := 0
 			for k, v := range p {
 				if v < p[ll] {
@@ -117,14 +118,14 @@ func (r *batchRunner) trace(ctx context.Context, sp *attack.Spec, x *tensor.Tens
 				out[i] = append(out[i], out[i][len(out[i])-1])
 				continue
 			}
-			mean := mask.MeanThreshold(m.up[i], r.h.Data.H, r.h.Data.W)
-			top := r.h.TopKMask(m.coarse[i])
+			mean := mask.MeanThreshold(m.Up[i], r.h.Data.H, r.h.Data.W)
+			top := r.h.TopKMask(m.Coarse[i])
 			linf := 0.0
 			for q := i * per; q < (i+1)*per; q++ {
 				linf = max(linf, math.Abs(float64(cur[q]-x0[q])))
 			}
 			p := stepPoint{iou: mask.IoU(cleanMasks[i].mean, mean), iouTopK: mask.IoU(cleanMasks[i].topk, top),
-				success: m.pred[i] != y[i], conf: m.probs[i][y[i]],
+				success: m.Pred[i] != y[i], conf: m.Probs[i][y[i]],
 				components: mask.Scatter(mean, r.h.Data.H, r.h.Data.W, mask.Eight).Components, linf: linf}
 			out[i] = append(out[i], p)
 			if gated && p.iou < threshold {

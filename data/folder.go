@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -136,21 +135,22 @@ func decodeImage(name string, b []byte, c, h, w int) (pix []float32, ow, oh int,
 // decodeImageCrop is decodeImage with a central crop of the given fraction
 // of each side before the resize (see Preprocessing).
 func decodeImageCrop(name string, b []byte, c, h, w int, crop float64) (pix []float32, ow, oh int, err error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return nil, 0, 0, &Error{File: name, Record: -1, Msg: "corrupt or unsupported image (want PNG or JPEG): " + err.Error()}
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
-		return nil, 0, 0, &Error{File: name, Record: -1, Msg: fmt.Sprintf("unsupported %s image size %dx%d", format, cfg.Width, cfg.Height)}
-	}
-	img, _, err := image.Decode(bytes.NewReader(b))
-	if err != nil {
-		return nil, 0, 0, &Error{File: name, Record: -1, Msg: fmt.Sprintf("corrupt %s image: %v", format, err)}
+	img, _, ie := readImage(b, maxImagePixels)
+	if ie != nil {
+		var msg string
+		switch ie.kind {
+		case imageUnknown:
+			msg = "corrupt or unsupported image (want PNG or JPEG): " + ie.err.Error()
+		case imageTooLarge:
+			msg = fmt.Sprintf("unsupported %s image size %dx%d", ie.format, ie.w, ie.h)
+		case imageCorrupt:
+			msg = fmt.Sprintf("corrupt %s image: %v", ie.format, ie.err)
+		default:
+			msg = "empty image"
+		}
+		return nil, 0, 0, &Error{File: name, Record: -1, Msg: msg}
 	}
 	ow, oh = img.Bounds().Dx(), img.Bounds().Dy()
-	if ow <= 0 || oh <= 0 {
-		return nil, 0, 0, &Error{File: name, Record: -1, Msg: "empty image"}
-	}
 	x0, y0, cw, ch := Preprocessing{CropFraction: crop}.centralCrop(ow, oh)
 	if h <= 0 || w <= 0 {
 		h, w = ch, cw

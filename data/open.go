@@ -50,9 +50,10 @@ type source struct {
 
 var splits = []string{"train", "test", "all"}
 
-// splitSpec separates a ":train"/":test"/":all" suffix from spec unless spec
-// is itself an existing path.
-func splitSpec(spec string) (string, string) {
+// SplitSpec separates a ":train", ":test" or ":all" suffix from a dataset
+// argument ("mnist:test" is "mnist" and "test") unless the argument is
+// itself an existing path.
+func SplitSpec(spec string) (string, string) {
 	if _, err := os.Stat(spec); err == nil {
 		return spec, ""
 	}
@@ -64,7 +65,7 @@ func splitSpec(spec string) (string, string) {
 
 // resolve turns a name or path into a source and the requested split.
 func resolve(spec string, opt Options) (source, string, error) {
-	base, split := splitSpec(spec)
+	base, split := SplitSpec(spec)
 	if split != "" && opt.Split != "" && split != opt.Split {
 		return source{}, "", fmt.Errorf("%s: split %q conflicts with requested split %q", spec, split, opt.Split)
 	}
@@ -263,6 +264,28 @@ func Splits(spec string, opt Options) ([]string, error) {
 	return []string{"train", "test"}, nil
 }
 
+// OpenTest opens the data a model is evaluated on: the test split when spec
+// names a dataset with splits and neither a split (nor Options.Split) nor
+// held-out images are asked for, else what spec names. It also returns
+// spec with that split made explicit ("mnist" gives "mnist:test").
+func OpenTest(spec string, opt Options) (*Dataset, string, error) {
+	name := spec
+	base, sel, err := parseSelection(spec)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, split := SplitSpec(base); split == "" && sel == nil && opt.Split == "" {
+		if splits, err := Splits(spec, opt); err == nil && slices.Contains(splits, "test") {
+			opt.Split, name = "test", spec+":test"
+		}
+	}
+	d, err := Open(spec, opt)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, name, nil
+}
+
 func (s source) load(split string, opt Options, p *problems) *Dataset {
 	var d *Dataset
 	switch s.kind {
@@ -383,7 +406,7 @@ type CheckReport struct {
 // requested) and reports every problem found, not just the first. An error
 // is returned only when spec itself cannot be resolved.
 func Check(spec string, opt Options) (*CheckReport, error) {
-	base, split := splitSpec(spec)
+	base, split := SplitSpec(spec)
 	src, err := resolveBase(base, opt)
 	if err != nil {
 		var e *Error

@@ -12,6 +12,7 @@
 //	checkpoint.go  the checkpoint file (model, optimiser state, step, metrics window)
 //	metrics.go     metrics.jsonl: the window averaged per line, reading it back
 //	evaluate.go    held-out clean and Step-LL accuracy
+//	data.go        which images a run evaluates on
 //	schedule.go    learning-rate schedules
 //	curves.go      curves.png
 //	seed.go        the random streams derived from (seed, stream, index)

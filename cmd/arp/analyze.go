@@ -9,12 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/arp-robustness/arp/analysis"
-	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/rundir"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -56,7 +54,7 @@ Wilson CIs, a logistic fit, per-step curves) and a plain-language verdict per
 observation go to DIR/summary.json and DIR/summary.md.
 
 Budgets are L-inf on the [0,1] pixel scale (the paper's eps 0.15 on [-1,1] is
-0.075). Attacks are ` + strings.Join(analysisAttacks(), ", ") + `, with options
+0.075). Attacks are ` + strings.Join(analysis.Attacks(), ", ") + `, with options
 as name:key=value (see arp eval --help).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,21 +104,10 @@ func cmdContext(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
-// analysisAttacks lists the attacks the study accepts (L-inf ones).
-func analysisAttacks() []string {
-	var out []string
-	for _, n := range attack.Names() {
-		if n != "pgd-l2" && n != "cw-l2" {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // runAnalyze runs (or resumes) an analysis and writes its summary. progress
 // receives the progress bar (nil: none).
 func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress io.Writer) (*analysis.Summary, string, error) {
-	lm, err := resolveModel(f.model)
+	lm, err := openModel(f.model)
 	if err != nil {
 		return nil, "", err
 	}
@@ -129,7 +116,7 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 		if lm.Dataset == "" {
 			return nil, "", fmt.Errorf("--data is required: model %s does not record its dataset", f.model)
 		}
-		spec, _, _ = strings.Cut(lm.Dataset, ":")
+		spec, _ = data.SplitSpec(lm.Dataset)
 	}
 	d, dataName, _, err := evalData(g, spec, 0)
 	if err != nil {
@@ -152,7 +139,7 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 		Seed: f.seed, BatchSize: f.batch, Steps: f.steps, StepSize: f.stepSize, Gallery: f.gallery,
 		LIMESamples: f.limeSamples, LIMESegments: f.limeSeg}
 	if cfg.Layer == "" && cfg.Method != "lime" {
-		cfg.Layer = lm.Attention
+		cfg.Layer = lm.Meta.AttentionLayer
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		return nil, "", err
@@ -169,36 +156,28 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 			return nil, "", err
 		}
 	}
-	ref := analysis.ModelRef{Dir: f.model, Info: lm.Info}
-	if ref.WeightsSHA256, err = weightsSHA256(f.model, lm); err != nil {
+	ref := analysis.ModelRef{Dir: f.model, Info: lm.Meta.Info}
+	if ref.WeightsSHA256, err = lm.WeightsSHA256(); err != nil {
 		return nil, "", err
 	}
 	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out, Version: arpVersion()}
-	var bar *progressbar.ProgressBar
+	bar := &bars{w: progress}
 	if progress != nil {
-		start := 0
+		start, desc := -1, ""
 		st.Progress = func(done, total int) {
-			if bar == nil {
+			if start < 0 {
 				// Resumed runs count only this run's images, so that the
 				// rate and the ETA are right.
-				start = done
-				desc := "analyze " + filepath.Base(filepath.Clean(f.model))
+				start, desc = done, "analyze "+filepath.Base(filepath.Clean(f.model))
 				if done > 0 {
 					desc += fmt.Sprintf(" (resumed, %d of %d done before)", done, total)
 				}
-				bar = progressbar.NewOptions(total-done, progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true),
-					progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetWidth(24),
-					progressbar.OptionSetDescription(desc), progressbar.OptionClearOnFinish())
 			}
-			_ = bar.Set(done - start)
+			bar.Update(desc, "images", done-start, total-start)
 		}
 	}
 	_, err = st.Run(ctx)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	bar.Done()
 	if err != nil {
 		return nil, "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/viz"
@@ -89,7 +90,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return err
 	}
-	lm, err := resolveModel(f.model)
+	lm, err := openModel(f.model)
 	if err != nil {
 		return err
 	}
@@ -97,13 +98,13 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %v", f.image, err)
 	}
-	d, err := decodeImageFile(f.image, b)
+	d, err := data.DecodeImage(f.image, b)
 	if err != nil {
 		return err
 	}
 	in := lm.InputShape()
 	c, h, w := in[0], in[1], in[2]
-	pix, notes, err := modelImage(f.image, d, c, h, w, false)
+	pix, notes, err := d.ForModel(f.image, c, h, w, false)
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	y := cleanPred[0]
 	labelNote := "the clean prediction (no --label given)"
 	if f.label != "" {
-		if y, err = parseClass("label", f.label, lm.ClassNames); err != nil {
+		if y, err = lm.Class("--label", f.label); err != nil {
 			return err
 		}
 		labelNote = "given"
@@ -134,7 +135,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return err
 	}
-	saved := quantize(adv.F32(), x.F32(), norm, f.eps)
+	saved := attack.Quantize8(adv.F32(), x.F32(), norm, f.eps)
 	advPred, advProbs := nn.Predict(lm.Classifier, adv.F32(), 1, 1)
 	savedPred, savedProbs := nn.Predict(lm.Classifier, saved, 1, 1)
 	printPrediction(out, "clean", lm.ClassNames, cleanPred[0], cleanProbs[0], nil, nil)
@@ -187,29 +188,6 @@ func attackSettings(s map[string]any) string {
 		parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 	}
 	return strings.Join(parts, " ")
-}
-
-// quantize rounds an adversarial image to 8-bit pixel values for a PNG,
-// keeping every pixel on the clean pixel's side of the budget: a rounded
-// value that leaves the L-inf ball steps back by 1/255 towards the clean
-// value. (L2 budgets may grow by the rounding; the printed norms say by how
-// much.)
-func quantize(adv, x []float32, norm string, eps float64) []float32 {
-	q := make([]float32, len(adv))
-	for i, v := range adv {
-		k := math.Round(float64(v) * 255)
-		if norm == "linf" {
-			for j := 0; j < 2 && math.Abs(k/255-float64(x[i])) > eps+1e-6; j++ {
-				if k/255 > float64(x[i]) {
-					k--
-				} else {
-					k++
-				}
-			}
-		}
-		q[i] = float32(min(max(k, 0), 255) / 255)
-	}
-	return q
 }
 
 // printPrediction prints the predicted class, its probability, the top

@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/checkpoint"
@@ -18,11 +16,9 @@ import (
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/nn"
-	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/train"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -115,14 +111,7 @@ func evalData(g *globalOptions, spec string, limit int) (*data.Dataset, string, 
 	}
 	opt := data.Options{DataDir: dir}
 	opt.Folder.Limit = limit // image folders (ImageNet) decode only what is used
-	name := spec
-	if !strings.Contains(spec, ":") {
-		if splits, err := data.Splits(spec, opt); err == nil && slices.Contains(splits, "test") {
-			opt.Split = "test"
-			name = spec + ":test"
-		}
-	}
-	d, err := data.Open(spec, opt)
+	d, name, err := data.OpenTest(spec, opt)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -168,7 +157,7 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 			return fmt.Errorf("--%s %s: want a %s file", p.flag, p.path, p.ext)
 		}
 	}
-	lm, err := resolveModel(f.model)
+	lm, err := openModel(f.model)
 	if err != nil {
 		return err
 	}
@@ -191,28 +180,23 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	if d.Len() < total {
 		limit = d.Len()
 	}
-	modelID, err := weightsSHA256(f.model, lm)
+	modelID, err := lm.WeightsSHA256()
 	if err != nil {
 		return err
 	}
 	opt := eval.Options{Attacks: attacks, Eps: f.eps, EpsL2: f.epsL2, Standalone: f.standalone, BatchSize: f.batch,
 		Seed: f.seed, State: f.state, Model: f.model, ModelID: modelID, Data: dataName, DataImages: total, Limit: limit,
-		CheckImages: checks, AttentionTrained: attentionTrained(lm.Info)}
-	var bar *progressbar.ProgressBar
+		CheckImages: checks, AttentionTrained: attentionTrained(lm.Meta.Info)}
+	bar := &bars{}
 	if !f.quiet {
+		bar.w = cmd.ErrOrStderr()
 		opt.Progress = func(p eval.Progress) {
-			if bar == nil {
-				bar = progressbar.NewOptions(p.Total, progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionShowCount(),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true),
-					progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetWidth(24),
-					progressbar.OptionSetItsString("units"), progressbar.OptionClearOnFinish())
-			}
 			desc := fmt.Sprintf("%s %s %g", p.Attack, p.Norm, p.Eps)
 			if p.Phase != "main" {
 				desc = p.Phase + " check: " + desc
 			}
+			bar.Update("eval", "units", p.Done, p.Total)
 			bar.Describe(desc)
-			_ = bar.Set(p.Done)
 		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -220,9 +204,7 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
 	if !sh.Whole() {
 		err := eval.RunShard(ctx, lm.Classifier, x, d.Labels, opt, sh)
-		if bar != nil {
-			_ = bar.Finish()
-		}
+		bar.Done()
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.state)
 		}
@@ -233,9 +215,7 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 		return nil
 	}
 	rep, err := eval.Run(ctx, lm.Classifier, x, d.Labels, opt)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	bar.Done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			if f.state != "" {
@@ -281,14 +261,4 @@ func writeEvalOutputs(out io.Writer, rep *eval.Report, f *evalFlags) error {
 		fmt.Fprintf(out, "wrote %s\n", f.plotOut)
 	}
 	return nil
-}
-
-// weightsSHA256 returns the SHA-256 of a model's weights file
-// (model.safetensors of a run directory, or the .onnx file itself).
-func weightsSHA256(model string, lm *loadedModel) (string, error) {
-	weights := model // an ONNX file holds its weights
-	if lm.Format == "arp-run" {
-		weights = filepath.Join(model, rundir.Weights)
-	}
-	return data.FileSHA256(weights)
 }

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/modelio"
 	"github.com/spf13/cobra"
 )
 
@@ -17,6 +25,33 @@ func (g *globalOptions) DataDir() (string, error) {
 		return g.dataDir, nil
 	}
 	return data.Dir()
+}
+
+// interruptOnce returns a context that the first Ctrl-C (or SIGTERM)
+// cancels, after printing "arp: interrupted: what (Ctrl-C again to
+// abort)" to w; a second Ctrl-C then kills the process. Call stop when done.
+func interruptOnce(parent context.Context, w io.Writer, what string) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintf(w, "\narp: interrupted: %s (Ctrl-C again to abort)\n", what)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
+}
+
+// openModel opens the model --model names (see modelio.Load).
+func openModel(path string) (*modelio.Model, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--model is required (an arp run directory or a .onnx file)")
+	}
+	return modelio.Load(path)
 }
 
 // subcommands holds the constructors of the top-level subcommands. Each

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bytes"
@@ -9,13 +9,24 @@ import (
 	"testing"
 )
 
+// tracker records the tasks reported.
+type tracker struct{ tasks []string }
+
+func (t *tracker) Update(task, unit string, done, total int) {
+	if len(t.tasks) == 0 || t.tasks[len(t.tasks)-1] != task {
+		t.tasks = append(t.tasks, task)
+	}
+}
+func (t *tracker) Done() {}
+
 // TestDemoTiny runs the demo's whole pipeline at a tiny size.
 func TestDemoTiny(t *testing.T) {
-	cfg := demoConfig{steps: 4, lr: 3e-3, evalLimit: 20, evalEps: []float64{0.05, 0.1}, evalAttacks: []string{"fgsm", "pgd:steps=2"},
-		checkImages: 5, trainEval: 20, anLimit: 30, anEps: 0.1, anAttacks: []string{"fgsm", "iter-ll:steps=2"}, examples: 1}
+	cfg := Config{Steps: 4, LR: 3e-3, EvalLimit: 20, EvalEps: []float64{0.05, 0.1}, EvalAttacks: []string{"fgsm", "pgd:steps=2"},
+		CheckImages: 5, TrainEval: 20, AnalysisLimit: 30, AnalysisEps: 0.1, AnalysisAttacks: []string{"fgsm", "iter-ll:steps=2"}, Examples: 1}
 	dir := filepath.Join(t.TempDir(), "demo")
 	var out bytes.Buffer
-	path, err := runDemo(context.Background(), &out, nil, dir, 1, cfg)
+	tr := &tracker{}
+	path, err := Run(context.Background(), Options{Dir: dir, Seed: 1, Config: cfg, Out: &out, Tracker: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,6 +34,9 @@ func TestDemoTiny(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if got := strings.Join(tr.tasks, ","); got != "train adv,eval adv,analyze adv,train arp,eval arp,analyze arp" {
+		t.Errorf("tasks tracked: %s", got)
 	}
 	page, err := os.ReadFile(path)
 	if err != nil {
@@ -39,13 +53,13 @@ func TestDemoTiny(t *testing.T) {
 		}
 	}
 	// A second demo in the same directory starts over.
-	if _, err := runDemo(context.Background(), &out, nil, dir, 1, cfg); err != nil {
+	if _, err := Run(context.Background(), Options{Dir: dir, Seed: 1, Config: cfg, Out: &out}); err != nil {
 		t.Fatalf("second demo: %v", err)
 	}
 	// Interrupted: a clear message.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := runDemo(ctx, &out, nil, dir, 1, cfg); err == nil || !strings.Contains(err.Error(), "demo interrupted") {
+	if _, err := Run(ctx, Options{Dir: dir, Seed: 1, Config: cfg, Out: &out}); err == nil || !strings.Contains(err.Error(), "demo interrupted") {
 		t.Fatalf("cancelled demo: %v", err)
 	}
 }

@@ -1,0 +1,115 @@
+package explain
+
+import (
+	"fmt"
+	"image"
+	"path/filepath"
+
+	"github.com/arp-robustness/arp/mask"
+	"github.com/arp-robustness/arp/viz"
+)
+
+// WritePictures writes the overlays (overlay_clean.png, overlay_adv.png)
+// and the side-by-side panel (panel.png) into dir, enlarged scale times,
+// with the ground truth gt (H x W, nil: none) outlined, and returns their
+// file names.
+func (x *Explanation) WritePictures(dir string, gt []bool, scale int) ([]string, error) {
+	e, clean, adv, names := &x.Explainer, x.Clean, x.Adversarial, x.Model.ClassNames
+	H, W := e.H, e.W
+	SH, SW := H*scale, W*scale
+	up := func(m []bool) []bool { return mask.Upsample(m, H, W, SH, SW) }
+	overlay := func(v *View) (*image.RGBA, error) {
+		m := v.Up
+		if v.LIME != nil {
+			// show the superpixels that support the class; negative
+			// weights would otherwise tint the whole image
+			m = make([]float32, len(v.Up))
+			for i, x := range v.Up {
+				m[i] = max(x, 0)
+			}
+		}
+		o, err := viz.Overlay(v.Img, e.C, H, W, m, 0.6, viz.Jet)
+		if err != nil {
+			return nil, err
+		}
+		return viz.Outline(viz.Scale(o, scale), up(v.Mask), viz.White), nil
+	}
+	plain := func(v *View) (*image.RGBA, error) {
+		im, err := viz.ToImage(v.Img, e.C, H, W)
+		if err != nil {
+			return nil, err
+		}
+		return viz.Scale(im, scale), nil
+	}
+	masked := func(v *View) (*image.RGBA, error) {
+		im, err := plain(v)
+		if err != nil {
+			return nil, err
+		}
+		// dim the pixels outside the mask, then outline the mask (yellow)
+		// and the ground truth (green)
+		mu := up(v.Mask)
+		for i, in := range mu {
+			if !in {
+				p := im.Pix[4*i : 4*i+3]
+				for k := range p {
+					p[k] = uint8(int(p[k]) * 2 / 5)
+				}
+			}
+		}
+		if gt != nil {
+			im = viz.Outline(im, up(gt), viz.Green)
+		}
+		return viz.Outline(im, mu, viz.Yellow), nil
+	}
+	caption := func(what string, v *View) string {
+		return fmt.Sprintf("%s: %s (%.0f%%)", what, names[v.Pred], 100*v.Probs[v.Pred])
+	}
+	var files []string
+	var items []viz.Captioned
+	views := []*View{clean}
+	tags := []string{"clean"}
+	if adv != nil {
+		views = append(views, adv)
+		tags = append(tags, "adv")
+	}
+	var imgs, maps, masks []viz.Captioned
+	for i, v := range views {
+		o, err := overlay(v)
+		if err != nil {
+			return nil, err
+		}
+		name := "overlay_" + tags[i] + ".png"
+		if err := viz.WritePNG(filepath.Join(dir, name), o); err != nil {
+			return nil, err
+		}
+		files = append(files, name)
+		p, err := plain(v)
+		if err != nil {
+			return nil, err
+		}
+		mk, err := masked(v)
+		if err != nil {
+			return nil, err
+		}
+		what := "clean"
+		if i == 1 {
+			what = "adversarial"
+		}
+		imgs = append(imgs, viz.Captioned{Image: p, Caption: caption(what, v)})
+		mapc := fmt.Sprintf("%s (class %s)", e.Method, names[e.Target])
+		mc := fmt.Sprintf("%s mask: %d px", e.Mask.Method, mask.Count(v.Mask))
+		if i == 1 {
+			mapc = "adversarial map"
+			mc = fmt.Sprintf("adv. mask: %d px, IoU %.2f", mask.Count(v.Mask), mask.IoU(clean.Mask, v.Mask))
+		}
+		maps = append(maps, viz.Captioned{Image: o, Caption: mapc})
+		masks = append(masks, viz.Captioned{Image: mk, Caption: mc})
+	}
+	items = append(append(append(items, imgs...), maps...), masks...)
+	name := "panel.png"
+	if err := viz.WritePNG(filepath.Join(dir, name), viz.Panel(items...)); err != nil {
+		return nil, err
+	}
+	return append(files, name), nil
+}

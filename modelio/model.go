@@ -1,0 +1,81 @@
+package modelio
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
+)
+
+// Model is a classifier opened by Load with what the commands report
+// about it.
+type Model struct {
+	nn.Classifier
+	Meta *Meta
+	Path string // as given to Load
+	// Format is "arp-run" or "onnx"; Arch the architecture ("onnx" for an
+	// ONNX file); Dataset the training data, when model.json records it.
+	Format, Arch, Dataset string
+	// ClassNames has one name per class: the model's, else the indices.
+	ClassNames []string
+}
+
+// Load opens the model at path (see Open) for a command; its errors start
+// with "model ".
+func Load(path string) (*Model, error) {
+	c, meta, err := Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("model %w", err)
+	}
+	names := meta.ClassNames
+	if len(names) != c.NumClasses() {
+		names = make([]string, c.NumClasses())
+		for i := range names {
+			names[i] = strconv.Itoa(i)
+		}
+	}
+	m := &Model{Classifier: c, Meta: meta, Path: path, ClassNames: names}
+	switch meta.Kind {
+	case KindRun:
+		m.Format, m.Arch, m.Dataset = "arp-run", meta.Info.Spec.Arch, meta.Info.Dataset
+	case KindONNX:
+		m.Format, m.Arch = "onnx", "onnx"
+	}
+	return m, nil
+}
+
+// Class reads a class given as an index or a name (case-insensitive);
+// errors start with what, the flag or field the class came from.
+func (m *Model) Class(what, s string) (int, error) {
+	names := m.ClassNames
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 || n >= len(names) {
+			return 0, fmt.Errorf("%s %d: class index outside [0,%d)", what, n, len(names))
+		}
+		return n, nil
+	}
+	for i, name := range names {
+		if strings.EqualFold(name, s) {
+			return i, nil
+		}
+	}
+	show := names
+	if len(show) > 12 {
+		show = append(append([]string(nil), show[:12]...), "...")
+	}
+	return 0, fmt.Errorf("%s %q: not a class index in [0,%d) or a class name (%s)", what, s, len(names), strings.Join(show, ", "))
+}
+
+// WeightsSHA256 returns the hex SHA-256 of the model's weights: the run's
+// model.safetensors, or the ONNX file (which holds its weights).
+func (m *Model) WeightsSHA256() (string, error) {
+	weights := m.Meta.Path
+	if m.Meta.Kind == KindRun {
+		weights = filepath.Join(m.Meta.Path, rundir.Weights)
+	}
+	return data.FileSHA256(weights)
+}
