@@ -324,7 +324,7 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		}
 	}
 	if limit := int64(maxDatasetFloats); h > 0 && w > 0 && int64(len(entries))*int64(c*h*w) > limit {
-		p.add(root, -1, "%d images of %dx%dx%d need %.1f GB in memory, more than the %.0f GB limit: take fewer (e.g. --limit)",
+		p.add(root, -1, "%d images of %dx%dx%d need %.1f GB in memory, more than the %.0f GB limit: take fewer (--limit)",
 			len(entries), c, h, w, float64(len(entries))*float64(c*h*w)*4/1e9, float64(limit)*4/1e9)
 		return nil
 	}

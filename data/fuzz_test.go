@@ -1,6 +1,11 @@
 package data
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -137,6 +142,41 @@ func FuzzImage(f *testing.F) {
 		for _, v := range pix {
 			if !(v >= 0 && v <= 1) {
 				t.Fatalf("value %v outside [0,1]", v)
+			}
+		}
+	})
+}
+
+// FuzzUntarGz: arbitrary bytes as a downloaded archive never panic and
+// never write outside the extraction folder.
+func FuzzUntarGz(f *testing.F) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "f/a.bin", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4})
+	tw.Write([]byte("abcd"))
+	tw.Close()
+	zw.Close()
+	f.Add(buf.Bytes())
+	f.Add([]byte{0x1f, 0x8b})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		arch := filepath.Join(dir, "a.tar.gz")
+		if err := os.WriteFile(arch, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "out")
+		if err := os.Mkdir(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		err := untarGz(arch, "f", out, map[string]int64{"a.bin": 2})
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 2 {
+			t.Fatalf("extraction wrote beside its folder: %v", ents)
+		}
+		if err == nil {
+			if _, serr := os.Stat(filepath.Join(out, "f", "a.bin")); serr != nil {
+				t.Fatalf("no error but no a.bin: %v", serr)
 			}
 		}
 	})

@@ -146,6 +146,10 @@ func TestDataImageNet(t *testing.T) {
 			t.Errorf("info: exit %d, output lacks %q:\n%s%s", code, want, out, errs)
 		}
 	}
+	code, out, errs = arp(t, "data", "info", dir, "--limit", "2")
+	if code != 0 || !strings.Contains(out, "images   2, each 3x299x299") {
+		t.Fatalf("info --limit: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, errs = arp(t, "data", "check", dir)
 	if code != 0 || !strings.Contains(out, "3 images, no problems") {
 		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
