@@ -136,6 +136,9 @@ const l1Budget = 24 << 10
 // chunk. The images (and chunks) are split between the workers.
 func ConvForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool) {
 	mk := microFor[T]()
+	if mk.narrow != nil && g.F <= mk.narrow.mr {
+		mk = mk.narrow // few output channels: tiles of fewer rows, more vectors
+	}
 	size := sizeOf[T]()
 	ckk, ohw, chw := g.ckk(), g.ohw(), g.C*g.H*g.W
 	mr, nv, vl := mk.mr, mk.nv, mk.vl
@@ -289,9 +292,10 @@ func im2colPanel[T Float](g ConvGeom, x []T, p0, cnt, nr int, panel []T) {
 func ConvInputGrad[T Float](g ConvGeom, gy, w, dx []T) {
 	eh, ew := g.DH*(g.KH-1), g.DW*(g.KW-1)
 	// as a forward convolution, the input channels are the rows of the
-	// register tiles: few of them would leave most rows idle
-	mr := microFor[T]().mr
-	rowsFit := g.C%mr == 0 || g.C >= 4*mr
+	// register tiles: few of them would leave most rows idle, unless the
+	// narrow tiles take them
+	mk := microFor[T]()
+	rowsFit := g.C%mk.mr == 0 || g.C >= 4*mk.mr || mk.narrow != nil && g.C <= mk.narrow.mr
 	if rowsFit && g.SH == 1 && g.SW == 1 && g.PT <= eh && g.PB <= eh && g.PL <= ew && g.PR <= ew {
 		g2 := ConvGeom{N: g.N, C: g.F, H: g.OH, W: g.OW, F: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W,
 			SH: 1, SW: 1, PT: eh - g.PT, PB: eh - g.PB, PL: ew - g.PL, PR: ew - g.PR, DH: g.DH, DW: g.DW}
@@ -456,13 +460,31 @@ func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
 }
 
 // transposePad writes src [rows][cols] transposed into dst [cols][ld],
-// zeroing columns rows..ld-1 of dst.
+// zeroing columns rows..ld-1 of dst. Whole blocks of float32 go through
+// the path's assembly block transpose.
 func transposePad[T Float](src []T, rows, cols, ld int, dst []T) {
-	const blk = 16
-	for c0 := 0; c0 < cols; c0 += blk {
-		c1 := min(c0+blk, cols)
-		for r0 := 0; r0 < rows; r0 += blk {
-			r1 := min(r0+blk, rows)
+	bs, tr := 16, func(s, d unsafe.Pointer) {}
+	s32, ok := any(src).([]float32)
+	if ok {
+		switch Current() {
+		case AVX512:
+			tr = func(s, d unsafe.Pointer) { transposeBlock512(s, cols*4, d, ld*4) }
+		case AVX2:
+			bs = 8
+			tr = func(s, d unsafe.Pointer) { transposeBlock256(s, cols*4, d, ld*4) }
+		default:
+			ok = false
+		}
+	}
+	d32, _ := any(dst).([]float32)
+	for c0 := 0; c0 < cols; c0 += bs {
+		c1 := min(c0+bs, cols)
+		for r0 := 0; r0 < rows; r0 += bs {
+			r1 := min(r0+bs, rows)
+			if ok && c1-c0 == bs && r1-r0 == bs {
+				tr(unsafe.Pointer(&s32[r0*cols+c0]), unsafe.Pointer(&d32[c0*ld+r0]))
+				continue
+			}
 			for r := r0; r < r1; r++ {
 				s := src[r*cols : (r+1)*cols]
 				for c := c0; c < c1; c++ {

@@ -212,33 +212,58 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
-// BenchmarkConvSingle times CifarNet's conv2 on one worker.
+// BenchmarkConvSingle times CifarNet's convolutions on one worker.
 func BenchmarkConvSingle(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	prev := Workers()
 	SetWorkers(1)
 	defer SetWorkers(prev)
-	g := modelGeoms(10)[1]
-	x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
-	w := randSlice[float32](rng, g.F*g.ckk())
-	gy := randSlice[float32](rng, g.N*g.F*g.ohw())
-	y := make([]float32, len(gy))
-	dx, dw := make([]float32, len(x)), make([]float32, len(w))
-	flops := 2 * float64(g.N*g.F*g.ohw()*g.ckk())
-	for _, op := range []struct {
-		name string
-		fn   func()
-	}{
-		{"forward", func() { ConvForward(g, x, w, nil, y, false) }},
-		{"inputgrad", func() { ConvInputGrad(g, gy, w, dx) }},
-		{"weightgrad", func() { ConvWeightGrad(g, x, gy, dw) }},
-	} {
-		b.Run(Current().String()+"/"+op.name, func(b *testing.B) {
-			cpu0 := cpuTime()
-			for i := 0; i < b.N; i++ {
-				op.fn()
-			}
-			reportFlops(b, flops, cpu0)
-		})
+	for li, g := range modelGeoms(10)[:2] {
+		x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+		w := randSlice[float32](rng, g.F*g.ckk())
+		gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+		y := make([]float32, len(gy))
+		dx, dw := make([]float32, len(x)), make([]float32, len(w))
+		flops := 2 * float64(g.N*g.F*g.ohw()*g.ckk())
+		for _, op := range []struct {
+			name string
+			fn   func()
+		}{
+			{"forward", func() { ConvForward(g, x, w, nil, y, false) }},
+			{"inputgrad", func() { ConvInputGrad(g, gy, w, dx) }},
+			{"weightgrad", func() { ConvWeightGrad(g, x, gy, dw) }},
+		} {
+			b.Run(fmt.Sprintf("%s/conv%d/%s", Current(), li+1, op.name), func(b *testing.B) {
+				cpu0 := cpuTime()
+				for i := 0; i < b.N; i++ {
+					op.fn()
+				}
+				reportFlops(b, flops, cpu0)
+			})
+		}
 	}
+}
+
+func TestTransposePad(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(8, 8))
+		for _, sz := range [][2]int{{16, 16}, {8, 8}, {64, 1024}, {3, 5}, {17, 33}, {40, 24}, {1, 1}} {
+			rows, cols := sz[0], sz[1]
+			ld := rows + rng.IntN(20)
+			src := randSlice[float32](rng, rows*cols)
+			dst := randSlice[float32](rng, cols*ld)
+			transposePad(src, rows, cols, ld, dst)
+			for c := 0; c < cols; c++ {
+				for r := 0; r < ld; r++ {
+					want := float32(0)
+					if r < rows {
+						want = src[r*cols+c]
+					}
+					if dst[c*ld+r] != want {
+						t.Fatalf("%dx%d ld %d: dst[%d][%d] = %v, want %v", rows, cols, ld, c, r, dst[c*ld+r], want)
+					}
+				}
+			}
+		}
+	})
 }

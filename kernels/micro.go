@@ -31,8 +31,8 @@ type kargs struct {
 	flags   int
 	bias    unsafe.Pointer
 	disp    [8]int
-	coff    [4]int
-	mask    [4]int
+	coff    [8]int
+	mask    [8]int
 }
 
 const (
@@ -52,6 +52,9 @@ type micro struct {
 	kernA, kernB func(*kargs)
 	// laneMask says how kargs.mask encodes a lane count.
 	bitMask bool
+	// narrow, when not nil, has a kernA with fewer rows and more vectors,
+	// for convolutions with few output channels.
+	narrow *micro
 }
 
 // setMask sets p.mask[j] for a vector with lanes valid lanes (0: skip).
