@@ -460,18 +460,28 @@ func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
 }
 
 // transposePad writes src [rows][cols] transposed into dst [cols][ld],
-// zeroing columns rows..ld-1 of dst. Whole blocks of float32 go through
-// the path's assembly block transpose.
+// zeroing columns rows..ld-1 of dst.
 func transposePad[T Float](src []T, rows, cols, ld int, dst []T) {
+	transpose(rows, cols, src, cols, dst, ld)
+	if rows < ld {
+		for c := 0; c < cols; c++ {
+			clear(dst[c*ld+rows : (c+1)*ld])
+		}
+	}
+}
+
+// transpose sets dst[c*ldd+r] = src[r*lds+c] for r < rows, c < cols.
+// Whole blocks of float32 go through the path's assembly block transpose.
+func transpose[T Float](rows, cols int, src []T, lds int, dst []T, ldd int) {
 	bs, tr := 16, func(s, d unsafe.Pointer) {}
 	s32, ok := any(src).([]float32)
 	if ok {
 		switch Current() {
 		case AVX512:
-			tr = func(s, d unsafe.Pointer) { transposeBlock512(s, cols*4, d, ld*4) }
+			tr = func(s, d unsafe.Pointer) { transposeBlock512(s, lds*4, d, ldd*4) }
 		case AVX2:
 			bs = 8
-			tr = func(s, d unsafe.Pointer) { transposeBlock256(s, cols*4, d, ld*4) }
+			tr = func(s, d unsafe.Pointer) { transposeBlock256(s, lds*4, d, ldd*4) }
 		default:
 			ok = false
 		}
@@ -482,19 +492,14 @@ func transposePad[T Float](src []T, rows, cols, ld int, dst []T) {
 		for r0 := 0; r0 < rows; r0 += bs {
 			r1 := min(r0+bs, rows)
 			if ok && c1-c0 == bs && r1-r0 == bs {
-				tr(unsafe.Pointer(&s32[r0*cols+c0]), unsafe.Pointer(&d32[c0*ld+r0]))
+				tr(unsafe.Pointer(&s32[r0*lds+c0]), unsafe.Pointer(&d32[c0*ldd+r0]))
 				continue
 			}
 			for r := r0; r < r1; r++ {
-				s := src[r*cols : (r+1)*cols]
+				s := src[r*lds : r*lds+cols]
 				for c := c0; c < c1; c++ {
-					dst[c*ld+r] = s[c]
+					dst[c*ldd+r] = s[c]
 				}
-			}
-		}
-		if rows < ld {
-			for c := c0; c < c1; c++ {
-				clear(dst[c*ld+rows : (c+1)*ld])
 			}
 		}
 	}

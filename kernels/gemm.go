@@ -217,16 +217,19 @@ func packB[T Float](tB bool, kb, nb, nr int, alpha T, b []T, ldb, p0, j0 int, pb
 			continue
 		}
 		// op(B)[t][j] = b[j*ldb + t]
-		for j := 0; j < nr; j++ {
-			if j >= cols {
-				for t := 0; t < kb; t++ {
-					panel[t*nr+j] = 0
+		if alpha == 1 {
+			transpose(cols, kb, b[(j0+q)*ldb+p0:], ldb, panel, nr)
+		} else {
+			for j := 0; j < cols; j++ {
+				src := b[(j0+q+j)*ldb+p0 : (j0+q+j)*ldb+p0+kb]
+				for t, v := range src {
+					panel[t*nr+j] = alpha * v
 				}
-				continue
 			}
-			src := b[(j0+q+j)*ldb+p0 : (j0+q+j)*ldb+p0+kb]
-			for t, v := range src {
-				panel[t*nr+j] = alpha * v
+		}
+		if cols < nr {
+			for t := 0; t < kb; t++ {
+				clear(panel[t*nr+cols : (t+1)*nr])
 			}
 		}
 	}
