@@ -135,6 +135,20 @@ const l1Budget = 24 << 10
 // vector); otherwise im2col panels of nr output pixels are packed per image
 // chunk. The images (and chunks) are split between the workers.
 func ConvForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool) {
+	convForward(g, x, w, bias, y, relu, nil)
+}
+
+// ConvForwardEach is ConvForward computing one image at a time into a
+// buffer of the worker's, [F,OH,OW], and calling each(n, yn) on that
+// worker once image n is complete; yn is reused after each returns. The
+// images are split between the workers. It lets a caller consume each
+// image's output (pool it, say) while it is still in the core's cache,
+// without the whole batch's output ever being written.
+func ConvForwardEach[T Float](g ConvGeom, x, w, bias []T, relu bool, each func(n int, yn []T)) {
+	convForward(g, x, w, bias, nil, relu, each)
+}
+
+func convForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n int, yn []T)) {
 	mk := microFor[T]()
 	if mk.narrow != nil && g.F <= mk.narrow.mr {
 		mk = mk.narrow // few output channels: tiles of fewer rows, more vectors
@@ -179,7 +193,15 @@ func ConvForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool) {
 			}
 		}
 	}
-	base := kargs{ldc: ohw * size}
+	// Each image is computed in subs units (groups of output vectors or
+	// im2col chunks): prep readies a worker's scratch for image n, unit
+	// computes one unit of it into yn.
+	var (
+		subs    int
+		scratch int
+		prep    func(n int, buf []T)
+		unit    func(n, s int, buf []T, p *kargs, yn []T)
+	)
 	if useDirect(g, vl) {
 		hp, wpd := g.hp(), g.wp()
 		for t := range ckk {
@@ -187,59 +209,78 @@ func ConvForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool) {
 			tab[2*t+1] = int32((c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size)
 		}
 		vecs := rowVectors(g, vl)
-		groups := (len(vecs) + nv - 1) / nv
+		subs = (len(vecs) + nv - 1) / nv
 		// a block of channels: its weight panel and the rows a group of
 		// vectors reads take about half of L1
 		span := ((nv+(g.OW+vl-1)/vl-1)/((g.OW+vl-1)/vl)*g.SH + (g.KH-1)*g.DH + 1) * wpd
 		cb := max(1, min(g.C, l1Budget/((kk*mr+span)*size)))
-		ParallelFor(g.N*groups, 1, func(lo, hi int) {
-			xp := GetBuf[T](g.C*hp*wpd + vl)
-			defer PutBuf(xp)
-			p := base
-			cur := -1
-			for u := lo; u < hi; u++ {
-				n, gi := u/groups, u%groups
-				if n != cur {
-					padImage(g, x[n*chw:], xp, vl)
-					cur = n
+		scratch = g.C*hp*wpd + vl
+		prep = func(n int, xp []T) { padImage(g, x[n*chw:], xp, vl) }
+		unit = func(n, gi int, xp []T, p *kargs, yn []T) {
+			v0 := vecs[gi*nv]
+			p.b = unsafe.Pointer(&xp[v0.in])
+			for j := 0; j < nv; j++ {
+				if i := gi*nv + j; i < len(vecs) {
+					v := vecs[i]
+					p.disp[j], p.coff[j] = (v.in-v0.in)*size, v.out*size
+					mk.setMask(p, j, v.lanes)
+				} else {
+					p.disp[j], p.coff[j] = 0, 0
+					mk.setMask(p, j, 0)
 				}
-				v0 := vecs[gi*nv]
-				p.b = unsafe.Pointer(&xp[v0.in])
-				for j := 0; j < nv; j++ {
-					if i := gi*nv + j; i < len(vecs) {
-						v := vecs[i]
-						p.disp[j], p.coff[j] = (v.in-v0.in)*size, v.out*size
-						mk.setMask(&p, j, v.lanes)
-					} else {
-						p.disp[j], p.coff[j] = 0, 0
-						mk.setMask(&p, j, 0)
-					}
+			}
+			tile(p, yn, cb)
+		}
+	} else {
+		nr := nv * vl
+		for t := range ckk {
+			tab[2*t+1] = int32(t * nr * size)
+		}
+		subs = (ohw + nr - 1) / nr
+		scratch = ckk * nr
+		prep = func(int, []T) {}
+		unit = func(n, ch int, panel []T, p *kargs, yn []T) {
+			p0 := ch * nr
+			cnt := min(nr, ohw-p0)
+			im2colPanel(g, x[n*chw:(n+1)*chw], p0, cnt, nr, panel)
+			p.b = unsafe.Pointer(&panel[0])
+			for j := 0; j < nv; j++ {
+				p.disp[j], p.coff[j] = j*vl*size, (p0+j*vl)*size
+				mk.setMask(p, j, max(0, min(vl, cnt-j*vl)))
+			}
+			tile(p, yn, g.C)
+		}
+	}
+	p0 := kargs{ldc: ohw * size}
+	if each != nil {
+		ParallelFor(g.N, 1, func(lo, hi int) {
+			buf := GetBuf[T](scratch)
+			yb := GetBuf[T](g.F * ohw)
+			defer PutBuf(buf)
+			defer PutBuf(yb)
+			p := p0
+			for n := lo; n < hi; n++ {
+				prep(n, buf)
+				for s := 0; s < subs; s++ {
+					unit(n, s, buf, &p, yb)
 				}
-				tile(&p, y[n*g.F*ohw:], cb)
+				each(n, yb)
 			}
 		})
 		return
 	}
-	nr := nv * vl
-	for t := range ckk {
-		tab[2*t+1] = int32(t * nr * size)
-	}
-	chunks := (ohw + nr - 1) / nr
-	ParallelFor(g.N*chunks, 1, func(lo, hi int) {
-		panel := GetBuf[T](ckk * nr)
-		defer PutBuf(panel)
-		p := base
-		p.b = unsafe.Pointer(&panel[0])
+	ParallelFor(g.N*subs, 1, func(lo, hi int) {
+		buf := GetBuf[T](scratch)
+		defer PutBuf(buf)
+		p := p0
+		cur := -1
 		for u := lo; u < hi; u++ {
-			n, ch := u/chunks, u%chunks
-			p0 := ch * nr
-			cnt := min(nr, ohw-p0)
-			im2colPanel(g, x[n*chw:(n+1)*chw], p0, cnt, nr, panel)
-			for j := 0; j < nv; j++ {
-				p.disp[j], p.coff[j] = j*vl*size, (p0+j*vl)*size
-				mk.setMask(&p, j, max(0, min(vl, cnt-j*vl)))
+			n, s := u/subs, u%subs
+			if n != cur {
+				prep(n, buf)
+				cur = n
 			}
-			tile(&p, y[n*g.F*ohw:], g.C)
+			unit(n, s, buf, &p, y[n*g.F*ohw:])
 		}
 	})
 }

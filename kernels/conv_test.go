@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -262,6 +264,35 @@ func TestTransposePad(t *testing.T) {
 					if dst[c*ld+r] != want {
 						t.Fatalf("%dx%d ld %d: dst[%d][%d] = %v, want %v", rows, cols, ld, c, r, dst[c*ld+r], want)
 					}
+				}
+			}
+		}
+	})
+}
+
+func TestConvForwardEach(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 9))
+		for trial := 0; trial < 20; trial++ {
+			g := randGeom(rng)
+			x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+			w := randSlice[float32](rng, g.F*g.ckk())
+			bias := randSlice[float32](rng, g.F)
+			y := make([]float32, g.N*g.F*g.ohw())
+			ConvForward(g, x, w, bias, y, true)
+			seen := make([]int, g.N)
+			var mu sync.Mutex
+			ConvForwardEach(g, x, w, bias, true, func(n int, yn []float32) {
+				mu.Lock()
+				defer mu.Unlock()
+				seen[n]++
+				if !slices.Equal(yn[:g.F*g.ohw()], y[n*g.F*g.ohw():(n+1)*g.F*g.ohw()]) {
+					t.Fatalf("%+v: image %d differs", g, n)
+				}
+			})
+			for n, c := range seen {
+				if c != 1 {
+					t.Fatalf("%+v: image %d seen %d times", g, n, c)
 				}
 			}
 		}

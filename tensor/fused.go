@@ -1,17 +1,53 @@
 package tensor
 
+import "github.com/arp-robustness/arp/kernels"
+
 // Conv2dBiasReluMaxPool returns MaxPool2d(Conv2dBiasRelu(x, w, b, p), kh,
 // kw, pp) and the max-pool's indices (into the convolution's output,
-// whose shape is the third result). The convolution's output lives in a
-// recycled scratch buffer only while it is pooled.
+// whose shape is the third result). With enough images each worker pools
+// every image's convolution output as soon as it is computed, while it is
+// in the core's cache, and the batch's output is never written; otherwise
+// the output lives in a recycled scratch buffer only while it is pooled.
 func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2dParams) (*Tensor, []int32, []int) {
-	sameDType("tensor.Conv2dBiasReluMaxPool", x, w)
-	g := convGeometry("tensor.Conv2dBiasReluMaxPool", x.shape, w.shape, p)
-	z := Scratch(x.dtype, g.n, g.f, g.oh, g.ow)
-	defer Recycle(z)
-	convForwardInto(g, x, w, b, z, true)
-	y, idx := MaxPool2d(z, kh, kw, pp)
-	return y, idx, []int{g.n, g.f, g.oh, g.ow}
+	const op = "tensor.Conv2dBiasReluMaxPool"
+	sameDType(op, x, w)
+	g := convGeometry(op, x.shape, w.shape, p)
+	zshape := []int{g.n, g.f, g.oh, g.ow}
+	if b != nil {
+		sameDType(op, x, b)
+		if len(b.shape) != 1 || b.shape[0] != g.f {
+			Panicf(op, "bias %v does not match weight %v", b.shape, w.shape)
+		}
+	}
+	if g.n < 2*Workers() {
+		z := Scratch(x.dtype, zshape...)
+		defer Recycle(z)
+		convForwardInto(g, x, w, b, z, true)
+		y, idx := MaxPool2d(z, kh, kw, pp)
+		return y, idx, zshape
+	}
+	pg, pshape := PoolOutShape(op, []int{1, g.f, g.oh, g.ow}, kh, kw, pp)
+	out := Zeros(x.dtype, g.n, g.f, pshape[2], pshape[3])
+	idx := make([]int32, out.Size())
+	per, zper := Numel(pshape), g.f*g.oh*g.ow
+	if x.dtype == Float32 {
+		var bias []float32
+		if b != nil {
+			bias = b.f32
+		}
+		kernels.ConvForwardEach(g.kern(), x.f32, w.f32, bias, true, func(n int, zn []float32) {
+			maxPoolRange(zn, pg, idx[n*per:(n+1)*per], out.f32[n*per:(n+1)*per], 0, g.f, int32(n*zper))
+		})
+	} else {
+		var bias []float64
+		if b != nil {
+			bias = b.f64
+		}
+		kernels.ConvForwardEach(g.kern(), x.f64, w.f64, bias, true, func(n int, zn []float64) {
+			maxPoolRange(zn, pg, idx[n*per:(n+1)*per], out.f64[n*per:(n+1)*per], 0, g.f, int32(n*zper))
+		})
+	}
+	return out, idx, zshape
 }
 
 // MaxPoolReluGrad returns the gradient with respect to z of

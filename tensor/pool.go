@@ -65,52 +65,60 @@ func pickValues[T Float](x []T, idx []int32, vals []T) {
 // maxPoolIdx fills idx and, when vals is not nil, the values at idx (per
 // channel while it is in cache).
 func maxPoolIdx[T Float](x []T, g convGeom, idx []int32, vals []T) {
+	ParallelFor(g.n*g.c, 4, func(lo, hi int) { maxPoolRange(x, g, idx, vals, lo, hi, 0) })
+}
+
+// maxPoolRange is maxPoolIdx for the image-channel planes lo..hi-1 on the
+// calling goroutine, with off added to every index it stores.
+func maxPoolRange[T Float](x []T, g convGeom, idx []int32, vals []T, lo, hi int, off int32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	if x32, ok := any(x).([]float32); ok && p.DilationH == 1 && p.DilationW == 1 {
 		v32, _ := any(vals).([]float32)
-		maxPool32(x32, g, idx, v32)
+		maxPool32(x32, g, idx, v32, lo, hi, off)
 		return
 	}
 	// the general loop: float64 (checks and references) and dilated windows
-	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			base := nc * hw
-			xc := x[base : base+hw]
-			out := idx[nc*ohw : (nc+1)*ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				y0 := oy*p.StrideH - p.PadTop
-				for ox := 0; ox < g.ow; ox++ {
-					x0 := ox*p.StrideW - p.PadLeft
-					best := -1
-					bv := T(math.Inf(-1))
-					for i := 0; i < g.kh; i++ {
-						iy := y0 + i*p.DilationH
-						if iy < 0 || iy >= g.h {
+	for nc := lo; nc < hi; nc++ {
+		base := nc * hw
+		xc := x[base : base+hw]
+		out := idx[nc*ohw : (nc+1)*ohw]
+		for oy := 0; oy < g.oh; oy++ {
+			y0 := oy*p.StrideH - p.PadTop
+			for ox := 0; ox < g.ow; ox++ {
+				x0 := ox*p.StrideW - p.PadLeft
+				best := -1
+				bv := T(math.Inf(-1))
+				for i := 0; i < g.kh; i++ {
+					iy := y0 + i*p.DilationH
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					for j := 0; j < g.kw; j++ {
+						ix := x0 + j*p.DilationW
+						if ix < 0 || ix >= g.w {
 							continue
 						}
-						for j := 0; j < g.kw; j++ {
-							ix := x0 + j*p.DilationW
-							if ix < 0 || ix >= g.w {
-								continue
-							}
-							v := xc[iy*g.w+ix]
-							if best < 0 || v > bv || (v != v && bv == bv) {
-								bv, best = v, iy*g.w+ix
-							}
+						v := xc[iy*g.w+ix]
+						if best < 0 || v > bv || (v != v && bv == bv) {
+							bv, best = v, iy*g.w+ix
 						}
 					}
-					if best >= 0 {
-						best += base
-					}
-					out[oy*g.ow+ox] = int32(best)
 				}
-			}
-			if vals != nil {
-				pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
+				if vals != nil {
+					if best >= 0 {
+						vals[nc*ohw+oy*g.ow+ox] = bv
+					} else {
+						vals[nc*ohw+oy*g.ow+ox] = 0
+					}
+				}
+				if best >= 0 {
+					best += base + int(off)
+				}
+				out[oy*g.ow+ox] = int32(best)
 			}
 		}
-	})
+	}
 }
 
 // AvgPool2d averages x [N,C,H,W] over kh x kw windows placed by p. With
@@ -489,39 +497,44 @@ func sel(ka, ia, kb, ib int32) (int32, int32) {
 // branches on the data: the window maximum is taken first, then the first
 // position holding it is found with selects (a NaN, where equality fails,
 // takes a slower exact path).
-func maxPool32(x []float32, g convGeom, idx []int32, vals []float32) {
+func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int, off int32) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	sh, sw := p.StrideH, p.StrideW
 	inside := p.PadTop == 0 && p.PadLeft == 0 && (g.oh-1)*sh+g.kh <= g.h && (g.ow-1)*sw+g.kw <= g.w
-	ParallelFor(g.n*g.c, 4, func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			base := nc * hw
-			xc := x[base : base+hw]
-			out := idx[nc*ohw : (nc+1)*ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				o := out[oy*g.ow : (oy+1)*g.ow]
-				y0 := oy*sh - p.PadTop
-				if inside && g.kh == 2 && g.kw == 2 && sw == 2 {
-					pool2x2Row(xc, y0*g.w, g.w, o, int32(base))
+	for nc := lo; nc < hi; nc++ {
+		base := nc * hw
+		xc := x[base : base+hw]
+		out := idx[nc*ohw : (nc+1)*ohw]
+		for oy := 0; oy < g.oh; oy++ {
+			o := out[oy*g.ow : (oy+1)*g.ow]
+			y0 := oy*sh - p.PadTop
+			if inside && g.kh == 2 && g.kw == 2 && sw == 2 {
+				pool2x2Row(xc, y0*g.w, g.w, o, int32(base))
+				continue
+			}
+			i0, i1 := max(y0, 0), min(y0+g.kh, g.h)
+			for ox := range o {
+				x0 := ox*sw - p.PadLeft
+				j0, j1 := max(x0, 0), min(x0+g.kw, g.w)
+				if i0 >= i1 || j0 >= j1 {
+					o[ox] = -1
 					continue
 				}
-				i0, i1 := max(y0, 0), min(y0+g.kh, g.h)
-				for ox := range o {
-					x0 := ox*sw - p.PadLeft
-					j0, j1 := max(x0, 0), min(x0+g.kw, g.w)
-					if i0 >= i1 || j0 >= j1 {
-						o[ox] = -1
-						continue
-					}
-					o[ox] = int32(base + windowArgmax(xc, g.w, i0, i1, j0, j1))
-				}
-			}
-			if vals != nil {
-				pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
+				o[ox] = int32(base + windowArgmax(xc, g.w, i0, i1, j0, j1))
 			}
 		}
-	})
+		if vals != nil {
+			pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
+		}
+		if off != 0 {
+			for i, j := range out {
+				if j >= 0 {
+					out[i] = j + off
+				}
+			}
+		}
+	}
 }
 
 // pool2x2Row fills one output row o of a 2x2, stride-2 pool whose window

@@ -5,6 +5,7 @@ import (
 	"github.com/arp-robustness/arp/kernels"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -533,4 +534,37 @@ func dot(a, b *Tensor) float64 {
 		s += a.AtFlat(i) * b.AtFlat(i)
 	}
 	return s
+}
+
+// The fused convolution + ReLU + max-pool must equal the composed ops
+// exactly, on both of its routes (per-image pooling with enough images,
+// a scratch output otherwise), for every kernel path.
+func TestConv2dBiasReluMaxPool(t *testing.T) {
+	oldWorkers, oldPath := Workers(), kernels.Current()
+	defer func() { SetWorkers(oldWorkers); kernels.Use(oldPath) }()
+	rng := rand.New(rand.NewPCG(14, 14))
+	p := Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}
+	for _, path := range []kernels.Path{kernels.AVX512, kernels.AVX2, kernels.Go} {
+		if !kernels.Supported(path) {
+			continue
+		}
+		kernels.Use(path)
+		for _, workers := range []int{1, 2} {
+			SetWorkers(workers)
+			for _, n := range []int{1, 7} {
+				for _, pool := range []struct{ k, s int }{{2, 2}, {3, 2}} {
+					for _, dt := range []DType{Float32, Float64} {
+						x, w, b := randT(rng, dt, n, 3, 12, 10), randT(rng, dt, 5, 3, 5, 5), randT(rng, dt, 5)
+						pp := Conv2dParams{StrideH: pool.s, StrideW: pool.s, PadBottom: 1, PadRight: 1}
+						y, idx, zs := Conv2dBiasReluMaxPool(x, w, b, p, pool.k, pool.k, pp)
+						z := Conv2dBiasRelu(x, w, b, p)
+						y0, idx0 := MaxPool2d(z, pool.k, pool.k, pp)
+						if !SameShape(zs, z.Shape()) || MaxAbsDiff(y, y0) != 0 || !slices.Equal(idx, idx0) {
+							t.Fatalf("%s, %d workers, %d images, pool %v, %v: fused differs from composed", path, workers, n, pool, dt)
+						}
+					}
+				}
+			}
+		}
+	}
 }
