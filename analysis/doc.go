@@ -14,10 +14,16 @@
 //     the success after every step.
 //
 // Study.Run streams one Record per image to records.jsonl, a batch at a
-// time, next to a Header (analysis.json). Batches are the unit of
-// resumption: an interrupted run continues after its last complete batch,
-// and because every random choice is seeded per batch the result equals
-// that of an uninterrupted run.
+// time, next to a Header (analysis.json). Batches (images [b*BatchSize,
+// (b+1)*BatchSize)) are the unit of resumption and of sharding: an
+// interrupted run continues after its last complete batch, and because
+// every random choice derives from the seed, the attack and the image's
+// index, and an image is always computed with the same batch neighbours,
+// the result equals that of an uninterrupted run. Study.Shard analyses one
+// shard of the batches (package shard) into its own directory and Merge
+// combines the shards' directories into the records one Run writes, byte
+// for byte; Study.Work and Combine do the same in memory for engines that
+// run batches elsewhere (arp-beam).
 //
 // Compute (or Summarize, from a directory) turns the records into a Summary:
 // the coverage of the objects by each clean mask next to that mask's area;

@@ -33,8 +33,26 @@ type Header struct {
 	// TopK is the resolved number of top cells (or LIME superpixels).
 	TopK    int          `json:"topk"`
 	Attacks []AttackInfo `json:"attacks"`
-	Created string       `json:"created,omitempty"`
-	Version string       `json:"arp_version,omitempty"`
+	// Shard is set in the directory of one shard of a study (arp analyze
+	// --shard i/N): it holds only the records of batches [Lo, Hi); Merge
+	// combines the shards.
+	Shard   *ShardInfo `json:"shard,omitempty"`
+	Created string     `json:"created,omitempty"`
+	Version string     `json:"arp_version,omitempty"`
+}
+
+// ShardInfo says which batches a shard's directory holds.
+type ShardInfo struct {
+	Spec string `json:"spec"` // "i/N"
+	Lo   int    `json:"batches_lo"`
+	Hi   int    `json:"batches_hi"`
+}
+
+func (s *ShardInfo) describe() string {
+	if s == nil {
+		return "the whole study"
+	}
+	return fmt.Sprintf("shard %s (batches %d-%d)", s.Spec, s.Lo, s.Hi-1)
 }
 
 // ModelRef identifies the analysed model.

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
@@ -21,6 +23,7 @@ import (
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
+	"github.com/arp-robustness/arp/shard"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -40,6 +43,14 @@ type Study struct {
 	// images done (including those recorded by an earlier, interrupted
 	// run) and the total.
 	Progress func(done, total int)
+	// Shard, when set, analyses only that shard's batches (package
+	// shard) into Dir; Merge combines the directories of all shards into
+	// the analysis one Run of the whole study writes.
+	Shard shard.Spec
+
+	once   sync.Once
+	runner *batchRunner
+	err    error
 }
 
 // ErrSettingsChanged is wrapped when an analysis directory was made with
@@ -52,6 +63,134 @@ var ErrSettingsChanged = errors.New("the analysis directory was made with other 
 // it again with the same settings continues after the last complete batch
 // and gives the same records as an uninterrupted run.
 func (s *Study) Run(ctx context.Context) (*Header, error) {
+	r, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
+	cfg, total := r.cfg, r.h.Data.Images
+	h := *r.h
+	nb := shard.Count(total, cfg.BatchSize)
+	blo, bhi, err := s.Shard.Batches(nb)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Shard.Whole() {
+		h.Shard = &ShardInfo{Spec: s.Shard.String(), Lo: blo, Hi: bhi}
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	done, gallery, err := s.prepare(&h)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, rundir.AnalysisRecords), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	lo0, hi0 := shard.Images(blo, bhi, cfg.BatchSize, total)
+	want := hi0 - lo0
+	count := 0
+	for b := blo; b < bhi; b++ {
+		if done[b] {
+			lo, hi := shard.Images(b, b+1, cfg.BatchSize, total)
+			count += hi - lo
+		}
+	}
+	if s.Progress != nil {
+		s.Progress(count, want)
+	}
+	for b := blo; b < bhi; b++ {
+		if done[b] {
+			continue
+		}
+		lo, hi := shard.Images(b, b+1, cfg.BatchSize, total)
+		recs, err := r.batch(ctx, b, lo, hi, gallery)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("analysis interrupted after %d of %d images (%v); run the same command again to resume", count, want, ctx.Err())
+			}
+			return nil, fmt.Errorf("batch %d (images %d-%d): %w", b, lo, hi-1, err)
+		}
+		buf, err := encodeRecords(recs)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(buf); err != nil {
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		count += hi - lo
+		if s.Progress != nil {
+			s.Progress(count, want)
+		}
+	}
+	return &h, f.Close()
+}
+
+// Header returns the header of the whole study (also when s is a shard).
+func (s *Study) Header() (*Header, error) {
+	r, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
+	h := *r.h
+	return &h, nil
+}
+
+// Work analyses batches [lo, hi) of the study in memory and returns their
+// records, with gallery images on the first examples of each attack and
+// outcome from batch lo on (Combine keeps those of the whole study): the
+// per-image work of Run, for engines that run it elsewhere (arp-beam).
+func (s *Study) Work(ctx context.Context, lo, hi int) ([]*Record, error) {
+	r, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
+	total := r.h.Data.Images
+	nb := shard.Count(total, r.cfg.BatchSize)
+	if lo < 0 || hi > nb || lo >= hi {
+		ilo, ihi := shard.Images(lo, hi, r.cfg.BatchSize, total)
+		return nil, fmt.Errorf("analysis: batches %d-%d (images %d-%d) are outside the %d batches of %d images of this study", lo, hi-1, ilo, ihi-1, nb, total)
+	}
+	gallery := newGalleryCount()
+	var out []*Record
+	for b := lo; b < hi; b++ {
+		ilo, ihi := shard.Images(b, b+1, r.cfg.BatchSize, total)
+		recs, err := r.batch(ctx, b, ilo, ihi, gallery)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d (images %d-%d): %w", b, ilo, ihi-1, err)
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// encodeRecords writes records as JSON lines.
+func encodeRecords(recs []*Record) ([]byte, error) {
+	var buf bytes.Buffer
+	for _, rec := range recs {
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("image %d: %v", rec.Index, err)
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes(), nil
+}
+
+// plan validates the study and builds its header and its batch runner,
+// once.
+func (s *Study) plan() (*batchRunner, error) {
+	s.once.Do(func() { s.runner, s.err = s.newRunner() })
+	return s.runner, s.err
+}
+
+func (s *Study) newRunner() (*batchRunner, error) {
 	cfg := s.Config.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -87,62 +226,7 @@ func (s *Study) Run(ctx context.Context) (*Header, error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	done, gallery, err := s.prepare(h)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(s.Dir, rundir.AnalysisRecords), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	nb := (total + cfg.BatchSize - 1) / cfg.BatchSize
-	count := 0
-	for b := 0; b < nb; b++ {
-		if done[b] {
-			count += min(cfg.BatchSize, total-b*cfg.BatchSize)
-		}
-	}
-	if s.Progress != nil {
-		s.Progress(count, total)
-	}
-	r := &batchRunner{s: s, h: h, cfg: cfg, mp: mp, specs: specs, gallery: gallery}
-	for b := 0; b < nb; b++ {
-		if done[b] {
-			continue
-		}
-		lo, hi := b*cfg.BatchSize, min((b+1)*cfg.BatchSize, total)
-		recs, err := r.batch(ctx, b, lo, hi)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("analysis interrupted after %d of %d images (%v); run the same command again to resume", count, total, ctx.Err())
-			}
-			return nil, fmt.Errorf("batch %d (images %d-%d): %w", b, lo, hi-1, err)
-		}
-		var buf bytes.Buffer
-		for _, rec := range recs {
-			line, err := json.Marshal(rec)
-			if err != nil {
-				return nil, fmt.Errorf("image %d: %v", rec.Index, err)
-			}
-			buf.Write(line)
-			buf.WriteByte('\n')
-		}
-		if _, err := f.Write(buf.Bytes()); err != nil {
-			return nil, err
-		}
-		if err := f.Sync(); err != nil {
-			return nil, err
-		}
-		count += hi - lo
-		if s.Progress != nil {
-			s.Progress(count, total)
-		}
-	}
-	return h, f.Close()
+	return &batchRunner{s: s, h: h, cfg: cfg, mp: mp, specs: specs}, nil
 }
 
 // mapper builds the attention method.
@@ -257,6 +341,9 @@ func (s *Study) prepare(h *Header) (map[int]bool, *galleryCount, error) {
 		if r.Index >= h.Data.Images || r.Index/size != r.Batch {
 			return nil, nil, fmt.Errorf("%s: image %d does not belong to batch %d of this analysis (%d images, batches of %d)", rp, r.Index, r.Batch, h.Data.Images, size)
 		}
+		if sh := h.Shard; sh != nil && (r.Batch < sh.Lo || r.Batch >= sh.Hi) {
+			return nil, nil, fmt.Errorf("%s: image %d lies outside the batches %d-%d of shard %s", rp, r.Index, sh.Lo, sh.Hi-1, sh.Spec)
+		}
 		if _, ok := first[r.Batch]; !ok {
 			first[r.Batch] = starts[i]
 		}
@@ -302,6 +389,8 @@ func (h *Header) differs(old *Header) string {
 		return "the model's weights changed"
 	case h.Data.Spec != old.Data.Spec || h.Data.Images != old.Data.Images || h.Data.Name != old.Data.Name:
 		return fmt.Sprintf("data %s (%d images), before %s (%d images)", h.Data.Spec, h.Data.Images, old.Data.Spec, old.Data.Images)
+	case !reflect.DeepEqual(h.Shard, old.Shard):
+		return fmt.Sprintf("%s, before %s", h.Shard.describe(), old.Shard.describe())
 	}
 	return ""
 }
@@ -337,12 +426,11 @@ func b2i(b bool) int {
 
 // batchRunner analyses batches.
 type batchRunner struct {
-	s       *Study
-	h       *Header
-	cfg     Config
-	mp      mapper
-	specs   []*attack.Spec
-	gallery *galleryCount
+	s     *Study
+	h     *Header
+	cfg   Config
+	mp    mapper
+	specs []*attack.Spec
 }
 
 // seed mixes the study seed with a batch and a stream number.
@@ -353,8 +441,23 @@ func seed(base uint64, b, stream int) uint64 {
 	return z ^ (z >> 31)
 }
 
-// batch analyses images [lo, hi).
-func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, error) {
+// attackSeeds returns the seeds of the images idx under attack key: every
+// random choice derives from the study's seed (or the spec's own), the
+// attack and the image's index, not from its batch.
+func attackSeeds(base uint64, key string, idx []int) []uint64 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	stream := 2000 + int(h.Sum32()>>1)
+	out := make([]uint64, len(idx))
+	for j, i := range idx {
+		out[j] = seed(base, i, stream)
+	}
+	return out
+}
+
+// batch analyses images [lo, hi) (batch b), keeping gallery images on the
+// records gallery still wants.
+func (r *batchRunner) batch(ctx context.Context, b, lo, hi int, gallery *galleryCount) ([]*Record, error) {
 	ds := r.s.Data
 	per := ds.ImageSize()
 	n := hi - lo
@@ -409,9 +512,15 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 	advImages := make([]*tensor.Tensor, len(r.specs))
 	for ai, sp := range r.specs {
 		cfg := sp.Config
-		if cfg.Seed == 0 {
-			cfg.Seed = seed(r.cfg.Seed, b, ai)
+		base := r.cfg.Seed
+		if cfg.Seed != 0 {
+			base = cfg.Seed
 		}
+		idx := make([]int, len(keep))
+		for j, i := range keep {
+			idx[j] = lo + i
+		}
+		cfg.Seeds = attackSeeds(base, sp.Text, idx)
 		atk, err := attack.New(sp.Name, cfg)
 		if err != nil {
 			return nil, err
@@ -464,7 +573,7 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 	if r.cfg.Gallery > 0 {
 		for j, i := range keep {
 			rec := recs[i]
-			if !r.gallery.wants(rec, r.cfg.Gallery) {
+			if !gallery.wants(rec, r.cfg.Gallery) {
 				continue
 			}
 			rec.Image = EncodeImage(xc.F32()[j*per : (j+1)*per])
@@ -474,7 +583,7 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int) ([]*Record, erro
 			for ai, sp := range r.specs {
 				rec.Attacks[sp.Text].Image = EncodeImage(advImages[ai].F32()[j*per : (j+1)*per])
 			}
-			r.gallery.add(rec)
+			gallery.add(rec)
 		}
 	}
 	return recs, nil

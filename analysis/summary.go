@@ -326,6 +326,9 @@ func Summarize(dir string) (*Summary, error) {
 
 // Compute derives the statistics from a header and its records.
 func Compute(h *Header, recs []*Record) (*Summary, error) {
+	if sh := h.Shard; sh != nil {
+		return nil, fmt.Errorf("this directory holds only shard %s of a study (batches %d-%d); combine all shards with arp merge first", sh.Spec, sh.Lo, sh.Hi-1)
+	}
 	s := &Summary{Header: h, Images: len(recs)}
 	seen := map[int]bool{}
 	var analysed []*Record

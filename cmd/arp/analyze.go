@@ -13,6 +13,7 @@ import (
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/rundir"
+	"github.com/arp-robustness/arp/shard"
 	"github.com/spf13/cobra"
 )
 
@@ -30,6 +31,7 @@ type analyzeFlags struct {
 	limeSamples, limeSeg int
 	seed                 uint64
 	restart, quiet       bool
+	shard                string
 }
 
 func newAnalyzeCmd(g *globalOptions) *cobra.Command {
@@ -53,6 +55,11 @@ means, medians, bootstrap CIs, Mann-Whitney U, success by completeness with
 Wilson CIs, a logistic fit, per-step curves) and a plain-language verdict per
 observation go to DIR/summary.json and DIR/summary.md.
 
+--shard i/N analyses only shard i (counted from 0) of N, a contiguous range of
+whole batches, into --out, for job arrays (Slurm, Kubernetes Indexed Jobs); arp
+merge --out DIR combines the shards' directories into the analysis one process
+writes, records bit for bit (docs/scale.md).
+
 Budgets are L-inf on the [0,1] pixel scale (the paper's eps 0.15 on [-1,1] is
 0.075). Attacks are ` + strings.Join(analysis.Attacks(), ", ") + `, with options
 as name:key=value (see arp eval --help).`,
@@ -67,6 +74,10 @@ as name:key=value (see arp eval --help).`,
 			s, dir, err := runAnalyze(ctx, g, f, progress)
 			if err != nil {
 				return err
+			}
+			if s == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --out DIR SHARD_DIR...\n", f.shard, dir)
+				return nil
 			}
 			printVerdicts(cmd.OutOrStdout(), s, dir)
 			return nil
@@ -93,6 +104,7 @@ as name:key=value (see arp eval --help).`,
 	fl.StringVar(&f.out, "out", "", "output directory (default RUN/analysis, or RUN/analysis-METHOD; for NAME.onnx NAME-analysis)")
 	fl.BoolVar(&f.restart, "restart", false, "discard the analysis files already in the output directory and start over")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fl.StringVar(&f.shard, "shard", "", "analyse only shard i/N (from 0) of the batches into --out (required); arp merge combines the shards")
 	return cmd
 }
 
@@ -106,7 +118,16 @@ func cmdContext(cmd *cobra.Command) context.Context {
 
 // runAnalyze runs (or resumes) an analysis and writes its summary. progress
 // receives the progress bar (nil: none).
+//
+// With --shard it analyses that shard's batches and returns a nil summary.
 func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress io.Writer) (*analysis.Summary, string, error) {
+	sh, err := shard.Parse(f.shard)
+	if err != nil {
+		return nil, "", fmt.Errorf("--shard: %v", err)
+	}
+	if !sh.Whole() && f.out == "" {
+		return nil, "", fmt.Errorf("--shard needs --out DIR, a directory of its own for the shard's records")
+	}
 	lm, err := openModel(f.model)
 	if err != nil {
 		return nil, "", err
@@ -176,10 +197,14 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 			bar.Update(desc, "images", done-start, total-start)
 		}
 	}
+	st.Shard = sh
 	_, err = st.Run(ctx)
 	bar.Done()
 	if err != nil {
 		return nil, "", err
+	}
+	if !sh.Whole() {
+		return nil, out, nil
 	}
 	s, err := analysis.Summarize(out)
 	if err != nil {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +155,63 @@ func TestAnalyzeONNX(t *testing.T) {
 	html := filepath.Join(dir, "r.html")
 	if code, _, errs := arp(t, "report", filepath.Join(dir, "m-analysis"), "--out", html); code != 0 {
 		t.Fatal(errs)
+	}
+}
+
+// TestAnalyzeShardsAndMerge: four shards merged with arp merge --out give
+// the records.jsonl and summary one process writes; arp report reads the
+// merged directory; a failed merge leaves it alone.
+func TestAnalyzeShardsAndMerge(t *testing.T) {
+	run := copyRun(t, attacktest.RunDir(t))
+	dir := t.TempDir()
+	common := []string{"analyze", "--model", run, "--data", "mnist-mini", "--attacks", "pgd:steps=3,iter-ll:steps=2", "--eps", "0.1",
+		"--limit", "40", "--batch", "8", "--gallery", "1", "--quiet"}
+	whole := filepath.Join(dir, "whole")
+	if code, _, errs := arp(t, append(common, "--out", whole)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var shards []string
+	for i := 0; i < 4; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("shard-%d", i))
+		shards = append(shards, d)
+		code, out, errs := arp(t, append(common, "--shard", fmt.Sprintf("%d/4", i), "--out", d)...)
+		if code != 0 || !strings.Contains(out, fmt.Sprintf("shard %d/4 done", i)) {
+			t.Fatalf("shard %d: exit %d %s\n%s", i, code, errs, out)
+		}
+	}
+	merged := filepath.Join(dir, "merged")
+	code, out, errs := arp(t, append([]string{"merge", "--out", merged}, shards...)...)
+	if code != 0 || !strings.Contains(out, "observation 1") {
+		t.Fatalf("merge: exit %d %s\n%s", code, errs, out)
+	}
+	for _, name := range []string{rundir.AnalysisRecords, rundir.AnalysisMD} {
+		a, _ := os.ReadFile(filepath.Join(whole, name))
+		b, _ := os.ReadFile(filepath.Join(merged, name))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("merged %s differs from one process's (%d vs %d bytes)", name, len(b), len(a))
+		}
+	}
+	html := filepath.Join(dir, "r.html")
+	if code, _, errs := arp(t, "report", merged, "--out", html); code != 0 {
+		t.Fatalf("report of the merged analysis: %s", errs)
+	}
+	before, _ := os.ReadFile(filepath.Join(merged, rundir.AnalysisRecords))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"merge", "--out", merged, shards[0], shards[1], shards[3]}, "no shard holds batches 2-2 (images 16-23)"},
+		{[]string{"merge", shards[0], shards[1]}, "--out DIR is required"},
+		{append(common, "--shard", "0/4"), "--shard needs --out DIR"},
+		{append(common, "--shard", "0/9", "--out", filepath.Join(dir, "x")), "9 shards for 5 batches"},
+		{append(common, "--shard", "4/4", "--out", filepath.Join(dir, "x")), "the index must be in 0..3"},
+	} {
+		code, _, errs := arp(t, c.args...)
+		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q, want one line containing %q", c.args, code, errs, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(merged, rundir.AnalysisRecords)); !bytes.Equal(before, after) {
+		t.Error("a failed merge changed the merged records")
 	}
 }

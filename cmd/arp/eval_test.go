@@ -131,7 +131,7 @@ func TestEvalShardsAndMerge(t *testing.T) {
 		want string
 	}{
 		{append([]string{"merge", "--json", merged}, files[0], files[2]), "no record file holds batches 1-1 (images 8-15)"},
-		{[]string{"merge", "--json", merged, dir}, "is a directory"},
+		{[]string{"merge", "--json", merged, files[0], dir}, "not both"},
 		{append(common, "--shard", "3/3", "--state", files[0]), "--shard: shard \"3/3\": the index must be in 0..2"},
 		{append(common, "--shard", "0/9", "--state", filepath.Join(dir, "x.jsonl")), "9 shards for 4 batches"},
 		{append(common, "--shard", "0/2"), "--shard needs --state"},
