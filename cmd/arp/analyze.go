@@ -11,31 +11,16 @@ import (
 	"syscall"
 
 	"github.com/arp-robustness/arp/analysis"
-	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/rundir"
-	"github.com/arp-robustness/arp/shard"
 	"github.com/spf13/cobra"
 )
 
 func init() { register(newAnalyzeCmd) }
 
-type analyzeFlags struct {
-	model, data, out     string
-	method, layer        string
-	camScale             string
-	iterSchedule         string
-	attacks              []string
-	eps, stepSize        float64
-	limit, topk, batch   int
-	steps, gallery       int
-	limeSamples, limeSeg int
-	seed                 uint64
-	restart, quiet       bool
-	shard                string
-}
-
 func newAnalyzeCmd(g *globalOptions) *cobra.Command {
-	f := &analyzeFlags{}
+	f := &job.Analyze{}
+	var restart, quiet bool
 	cmd := &cobra.Command{
 		Use:   "analyze --model RUN [--data NAME] [--attacks LIST] [--out DIR]",
 		Short: "Study how attacks change attention: per-image records, statistics and verdicts",
@@ -68,43 +53,24 @@ as name:key=value (see arp eval --help).`,
 			ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var progress io.Writer = cmd.ErrOrStderr()
-			if f.quiet {
+			if quiet {
 				progress = nil
 			}
-			s, dir, err := runAnalyze(ctx, g, f, progress)
+			s, dir, err := runAnalyze(ctx, g, f, restart, progress)
 			if err != nil {
 				return err
 			}
 			if s == nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --out DIR SHARD_DIR...\n", f.shard, dir)
+				fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --out DIR SHARD_DIR...\n", f.Shard, dir)
 				return nil
 			}
 			printVerdicts(cmd.OutOrStdout(), s, dir)
 			return nil
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
-	fl.StringVar(&f.data, "data", "", "dataset name or path (default: the test split of the model's training dataset)")
-	fl.StringSliceVar(&f.attacks, "attacks", analysis.DefaultAttacks, "attacks to study")
-	fl.Float64Var(&f.eps, "eps", analysis.DefaultEps, "L-inf budget on the [0,1] pixel scale")
-	fl.StringVar(&f.method, "method", "gradcam-arp", "attention method: "+strings.Join(analysis.Methods(), ", "))
-	fl.StringVar(&f.camScale, "cam-scale", "max", "gradcam, gradcam++: divide the ReLU map by its maximum (max) or subtract its minimum first as pytorch-grad-cam does (min-max)")
-	fl.StringVar(&f.iterSchedule, "iter-schedule", analysis.IterFine, "Iter-LL's schedule: fine (--steps projected steps of --step-size, default 10 of eps/4) or paper (the ARP paper's 2 unprojected steps of eps)")
-	fl.StringVar(&f.layer, "layer", "", "attention layer (default: the model's)")
-	fl.IntVar(&f.topk, "topk", 0, "cells of the top-k mask (default: 7/64 of the map, the paper's 7 of 8x8; LIME: 10 superpixels)")
-	fl.IntVar(&f.limit, "limit", 0, "analyse only the first N test images (default: all)")
-	fl.Uint64Var(&f.seed, "seed", 1, "seed of the attacks, LIME and the bootstrap")
-	fl.IntVar(&f.batch, "batch", 100, "images per batch (the unit of resumption)")
-	fl.IntVar(&f.steps, "steps", 10, "steps of the iterative attacks when their spec does not say")
-	fl.Float64Var(&f.stepSize, "step-size", 0, "step size of the iterative attacks on the [0,1] scale (default eps/4)")
-	fl.IntVar(&f.gallery, "gallery", 8, "example images kept per attack and outcome for the report (0: none)")
-	fl.IntVar(&f.limeSamples, "lime-samples", 500, "LIME: perturbed samples per explanation")
-	fl.IntVar(&f.limeSeg, "lime-segments", 36, "LIME: SLIC superpixels per image")
-	fl.StringVar(&f.out, "out", "", "output directory (default RUN/analysis, or RUN/analysis-METHOD; for NAME.onnx NAME-analysis)")
-	fl.BoolVar(&f.restart, "restart", false, "discard the analysis files already in the output directory and start over")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
-	fl.StringVar(&f.shard, "shard", "", "analyse only shard i/N (from 0) of the batches into --out (required); arp merge combines the shards")
+	f.Flags(cmd.Flags())
+	cmd.Flags().BoolVar(&restart, "restart", false, "discard the analysis files already in the output directory and start over")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	return cmd
 }
 
@@ -120,68 +86,25 @@ func cmdContext(cmd *cobra.Command) context.Context {
 // receives the progress bar (nil: none).
 //
 // With --shard it analyses that shard's batches and returns a nil summary.
-func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress io.Writer) (*analysis.Summary, string, error) {
-	sh, err := shard.Parse(f.shard)
-	if err != nil {
-		return nil, "", fmt.Errorf("--shard: %v", err)
-	}
-	if !sh.Whole() && f.out == "" {
-		return nil, "", fmt.Errorf("--shard needs --out DIR, a directory of its own for the shard's records")
-	}
-	lm, err := openModel(f.model)
+func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart bool, progress io.Writer) (*analysis.Summary, string, error) {
+	sh, err := f.ShardSpec()
 	if err != nil {
 		return nil, "", err
 	}
-	spec := f.data
-	if spec == "" {
-		if lm.Dataset == "" {
-			return nil, "", fmt.Errorf("--data is required: model %s does not record its dataset", f.model)
-		}
-		spec, _ = data.SplitSpec(lm.Dataset)
+	if f.DataDir, err = g.DataDir(); err != nil {
+		return nil, "", err
 	}
-	d, dataName, _, err := evalData(g, spec, 0)
+	f.Version = arpVersion()
+	st, err := f.Open()
 	if err != nil {
 		return nil, "", err
 	}
-	in := lm.InputShape()
-	if d.C != in[0] || d.H != in[1] || d.W != in[2] {
-		return nil, "", fmt.Errorf("dataset %s has %dx%dx%d images (channels x height x width) but model %s takes %dx%dx%d", dataName, d.C, d.H, d.W, f.model, in[0], in[1], in[2])
-	}
-	if f.limit < 0 {
-		return nil, "", fmt.Errorf("--limit %d must be >= 0", f.limit)
-	}
-	if f.gallery == 0 {
-		f.gallery = -1
-	}
-	if f.camScale == "max" {
-		f.camScale = "" // the default, recorded as none
-	}
-	cfg := analysis.Config{Attacks: f.attacks, Eps: f.eps, Method: f.method, CAMScale: f.camScale, IterSchedule: f.iterSchedule, Layer: f.layer, TopK: f.topk, Limit: f.limit,
-		Seed: f.seed, BatchSize: f.batch, Steps: f.steps, StepSize: f.stepSize, Gallery: f.gallery,
-		LIMESamples: f.limeSamples, LIMESegments: f.limeSeg}
-	if cfg.Layer == "" && cfg.Method != "lime" {
-		cfg.Layer = lm.Meta.AttentionLayer
-	}
-	if err := cfg.WithDefaults().Validate(); err != nil {
-		return nil, "", err
-	}
-	out := f.out
-	if out == "" {
-		out = rundir.AnalysisDir(f.model, f.method)
-		if lm.Format == "onnx" {
-			out = strings.TrimSuffix(f.model, filepath.Ext(f.model)) + "-" + filepath.Base(out)
-		}
-	}
-	if f.restart {
+	out := st.Dir
+	if restart {
 		if err := rundir.Remove(out, rundir.AnalysisFiles()...); err != nil {
 			return nil, "", err
 		}
 	}
-	ref := analysis.ModelRef{Dir: f.model, Info: lm.Meta.Info}
-	if ref.WeightsSHA256, err = lm.WeightsSHA256(); err != nil {
-		return nil, "", err
-	}
-	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out, Version: arpVersion()}
 	bar := &bars{w: progress}
 	if progress != nil {
 		start, desc := -1, ""
@@ -189,7 +112,7 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 			if start < 0 {
 				// Resumed runs count only this run's images, so that the
 				// rate and the ETA are right.
-				start, desc = done, "analyze "+filepath.Base(filepath.Clean(f.model))
+				start, desc = done, "analyze "+filepath.Base(filepath.Clean(f.Model))
 				if done > 0 {
 					desc += fmt.Sprintf(" (resumed, %d of %d done before)", done, total)
 				}
@@ -197,7 +120,6 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *analyzeFlags, progress
 			bar.Update(desc, "images", done-start, total-start)
 		}
 	}
-	st.Shard = sh
 	_, err = st.Run(ctx)
 	bar.Done()
 	if err != nil {

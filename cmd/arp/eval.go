@@ -7,45 +7,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/checkpoint"
-	"github.com/arp-robustness/arp/data"
-	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/eval"
-	"github.com/arp-robustness/arp/nn"
-	"github.com/arp-robustness/arp/shard"
-	"github.com/arp-robustness/arp/tensor"
-	"github.com/arp-robustness/arp/train"
+	"github.com/arp-robustness/arp/job"
 	"github.com/spf13/cobra"
 )
 
 func init() { register(newEvalCmd) }
 
-// Defaults of arp eval.
-const (
-	evalDefaultAttacks = "fgsm,step-ll,r-step-ll,iter-ll,pgd:restarts=5,square"
-	evalDefaultBatch   = 100
-	evalDefaultChecks  = 100
-)
-
-type evalFlags struct {
-	model, data        string
-	attacks            []string
-	eps, epsL2         []float64
-	limit              int
-	jsonOut, mdOut     string
-	plotOut, state     string
-	shard              string
-	seed               uint64
-	batch, checkImages int
-	standalone, quiet  bool
-}
-
 func newEvalCmd(g *globalOptions) *cobra.Command {
-	f := &evalFlags{}
+	f := &job.Eval{}
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "eval --model RUN --data NAME --attacks LIST --eps LIST",
 		Short: "Measure adversarial robustness with an ensemble of attacks and sanity checks",
@@ -73,122 +48,30 @@ Indexed Jobs); arp merge combines the shards' record files into the report one
 process gives, bit for bit (docs/scale.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runEval(cmd, g, f)
+			return runEval(cmd, g, f, quiet)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
-	fl.StringVar(&f.data, "data", "", "dataset name or path; a name without a :split suffix uses its test split (required)")
-	fl.StringSliceVar(&f.attacks, "attacks", strings.Split(evalDefaultAttacks, ","), "attacks to run, in order")
-	fl.Float64SliceVar(&f.eps, "eps", nil, "L-inf budgets on the [0,1] pixel scale, e.g. 0.1,0.2,0.3")
-	fl.Float64SliceVar(&f.epsL2, "eps-l2", nil, "L2 budgets on the [0,1] pixel scale for pgd-l2 and cw-l2")
-	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N images (stated in the output; default: all)")
-	fl.StringVar(&f.jsonOut, "json", "", "write the report as JSON to this file")
-	fl.StringVar(&f.mdOut, "markdown", "", "write the report as Markdown to this file")
-	fl.StringVar(&f.plotOut, "plot", "", "write the accuracy-vs-eps curves to this PNG file")
-	fl.StringVar(&f.state, "state", "", "resumable record file (JSON lines); with --shard the shard's output")
-	fl.StringVar(&f.shard, "shard", "", "run only shard i/N (from 0) of the batches; needs --state")
-	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice of the attacks")
-	fl.IntVar(&f.batch, "batch", evalDefaultBatch, "images per batch")
-	fl.IntVar(&f.checkImages, "check-images", evalDefaultChecks, "images in the sanity-check subset (unbounded attack; attack comparisons in cascade mode); 0: skip those checks")
-	fl.BoolVar(&f.standalone, "standalone", false, "run every attack on every correctly classified image")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	f.Flags(cmd.Flags())
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	return cmd
 }
 
-// evalData opens the dataset to evaluate on: the test split unless the
-// name says otherwise, and the first limit images.
-func evalData(g *globalOptions, spec string, limit int) (*data.Dataset, string, int, error) {
-	if spec == "" {
-		return nil, "", 0, fmt.Errorf("--data is required (a dataset name such as mnist or fashion-mnist, or a path)")
+func runEval(cmd *cobra.Command, g *globalOptions, f *job.Eval, quiet bool) error {
+	if err := f.Check(); err != nil {
+		return err
 	}
-	if limit < 0 {
-		return nil, "", 0, fmt.Errorf("--limit %d must be >= 0", limit)
+	sh, _ := f.ShardSpec()
+	var err error
+	if f.DataDir, err = g.DataDir(); err != nil {
+		return err
 	}
-	dir, err := g.DataDir()
-	if err != nil {
-		return nil, "", 0, err
-	}
-	opt := data.Options{DataDir: dir}
-	opt.Folder.Limit = limit // image folders (ImageNet) decode only what is used
-	d, name, err := data.OpenTest(spec, opt)
-	if err != nil {
-		return nil, "", 0, err
-	}
-	total := d.Len()
-	if limit > 0 && limit < total {
-		d, _ = d.Split(limit)
-	}
-	return d, name, total, nil
-}
-
-// attentionTrained reports whether a model was trained with attention
-// losses (ARP and its variants), from its training record.
-func attentionTrained(info *nn.Info) bool {
-	t, err := train.TrainingOf(info)
-	return err == nil && t != nil && defense.UsesAttention(t.Settings.Objective)
-}
-
-func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
-	attacks, err := eval.ParseAttacks(f.attacks)
+	in, err := f.Open()
 	if err != nil {
 		return err
 	}
-	if f.batch < 1 {
-		return fmt.Errorf("--batch %d must be >= 1", f.batch)
-	}
-	if f.checkImages < 0 {
-		return fmt.Errorf("--check-images %d must be >= 0", f.checkImages)
-	}
-	sh, err := shard.Parse(f.shard)
-	if err != nil {
-		return fmt.Errorf("--shard: %v", err)
-	}
-	if f.shard != "" {
-		if f.state == "" {
-			return fmt.Errorf("--shard needs --state FILE, the record file the shard writes its results to")
-		}
-		if f.jsonOut != "" || f.mdOut != "" || f.plotOut != "" {
-			return fmt.Errorf("a shard has no report of its own: drop --json, --markdown and --plot, and merge the shards' record files with arp merge")
-		}
-	}
-	for _, p := range []struct{ flag, path, ext string }{{"json", f.jsonOut, ""}, {"markdown", f.mdOut, ""}, {"plot", f.plotOut, ".png"}} {
-		if p.path != "" && p.ext != "" && !strings.EqualFold(filepath.Ext(p.path), p.ext) {
-			return fmt.Errorf("--%s %s: want a %s file", p.flag, p.path, p.ext)
-		}
-	}
-	lm, err := openModel(f.model)
-	if err != nil {
-		return err
-	}
-	d, dataName, total, err := evalData(g, f.data, f.limit)
-	if err != nil {
-		return err
-	}
-	in := lm.InputShape()
-	if d.C != in[0] || d.H != in[1] || d.W != in[2] {
-		return fmt.Errorf("dataset %s has %dx%dx%d images (channels x height x width) but model %s takes %dx%dx%d", dataName, d.C, d.H, d.W, f.model, in[0], in[1], in[2])
-	}
-	if n := len(d.Classes); n != 0 && n != lm.NumClasses() {
-		return fmt.Errorf("dataset %s has %d classes but model %s has %d", dataName, n, f.model, lm.NumClasses())
-	}
-	checks := f.checkImages
-	if checks == 0 {
-		checks = -1
-	}
-	limit := 0
-	if d.Len() < total {
-		limit = d.Len()
-	}
-	modelID, err := lm.WeightsSHA256()
-	if err != nil {
-		return err
-	}
-	opt := eval.Options{Attacks: attacks, Eps: f.eps, EpsL2: f.epsL2, Standalone: f.standalone, BatchSize: f.batch,
-		Seed: f.seed, State: f.state, Model: f.model, ModelID: modelID, Data: dataName, DataImages: total, Limit: limit,
-		CheckImages: checks, AttentionTrained: attentionTrained(lm.Meta.Info)}
+	opt := in.Options
 	bar := &bars{}
-	if !f.quiet {
+	if !quiet {
 		bar.w = cmd.ErrOrStderr()
 		opt.Progress = func(p eval.Progress) {
 			desc := fmt.Sprintf("%s %s %g", p.Attack, p.Norm, p.Eps)
@@ -201,25 +84,24 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
-	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
 	if !sh.Whole() {
-		err := eval.RunShard(ctx, lm.Classifier, x, d.Labels, opt, sh)
+		err := eval.RunShard(ctx, in.Model.Classifier, in.X, in.Y, opt, sh)
 		bar.Done()
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.state)
+			return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.State)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --json eval.json FILES\n", sh, f.state)
+		fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --json eval.json FILES\n", sh, f.State)
 		return nil
 	}
-	rep, err := eval.Run(ctx, lm.Classifier, x, d.Labels, opt)
+	rep, err := eval.Run(ctx, in.Model.Classifier, in.X, in.Y, opt)
 	bar.Done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			if f.state != "" {
-				return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.state)
+			if f.State != "" {
+				return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.State)
 			}
 			return fmt.Errorf("interrupted (use --state FILE to make evaluations resumable)")
 		}
@@ -229,11 +111,11 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *evalFlags) error {
 	if err := rep.Text(out); err != nil {
 		return err
 	}
-	return writeEvalOutputs(out, rep, f)
+	return writeEvalOutputs(out, rep, f.JSON, f.Markdown, f.Plot)
 }
 
 // writeEvalOutputs writes the --json, --markdown and --plot files.
-func writeEvalOutputs(out io.Writer, rep *eval.Report, f *evalFlags) error {
+func writeEvalOutputs(out io.Writer, rep *eval.Report, jsonOut, mdOut, plotOut string) error {
 	write := func(path string, render func(io.Writer) error) error {
 		if path == "" {
 			return nil
@@ -248,17 +130,17 @@ func writeEvalOutputs(out io.Writer, rep *eval.Report, f *evalFlags) error {
 		fmt.Fprintf(out, "wrote %s\n", path)
 		return nil
 	}
-	if err := write(f.jsonOut, rep.JSON); err != nil {
+	if err := write(jsonOut, rep.JSON); err != nil {
 		return err
 	}
-	if err := write(f.mdOut, rep.Markdown); err != nil {
+	if err := write(mdOut, rep.Markdown); err != nil {
 		return err
 	}
-	if f.plotOut != "" {
-		if err := rep.WritePlot(f.plotOut); err != nil {
+	if plotOut != "" {
+		if err := rep.WritePlot(plotOut); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "wrote %s\n", f.plotOut)
+		fmt.Fprintf(out, "wrote %s\n", plotOut)
 	}
 	return nil
 }

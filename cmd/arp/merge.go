@@ -3,19 +3,17 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/eval"
+	"github.com/arp-robustness/arp/job"
 	"github.com/spf13/cobra"
 )
 
 func init() { register(newMergeCmd) }
 
 func newMergeCmd(g *globalOptions) *cobra.Command {
-	f := &evalFlags{}
-	var outDir string
+	var jsonOut, mdOut, plotOut, outDir string
 	cmd := &cobra.Command{
 		Use:   "merge [--json F] [--markdown F] [--plot F.png] RECORD_FILE... | merge --out DIR SHARD_DIR...",
 		Short: "Combine the shards of an evaluation or an analysis",
@@ -47,7 +45,7 @@ replaced by a partial one. Files are written atomically.`,
 			case dirs > 0 && dirs < len(args):
 				return fmt.Errorf("give either the record files of an evaluation's shards or the directories of an analysis's shards, not both")
 			case dirs > 0:
-				if f.jsonOut != "" || f.mdOut != "" || f.plotOut != "" {
+				if jsonOut != "" || mdOut != "" || plotOut != "" {
 					return fmt.Errorf("--json, --markdown and --plot are for evaluations; an analysis merges into --out DIR")
 				}
 				if outDir == "" {
@@ -69,10 +67,8 @@ replaced by a partial one. Files are written atomically.`,
 			if outDir != "" {
 				return fmt.Errorf("--out is for analyses (directories); an evaluation's report goes to --json, --markdown and --plot")
 			}
-			for _, p := range []struct{ flag, path, ext string }{{"json", f.jsonOut, ""}, {"markdown", f.mdOut, ""}, {"plot", f.plotOut, ".png"}} {
-				if p.path != "" && p.ext != "" && !strings.EqualFold(filepath.Ext(p.path), p.ext) {
-					return fmt.Errorf("--%s %s: want a %s file", p.flag, p.path, p.ext)
-				}
+			if err := job.CheckReportPaths(jsonOut, mdOut, plotOut); err != nil {
+				return err
 			}
 			rep, err := eval.Merge(args)
 			if err != nil {
@@ -82,13 +78,13 @@ replaced by a partial one. Files are written atomically.`,
 			if err := rep.Text(out); err != nil {
 				return err
 			}
-			return writeEvalOutputs(out, rep, f)
+			return writeEvalOutputs(out, rep, jsonOut, mdOut, plotOut)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.jsonOut, "json", "", "evaluations: write the report as JSON to this file")
-	fl.StringVar(&f.mdOut, "markdown", "", "evaluations: write the report as Markdown to this file")
-	fl.StringVar(&f.plotOut, "plot", "", "evaluations: write the accuracy-vs-eps curves to this PNG file")
+	fl.StringVar(&jsonOut, "json", "", "evaluations: write the report as JSON to this file")
+	fl.StringVar(&mdOut, "markdown", "", "evaluations: write the report as Markdown to this file")
+	fl.StringVar(&plotOut, "plot", "", "evaluations: write the accuracy-vs-eps curves to this PNG file")
 	fl.StringVar(&outDir, "out", "", "analyses: the directory the merged analysis goes to")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/modelio"
 	"github.com/spf13/cobra"
 )
@@ -47,12 +48,7 @@ func interruptOnce(parent context.Context, w io.Writer, what string) (ctx contex
 }
 
 // openModel opens the model --model names (see modelio.Load).
-func openModel(path string) (*modelio.Model, error) {
-	if path == "" {
-		return nil, fmt.Errorf("--model is required (an arp run directory or a .onnx file)")
-	}
-	return modelio.Load(path)
-}
+func openModel(path string) (*modelio.Model, error) { return job.OpenModel(path) }
 
 // subcommands holds the constructors of the top-level subcommands. Each
 // subcommand file adds its own from an init function:
