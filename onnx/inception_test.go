@@ -222,3 +222,36 @@ func TestBackgroundClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestInceptionV3Planted: the fixture comparison catches a wrong input
+// mapping (range [0,1] instead of [-1,1]), so its agreement means something.
+func TestInceptionV3Planted(t *testing.T) {
+	m, err := ReadFile("testdata/inception_v3.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := ReadMeta("testdata/inception_v3.onnx", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.Range = []float64{0, 1}
+	g, err := Import(m, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.Read("testdata/inception_v3.ref.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := f.Float64("logits", []int{2, 1001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, err := g.Run(autograd.Const(tensor.FromFloat32(hashImage(2*3*299*299, 0), 2, 3, 299, 299)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(y.Value(), want); e < 1e-2 {
+		t.Fatalf("a wrong input range still matches the reference (relative error %.3g)", e)
+	}
+}
