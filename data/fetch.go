@@ -163,8 +163,9 @@ type fetchSpec struct {
 //     have the MD5 sums that torchvision lists for its mirrors, and the
 //     GoMNIST module's data/ folder holds byte-identical copies.
 //   - Fashion-MNIST: url_checksums/fashion_mnist.txt of TensorFlow Datasets
-//     (the files of the Fashion-MNIST repository, whose README and
-//     torchvision give the matching MD5 sums). Debian's dataset-fashion-mnist
+//     (for the project's S3 copy, whose MD5 sums torchvision lists; other
+//     downloaders check the same MD5 sums on the repository's
+//     data/fashion/ files, the HTTPS mirror used here). Debian's dataset-fashion-mnist
 //     0.0~git20200523.55506a9-1 ships the same IDX data recompressed without
 //     the gzip file-name field (each file 23 or 24 bytes shorter); its
 //     digests, computed from the installed files whose MD5 sums match the
