@@ -413,12 +413,11 @@ func Conv2dBiasReluMaxPool(x, w, b *Var, p Conv2dParams, kh, kw int, pp Conv2dPa
 	block := y.Shape()[2] * y.Shape()[3]
 	return record("Conv2dBiasReluMaxPool", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		if noGraph(gy, in...) {
-			// first order: the pooling's gradient in one pass into a
-			// recycled buffer, given back once the convolution's
-			// gradients (new tensors) are computed
-			gz := tensor.MaxPoolReluGrad(gy.val, out.val, idx, zs, true)
-			defer tensor.Recycle(gz)
-			return convBiasGrads(in, Const(gz), xs, ws, p, needs)
+			// first order: fused kernels, each image's convolution output
+			// gradient made and used while in cache
+			dx, dw, db := tensor.Conv2dBiasReluMaxPoolGrads(in[0].val, in[1].val, gy.val, out.val, idx, p, zs,
+				needs[0], needs[1], len(needs) > 2 && needs[2])
+			return []*Var{constOrNil(dx), constOrNil(dw), constOrNil(db)}
 		}
 		gz := scatterBlocks(reluGrad(gy, out.val), idx, block, zs...)
 		return convBiasGrads(in, gz, xs, ws, p, needs)
@@ -453,6 +452,13 @@ func noGraph(gy *Var, in ...*Var) bool {
 		}
 	}
 	return true
+}
+
+func constOrNil(t *tensor.Tensor) *Var {
+	if t == nil {
+		return nil
+	}
+	return Const(t)
 }
 
 func valOf(v *Var) *tensor.Tensor {

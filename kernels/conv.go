@@ -149,140 +149,183 @@ func ConvForwardEach[T Float](g ConvGeom, x, w, bias []T, relu bool, each func(n
 }
 
 func convForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n int, yn []T)) {
-	mk := microFor[T]()
-	if mk.narrow != nil && g.F <= mk.narrow.mr {
-		mk = mk.narrow // few output channels: tiles of fewer rows, more vectors
-	}
-	size := sizeOf[T]()
-	ckk, ohw, chw := g.ckk(), g.ohw(), g.C*g.H*g.W
-	mr, nv, vl := mk.mr, mk.nv, mk.vl
-	panels := (g.F + mr - 1) / mr
-	wp := GetBuf[T](panels * mr * ckk)
-	defer PutBuf(wp)
-	packWeights(w, g.F, ckk, mr, wp)
-	tab := getTab(2 * ckk)
-	defer putTab(tab)
-	for t := range ckk {
-		tab[2*t] = int32(t * mr * size)
-	}
-	// tile runs every weight panel on the vectors set up in p, in blocks of
-	// cb input channels (steps (c,kh,kw) are channel-major): the first
-	// block writes C (plus the bias), the others add to it, the last one
-	// applies the ReLU
-	kk := g.KH * g.KW
-	tile := func(p *kargs, yn []T, cb int) {
-		for c0 := 0; c0 < g.C; c0 += cb {
-			p.tab = &tab[2*c0*kk]
-			p.k = min(cb, g.C-c0) * kk
-			p.flags = 0
-			if c0 > 0 {
-				p.flags = flagAcc
-			}
-			if relu && c0+cb >= g.C {
-				p.flags |= flagRelu
-			}
-			for q := 0; q < panels; q++ {
-				p.a = unsafe.Pointer(&wp[q*mr*ckk])
-				p.c = unsafe.Pointer(&yn[q*mr*ohw])
-				p.rows = min(mr, g.F-q*mr)
-				p.bias = nil
-				if bias != nil && c0 == 0 {
-					p.bias = unsafe.Pointer(&bias[q*mr])
-				}
-				mk.kernA(p)
-			}
-		}
-	}
-	// Each image is computed in subs units (groups of output vectors or
-	// im2col chunks): prep readies a worker's scratch for image n, unit
-	// computes one unit of it into yn.
-	var (
-		subs    int
-		scratch int
-		prep    func(n int, buf []T)
-		unit    func(n, s int, buf []T, p *kargs, yn []T)
-	)
-	if useDirect(g, vl) {
-		hp, wpd := g.hp(), g.wp()
-		for t := range ckk {
-			c, kh, kw := t/(g.KH*g.KW), t/g.KW%g.KH, t%g.KW
-			tab[2*t+1] = int32((c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size)
-		}
-		vecs := rowVectors(g, vl)
-		subs = (len(vecs) + nv - 1) / nv
-		// a block of channels: its weight panel and the rows a group of
-		// vectors reads take about half of L1
-		span := ((nv+(g.OW+vl-1)/vl-1)/((g.OW+vl-1)/vl)*g.SH + (g.KH-1)*g.DH + 1) * wpd
-		cb := max(1, min(g.C, l1Budget/((kk*mr+span)*size)))
-		scratch = g.C*hp*wpd + vl
-		prep = func(n int, xp []T) { padImage(g, x[n*chw:], xp, vl) }
-		unit = func(n, gi int, xp []T, p *kargs, yn []T) {
-			v0 := vecs[gi*nv]
-			p.b = unsafe.Pointer(&xp[v0.in])
-			for j := 0; j < nv; j++ {
-				if i := gi*nv + j; i < len(vecs) {
-					v := vecs[i]
-					p.disp[j], p.coff[j] = (v.in-v0.in)*size, v.out*size
-					mk.setMask(p, j, v.lanes)
-				} else {
-					p.disp[j], p.coff[j] = 0, 0
-					mk.setMask(p, j, 0)
-				}
-			}
-			tile(p, yn, cb)
-		}
-	} else {
-		nr := nv * vl
-		for t := range ckk {
-			tab[2*t+1] = int32(t * nr * size)
-		}
-		subs = (ohw + nr - 1) / nr
-		scratch = ckk * nr
-		prep = func(int, []T) {}
-		unit = func(n, ch int, panel []T, p *kargs, yn []T) {
-			p0 := ch * nr
-			cnt := min(nr, ohw-p0)
-			im2colPanel(g, x[n*chw:(n+1)*chw], p0, cnt, nr, panel)
-			p.b = unsafe.Pointer(&panel[0])
-			for j := 0; j < nv; j++ {
-				p.disp[j], p.coff[j] = j*vl*size, (p0+j*vl)*size
-				mk.setMask(p, j, max(0, min(vl, cnt-j*vl)))
-			}
-			tile(p, yn, g.C)
-		}
-	}
-	p0 := kargs{ldc: ohw * size}
+	pl := newFwdPlan(g, w, bias, relu)
+	defer pl.free()
+	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
 	if each != nil {
 		ParallelFor(g.N, 1, func(lo, hi int) {
-			buf := GetBuf[T](scratch)
-			yb := GetBuf[T](g.F * ohw)
+			buf := GetBuf[T](pl.scratch)
+			yb := GetBuf[T](fo)
 			defer PutBuf(buf)
 			defer PutBuf(yb)
-			p := p0
+			var p kargs
 			for n := lo; n < hi; n++ {
-				prep(n, buf)
-				for s := 0; s < subs; s++ {
-					unit(n, s, buf, &p, yb)
-				}
+				pl.image(x[n*chw:(n+1)*chw], buf, &p, yb)
 				each(n, yb)
 			}
 		})
 		return
 	}
-	ParallelFor(g.N*subs, 1, func(lo, hi int) {
-		buf := GetBuf[T](scratch)
+	ParallelFor(g.N*pl.subs, 1, func(lo, hi int) {
+		buf := GetBuf[T](pl.scratch)
 		defer PutBuf(buf)
-		p := p0
+		var p kargs
 		cur := -1
 		for u := lo; u < hi; u++ {
-			n, s := u/subs, u%subs
+			n, s := u/pl.subs, u%pl.subs
+			xn := x[n*chw : (n+1)*chw]
 			if n != cur {
-				prep(n, buf)
+				pl.prep(xn, buf)
 				cur = n
 			}
-			unit(n, s, buf, &p, y[n*g.F*ohw:])
+			pl.unit(xn, s, buf, &p, y[n*fo:(n+1)*fo])
 		}
 	})
+}
+
+// fwdPlan is a forward convolution ready to run image by image: packed
+// weights, the step table and how an image splits into units.
+type fwdPlan[T Float] struct {
+	g      ConvGeom
+	mk     *micro
+	wp     []T
+	tab    []int32
+	bias   []T
+	relu   bool
+	direct bool
+	vecs   []outVec // direct: the output vectors of an image
+	cb     int      // direct: input channels per block
+	// subs is the number of units of an image (groups of output vectors
+	// or im2col chunks), scratch the size of a worker's buffer (the
+	// padded image or an im2col panel)
+	subs, scratch int
+}
+
+func newFwdPlan[T Float](g ConvGeom, w, bias []T, relu bool) *fwdPlan[T] {
+	mk := microFor[T]()
+	if mk.narrow != nil && g.F <= mk.narrow.mr {
+		mk = mk.narrow // few output channels: tiles of fewer rows, more vectors
+	}
+	size := sizeOf[T]()
+	ckk, ohw := g.ckk(), g.ohw()
+	mr, nv, vl := mk.mr, mk.nv, mk.vl
+	pl := &fwdPlan[T]{g: g, mk: mk, bias: bias, relu: relu}
+	panels := (g.F + mr - 1) / mr
+	pl.wp = GetBuf[T](panels * mr * ckk)
+	packWeights(w, g.F, ckk, mr, pl.wp)
+	pl.tab = getTab(2 * ckk)
+	for t := range ckk {
+		pl.tab[2*t] = int32(t * mr * size)
+	}
+	kk := g.KH * g.KW
+	if useDirect(g, vl) {
+		pl.direct = true
+		hp, wpd := g.hp(), g.wp()
+		for t := range ckk {
+			c, kh, kw := t/kk, t/g.KW%g.KH, t%g.KW
+			pl.tab[2*t+1] = int32((c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size)
+		}
+		pl.vecs = rowVectors(g, vl)
+		pl.subs = (len(pl.vecs) + nv - 1) / nv
+		// a block of channels: its weight panel and the rows a group of
+		// vectors reads take about half of L1
+		perRow := (g.OW + vl - 1) / vl
+		span := ((nv+perRow-1)/perRow*g.SH + (g.KH-1)*g.DH + 1) * wpd
+		pl.cb = max(1, min(g.C, l1Budget/((kk*mr+span)*size)))
+		pl.scratch = g.C*hp*wpd + vl
+	} else {
+		nr := nv * vl
+		for t := range ckk {
+			pl.tab[2*t+1] = int32(t * nr * size)
+		}
+		pl.subs = (ohw + nr - 1) / nr
+		pl.cb = g.C
+		pl.scratch = ckk * nr
+	}
+	return pl
+}
+
+func (pl *fwdPlan[T]) free() {
+	PutBuf(pl.wp)
+	putTab(pl.tab)
+}
+
+// prep readies buf for the units of image xn [C,H,W] (pads it).
+func (pl *fwdPlan[T]) prep(xn, buf []T) {
+	if pl.direct {
+		padImage(pl.g, xn, buf, pl.mk.vl)
+	}
+}
+
+// image computes the whole output yn [F,OH,OW] of image xn.
+func (pl *fwdPlan[T]) image(xn, buf []T, p *kargs, yn []T) {
+	pl.prep(xn, buf)
+	for s := 0; s < pl.subs; s++ {
+		pl.unit(xn, s, buf, p, yn)
+	}
+}
+
+// unit computes unit s of image xn into yn, buf readied by prep.
+func (pl *fwdPlan[T]) unit(xn []T, s int, buf []T, p *kargs, yn []T) {
+	g, mk := pl.g, pl.mk
+	size := sizeOf[T]()
+	nv, vl := mk.nv, mk.vl
+	if pl.direct {
+		v0 := pl.vecs[s*nv]
+		p.b = unsafe.Pointer(&buf[v0.in])
+		for j := 0; j < nv; j++ {
+			if i := s*nv + j; i < len(pl.vecs) {
+				v := pl.vecs[i]
+				p.disp[j], p.coff[j] = (v.in-v0.in)*size, v.out*size
+				mk.setMask(p, j, v.lanes)
+			} else {
+				p.disp[j], p.coff[j] = 0, 0
+				mk.setMask(p, j, 0)
+			}
+		}
+	} else {
+		nr := nv * vl
+		p0 := s * nr
+		cnt := min(nr, g.ohw()-p0)
+		im2colPanel(g, xn, p0, cnt, nr, buf)
+		p.b = unsafe.Pointer(&buf[0])
+		for j := 0; j < nv; j++ {
+			p.disp[j], p.coff[j] = j*vl*size, (p0+j*vl)*size
+			mk.setMask(p, j, max(0, min(vl, cnt-j*vl)))
+		}
+	}
+	pl.tile(p, yn)
+}
+
+// tile runs every weight panel on the vectors set up in p, in blocks of cb
+// input channels (steps (c,kh,kw) are channel-major): the first block
+// writes C (plus the bias), the others add to it, the last one applies
+// the ReLU.
+func (pl *fwdPlan[T]) tile(p *kargs, yn []T) {
+	g, mk := pl.g, pl.mk
+	mr, ckk, ohw, kk := mk.mr, g.ckk(), g.ohw(), g.KH*g.KW
+	p.ldc = ohw * sizeOf[T]()
+	for c0 := 0; c0 < g.C; c0 += pl.cb {
+		p.tab = &pl.tab[2*c0*kk]
+		p.k = min(pl.cb, g.C-c0) * kk
+		p.flags = 0
+		if c0 > 0 {
+			p.flags = flagAcc
+		}
+		if pl.relu && c0+pl.cb >= g.C {
+			p.flags |= flagRelu
+		}
+		for q := 0; q*mr < g.F; q++ {
+			p.a = unsafe.Pointer(&pl.wp[q*mr*ckk])
+			p.c = unsafe.Pointer(&yn[q*mr*ohw])
+			p.rows = min(mr, g.F-q*mr)
+			p.bias = nil
+			if pl.bias != nil && c0 == 0 {
+				p.bias = unsafe.Pointer(&pl.bias[q*mr])
+			}
+			mk.kernA(p)
+		}
+	}
 }
 
 // im2colPanel writes the im2col columns of output pixels p0..p0+cnt-1 of
@@ -331,27 +374,10 @@ func im2colPanel[T Float](g ConvGeom, x []T, p0, cnt, nr int, panel []T) {
 // image's columns W^T gy are computed by a GEMM and added up into dx
 // (col2im).
 func ConvInputGrad[T Float](g ConvGeom, gy, w, dx []T) {
-	eh, ew := g.DH*(g.KH-1), g.DW*(g.KW-1)
-	// as a forward convolution, the input channels are the rows of the
-	// register tiles: few of them would leave most rows idle, unless the
-	// narrow tiles take them
-	mk := microFor[T]()
-	rowsFit := g.C%mk.mr == 0 || g.C >= 4*mk.mr || mk.narrow != nil && g.C <= mk.narrow.mr
-	if rowsFit && g.SH == 1 && g.SW == 1 && g.PT <= eh && g.PB <= eh && g.PL <= ew && g.PR <= ew {
-		g2 := ConvGeom{N: g.N, C: g.F, H: g.OH, W: g.OW, F: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W,
-			SH: 1, SW: 1, PT: eh - g.PT, PB: eh - g.PB, PL: ew - g.PL, PR: ew - g.PR, DH: g.DH, DW: g.DW}
+	if g2, ok := inputGradAsForward[T](g); ok {
 		wt := GetBuf[T](len(w))
 		defer PutBuf(wt)
-		kk := g.KH * g.KW
-		for f := 0; f < g.F; f++ {
-			for c := 0; c < g.C; c++ {
-				src := w[(f*g.C+c)*kk : (f*g.C+c+1)*kk]
-				dst := wt[(c*g.F+f)*kk : (c*g.F+f+1)*kk]
-				for i, v := range src {
-					dst[kk-1-i] = v
-				}
-			}
-		}
+		flipWeights(g, w, wt)
 		ConvForward(g2, gy, wt, nil, dx, false)
 		return
 	}
@@ -360,12 +386,49 @@ func ConvInputGrad[T Float](g ConvGeom, gy, w, dx []T) {
 		cols := GetBuf[T](ckk * ohw)
 		defer PutBuf(cols)
 		for n := lo; n < hi; n++ {
-			GemmSingle(true, false, ckk, ohw, g.F, 1, w, ckk, gy[n*g.F*ohw:(n+1)*g.F*ohw], ohw, 0, cols, ohw)
-			dxn := dx[n*chw : (n+1)*chw]
-			clear(dxn)
-			col2im(g, cols, dxn)
+			inputGradCols(g, gy[n*g.F*ohw:(n+1)*g.F*ohw], w, cols, dx[n*chw:(n+1)*chw])
 		}
 	})
+}
+
+// inputGradAsForward returns the forward convolution that computes the
+// input gradient of g (of the output gradient, with flipWeights' weights)
+// when g has unit strides, padding within the kernel's reach and enough
+// input channels to fill the rows of the register tiles (or few enough for
+// the narrow tiles).
+func inputGradAsForward[T Float](g ConvGeom) (ConvGeom, bool) {
+	eh, ew := g.DH*(g.KH-1), g.DW*(g.KW-1)
+	mk := microFor[T]()
+	rowsFit := g.C%mk.mr == 0 || g.C >= 4*mk.mr || mk.narrow != nil && g.C <= mk.narrow.mr
+	if !rowsFit || g.SH != 1 || g.SW != 1 || g.PT > eh || g.PB > eh || g.PL > ew || g.PR > ew {
+		return ConvGeom{}, false
+	}
+	return ConvGeom{N: g.N, C: g.F, H: g.OH, W: g.OW, F: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W,
+		SH: 1, SW: 1, PT: eh - g.PT, PB: eh - g.PB, PL: ew - g.PL, PR: ew - g.PR, DH: g.DH, DW: g.DW}, true
+}
+
+// flipWeights writes w [F,C,KH,KW] transposed and flipped into wt
+// [C,F,KH,KW]: wt[c][f][i][j] = w[f][c][KH-1-i][KW-1-j].
+func flipWeights[T Float](g ConvGeom, w, wt []T) {
+	kk := g.KH * g.KW
+	for f := 0; f < g.F; f++ {
+		for c := 0; c < g.C; c++ {
+			src := w[(f*g.C+c)*kk : (f*g.C+c+1)*kk]
+			dst := wt[(c*g.F+f)*kk : (c*g.F+f+1)*kk]
+			for i, v := range src {
+				dst[kk-1-i] = v
+			}
+		}
+	}
+}
+
+// inputGradCols computes one image's input gradient dxn from its output
+// gradient gyn by a GEMM to columns (cols [CKK][OH*OW]) and col2im.
+func inputGradCols[T Float](g ConvGeom, gyn, w, cols, dxn []T) {
+	ckk, ohw := g.ckk(), g.ohw()
+	GemmSingle(true, false, ckk, ohw, g.F, 1, w, ckk, gyn, ohw, 0, cols, ohw)
+	clear(dxn)
+	col2im(g, cols, dxn)
 }
 
 // col2im adds the columns [CKK][OH*OW] of one image into x [C][H][W]: the
@@ -414,88 +477,204 @@ const wgradBlock = 128
 // gradient (added up in image order), or, with fewer images than twice the
 // workers, the rows of dw^T are.
 func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
-	mk := microFor[T]()
-	size := sizeOf[T]()
-	ckk, ohw, chw := g.ckk(), g.ohw(), g.C*g.H*g.W
-	mr, nv, vl := mk.mr, mk.nv, mk.vl
-	nr := nv * vl
-	fpad := (g.F + nr - 1) / nr * nr
-	hp, wpd := g.hp(), g.wp()
-	// A and B offsets of every pixel of an image
-	tab := getTab(2 * ohw)
-	defer putTab(tab)
-	for pix := 0; pix < ohw; pix++ {
-		oy, ox := pix/g.OW, pix%g.OW
-		tab[2*pix] = int32((oy*g.SH*wpd + ox*g.SW) * size)
-		tab[2*pix+1] = int32((pix % wgradBlock) * fpad * size)
+	pl := newWgradPlan[T](g)
+	defer pl.free()
+	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
+	if w := Workers(); w > 1 && g.N >= 2*w {
+		pl.byImages(dw, func(n int, _ []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gy[n*fo : (n+1)*fo] }, nil)
+		return
 	}
-	// displacement of row r of dw^T in the padded image
-	disp := func(r int) int {
-		c, kh, kw := r/(g.KH*g.KW), r/g.KW%g.KH, r%g.KW
-		return (c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size
-	}
-	rowTiles := (ckk + mr - 1) / mr
-	// images n0..n1-1, row tiles r0..r1-1, summed into part [CKK][fpad]
-	run := func(n0, n1, r0, r1 int, part []T) {
-		xp := GetBuf[T](g.C * hp * wpd)
-		dyT := GetBuf[T](ohw * fpad)
-		defer PutBuf(xp)
-		defer PutBuf(dyT)
-		var p kargs
-		p.ldc = fpad * size
-		p.flags = flagAcc
-		for n := n0; n < n1; n++ {
-			padImage(g, x[n*chw:], xp, 0)
-			transposePad(gy[n*g.F*ohw:(n+1)*g.F*ohw], g.F, ohw, fpad, dyT)
-			for b0 := 0; b0 < ohw; b0 += wgradBlock {
-				p.k = min(wgradBlock, ohw-b0)
-				p.tab = &tab[2*b0]
-				for rt := r0; rt < r1; rt++ {
-					row := rt * mr
-					p.rows = min(mr, ckk-row)
-					d0 := disp(row)
-					p.a = unsafe.Add(unsafe.Pointer(&xp[0]), d0)
-					for i := 0; i < mr; i++ {
-						p.disp[i] = disp(row+min(i, p.rows-1)) - d0
-					}
-					for f0 := 0; f0 < g.F; f0 += nr {
-						p.b = unsafe.Pointer(&dyT[b0*fpad+f0])
-						p.c = unsafe.Pointer(&part[row*fpad+f0])
-						for j := 0; j < nv; j++ {
-							p.coff[j] = j * vl * size
-							mk.setMask(&p, j, max(0, min(vl, g.F-f0-j*vl)))
-						}
-						mk.kernB(&p)
-					}
-				}
-			}
-		}
-	}
-	dwT := GetBuf[T](ckk * fpad)
+	dwT := GetBuf[T](pl.size())
 	defer PutBuf(dwT)
 	clear(dwT)
-	if w := Workers(); w > 1 && g.N >= 2*w {
-		parts := make([][]T, g.N)
-		ParallelFor(g.N, 1, func(lo, hi int) {
-			part := GetBuf[T](ckk * fpad)
-			clear(part)
-			parts[lo] = part
-			run(lo, hi, 0, rowTiles, part)
-		})
-		for _, part := range parts {
-			if part != nil {
-				for i, v := range part {
-					dwT[i] += v
-				}
-				PutBuf(part)
-			}
+	ParallelFor(pl.rowTiles, 1, func(lo, hi int) {
+		xp, dyT := pl.buffers()
+		defer PutBuf(xp)
+		defer PutBuf(dyT)
+		for n := 0; n < g.N; n++ {
+			pl.image(x[n*chw:(n+1)*chw], gy[n*fo:(n+1)*fo], lo, hi, dwT, xp, dyT)
+		}
+	})
+	pl.store(dwT, dw)
+}
+
+// ConvBackwardEach computes the input gradient dx [N,C,H,W] and the
+// weight gradient dw [F,C,KH,KW] of ConvForward (either may be nil: not
+// computed) for output gradients made one image at a time: gyOf(n, buf) must fill buf [F,OH,OW] with image
+// n's output gradient (or return another slice holding it). Each worker
+// takes whole images and uses every image's output gradient for both
+// gradients while it is in the core's cache, so the batch's output
+// gradient is never written. The results are ConvInputGrad's and
+// ConvWeightGrad's up to the order in which dw sums its images.
+func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) []T, dx, dw []T) {
+	chw := g.C * g.H * g.W
+	pl := newWgradPlan[T](g)
+	defer pl.free()
+	var worker func() (func(int, []T), func())
+	if g2, ok := inputGradAsForward[T](g); ok {
+		wt := GetBuf[T](len(w))
+		defer PutBuf(wt)
+		flipWeights(g, w, wt)
+		fp := newFwdPlan(g2, wt, nil, false)
+		defer fp.free()
+		worker = func() (func(int, []T), func()) {
+			buf := GetBuf[T](fp.scratch)
+			var p kargs
+			return func(n int, gyn []T) { fp.image(gyn, buf, &p, dx[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
 		}
 	} else {
-		ParallelFor(rowTiles, 1, func(lo, hi int) { run(0, g.N, lo, hi, dwT) })
+		worker = func() (func(int, []T), func()) {
+			cols := GetBuf[T](g.ckk() * g.ohw())
+			return func(n int, gyn []T) { inputGradCols(g, gyn, w, cols, dx[n*chw:(n+1)*chw]) }, func() { PutBuf(cols) }
+		}
 	}
-	for f := 0; f < g.F; f++ {
+	if dx == nil {
+		worker = nil
+	}
+	pl.byImages(dw, func(n int, buf []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gyOf(n, buf) }, worker)
+}
+
+// wgradPlan is a weight gradient ready to be summed image by image into
+// dw^T [CKK][fpad] (see ConvWeightGrad).
+type wgradPlan[T Float] struct {
+	g        ConvGeom
+	mk       *micro
+	tab      []int32
+	fpad     int
+	rowTiles int
+}
+
+func newWgradPlan[T Float](g ConvGeom) *wgradPlan[T] {
+	mk := microFor[T]()
+	size := sizeOf[T]()
+	ohw, nr := g.ohw(), mk.nv*mk.vl
+	pl := &wgradPlan[T]{g: g, mk: mk, fpad: (g.F + nr - 1) / nr * nr, rowTiles: (g.ckk() + mk.mr - 1) / mk.mr}
+	// A and B offsets of every pixel of an image
+	wpd := g.wp()
+	pl.tab = getTab(2 * ohw)
+	for pix := 0; pix < ohw; pix++ {
+		oy, ox := pix/g.OW, pix%g.OW
+		pl.tab[2*pix] = int32((oy*g.SH*wpd + ox*g.SW) * size)
+		pl.tab[2*pix+1] = int32((pix % wgradBlock) * pl.fpad * size)
+	}
+	return pl
+}
+
+func (pl *wgradPlan[T]) free() { putTab(pl.tab) }
+
+// size is the length of dw^T.
+func (pl *wgradPlan[T]) size() int { return pl.g.ckk() * pl.fpad }
+
+// buffers returns a worker's padded image and transposed output gradient.
+func (pl *wgradPlan[T]) buffers() (xp, dyT []T) {
+	g := pl.g
+	return GetBuf[T](g.C * g.hp() * g.wp()), GetBuf[T](g.ohw() * pl.fpad)
+}
+
+// disp is the displacement of row r of dw^T in the padded image (bytes).
+func (pl *wgradPlan[T]) disp(r int) int {
+	g := pl.g
+	c, kh, kw := r/(g.KH*g.KW), r/g.KW%g.KH, r%g.KW
+	return (c*g.hp()*g.wp() + kh*g.DH*g.wp() + kw*g.DW) * sizeOf[T]()
+}
+
+// image adds image xn's contribution, for output gradient gyn, to rows of
+// dw^T in row tiles r0..r1-1 of part.
+func (pl *wgradPlan[T]) image(xn, gyn []T, r0, r1 int, part, xp, dyT []T) {
+	g, mk := pl.g, pl.mk
+	size := sizeOf[T]()
+	ckk, ohw, fpad := g.ckk(), g.ohw(), pl.fpad
+	mr, nv, vl := mk.mr, mk.nv, mk.vl
+	nr := nv * vl
+	padImage(g, xn, xp, 0)
+	transposePad(gyn, g.F, ohw, fpad, dyT)
+	var p kargs
+	p.ldc = fpad * size
+	p.flags = flagAcc
+	for b0 := 0; b0 < ohw; b0 += wgradBlock {
+		p.k = min(wgradBlock, ohw-b0)
+		p.tab = &pl.tab[2*b0]
+		for rt := r0; rt < r1; rt++ {
+			row := rt * mr
+			p.rows = min(mr, ckk-row)
+			d0 := pl.disp(row)
+			p.a = unsafe.Add(unsafe.Pointer(&xp[0]), d0)
+			for i := 0; i < mr; i++ {
+				p.disp[i] = pl.disp(row+min(i, p.rows-1)) - d0
+			}
+			for f0 := 0; f0 < g.F; f0 += nr {
+				p.b = unsafe.Pointer(&dyT[b0*fpad+f0])
+				p.c = unsafe.Pointer(&part[row*fpad+f0])
+				for j := 0; j < nv; j++ {
+					p.coff[j] = j * vl * size
+					mk.setMask(&p, j, max(0, min(vl, g.F-f0-j*vl)))
+				}
+				mk.kernB(&p)
+			}
+		}
+	}
+}
+
+// byImages splits the images between the workers, each summing into its
+// own partial dw^T the images that images(n, buf) returns (input and
+// output gradient; buf is a worker's buffer of F*OH*OW elements that the
+// output gradient may be made in), adds the partials up in image order and
+// stores dw (none of it when dw is nil). worker, if not nil, is called once per worker first and its
+// result, if not nil, after each image with the image's output gradient.
+func (pl *wgradPlan[T]) byImages(dw []T, images func(n int, buf []T) (xn, gyn []T), worker func() (each func(n int, gyn []T), done func())) {
+	g := pl.g
+	parts := make([][]T, g.N)
+	ParallelFor(g.N, 1, func(lo, hi int) {
+		var each func(int, []T)
+		if worker != nil {
+			var done func()
+			each, done = worker()
+			defer done()
+		}
+		buf := GetBuf[T](g.F * g.ohw())
+		defer PutBuf(buf)
+		var part, xp, dyT []T
+		if dw != nil {
+			part = GetBuf[T](pl.size())
+			clear(part)
+			parts[lo] = part
+			xp, dyT = pl.buffers()
+			defer PutBuf(xp)
+			defer PutBuf(dyT)
+		}
+		for n := lo; n < hi; n++ {
+			xn, gyn := images(n, buf)
+			if each != nil {
+				each(n, gyn)
+			}
+			if dw != nil {
+				pl.image(xn, gyn, 0, pl.rowTiles, part, xp, dyT)
+			}
+		}
+	})
+	if dw == nil {
+		return
+	}
+	dwT := GetBuf[T](pl.size())
+	defer PutBuf(dwT)
+	clear(dwT)
+	for _, part := range parts {
+		if part != nil {
+			for i, v := range part {
+				dwT[i] += v
+			}
+			PutBuf(part)
+		}
+	}
+	pl.store(dwT, dw)
+}
+
+// store writes dw [F][CKK] from dw^T.
+func (pl *wgradPlan[T]) store(dwT, dw []T) {
+	ckk := pl.g.ckk()
+	for f := 0; f < pl.g.F; f++ {
 		for r := 0; r < ckk; r++ {
-			dw[f*ckk+r] = dwT[r*fpad+f]
+			dw[f*ckk+r] = dwT[r*pl.fpad+f]
 		}
 	}
 }

@@ -298,3 +298,37 @@ func TestConvForwardEach(t *testing.T) {
 		}
 	})
 }
+
+func TestConvBackwardEach(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(10, 10))
+		for trial := 0; trial < 30; trial++ {
+			g := randGeom(rng)
+			x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+			w := randSlice[float32](rng, g.F*g.ckk())
+			gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+			wdx, wdw := naiveConvGrads(g, x, w, gy)
+			fo := g.F * g.ohw()
+			gyOf := func(n int, buf []float32) []float32 {
+				if n%2 == 0 { // made in the buffer, or handed over
+					copy(buf, gy[n*fo:(n+1)*fo])
+					return buf
+				}
+				return gy[n*fo : (n+1)*fo]
+			}
+			dx, dw := randSlice[float32](rng, len(x)), randSlice[float32](rng, len(w))
+			switch trial % 3 {
+			case 0:
+				ConvBackwardEach(g, x, w, gyOf, dx, dw)
+				closeTo(t, "each: input grad", g, dx, wdx, g.F*g.KH*g.KW)
+				closeTo(t, "each: weight grad", g, dw, wdw, g.N*g.ohw())
+			case 1:
+				ConvBackwardEach(g, x, w, gyOf, dx, nil)
+				closeTo(t, "each: input grad", g, dx, wdx, g.F*g.KH*g.KW)
+			case 2:
+				ConvBackwardEach(g, x, w, gyOf, nil, dw)
+				closeTo(t, "each: weight grad", g, dw, wdw, g.N*g.ohw())
+			}
+		}
+	})
+}

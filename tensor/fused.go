@@ -100,3 +100,112 @@ func maxPoolReluGrad[T Float](gy, y []T, idx []int32, block, ob, nb int, out []T
 		}
 	})
 }
+
+// Conv2dBiasReluMaxPoolGrads returns the gradients with respect to x, w and
+// the bias of Conv2dBiasReluMaxPool for output gradient gy, given the
+// pooled values y and the indices (and convolution output shape) it
+// returned; only those asked for are computed (the others are nil). With
+// enough images every worker makes one image's convolution output
+// gradient (MaxPoolReluGrad's, for that image) at a time and uses it for
+// both convolution gradients while it is in the core's cache. The bias
+// gradient is summed from the pooled gradient.
+func Conv2dBiasReluMaxPoolGrads(x, w, gy, y *Tensor, idx []int32, p Conv2dParams, zshape []int, needX, needW, needB bool) (dx, dw, db *Tensor) {
+	const op = "tensor.Conv2dBiasReluMaxPoolGrads"
+	sameDType(op, x, w)
+	g := convGeometry(op, x.shape, w.shape, p)
+	if !SameShape(zshape, []int{g.n, g.f, g.oh, g.ow}) {
+		Panicf(op, "convolution output shape %v does not match input %v and weight %v", zshape, x.shape, w.shape)
+	}
+	if needB {
+		db = Zeros(x.dtype, g.f)
+		if x.dtype == Float32 {
+			pooledBiasGrad(gy.f32, y.f32, g.n, g.f, db.f32)
+		} else {
+			pooledBiasGrad(gy.f64, y.f64, g.n, g.f, db.f64)
+		}
+	}
+	if !needX && !needW {
+		return nil, nil, db
+	}
+	if g.n < 2*Workers() {
+		gz := MaxPoolReluGrad(gy, y, idx, zshape, true)
+		defer Recycle(gz)
+		if needX {
+			dx = Conv2dInputGrad(gz, w, x.shape, p)
+		}
+		if needW {
+			dw = Conv2dWeightGrad(x, gz, w.shape, p)
+		}
+		return dx, dw, db
+	}
+	if needX {
+		dx = Zeros(x.dtype, x.shape...)
+	}
+	if needW {
+		dw = Zeros(x.dtype, w.shape...)
+	}
+	if x.dtype == Float32 {
+		fusedBackward(g, x.f32, w.f32, gy.f32, y.f32, idx, valsOf32(dx), valsOf32(dw))
+	} else {
+		fusedBackward(g, x.f64, w.f64, gy.f64, y.f64, idx, valsOf64(dx), valsOf64(dw))
+	}
+	return dx, dw, db
+}
+
+func valsOf32(t *Tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return t.f32
+}
+
+func valsOf64(t *Tensor) []float64 {
+	if t == nil {
+		return nil
+	}
+	return t.f64
+}
+
+// fusedBackward runs kernels.ConvBackwardEach with image n's convolution
+// output gradient made from the pooled gradient: cleared, then gy where
+// the pooled value is positive added at the indexed positions.
+func fusedBackward[T Float](g convGeom, x, w, gy, y []T, idx []int32, dx, dw []T) {
+	zper := g.f * g.oh * g.ow
+	per := len(idx) / g.n
+	kernels.ConvBackwardEach(g.kern(), x, w, func(n int, buf []T) []T {
+		buf = buf[:zper]
+		clear(buf)
+		off := int32(n * zper)
+		gb, yb := gy[n*per:(n+1)*per], y[n*per:(n+1)*per]
+		for i, j := range idx[n*per : (n+1)*per] {
+			if j < 0 || !(yb[i] > 0) {
+				continue
+			}
+			j -= off
+			if j < 0 || int(j) >= zper {
+				Panicf("tensor.Conv2dBiasReluMaxPoolGrads", "index %d of image %d is outside it", j+off, n)
+			}
+			buf[j] += gb[i]
+		}
+		return buf
+	}, dx, dw)
+}
+
+// pooledBiasGrad sets db[c] to the sum over images and pooled positions of
+// channel c of gy where the pooled value y is positive.
+func pooledBiasGrad[T Float](gy, y []T, n, c int, db []T) {
+	per := len(gy) / max(n*c, 1)
+	for ch := 0; ch < c; ch++ {
+		var s T
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * per
+			gb, yb := gy[o:o+per], y[o:o+per]
+			for k, v := range gb {
+				if yb[k] > 0 {
+					s += v
+				}
+			}
+		}
+		db[ch] = s
+	}
+}

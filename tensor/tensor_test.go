@@ -568,3 +568,54 @@ func TestConv2dBiasReluMaxPool(t *testing.T) {
 		}
 	}
 }
+
+// The fused backward (per-image convolution output gradients on one route,
+// a scratch tensor on the other) against the composed gradients.
+func TestConv2dBiasReluMaxPoolGrads(t *testing.T) {
+	oldWorkers, oldPath := Workers(), kernels.Current()
+	defer func() { SetWorkers(oldWorkers); kernels.Use(oldPath) }()
+	rng := rand.New(rand.NewPCG(15, 15))
+	p := Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}
+	for _, path := range []kernels.Path{kernels.AVX512, kernels.AVX2, kernels.Go} {
+		if !kernels.Supported(path) {
+			continue
+		}
+		kernels.Use(path)
+		for _, workers := range []int{1, 2} {
+			SetWorkers(workers)
+			for _, n := range []int{1, 7} {
+				for _, pool := range []struct{ k, s int }{{2, 2}, {3, 2}} {
+					for _, dt := range []DType{Float32, Float64} {
+						for _, c := range []int{3, 16} {
+							x, w, b := randT(rng, dt, n, c, 12, 10), randT(rng, dt, 5, c, 5, 5), randT(rng, dt, 5)
+							pp := Conv2dParams{StrideH: pool.s, StrideW: pool.s, PadBottom: 1, PadRight: 1}
+							y, idx, zs := Conv2dBiasReluMaxPool(x, w, b, p, pool.k, pool.k, pp)
+							gy := randT(rng, dt, y.Shape()...)
+							dx, dw, db := Conv2dBiasReluMaxPoolGrads(x, w, gy, y, idx, p, zs, true, true, true)
+							gz := MaxPoolReluGrad(gy, y, idx, zs, false)
+							tol := 1e-12
+							if dt == Float32 {
+								tol = 1e-4
+							}
+							name := fmt.Sprintf("%s, %d workers, %d images, pool %v, %v, %d channels", path, workers, n, pool, dt, c)
+							for what, d := range map[string]float64{
+								"dx": MaxAbsDiff(dx, Conv2dInputGrad(gz, w, x.Shape(), p)),
+								"dw": MaxAbsDiff(dw, Conv2dWeightGrad(x, gz, w.Shape(), p)),
+								"db": MaxAbsDiff(db, SumAxes(gz, false, 0, 2, 3)),
+							} {
+								if d > tol {
+									t.Fatalf("%s: %s differs by %g", name, what, d)
+								}
+							}
+							_, dw2, _ := Conv2dBiasReluMaxPoolGrads(x, w, gy, y, idx, p, zs, false, true, false)
+							dx2, _, _ := Conv2dBiasReluMaxPoolGrads(x, w, gy, y, idx, p, zs, true, false, false)
+							if MaxAbsDiff(dw2, dw) != 0 || MaxAbsDiff(dx2, dx) != 0 {
+								t.Fatalf("%s: gradients depend on which others are asked for", name)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
