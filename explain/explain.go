@@ -1,8 +1,3 @@
-// Package explain explains one image: where a model looks in it (a
-// Grad-CAM variant or LIME), clean and under attack, with masks, metrics
-// against a ground truth, pictures and a JSON record (arp explain). Its
-// map functions (CAM, LIME) are also those of the attention study over a
-// whole test set (package analysis).
 package explain
 
 import (

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 
+	"github.com/arp-robustness/arp/checkpoint"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -108,7 +109,7 @@ func write(path string, b []byte, err error) error {
 	if err != nil {
 		return fmt.Errorf("plotting %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, b)
+	return checkpoint.AtomicWriteFile(path, b, 0o644)
 }
 
 // Series is one named curve of a line plot.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"os"
-	"path/filepath"
+
+	"github.com/arp-robustness/arp/checkpoint"
 )
 
 // EncodePNG encodes img as PNG bytes.
@@ -34,49 +34,13 @@ func PNGDataURI(img image.Image) (string, error) {
 	return DataURI(b), nil
 }
 
-// WritePNG writes img to path as PNG atomically: it writes a temporary file
-// in the same directory, syncs it and renames it over path, so readers see
-// either the old file or the complete new one. The directory must exist.
+// WritePNG writes img to path as PNG atomically (checkpoint.AtomicWriteFile:
+// readers see either the old file or the complete new one, also after a
+// crash). The directory must exist.
 func WritePNG(path string, img image.Image) error {
 	b, err := EncodePNG(img)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, b)
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory and a rename. The file gets mode 0644.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return checkpoint.AtomicWriteFile(path, b, 0o644)
 }

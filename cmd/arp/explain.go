@@ -13,11 +13,11 @@ import (
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/attention"
+	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/explain"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
-	"github.com/arp-robustness/arp/viz"
 	"github.com/spf13/cobra"
 )
 
@@ -288,7 +288,7 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 	if err != nil {
 		return fmt.Errorf("explanation.json: %v", err)
 	}
-	if err := viz.WriteFileAtomic(filepath.Join(f.out, "explanation.json"), append(js, '\n')); err != nil {
+	if err := checkpoint.AtomicWriteFile(filepath.Join(f.out, "explanation.json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 
