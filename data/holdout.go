@@ -12,24 +12,25 @@ import (
 // or flag does not give one.
 const DefaultHoldOutSeed = 1
 
-// HoldOutIndices returns the positions of the n images of a dataset of
-// total images that are held out with seed: the first n of a seeded
-// permutation, sorted. The choice depends only on (total, n, seed), so
-// every run that holds out n images of the same data with the same seed
-// holds out the same ones, whatever else it does. n must be in [0, total].
-func HoldOutIndices(total, n int, seed uint64) []int {
+// SeededSubset returns the positions of n of total images chosen by seed:
+// the first n of a seeded permutation, sorted. The choice depends only on
+// (total, n, seed), so every run that takes n images of the same data with
+// the same seed takes the same ones, whatever else it does: the images
+// arp train --holdout holds out, and the fixed evaluation subset of arp
+// eval --subset. n must be in [0, total].
+func SeededSubset(total, n int, seed uint64) []int {
 	idx := append([]int(nil), Permutation(total, seed)[:n]...)
 	slices.Sort(idx)
 	return idx
 }
 
-// HoldOut splits d into the n images HoldOutIndices chooses with seed and
+// HoldOut splits d into the n images SeededSubset chooses with seed and
 // the others, both in d's order. It returns an error unless 0 < n < Len().
 func (d *Dataset) HoldOut(n int, seed uint64) (held, rest *Dataset, err error) {
 	if n <= 0 || n >= d.Len() {
 		return nil, nil, fmt.Errorf("cannot hold out %d of the %d images of %s (want 1 to %d)", n, d.Len(), d.Name, d.Len()-1)
 	}
-	idx := HoldOutIndices(d.Len(), n, seed)
+	idx := SeededSubset(d.Len(), n, seed)
 	in := make([]bool, d.Len())
 	for _, i := range idx {
 		in[i] = true

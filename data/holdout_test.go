@@ -18,11 +18,11 @@ func TestHoldOutSplitsByIndexAndSeed(t *testing.T) {
 	if held.Len() != 300 || rest.Len() != d.Len()-300 {
 		t.Fatalf("held %d, rest %d of %d", held.Len(), rest.Len(), d.Len())
 	}
-	idx := HoldOutIndices(d.Len(), 300, 7)
-	if !slices.IsSorted(idx) || !slices.Equal(idx, HoldOutIndices(d.Len(), 300, 7)) {
+	idx := SeededSubset(d.Len(), 300, 7)
+	if !slices.IsSorted(idx) || !slices.Equal(idx, SeededSubset(d.Len(), 300, 7)) {
 		t.Fatal("held-out indices not sorted or not reproducible")
 	}
-	if slices.Equal(idx, HoldOutIndices(d.Len(), 300, 8)) {
+	if slices.Equal(idx, SeededSubset(d.Len(), 300, 8)) {
 		t.Fatal("another seed holds out the same images")
 	}
 	// held-out and rest partition the images, each in the dataset's order
@@ -66,7 +66,7 @@ func TestHoldOutSplitsByIndexAndSeed(t *testing.T) {
 // heldOutLabels returns the labels of the held-out images.
 func heldOutLabels(d *Dataset, n int, seed uint64) []int {
 	var out []int
-	for _, i := range HoldOutIndices(d.Len(), n, seed) {
+	for _, i := range SeededSubset(d.Len(), n, seed) {
 		out = append(out, d.Labels[i])
 	}
 	return out

@@ -83,6 +83,7 @@ func (c *combiner) get(k UnitKey) (*Unit, error) {
 func (c *combiner) report() (*Report, error) {
 	h := c.h
 	rep := &Report{Model: h.Model, Data: h.Data, Images: h.Images, DataImages: h.DataImages, Limit: h.Limit,
+		Subset: h.Subset, TrainingSeed: h.TrainingSeed,
 		Mode: "cascade", Seed: h.Seed, BatchSize: h.BatchSize, Scale: h.Scale}
 	if h.Standalone {
 		rep.Mode = "standalone"

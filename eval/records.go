@@ -32,10 +32,13 @@ type Header struct {
 	Images     int    `json:"images"`
 	DataImages int    `json:"data_images"`
 	Limit      int    `json:"limit,omitempty"`
-	Classes    int    `json:"classes"`
-	Standalone bool   `json:"standalone"`
-	BatchSize  int    `json:"batch_size"`
-	Seed       uint64 `json:"seed"`
+	// Subset and TrainingSeed are Options.Subset and Options.TrainingSeed.
+	Subset       *Subset `json:"subset,omitempty"`
+	TrainingSeed *uint64 `json:"training_seed,omitempty"`
+	Classes      int     `json:"classes"`
+	Standalone   bool    `json:"standalone"`
+	BatchSize    int     `json:"batch_size"`
+	Seed         uint64  `json:"seed"`
 	// CheckImages is the size of the sanity-check subset (0: none).
 	CheckImages      int          `json:"check_images"`
 	AttentionTrained bool         `json:"attention_trained"`

@@ -37,6 +37,9 @@ func fmtList(v []float64) string {
 
 // ImagesLine says which images were evaluated, stating any limit.
 func (r *Report) ImagesLine() string {
+	if s := r.Subset; s != nil {
+		return fmt.Sprintf("%d of the %d images of %s chosen by seed %d (--subset %d --subset-seed %d: the same images for every model evaluated so)", r.Images, r.DataImages, r.Data, s.Seed, s.N, s.Seed)
+	}
 	if r.Images < r.DataImages {
 		return fmt.Sprintf("the first %d of %d images of %s (--limit %d: a subset, not the whole set)", r.Images, r.DataImages, r.Data, r.Images)
 	}

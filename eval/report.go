@@ -15,6 +15,12 @@ type Report struct {
 	Images     int `json:"images"`
 	DataImages int `json:"data_images"`
 	Limit      int `json:"limit,omitempty"`
+	// Subset says the images are a seeded subset of the dataset's, the
+	// same for every model evaluated with the same N and seed.
+	Subset *Subset `json:"subset,omitempty"`
+	// TrainingSeed is the seed the model was trained with, when known
+	// (model.json): comparisons over seeds pair by it.
+	TrainingSeed *uint64 `json:"training_seed,omitempty"`
 	// Mode is "cascade" (each attack only attacks the images every earlier
 	// attack failed on; per-attack accuracies are cumulative) or
 	// "standalone" (every attack attacks every correctly classified image).
@@ -28,6 +34,17 @@ type Report struct {
 	Resumed   int       `json:"resumed_units,omitempty"` // units read back from the state file
 	Started   time.Time `json:"started"`
 	Seconds   float64   `json:"seconds"`
+}
+
+// Subset is a seeded subset of a dataset's images (data.SeededSubset):
+// N of the dataset's images chosen by Seed, in the dataset's order.
+// Indices are their positions in the dataset; evaluations whose subsets
+// have the same indices attacked the same images, so their results pair
+// image by image.
+type Subset struct {
+	N       int    `json:"n"`
+	Seed    uint64 `json:"seed"`
+	Indices []int  `json:"indices"`
 }
 
 // Counts is a number of correctly classified images out of a total.

@@ -63,9 +63,14 @@ type Options struct {
 	State string
 	// Model and Data name the model and the dataset in the report and
 	// the state file; DataImages and Limit say how the evaluated images
-	// were chosen (the first Limit of DataImages).
+	// were chosen (the first Limit of DataImages), or Subset when they are
+	// a seeded subset of them.
 	Model, Data       string
 	DataImages, Limit int
+	Subset            *Subset
+	// TrainingSeed is the model's training seed when known (recorded, so
+	// that comparisons over seeds pair by it).
+	TrainingSeed *uint64
 	// ModelID fingerprints the model (the SHA-256 of its weights file,
 	// say): record files of another model are refused when resuming or
 	// merging. Optional.
@@ -211,6 +216,7 @@ func (e *Evaluation) countUnits(ctx context.Context, lo, hi int) (int, error) {
 func (e *Evaluation) header() (*Header, error) {
 	opt := e.opt
 	h := &Header{Model: opt.Model, ModelID: opt.ModelID, Data: opt.Data, Images: e.n, DataImages: opt.DataImages, Limit: opt.Limit,
+		Subset: opt.Subset, TrainingSeed: opt.TrainingSeed,
 		Classes: e.m.NumClasses(), Standalone: opt.Standalone, BatchSize: opt.BatchSize, Seed: opt.Seed,
 		CheckImages: opt.CheckImages, AttentionTrained: opt.AttentionTrained, Scale: inputScale(e.m)}
 	if h.DataImages == 0 {

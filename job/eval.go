@@ -32,6 +32,8 @@ type Eval struct {
 	Eps         []float64 `json:"eps,omitempty"`
 	EpsL2       []float64 `json:"eps_l2,omitempty"`
 	Limit       int       `json:"limit,omitempty"`
+	Subset      int       `json:"subset,omitempty"`
+	SubsetSeed  uint64    `json:"subset_seed,omitempty"`
 	Seed        uint64    `json:"seed"`
 	Batch       int       `json:"batch"`
 	CheckImages int       `json:"check_images"`
@@ -52,6 +54,8 @@ func (j *Eval) Flags(fs *pflag.FlagSet) {
 	fs.Float64SliceVar(&j.Eps, "eps", nil, "L-inf budgets on the [0,1] pixel scale, e.g. 0.1,0.2,0.3")
 	fs.Float64SliceVar(&j.EpsL2, "eps-l2", nil, "L2 budgets on the [0,1] pixel scale for pgd-l2 and cw-l2")
 	fs.IntVar(&j.Limit, "limit", 0, "evaluate only the first N images (stated in the output; default: all)")
+	fs.IntVar(&j.Subset, "subset", 0, "evaluate N images chosen by --subset-seed: the same images for every model (their indices are in the JSON report)")
+	fs.Uint64Var(&j.SubsetSeed, "subset-seed", data.DefaultHoldOutSeed, "seed choosing the --subset images")
 	fs.StringVar(&j.JSON, "json", "", "write the report as JSON to this file")
 	fs.StringVar(&j.Markdown, "markdown", "", "write the report as Markdown to this file")
 	fs.StringVar(&j.Plot, "plot", "", "write the accuracy-vs-eps curves to this PNG file")
@@ -77,6 +81,9 @@ func (j *Eval) Check() error {
 	}
 	if j.Limit < 0 {
 		return fmt.Errorf("--limit %d must be >= 0", j.Limit)
+	}
+	if j.Subset < 0 || j.Subset > 0 && j.Limit > 0 {
+		return fmt.Errorf("--subset %d: want a number of images >= 1, and not together with --limit", j.Subset)
 	}
 	if _, err := j.ShardSpec(); err != nil {
 		return err
@@ -137,6 +144,15 @@ func (j *Eval) Open() (*EvalInputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	var subset *eval.Subset
+	if j.Subset > 0 {
+		if j.Subset > d.Len() {
+			return nil, fmt.Errorf("--subset %d: %s has only %d images", j.Subset, dataName, d.Len())
+		}
+		idx := data.SeededSubset(d.Len(), j.Subset, j.SubsetSeed)
+		d = d.Subset(idx)
+		subset = &eval.Subset{N: j.Subset, Seed: j.SubsetSeed, Indices: idx}
+	}
 	if err := fits(d, dataName, lm, j.Model); err != nil {
 		return nil, err
 	}
@@ -148,7 +164,7 @@ func (j *Eval) Open() (*EvalInputs, error) {
 		checks = -1
 	}
 	limit := 0
-	if d.Len() < total {
+	if d.Len() < total && subset == nil {
 		limit = d.Len()
 	}
 	modelID, err := lm.WeightsSHA256()
@@ -157,7 +173,11 @@ func (j *Eval) Open() (*EvalInputs, error) {
 	}
 	opt := eval.Options{Attacks: attacks, Eps: j.Eps, EpsL2: j.EpsL2, Standalone: j.Standalone, BatchSize: j.Batch,
 		Seed: j.Seed, State: j.State, Model: j.Model, ModelID: modelID, Data: dataName, DataImages: total, Limit: limit,
-		CheckImages: checks, AttentionTrained: attentionTrained(lm.Meta.Info)}
+		Subset: subset, CheckImages: checks, AttentionTrained: attentionTrained(lm.Meta.Info)}
+	if lm.Meta.Info != nil && lm.Format == "arp-run" {
+		seed := lm.Meta.Info.Seed
+		opt.TrainingSeed = &seed
+	}
 	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
 	return &EvalInputs{Model: lm, X: x, Y: d.Labels, Options: opt}, nil
 }

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/arp-robustness/arp/attack/attacktest"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/eval"
 )
 
@@ -56,6 +58,41 @@ func TestEvalCommand(t *testing.T) {
 	}
 }
 
+// TestEvalSubset: --subset N evaluates N images chosen by --subset-seed,
+// the same ones for any model, and records their indices.
+func TestEvalSubset(t *testing.T) {
+	run := attacktest.RunDir(t)
+	dir := t.TempDir()
+	var reps []eval.Report
+	for i, seed := range []string{"4", "4", "5"} {
+		js := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
+		code, out, errs := arp(t, "eval", "--model", run, "--data", "mnist-mini", "--attacks", "fgsm", "--eps", "0.1",
+			"--subset", "25", "--subset-seed", seed, "--check-images", "0", "--json", js)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		if !strings.Contains(out, "25 of the 1000 images of mnist-mini:test chosen by seed "+seed) {
+			t.Errorf("output lacks the subset:\n%s", out)
+		}
+		b, _ := os.ReadFile(js)
+		var rep eval.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, rep)
+	}
+	s := reps[0].Subset
+	if s == nil || s.N != 25 || len(s.Indices) != 25 || reps[0].Images != 25 || reps[0].Limit != 0 || !slices.IsSorted(s.Indices) {
+		t.Fatalf("subset %+v, images %d, limit %d", s, reps[0].Images, reps[0].Limit)
+	}
+	if !slices.Equal(s.Indices, reps[1].Subset.Indices) || slices.Equal(s.Indices, reps[2].Subset.Indices) {
+		t.Fatal("the same seed chose other images, or another seed the same")
+	}
+	if !slices.Equal(s.Indices, data.SeededSubset(1000, 25, 4)) {
+		t.Fatal("indices are not data.SeededSubset's")
+	}
+}
+
 func TestEvalErrors(t *testing.T) {
 	run := attacktest.RunDir(t)
 	for _, c := range []struct {
@@ -71,6 +108,8 @@ func TestEvalErrors(t *testing.T) {
 		{[]string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--plot", "x.jpg"}, "want a .png file"},
 		{[]string{"eval", "--model", filepath.Join(run, "nope"), "--data", "mnist-mini", "--eps", "0.1"}, "no such file or directory"},
 		{[]string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--limit", "-2"}, "--limit -2"},
+		{[]string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--subset", "10", "--limit", "20"}, "not together with --limit"},
+		{[]string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--subset", "5000"}, "--subset 5000: mnist-mini:test has only 1000 images"},
 	} {
 		code, _, errs := arp(t, c.args...)
 		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
