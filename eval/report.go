@@ -1,6 +1,10 @@
 package eval
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
 	"time"
 )
 
@@ -137,4 +141,25 @@ func (r *Report) Warnings() []Check {
 		}
 	}
 	return w
+}
+
+// ReadReport reads a report written by Report.JSON (arp eval --json).
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	rep := new(Report)
+	if err := json.Unmarshal(b, rep); err != nil {
+		return nil, fmt.Errorf("%s: not an arp eval report: %v", path, err)
+	}
+	if rep.Clean.Total <= 0 {
+		return nil, fmt.Errorf("%s: not an arp eval report (no images)", path)
+	}
+	for _, t := range rep.Threats {
+		if t.Norm == "" || math.IsNaN(t.Eps) {
+			return nil, fmt.Errorf("%s: threat without norm or eps", path)
+		}
+	}
+	return rep, nil
 }

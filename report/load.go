@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,21 +182,9 @@ func exists(p string) bool {
 }
 
 func loadEval(path string) (*Eval, error) {
-	b, err := os.ReadFile(path)
+	rep, err := eval.ReadReport(path)
 	if err != nil {
 		return nil, err
-	}
-	rep := new(eval.Report)
-	if err := json.Unmarshal(b, rep); err != nil {
-		return nil, fmt.Errorf("%s: not an arp eval report: %v", path, err)
-	}
-	if rep.Clean.Total <= 0 {
-		return nil, fmt.Errorf("%s: not an arp eval report (no images)", path)
-	}
-	for _, t := range rep.Threats {
-		if t.Norm == "" || math.IsNaN(t.Eps) {
-			return nil, fmt.Errorf("%s: threat without norm or eps", path)
-		}
 	}
 	return &Eval{Path: path, Report: rep}, nil
 }

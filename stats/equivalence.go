@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/mathext"
 )
 
 // RankBiserialCI returns the rank-biserial correlation r = 2*P(x > y) - 1
@@ -107,4 +109,39 @@ func Holm(p []float64) []float64 {
 		out[it.i] = run
 	}
 	return out
+}
+
+// TQuantile returns the p-quantile of Student's t distribution with df
+// degrees of freedom (df > 0, 0 < p < 1).
+func TQuantile(p, df float64) float64 {
+	if p == 0.5 {
+		return 0
+	}
+	q := math.Min(p, 1-p)
+	// P(|T| >= t) = I_{df/(df+t^2)}(df/2, 1/2) = 2q
+	x := mathext.InvRegIncBeta(df/2, 0.5, 2*q)
+	t := math.Sqrt(df * (1 - x) / x)
+	if p < 0.5 {
+		return -t
+	}
+	return t
+}
+
+// MeanCIT returns the mean of x with the Student t interval at level:
+// mean ± t_{(1+level)/2, n-1} * s/sqrt(n), the interval of a mean over a
+// few independent replicates (e.g. training seeds). It needs two values.
+func MeanCIT(x []float64, level float64) (CI, error) {
+	if err := checkSample("t interval", x); err != nil {
+		return CI{}, err
+	}
+	if len(x) < 2 {
+		return CI{}, fmt.Errorf("t interval: need at least 2 values, have %d", len(x))
+	}
+	if !(level > 0 && level < 1) {
+		return CI{}, fmt.Errorf("t interval: level %g must be in (0,1)", level)
+	}
+	n := float64(len(x))
+	m := Mean(x)
+	h := TQuantile(0.5+level/2, n-1) * StdDev(x) / math.Sqrt(n)
+	return CI{Estimate: m, Lo: m - h, Hi: m + h, Level: level}, nil
 }

@@ -93,3 +93,24 @@ func TestHolm(t *testing.T) {
 		t.Fatalf("NaN p-value became %g", got[4])
 	}
 }
+
+func TestMeanCIT(t *testing.T) {
+	// scipy.stats.t.ppf(0.975, 2) = 4.302652729911275, t.ppf(0.95, 9) = 1.8331129326536335
+	for _, tc := range []struct{ p, df, want float64 }{{0.975, 2, 4.302652729911275}, {0.95, 9, 1.8331129326536335}, {0.025, 2, -4.302652729911275}} {
+		if got := TQuantile(tc.p, tc.df); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("TQuantile(%g, %g) = %.15g, want %.15g", tc.p, tc.df, got, tc.want)
+		}
+	}
+	ci, err := MeanCIT([]float64{0.92, 0.93, 0.95}, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mean 0.9333..., s = 0.015275..., half-width 4.3027*s/sqrt(3)
+	h := 4.302652729911275 * 0.015275252316519468 / math.Sqrt(3)
+	if math.Abs(ci.Estimate-0.9333333333333333) > 1e-12 || math.Abs(ci.Hi-ci.Estimate-h) > 1e-9 || math.Abs(ci.Estimate-ci.Lo-h) > 1e-9 {
+		t.Fatalf("MeanCIT = %v", ci)
+	}
+	if _, err := MeanCIT([]float64{1}, 0.95); err == nil {
+		t.Fatal("one value accepted")
+	}
+}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/report"
 	"github.com/spf13/cobra"
 )
@@ -44,7 +46,101 @@ Runs evaluated on different datasets are refused unless --allow-mixed is given.`
 	fl.StringVar(&f.title, "title", "", "page title (default \"arp report\")")
 	fl.IntVar(&f.examples, "examples", 4, "gallery examples per attack and outcome (0: no galleries)")
 	fl.BoolVar(&f.allowMixed, "allow-mixed", false, "allow runs evaluated on different datasets in one report")
+	cmd.AddCommand(newReportSeedsCmd())
 	return cmd
+}
+
+type seedsFlags struct {
+	diffs          []string
+	jsonOut, mdOut string
+}
+
+func newReportSeedsCmd() *cobra.Command {
+	f := &seedsFlags{}
+	cmd := &cobra.Command{
+		Use:   "seeds GROUP=EVAL.json[,EVAL.json...]... [--diff A,B]...",
+		Short: "Compare training recipes over their seeds: mean and 95% interval per cell, paired differences",
+		Long: `Compare training recipes, each trained with several seeds and evaluated by
+arp eval --json on the same images (use --subset N --subset-seed S, the same for
+every model), cell by cell: the clean accuracy, every attack's accuracy and the
+worst case at every budget. For each group (a name and its eval reports, one per
+seed) it gives the mean accuracy over seeds with a 95% Student t interval; each
+--diff A,B adds the paired difference A - B, seed by seed, with its mean and 95%
+t interval. Seeds pair by the training seed each report records (arp eval reads
+it from model.json), else by the order of the files.
+
+Every report must have evaluated the same images with the same attacks, budgets
+and mode; otherwise the command says how two of them differ.`,
+		Example: `  arp report seeds --diff arp,adv \
+    none=e/mnist-none-s1.json,e/mnist-none-s2.json,e/mnist-none-s3.json \
+    adv=e/mnist-adv-s1.json,e/mnist-adv-s2.json,e/mnist-adv-s3.json \
+    arp=e/mnist-arp-s1.json,e/mnist-arp-s2.json,e/mnist-arp-s3.json --markdown seeds.md`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runReportSeeds(cmd, args, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.diffs, "diff", nil, "A,B: add the paired difference of groups A and B (A - B); repeatable")
+	fl.StringVar(&f.jsonOut, "json", "", "write the comparison as JSON to this file")
+	fl.StringVar(&f.mdOut, "markdown", "", "write the comparison as Markdown to this file (default: standard output)")
+	return cmd
+}
+
+func runReportSeeds(cmd *cobra.Command, args []string, f *seedsFlags) error {
+	var groups []eval.SeedGroup
+	for _, a := range args {
+		name, files, ok := strings.Cut(a, "=")
+		if !ok || name == "" || files == "" {
+			return fmt.Errorf("%q: want GROUP=EVAL.json[,EVAL.json...]", a)
+		}
+		g := eval.SeedGroup{Name: name}
+		for _, p := range strings.Split(files, ",") {
+			r, err := eval.ReadReport(p)
+			if err != nil {
+				return err
+			}
+			g.Reports = append(g.Reports, r)
+		}
+		groups = append(groups, g)
+	}
+	var diffs [][2]string
+	for _, d := range f.diffs {
+		a, b, ok := strings.Cut(d, ",")
+		if !ok || a == "" || b == "" || strings.Contains(b, ",") {
+			return fmt.Errorf("--diff %q: want A,B (two group names)", d)
+		}
+		diffs = append(diffs, [2]string{a, b})
+	}
+	c, err := eval.CompareSeeds(groups, diffs)
+	if err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	if err := c.Markdown(&md); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if f.mdOut == "" {
+		_, err := out.Write(md.Bytes())
+		if err != nil {
+			return err
+		}
+	} else {
+		if err := checkpoint.AtomicWriteFile(f.mdOut, md.Bytes(), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wrote %s\n", f.mdOut)
+	}
+	if f.jsonOut != "" {
+		b, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := checkpoint.AtomicWriteFile(f.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wrote %s\n", f.jsonOut)
+	}
+	return nil
 }
 
 func writeReport(cmd *cobra.Command, args []string, f *reportFlags) error {

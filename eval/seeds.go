@@ -1,0 +1,335 @@
+package eval
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/arp-robustness/arp/stats"
+)
+
+// SeedGroup is one training recipe (a dataset, an architecture, a
+// defense) trained once per seed, with one evaluation report per trained
+// model.
+type SeedGroup struct {
+	Name    string
+	Reports []*Report
+}
+
+// SeedCell is one number every report has: the clean accuracy, an
+// attack's accuracy at a budget, or the worst case at a budget.
+type SeedCell struct {
+	Norm   string  `json:"norm,omitempty"` // "" for the clean accuracy
+	Eps    float64 `json:"eps,omitempty"`
+	Attack string  `json:"attack"` // "clean", the attack's spec, or "worst case"
+}
+
+func (c SeedCell) String() string {
+	if c.Norm == "" {
+		return c.Attack
+	}
+	return fmt.Sprintf("%s %s eps %g", c.Attack, c.Norm, c.Eps)
+}
+
+// SeedStat summarises a cell over seeds: the value of each seed (an
+// accuracy, or a paired difference of accuracies), their mean and the 95%
+// Student t interval of the mean (nil with fewer than two seeds).
+type SeedStat struct {
+	Seeds  []uint64  `json:"seeds"`
+	Values []float64 `json:"values"`
+	Mean   float64   `json:"mean"`
+	Lo     *float64  `json:"lo,omitempty"`
+	Hi     *float64  `json:"hi,omitempty"`
+}
+
+// SeedRow is one cell: each group's accuracy over its seeds and each
+// requested paired difference.
+type SeedRow struct {
+	Cell   SeedCell   `json:"cell"`
+	Groups []SeedStat `json:"groups"`
+	Diffs  []SeedStat `json:"diffs"`
+}
+
+// SeedComparison compares training recipes over their seeds on the same
+// images, cell by cell (see CompareSeeds).
+type SeedComparison struct {
+	Groups []string `json:"groups"`
+	// Diffs are the paired differences, each Diffs[i][0] - Diffs[i][1].
+	Diffs [][2]string `json:"diffs"`
+	// Pairing says how seeds were paired: by the training seed recorded
+	// in every report, or by the reports' order within each group.
+	Pairing string    `json:"pairing"`
+	Images  string    `json:"images"`
+	Mode    string    `json:"mode"`
+	Attacks []string  `json:"attacks"`
+	Rows    []SeedRow `json:"rows"`
+}
+
+// CompareSeeds puts several training recipes side by side over their
+// seeds: for every cell (clean accuracy; each attack's accuracy and the
+// worst case at each budget) each group's mean accuracy over its seeds
+// with a 95% t interval, and for each pair in diffs the paired difference
+// (first minus second), seed by seed, with its mean and 95% t interval.
+// Seeds pair by the training seed the reports record, else by their
+// order. Every report must have evaluated the same images (the same
+// dataset and subset) with the same attacks, budgets and mode, so that the
+// comparison is paired image by image as well.
+func CompareSeeds(groups []SeedGroup, diffs [][2]string) (*SeedComparison, error) {
+	groups = slices.Clone(groups)
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("no groups to compare")
+	}
+	index := map[string]int{}
+	var ref *Report
+	refName := ""
+	for gi, g := range groups {
+		if g.Name == "" || len(g.Reports) == 0 {
+			return nil, fmt.Errorf("group %d: a group needs a name and at least one report", gi+1)
+		}
+		if _, dup := index[g.Name]; dup {
+			return nil, fmt.Errorf("group %s is given twice", g.Name)
+		}
+		index[g.Name] = gi
+		for ri, r := range g.Reports {
+			name := fmt.Sprintf("%s report %d (%s)", g.Name, ri+1, r.Model)
+			if ref == nil {
+				ref, refName = r, name
+				continue
+			}
+			if err := sameEvaluation(ref, r); err != nil {
+				return nil, fmt.Errorf("%s and %s are not comparable: %v", refName, name, err)
+			}
+		}
+	}
+	c := &SeedComparison{Diffs: diffs, Images: ref.ImagesLine(), Mode: ref.Mode, Pairing: "training seed"}
+	for _, g := range groups {
+		c.Groups = append(c.Groups, g.Name)
+	}
+	for _, a := range attackSpecs(ref) {
+		c.Attacks = append(c.Attacks, a)
+	}
+	// pairings
+	pairs := make([][][2]int, len(diffs)) // per diff: report indices (a, b) per seed
+	bySeed := true
+	for _, g := range groups {
+		seen := map[uint64]bool{}
+		for _, r := range g.Reports {
+			if r.TrainingSeed == nil || seen[*r.TrainingSeed] {
+				bySeed = false
+				break
+			}
+			seen[*r.TrainingSeed] = true
+		}
+	}
+	if !bySeed {
+		c.Pairing = "order of the reports within each group (not every report records a distinct training seed)"
+	} else {
+		// present every group in the order of its seeds
+		for i := range groups {
+			rs := slices.Clone(groups[i].Reports)
+			slices.SortFunc(rs, func(a, b *Report) int { return cmp.Compare(*a.TrainingSeed, *b.TrainingSeed) })
+			groups[i].Reports = rs
+		}
+	}
+	for di, d := range diffs {
+		ia, okA := index[d[0]]
+		ib, okB := index[d[1]]
+		if !okA || !okB || ia == ib {
+			return nil, fmt.Errorf("difference %s - %s: want two different groups of %s", d[0], d[1], strings.Join(c.Groups, ", "))
+		}
+		a, b := groups[ia].Reports, groups[ib].Reports
+		if bySeed {
+			for i, ra := range a {
+				j := slices.IndexFunc(b, func(rb *Report) bool { return *rb.TrainingSeed == *ra.TrainingSeed })
+				if j < 0 {
+					return nil, fmt.Errorf("difference %s - %s: %s has training seed %d, %s has not", d[0], d[1], d[0], *ra.TrainingSeed, d[1])
+				}
+				pairs[di] = append(pairs[di], [2]int{i, j})
+			}
+			if len(a) != len(b) {
+				return nil, fmt.Errorf("difference %s - %s: %d and %d seeds", d[0], d[1], len(a), len(b))
+			}
+		} else {
+			if len(a) != len(b) {
+				return nil, fmt.Errorf("difference %s - %s: %d and %d reports to pair in order", d[0], d[1], len(a), len(b))
+			}
+			for i := range a {
+				pairs[di] = append(pairs[di], [2]int{i, i})
+			}
+		}
+	}
+	for _, cell := range cells(ref) {
+		row := SeedRow{Cell: cell}
+		for _, g := range groups {
+			var st SeedStat
+			for i, r := range g.Reports {
+				st.Seeds = append(st.Seeds, seedOf(r, i))
+				st.Values = append(st.Values, accuracy(r, cell))
+			}
+			row.Groups = append(row.Groups, st.summarise())
+		}
+		for di, d := range diffs {
+			ga, gb := groups[index[d[0]]], groups[index[d[1]]]
+			var st SeedStat
+			for _, p := range pairs[di] {
+				ra, rb := ga.Reports[p[0]], gb.Reports[p[1]]
+				st.Seeds = append(st.Seeds, seedOf(ra, p[0]))
+				st.Values = append(st.Values, accuracy(ra, cell)-accuracy(rb, cell))
+			}
+			row.Diffs = append(row.Diffs, st.summarise())
+		}
+		c.Rows = append(c.Rows, row)
+	}
+	return c, nil
+}
+
+// seedOf is the report's training seed, else its position (from 1).
+func seedOf(r *Report, i int) uint64 {
+	if r.TrainingSeed != nil {
+		return *r.TrainingSeed
+	}
+	return uint64(i + 1)
+}
+
+func (s SeedStat) summarise() SeedStat {
+	s.Mean, s.Lo, s.Hi = stats.Mean(s.Values), nil, nil
+	if ci, err := stats.MeanCIT(s.Values, 0.95); err == nil {
+		s.Lo, s.Hi = &ci.Lo, &ci.Hi
+	}
+	return s
+}
+
+// sameEvaluation explains how two reports differ in what they evaluated
+// ("" nil: they evaluated the same images the same way).
+func sameEvaluation(a, b *Report) error {
+	switch {
+	case a.Data != b.Data:
+		return fmt.Errorf("data %s vs %s", a.Data, b.Data)
+	case a.Images != b.Images || a.DataImages != b.DataImages || a.Limit != b.Limit:
+		return fmt.Errorf("images: %s vs %s", a.ImagesLine(), b.ImagesLine())
+	case (a.Subset == nil) != (b.Subset == nil) || a.Subset != nil && !slices.Equal(a.Subset.Indices, b.Subset.Indices):
+		return fmt.Errorf("other images: %s vs %s", a.ImagesLine(), b.ImagesLine())
+	case a.Mode != b.Mode:
+		return fmt.Errorf("mode %s vs %s", a.Mode, b.Mode)
+	case !slices.Equal(attackSpecs(a), attackSpecs(b)):
+		return fmt.Errorf("attacks %s vs %s", strings.Join(attackSpecs(a), ","), strings.Join(attackSpecs(b), ","))
+	case !slices.EqualFunc(a.Threats, b.Threats, func(x, y Threat) bool { return x.Norm == y.Norm && x.Eps == y.Eps }):
+		return fmt.Errorf("budgets %s vs %s", budgets(a), budgets(b))
+	}
+	return nil
+}
+
+func attackSpecs(r *Report) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range r.Threats {
+		for _, a := range t.Attacks {
+			if !seen[a.Spec] {
+				seen[a.Spec] = true
+				out = append(out, a.Spec)
+			}
+		}
+	}
+	return out
+}
+
+func budgets(r *Report) string {
+	var parts []string
+	for _, t := range r.Threats {
+		parts = append(parts, fmt.Sprintf("%s %g", t.Norm, t.Eps))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cells lists the cells of a report: the clean accuracy, then per threat
+// every attack and the worst case.
+func cells(r *Report) []SeedCell {
+	out := []SeedCell{{Attack: "clean"}}
+	for _, t := range r.Threats {
+		for _, a := range t.Attacks {
+			out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: a.Spec})
+		}
+		out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: "worst case"})
+	}
+	return out
+}
+
+// accuracy is a report's accuracy in a cell.
+func accuracy(r *Report, c SeedCell) float64 {
+	if c.Norm == "" {
+		return r.Clean.Accuracy
+	}
+	for _, t := range r.Threats {
+		if t.Norm != c.Norm || t.Eps != c.Eps {
+			continue
+		}
+		if c.Attack == "worst case" {
+			return t.Worst.Accuracy
+		}
+		for _, a := range t.Attacks {
+			if a.Spec == c.Attack {
+				return a.Accuracy.Accuracy
+			}
+		}
+	}
+	return math.NaN()
+}
+
+// Markdown writes the comparison as tables: accuracies in percent, each
+// group's mean over seeds with its 95% t interval, each paired difference
+// with its interval and per-seed values.
+func (c *SeedComparison) Markdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Seeds compared\n\nImages: %s. Mode: %s. Accuracy in %%: mean over seeds [95%% t interval]; differences are paired by %s, first minus second, per seed in brackets after the mean.\n\n",
+		c.Images, c.Mode, c.Pairing)
+	head := []string{"cell"}
+	for i, g := range c.Groups {
+		n := 0
+		if len(c.Rows) > 0 {
+			n = len(c.Rows[0].Groups[i].Values)
+		}
+		head = append(head, fmt.Sprintf("%s (%d seeds)", g, n))
+	}
+	for _, d := range c.Diffs {
+		head = append(head, d[0]+" − "+d[1])
+	}
+	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	for _, r := range c.Rows {
+		cols := []string{r.Cell.String()}
+		if r.Cell.Attack == "worst case" {
+			cols[0] = "**" + cols[0] + "**"
+		}
+		for _, s := range r.Groups {
+			cols = append(cols, pctCI(s, false))
+		}
+		for _, s := range r.Diffs {
+			cols = append(cols, pctCI(s, true))
+		}
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(cols, " | "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// pctCI formats a seed statistic in percent.
+func pctCI(s SeedStat, signed bool) string {
+	f := "%.2f"
+	if signed {
+		f = "%+.2f"
+	}
+	out := fmt.Sprintf(f, 100*s.Mean)
+	if s.Lo != nil {
+		out += fmt.Sprintf(" ["+f+", "+f+"]", 100**s.Lo, 100**s.Hi)
+	}
+	if signed {
+		var v []string
+		for _, x := range s.Values {
+			v = append(v, fmt.Sprintf(f, 100*x))
+		}
+		out += " (" + strings.Join(v, ", ") + ")"
+	}
+	return out
+}
