@@ -3,6 +3,7 @@ package attack
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,6 +107,20 @@ func (c Config) base(t Targeting, smoothing float64) Base {
 		b.Smoothing = *c.Smoothing
 	}
 	return b
+}
+
+// Register adds an attack defined outside this package to the registry:
+// New, ParseSpec (its option keys besides the common ones: targeting,
+// seed, smoothing) and Names know it from then on. norm is "linf" or
+// "l2"; make builds the attack from a checked Config. It panics when the
+// name is taken or the norm unknown (a programming error). Tests use it to
+// plant broken attacks that the evaluation's sanity checks must catch.
+func Register(name, doc, norm string, keys []string, make func(c Config) Attack) {
+	if _, ok := registry[name]; ok || name == "" || norm != "linf" && norm != "l2" || make == nil {
+		panic(fmt.Sprintf("attack.Register(%q, norm %q): name taken, empty or norm unknown", name, norm))
+	}
+	registry[name] = entry{doc: doc, norm: norm, keys: slices.Clone(keys), make: make}
+	order = append(order, name)
 }
 
 // Names lists the attacks New knows.

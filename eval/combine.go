@@ -137,8 +137,9 @@ func (c *combiner) report() (*Report, error) {
 	for _, i := range subset {
 		inSubset[i] = true
 	}
-	// the main phase
-	for _, th := range h.Threats {
+	// the main phase; mainBroken[t][k][i]: attack k of threat t broke image i
+	mainBroken := make([][][]bool, len(h.Threats))
+	for ti, th := range h.Threats {
 		t := Threat{Norm: th.Norm, Eps: th.Eps, EpsInput: epsInput(h.Scale, th.Eps)}
 		robust := slices.Clone(correct)
 		for _, ap := range th.Attacks {
@@ -146,10 +147,12 @@ func (c *combiner) report() (*Report, error) {
 			if h.Standalone {
 				attacked = correct
 			}
-			ar, err := c.attack("main", &ap, th.Norm, th.Eps, attacked, robust)
+			broken := make([]bool, h.Images)
+			ar, err := c.attack("main", &ap, th.Norm, th.Eps, attacked, robust, broken)
 			if err != nil {
 				return nil, err
 			}
+			mainBroken[ti] = append(mainBroken[ti], broken)
 			rep.Seconds += ar.Seconds
 			switch {
 			case h.Standalone:
@@ -164,22 +167,41 @@ func (c *combiner) report() (*Report, error) {
 	}
 	// the sanity-check runs on the subset
 	sub := &subsetResults{images: len(subset)}
+	subBroken := make([][][]bool, len(h.Threats)) // as mainBroken, on the subset
 	if len(subset) > 0 {
-		if !h.Standalone {
-			for _, th := range h.Threats {
-				var accs []Counts
-				for _, ap := range th.Attacks {
-					ar, err := c.attack("subset", &ap, th.Norm, th.Eps, inSubset, slices.Clone(inSubset))
+		for ti, th := range h.Threats {
+			var accs []Counts
+			for k, ap := range th.Attacks {
+				broken := make([]bool, h.Images)
+				if h.Standalone {
+					// the main runs, on the subset's images
+					for i, in := range inSubset {
+						broken[i] = in && mainBroken[ti][k][i]
+					}
+				} else {
+					ar, err := c.attack("subset", &ap, th.Norm, th.Eps, inSubset, slices.Clone(inSubset), broken)
 					if err != nil {
 						return nil, err
 					}
 					rep.Seconds += ar.Seconds
-					accs = append(accs, counts(len(subset)-ar.Broken, len(subset)))
 				}
-				sub.standalone = append(sub.standalone, accs)
+				subBroken[ti] = append(subBroken[ti], broken)
+				accs = append(accs, counts(len(subset)-countTrue(broken), len(subset)))
 			}
+			sub.standalone = append(sub.standalone, accs)
+			var checks []AttackResult
+			for _, ap := range th.Checks {
+				ar, err := c.attack("subset", &ap, th.Norm, th.Eps, inSubset, slices.Clone(inSubset), nil)
+				if err != nil {
+					return nil, err
+				}
+				rep.Seconds += ar.Seconds
+				ar.Accuracy = counts(len(subset)-ar.Broken, len(subset))
+				checks = append(checks, *ar)
+			}
+			sub.checks = append(sub.checks, checks)
 		}
-		ar, err := c.attack("unbounded", &h.Unbounded, "linf", 1, inSubset, slices.Clone(inSubset))
+		ar, err := c.attack("unbounded", &h.Unbounded, "linf", 1, inSubset, slices.Clone(inSubset), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -195,14 +217,72 @@ func (c *combiner) report() (*Report, error) {
 		}
 		names = append(names, sp[0].Name)
 	}
+	sub.blackBox = blackBoxGains(rep, h.Standalone, correct, inSubset, mainBroken, subBroken)
 	rep.Checks = checks(rep, names, h.AttentionTrained, sub, g)
 	return rep, nil
+}
+
+// blackBoxGains finds, for every black-box attack, the images every
+// white-box attack of its threat model left unbroken and how many of
+// those it broke: from the main cascade when every white-box attack ran
+// before it (all images), from the main runs in standalone mode, else from
+// the standalone runs on the check subset.
+func blackBoxGains(rep *Report, standalone bool, correct, inSubset []bool, mainBroken, subBroken [][][]bool) [][]blackBoxGain {
+	out := make([][]blackBoxGain, len(rep.Threats))
+	for t, th := range rep.Threats {
+		for k, a := range th.Attacks {
+			if setting(a, "box") != "black-box" {
+				continue
+			}
+			g := blackBoxGain{spec: a.Spec}
+			lastWhite := -1
+			for j, w := range th.Attacks {
+				if setting(w, "box") == "white-box" {
+					lastWhite = j
+				}
+			}
+			if lastWhite < 0 {
+				continue
+			}
+			switch {
+			case !standalone && lastWhite < k:
+				g.left, g.broken, g.where = a.Attacked, a.Broken, "in the cascade, on all images"
+			default:
+				base, broken, where := correct, mainBroken[t], "standalone results, all images"
+				if !standalone {
+					base, broken, where = inSubset, subBroken[t], "standalone runs on the check subset"
+				}
+				if len(broken) != len(th.Attacks) {
+					continue // no check subset
+				}
+				g.where = where
+				for i, ok := range base {
+					if !ok {
+						continue
+					}
+					white := false
+					for j, w := range th.Attacks {
+						white = white || setting(w, "box") == "white-box" && broken[j][i]
+					}
+					if !white {
+						g.left++
+						if broken[k][i] {
+							g.broken++
+						}
+					}
+				}
+			}
+			out[t] = append(out[t], g)
+		}
+	}
+	return out
 }
 
 // attack sums the units of one attack over the batches: the images
 // attacked[i] must be exactly those each unit attacked; robust[i] is
 // cleared for every image it broke. Accuracy is left to the caller.
-func (c *combiner) attack(phase string, ap *AttackPlan, norm string, eps float64, attacked, robust []bool) (*AttackResult, error) {
+// broken (nil: not wanted) is set for every image the attack broke.
+func (c *combiner) attack(phase string, ap *AttackPlan, norm string, eps float64, attacked, robust, broken []bool) (*AttackResult, error) {
 	h := c.h
 	ar := &AttackResult{Name: ap.Name, Spec: ap.Spec, Settings: ap.Settings}
 	var sumLinf, sumL2 float64
@@ -234,6 +314,9 @@ func (c *combiner) attack(phase string, ap *AttackPlan, norm string, eps float64
 			if im.OOB {
 				ar.OutOfBudget++
 			}
+			if im.Range {
+				ar.OutOfRange++
+			}
 			if im.NoGrad {
 				ar.NoGradient++
 			}
@@ -242,6 +325,9 @@ func (c *combiner) attack(phase string, ap *AttackPlan, norm string, eps float64
 			}
 			ar.Broken++
 			robust[im.I] = false
+			if broken != nil {
+				broken[im.I] = true
+			}
 			sumLinf += im.Linf
 			sumL2 += im.L2
 			ar.MaxLinf = math.Max(ar.MaxLinf, im.Linf)

@@ -304,7 +304,8 @@ func TestChecksWarn(t *testing.T) {
 			at("square", "score-based", "black-box", "untargeted", 41)}},
 	}}
 	rep.Threats[1].Attacks[1].OutOfBudget = 2
-	sub := &subsetResults{images: 10, unbounded: &AttackResult{Spec: "pgd:steps=20", Accuracy: counts(3, 10)}}
+	sub := &subsetResults{images: 10, unbounded: &AttackResult{Spec: "pgd:steps=20", Accuracy: counts(3, 10)},
+		blackBox: [][]blackBoxGain{{{spec: "square", left: 40, broken: 10, where: "standalone results"}}, {{spec: "square", left: 41, broken: 0}}}}
 	cs := checks(rep, []string{"fgsm", "pgd", "square"}, true, sub, &gradStats{images: 100, zero: 10})
 	rep.Checks = cs
 	for _, name := range []string{CheckSuite, CheckMonotone, CheckUnbounded, CheckIterative, CheckBlackBox, CheckGradients, CheckBudget, CheckAdaptive} {

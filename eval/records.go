@@ -53,7 +53,16 @@ type ThreatPlan struct {
 	Norm    string       `json:"norm"`
 	Eps     float64      `json:"eps"`
 	Attacks []AttackPlan `json:"attacks"`
+	// Checks are attacks the sanity checks need and the list lacks, run
+	// on the check subset only (Index CheckAttack - k for the k-th): an
+	// untargeted single-step attack (FGSM) when the list has untargeted
+	// iterative attacks but no untargeted single-step one.
+	Checks []AttackPlan `json:"checks,omitempty"`
 }
+
+// CheckAttack is the AttackPlan.Index of the first attack of
+// ThreatPlan.Checks (the next ones count down from it).
+const CheckAttack = -2
 
 // AttackPlan is one attack of a threat model.
 type AttackPlan struct {
@@ -72,7 +81,7 @@ type AttackPlan struct {
 // pass of a batch (phase "clean").
 type UnitKey struct {
 	Phase  string  `json:"phase"`
-	Attack int     `json:"attack"` // index into the attack list (-1: the unbounded PGD)
+	Attack int     `json:"attack"` // index into the attack list (-1: the unbounded PGD; CheckAttack and below: ThreatPlan.Checks)
 	Norm   string  `json:"norm"`
 	Eps    float64 `json:"eps"`
 	Batch  int     `json:"batch"`
@@ -96,6 +105,7 @@ type ImageResult struct {
 	Linf   float64 `json:"linf"`             // distances on the [0,1] pixel scale
 	L2     float64 `json:"l2"`               //
 	OOB    bool    `json:"oob,omitempty"`    // outside the budget
+	Range  bool    `json:"range,omitempty"`  // a pixel outside [0,1]
 	NoGrad bool    `json:"nograd,omitempty"` // the attack had no usable gradient
 }
 
@@ -146,6 +156,10 @@ func (h *Header) normalized() (*Header, error) {
 		for k := range h.Threats[t].Attacks {
 			out.Threats[t].Attacks[k].config = h.Threats[t].Attacks[k].config
 			out.Threats[t].Attacks[k].specSeed = h.Threats[t].Attacks[k].specSeed
+		}
+		for k := range h.Threats[t].Checks {
+			out.Threats[t].Checks[k].config = h.Threats[t].Checks[k].config
+			out.Threats[t].Checks[k].specSeed = h.Threats[t].Checks[k].specSeed
 		}
 	}
 	out.Unbounded.config, out.Unbounded.specSeed = h.Unbounded.config, h.Unbounded.specSeed

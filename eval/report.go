@@ -110,10 +110,12 @@ type AttackResult struct {
 	MaxLinf  float64 `json:"max_linf"`
 	MeanL2   float64 `json:"mean_l2"`
 	MaxL2    float64 `json:"max_l2"`
-	// OutOfBudget counts adversarial images outside the budget (never
+	// OutOfBudget counts adversarial images outside the budget and
+	// OutOfRange those with a pixel outside [0,1] (neither is ever
 	// counted as broken); NoGradient the images of batches on which the
 	// attack reported no usable gradient (counted as not broken).
 	OutOfBudget int     `json:"out_of_budget"`
+	OutOfRange  int     `json:"out_of_range,omitempty"`
 	NoGradient  int     `json:"no_gradient"`
 	Seconds     float64 `json:"seconds"`
 }

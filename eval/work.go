@@ -181,9 +181,6 @@ func (e *Evaluation) work(ctx context.Context, it Item, st store, finished func(
 			}
 			robust = u.unbroken(robust)
 		}
-		if e.opt.Standalone {
-			continue
-		}
 		sub, err := e.subsetIn(ctx, b)
 		if err != nil {
 			return err
@@ -191,7 +188,13 @@ func (e *Evaluation) work(ctx context.Context, it Item, st store, finished func(
 		if len(sub) == 0 {
 			continue
 		}
-		for _, ap := range th.Attacks {
+		// the standalone runs on the check subset (cascade mode), and the
+		// attacks only the checks need
+		var runs []AttackPlan
+		if !e.opt.Standalone {
+			runs = th.Attacks
+		}
+		for _, ap := range append(slices.Clone(runs), th.Checks...) {
 			key := UnitKey{Phase: "subset", Attack: ap.Index, Norm: th.Norm, Eps: th.Eps, Batch: b}
 			if _, err := e.unitOnce(ctx, st, key, &ap, sub, finished); err != nil {
 				return err
@@ -385,15 +388,17 @@ func (e *Evaluation) unit(ctx context.Context, key UnitKey, ap *AttackPlan, idx 
 	xf, af := xs.F32(), adv.AsType(tensor.Float32).F32()
 	for j, i := range idx {
 		var linf, s float64
+		outside := false
 		for k := j * e.per; k < (j+1)*e.per; k++ {
 			d := math.Abs(float64(af[k] - xf[k]))
 			linf = math.Max(linf, d)
 			s += d * d
+			outside = outside || !(af[k] >= -budgetTol && af[k] <= 1+budgetTol)
 		}
 		l2 := math.Sqrt(s)
-		oob := key.Norm == "linf" && linf > key.Eps+budgetTol || key.Norm == "l2" && l2 > key.Eps*(1+budgetTol)+budgetTol
-		u.Images = append(u.Images, ImageResult{I: i, Pred: pred[j], Linf: linf, L2: l2, OOB: oob, NoGrad: noGrad,
-			Broken: pred[j] != e.y[i] && !oob})
+		oob := !(key.Norm == "linf" && linf <= key.Eps+budgetTol || key.Norm == "l2" && l2 <= key.Eps*(1+budgetTol)+budgetTol)
+		u.Images = append(u.Images, ImageResult{I: i, Pred: pred[j], Linf: linf, L2: l2, OOB: oob, Range: outside, NoGrad: noGrad,
+			Broken: pred[j] != e.y[i] && !oob && !outside})
 	}
 	u.Seconds = time.Since(t0).Seconds()
 	return u, nil

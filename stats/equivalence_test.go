@@ -114,3 +114,33 @@ func TestMeanCIT(t *testing.T) {
 		t.Fatal("one value accepted")
 	}
 }
+
+func TestBinomialUpperP(t *testing.T) {
+	// against the tail summed term by term
+	direct := func(k, n int, p float64) float64 {
+		s := 0.0
+		for j := k; j <= n; j++ {
+			lc, _ := math.Lgamma(float64(n + 1))
+			a, _ := math.Lgamma(float64(j + 1))
+			b, _ := math.Lgamma(float64(n - j + 1))
+			s += math.Exp(lc - a - b + float64(j)*math.Log(p) + float64(n-j)*math.Log1p(-p))
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		k, n int
+		p    float64
+	}{{3, 100, 0.005}, {1, 100, 0.005}, {103, 8498, 0.005}, {50, 8498, 0.005}, {7, 20, 0.3}} {
+		got, err := BinomialUpperP(tc.k, tc.n, tc.p)
+		want := direct(tc.k, tc.n, tc.p)
+		if err != nil || math.Abs(got-want) > 1e-10*math.Max(want, 1e-300) && math.Abs(got-want) > 1e-14 {
+			t.Errorf("BinomialUpperP(%d, %d, %g) = %g, want %g (%v)", tc.k, tc.n, tc.p, got, want, err)
+		}
+	}
+	if p, _ := BinomialUpperP(0, 10, 0.5); p != 1 {
+		t.Errorf("P(X >= 0) = %g", p)
+	}
+	if _, err := BinomialUpperP(11, 10, 0.5); err == nil {
+		t.Error("11 of 10 accepted")
+	}
+}

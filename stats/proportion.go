@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/mathext"
 )
 
 // Wilson returns the proportion successes/n with its Wilson score confidence interval at the
@@ -166,4 +168,27 @@ func BinEdges(x []float64, success []bool, edges []float64, level float64) ([]Bi
 		b.MeanX = sums[i] / float64(b.Count)
 	}
 	return bins, nil
+}
+
+// BinomialUpperP is the one-sided p-value of k or more successes in n
+// trials when the success probability is p0: P(X >= k) for X ~ Bin(n, p0),
+// the exact binomial test of H0: p <= p0 against p > p0 (SciPy's
+// binomtest(k, n, p0, alternative="greater")).
+func BinomialUpperP(k, n int, p0 float64) (float64, error) {
+	if n < 0 || k < 0 || k > n {
+		return 0, fmt.Errorf("binomial test: %d successes in %d trials", k, n)
+	}
+	if !(p0 >= 0 && p0 <= 1) {
+		return 0, fmt.Errorf("binomial test: probability %g outside [0,1]", p0)
+	}
+	switch {
+	case k == 0:
+		return 1, nil
+	case p0 == 0:
+		return 0, nil
+	case p0 == 1:
+		return 1, nil
+	}
+	// P(X >= k) = I_{p0}(k, n-k+1)
+	return mathext.RegIncBeta(float64(k), float64(n-k+1), p0), nil
 }
