@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
@@ -97,7 +97,7 @@ type AttackInfo struct {
 // ReadHeader reads analysis.json of an analysis directory.
 func ReadHeader(dir string) (*Header, error) {
 	path := filepath.Join(dir, rundir.AnalysisHeader)
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.MaxJSONFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w: %s is missing (run arp analyze first)", dir, ErrNoAnalysis, rundir.AnalysisHeader)

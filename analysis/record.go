@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
+
+	"github.com/arp-robustness/arp/limits"
 )
 
 // Num is a float64 that encodes NaN and infinities as JSON null (and
@@ -224,7 +225,7 @@ func ReadRecords(path string) ([]*Record, int64, error) {
 // readRecordsFile is ReadRecords that also returns where each record's
 // line starts.
 func readRecordsFile(path string) ([]*Record, []int64, int64, error) {
-	f, err := os.Open(path)
+	f, _, err := limits.Open(path, limits.FitsMemory)
 	if err != nil {
 		return nil, nil, 0, err
 	}

@@ -10,10 +10,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/arp-robustness/arp/limits"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, as in the reference implementation.
@@ -162,32 +163,27 @@ func quote(s string) string {
 // Read reads and fully validates the safetensors file at path. Every error names the file and
 // the problem; format problems wrap [ErrCorrupt], and a missing file wraps fs.ErrNotExist.
 func Read(path string) (*File, error) {
-	fh, err := os.Open(path)
+	// a regular file that fits in memory; a device or a FIFO is refused
+	// before it is read
+	fh, size, err := limits.Open(path, limits.FitsMemory)
 	if err != nil {
 		return nil, err // *PathError names the file
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, not a safetensors file", path)
-	}
 	// Check the header length against the file size before reading everything.
 	var n [8]byte
 	if _, err := io.ReadFull(fh, n[:]); err != nil {
-		return nil, &corruptError{path, fmt.Sprintf("file is %d bytes, too short for the 8-byte header length", st.Size())}
+		return nil, &corruptError{path, fmt.Sprintf("file is %d bytes, too short for the 8-byte header length", size)}
 	}
-	if msg := checkHeaderLength(binary.LittleEndian.Uint64(n[:]), st.Size()); msg != "" {
+	if msg := checkHeaderLength(binary.LittleEndian.Uint64(n[:]), size); msg != "" {
 		return nil, &corruptError{path, msg} // without reading a possibly huge file
 	}
 	if _, err := fh.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	buf := make([]byte, st.Size())
+	buf := make([]byte, size)
 	if _, err := io.ReadFull(fh, buf); err != nil {
-		return nil, fmt.Errorf("%s: reading %d bytes: %w", path, st.Size(), err)
+		return nil, fmt.Errorf("%s: reading %d bytes: %w", path, size, err)
 	}
 	return Decode(buf, path)
 }

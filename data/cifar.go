@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/arp-robustness/arp/limits"
 )
 
 // CIFAR binary format: each record is the label byte(s) followed by a 32x32
@@ -63,7 +65,7 @@ func decodeCIFAR(name string, b []byte, labelBytes, use int, nClasses []int, p *
 // readNames reads a class-name file (one name per line, blank lines
 // ignored). want > 0 requires exactly that many names.
 func readNames(path string, want int) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.MaxJSONFile)
 	if err != nil {
 		return nil, &Error{File: path, Record: -1, Msg: describeOSError(err)}
 	}

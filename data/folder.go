@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/arp-robustness/arp/limits"
 )
 
 // FolderOptions configures ReadFolder.
@@ -282,7 +284,7 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 	allGray := true
 	for i := range entries {
 		e := &entries[i]
-		f, err := os.Open(e.path)
+		f, _, err := limits.Open(e.path, limits.MaxImageFile)
 		if err != nil {
 			p.add(e.path, -1, "%s", describeOSError(err))
 			e.bad = true
@@ -341,7 +343,7 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		if e.bad {
 			continue
 		}
-		b, err := os.ReadFile(e.path)
+		b, err := limits.ReadFile(e.path, limits.MaxImageFile)
 		if err != nil {
 			p.add(e.path, -1, "%s", describeOSError(err))
 			continue
@@ -353,7 +355,7 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		}
 		var boxes []Box
 		if e.xml != "" {
-			xb, err := os.ReadFile(e.xml)
+			xb, err := limits.ReadFile(e.xml, limits.MaxJSONFile)
 			if err != nil {
 				p.add(e.xml, -1, "%s", describeOSError(err))
 				continue

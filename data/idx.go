@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/arp-robustness/arp/limits"
 )
 
 // IDX magic numbers of the two MNIST file kinds: unsigned-byte data with
@@ -26,7 +28,7 @@ const maxFileBytes = 1 << 31
 // readFile reads a whole file, transparently decompressing gzip data
 // (detected by its magic bytes 1f 8b, not by the file name).
 func readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil {
 		return nil, &Error{File: path, Record: -1, Msg: describeOSError(err)}
 	}

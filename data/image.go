@@ -7,8 +7,8 @@ import (
 	"image"
 	"image/color"
 	"io/fs"
-	"os"
 
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/mask"
 )
 
@@ -28,10 +28,14 @@ type Image struct {
 
 // ReadImage reads and decodes the PNG or JPEG file path (see DecodeImage).
 func ReadImage(path string) (*Image, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.MaxImageFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("image %s: no such file", path)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
 		}
 		return nil, fmt.Errorf("image %s: %v", path, err)
 	}

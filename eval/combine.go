@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"time"
 
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/shard"
 )
 
@@ -364,7 +364,7 @@ func Merge(paths []string) (*Report, error) {
 	var parts []part
 	var units []Unit
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := limits.ReadFile(p, limits.FitsMemory)
 		if err != nil {
 			return nil, fmt.Errorf("record file %s: %v", p, err)
 		}

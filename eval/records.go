@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/limits"
 )
 
 // RecordsFormat names the format of record files (the --state file of arp
@@ -253,7 +254,7 @@ func readRecords(path string, data []byte) (*records, error) {
 // ReadRecords reads a record file: its evaluation, its batches and its
 // units in file order.
 func ReadRecords(path string) (h *Header, lo, hi int, units []Unit, err error) {
-	data, err := os.ReadFile(path)
+	data, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil {
 		return nil, 0, 0, nil, fmt.Errorf("record file %s: %v", path, err)
 	}
@@ -282,7 +283,7 @@ type fileStore struct {
 // [lo, hi) of the evaluation h, reading the units of an earlier run. A
 // partial last line (a write interrupted by a crash) is dropped.
 func openRecords(path string, h *Header, lo, hi int, shardName string) (*fileStore, error) {
-	data, err := os.ReadFile(path)
+	data, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("record file %s: %v", path, err)
 	}

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"time"
+
+	"github.com/arp-robustness/arp/limits"
 )
 
 // Report is the result of an evaluation: everything arp eval prints and
@@ -147,7 +148,7 @@ func (r *Report) Warnings() []Check {
 
 // ReadReport reads a report written by Report.JSON (arp eval --json).
 func ReadReport(path string) (*Report, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil {
 		return nil, err
 	}

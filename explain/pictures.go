@@ -5,9 +5,40 @@ import (
 	"image"
 	"path/filepath"
 
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/viz"
 )
+
+// MaxPictureSide bounds the side of the enlarged pictures, in pixels.
+const MaxPictureSide = 2048
+
+// autoPictureSide is the size small images are enlarged to by the
+// automatic scale.
+const autoPictureSide = 160
+
+// PictureScale returns the factor WritePictures enlarges h x w images by:
+// scale itself (1 or more), or for 0 the smallest one that makes them at
+// least 160 pixels. It refuses a negative scale, and one that makes the
+// pictures larger than MaxPictureSide or than the memory available.
+func PictureScale(h, w, scale int) (int, error) {
+	side := max(h, w, 1)
+	if scale == 0 {
+		return max(1, (autoPictureSide+side-1)/side), nil
+	}
+	if scale < 0 {
+		return 0, fmt.Errorf("scale %d: want a positive factor (0: automatic)", scale)
+	}
+	if scale > MaxPictureSide/side {
+		return 0, fmt.Errorf("scale %d would make %dx%d pictures of %dx%d pixels; at most %d per side (a scale of at most %d for this image size)",
+			scale, h, w, limits.Need(1, h, scale), limits.Need(1, w, scale), MaxPictureSide, max(1, MaxPictureSide/side))
+	}
+	// about ten RGBA pictures of that size (overlays, panel, masks)
+	if err := limits.Check("the pictures", limits.Need(40, h*scale, w*scale)); err != nil {
+		return 0, err
+	}
+	return scale, nil
+}
 
 // WritePictures writes the overlays (overlay_clean.png, overlay_adv.png)
 // and the side-by-side panel (panel.png) into dir, enlarged scale times,
@@ -16,6 +47,9 @@ import (
 func (x *Explanation) WritePictures(dir string, gt []bool, scale int) ([]string, error) {
 	e, clean, adv, names := &x.Explainer, x.Clean, x.Adversarial, x.Model.ClassNames
 	H, W := e.H, e.W
+	if scale < 1 || scale > MaxPictureSide/max(H, W, 1) {
+		return nil, fmt.Errorf("pictures: scale %d outside [1,%d] (see PictureScale)", scale, MaxPictureSide/max(H, W, 1))
+	}
 	SH, SW := H*scale, W*scale
 	up := func(m []bool) []bool { return mask.Upsample(m, H, W, SH, SW) }
 	overlay := func(v *View) (*image.RGBA, error) {

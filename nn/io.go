@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
@@ -98,7 +99,7 @@ func SaveRun(dir string, m *Model, info Info) error {
 // ReadInfo reads and validates model.json of a run directory.
 func ReadInfo(dir string) (*Info, error) {
 	path := filepath.Join(dir, rundir.Info)
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.MaxJSONFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no %s here: not an arp run directory", dir, rundir.Info)
@@ -127,11 +128,19 @@ func LoadRun(dir string) (*Model, *Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// model.json can declare any size: compare it with the weights on disk
+	// before building (allocating) the model
+	wpath := filepath.Join(dir, rundir.Weights)
+	if st, err := os.Stat(wpath); err == nil && st.Size() < info.Spec.MinWeightBytes() {
+		s := info.Spec
+		return nil, nil, fmt.Errorf("%s: declares a %s for %dx%dx%d inputs, whose weights need at least %s, but %s has %s",
+			filepath.Join(dir, rundir.Info), s.Arch, s.InChannels, s.Height, s.Width, limits.Bytes(s.MinWeightBytes()), wpath, limits.Bytes(st.Size()))
+	}
 	m, err := Build(info.Spec, info.Seed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", dir, err)
 	}
-	if err := LoadWeights(filepath.Join(dir, rundir.Weights), m); err != nil {
+	if err := LoadWeights(wpath, m); err != nil {
 		return nil, nil, err
 	}
 	return m, info, nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -285,8 +286,15 @@ func (s Spec) Validate() error {
 	if _, ok := Archs()[s.Arch]; !ok {
 		return fmt.Errorf("unknown architecture %q; known: %s", s.Arch, strings.Join(ArchNames(), ", "))
 	}
-	if s.InChannels < 1 || s.Height < 4 || s.Width < 4 || s.NumClasses < 2 {
-		return fmt.Errorf("invalid input %dx%dx%d or %d classes for %s", s.InChannels, s.Height, s.Width, s.NumClasses, s.Arch)
+	switch {
+	case s.InChannels < 1 || s.InChannels > MaxChannels:
+		return fmt.Errorf("in_channels %d: want 1 to %d", s.InChannels, MaxChannels)
+	case s.Height < 4 || s.Height > MaxInputSide:
+		return fmt.Errorf("height %d: want 4 to %d pixels", s.Height, MaxInputSide)
+	case s.Width < 4 || s.Width > MaxInputSide:
+		return fmt.Errorf("width %d: want 4 to %d pixels", s.Width, MaxInputSide)
+	case s.NumClasses < 2 || s.NumClasses > MaxClasses:
+		return fmt.Errorf("num_classes %d: want 2 to %d", s.NumClasses, MaxClasses)
 	}
 	if s.Dropout < 0 || s.Dropout >= 1 {
 		return fmt.Errorf("dropout %g outside [0,1)", s.Dropout)
@@ -304,16 +312,54 @@ func (s Spec) Validate() error {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// Bounds of a Spec: inputs and class counts beyond them are refused by
+// Validate before anything is allocated.
+const (
+	MaxInputSide = 4096
+	MaxChannels  = 16
+	MaxClasses   = 100000
+)
+
+// firstDense returns the input and output sizes of the first dense layer,
+// the one whose size grows with the input's: CifarNet's fc3 and the MNIST
+// CNNs' fc1 take the flattened pool2 output, ResNet-20's fc the 64 pooled
+// channels.
+func (s Spec) firstDense() (in, out int) {
+	fh, fw := ceilDiv(ceilDiv(s.Height, 2), 2), ceilDiv(ceilDiv(s.Width, 2), 2)
+	switch s.Arch {
+	case "cifarnet", "cifarnet-tf":
+		return 64 * fh * fw, 384
+	case "mnist-cnn":
+		return 64 * fh * fw, 1024
+	case "mnist-small":
+		return 32 * fh * fw, 128
+	}
+	return 64, s.NumClasses
+}
+
+// MinWeightBytes is a lower bound on the bytes of the model's float32
+// weights (its largest layer's), known before Build allocates them.
+func (s Spec) MinWeightBytes() int64 {
+	in, out := s.firstDense()
+	return limits.Need(4, in, out)
+}
+
 // Build constructs the model of spec with weights initialised from seed.
 func Build(spec Spec, seed uint64) (*Model, error) {
 	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	in, out := spec.firstDense()
+	what := fmt.Sprintf("a %s for %dx%dx%d inputs (its first dense layer alone has %d x %d weights)", spec.Arch, spec.InChannels, spec.Height, spec.Width, in, out)
+	if err := limits.Check(what, spec.MinWeightBytes()); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	m := &Model{Spec: spec}
 	add := func(l Layer) { m.layers = append(m.layers, l) }
 	add(NewNormalize("input", spec.InputMean, spec.InputStd))
-	c, h, w := spec.InChannels, spec.Height, spec.Width
+	c := spec.InChannels
+	flat, _ := spec.firstDense()
 	init := func(t *autograd.Var, f Init) { f(t.Value(), rng) }
 	switch spec.Arch {
 	case "cifarnet", "cifarnet-tf":
@@ -338,9 +384,8 @@ func Build(spec Spec, seed uint64) (*Model, error) {
 			add(LRN("norm2", 4, 1, 0.001/9, 0.75))
 		}
 		add(MaxPool("pool2", pk, ps, Same))
-		fh, fw := ceilDiv(ceilDiv(h, 2), 2), ceilDiv(ceilDiv(w, 2), 2)
 		add(Flatten("flatten"))
-		fc3 := NewDense("fc3", 64*fh*fw, 384, true)
+		fc3 := NewDense("fc3", flat, 384, true)
 		init(fc3.W, TruncatedNormal(4e-2))
 		init(fc3.B, Constant(0.1))
 		fc3.WeightDecay = 0.004
@@ -371,10 +416,9 @@ func Build(spec Spec, seed uint64) (*Model, error) {
 		add(conv2)
 		add(ReLU("relu2"))
 		add(MaxPool("pool2", 2, 2, Same))
-		fh, fw := ceilDiv(ceilDiv(h, 2), 2), ceilDiv(ceilDiv(w, 2), 2)
 		add(Flatten("flatten"))
-		fc1 := NewDense("fc1", c2*fh*fw, fc, true)
-		init(fc1.W, KaimingNormal(c2*fh*fw))
+		fc1 := NewDense("fc1", flat, fc, true)
+		init(fc1.W, KaimingNormal(flat))
 		add(fc1)
 		add(ReLU("relu3"))
 		add(Dropout("dropout", spec.Dropout))

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/onnx/pb"
 	"google.golang.org/protobuf/proto"
 )
@@ -131,7 +131,7 @@ func (n *Node) where() string {
 // ReadFile reads and decodes an ONNX file. Tensors stored as external data
 // are read from files next to it.
 func ReadFile(path string) (*Model, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +464,7 @@ func readExternal(t *pb.TensorProto, dir string) ([]byte, error) {
 			return nil, fmt.Errorf("external data length %q", s)
 		}
 	}
-	f, err := os.Open(filepath.Join(dir, loc))
+	f, _, err := limits.Open(filepath.Join(dir, loc), limits.FitsMemory)
 	if err != nil {
 		return nil, fmt.Errorf("external data: %w", err)
 	}

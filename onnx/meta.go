@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/limits"
 )
 
 // MetaFormat identifies arp's ONNX metadata files.
@@ -73,7 +74,7 @@ func MetaPath(onnxPath string) string { return onnxPath + ".json" }
 // Meta (defaults from the graph). m may be nil.
 func ReadMeta(onnxPath string, m *Model) (Meta, error) {
 	p := MetaPath(onnxPath)
-	b, err := os.ReadFile(p)
+	b, err := limits.ReadFile(p, limits.MaxJSONFile)
 	switch {
 	case err == nil:
 		return ParseMeta(b, p)

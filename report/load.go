@@ -15,6 +15,7 @@ import (
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/eval"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
 )
@@ -139,7 +140,7 @@ func LoadRun(path string) (*Run, error) {
 		if r.Training, err = loadMetrics(mp); err != nil {
 			return nil, err
 		}
-	} else if b, err := os.ReadFile(filepath.Join(path, rundir.Curves)); err == nil {
+	} else if b, err := limits.ReadFile(filepath.Join(path, rundir.Curves), limits.MaxImageFile); err == nil {
 		r.Curves = b
 	} else {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: no %s; the training curves are skipped", path, rundir.Metrics))
@@ -193,7 +194,7 @@ func loadEval(path string) (*Eval, error) {
 // last line without its newline that does not parse (an interrupted write)
 // is ignored.
 func loadMetrics(path string) ([]map[string]float64, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,8 @@ type runner struct {
 	history     []map[string]any
 	metrics     *os.File
 	lastEval    *EvalResult
-	lastSave    int // step of the last checkpoint on disk (-1: none)
+	lastSave    int   // step of the last checkpoint on disk (-1: none)
+	curvesErr   error // the first failure to draw curves.png
 }
 
 func (r *runner) path(name string) string { return filepath.Join(r.cfg.Dir, name) }
@@ -161,5 +162,10 @@ func (r *runner) save(done int) error {
 	if err := nn.SaveRun(r.cfg.Dir, r.m, info); err != nil {
 		return err
 	}
-	return writeCurves(r.path(rundir.Curves), r.history, r.rec)
+	// The curves are a picture of metrics.jsonl: failing to draw them is
+	// reported, never a reason to stop the run.
+	if err := writeCurves(r.path(rundir.Curves), r.history, r.rec); err != nil && r.curvesErr == nil {
+		r.curvesErr = err
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/defense"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/rundir"
 )
 
@@ -39,7 +40,7 @@ func (w *window) add(r *defense.Result, n int) {
 // readMetrics returns the metrics lines with step <= upTo; a missing file
 // is empty and an unreadable last line (a crash mid-write) is dropped.
 func readMetrics(path string, upTo int) ([]map[string]any, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, limits.FitsMemory)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -86,6 +87,9 @@ type Summary struct {
 	Start, Done, Steps int // first step of this call, completed steps, total
 	Eval               *EvalResult
 	Elapsed            time.Duration
+	// Notes are problems that did not stop the run (a plot that could not
+	// be drawn, say).
+	Notes []string
 }
 
 // NonFiniteError reports a NaN or infinite loss or gradient.
@@ -221,7 +225,11 @@ func Run(ctx context.Context, m *nn.Model, train, eval *data.Dataset, cfg Config
 		return nil, err
 	}
 	defer r.close()
-	return r.loop(ctx, params, names)
+	sum, err := r.loop(ctx, params, names)
+	if r.curvesErr != nil {
+		sum.Notes = append(sum.Notes, fmt.Sprintf("%s was not drawn (the run is unaffected): %v", r.path(rundir.Curves), r.curvesErr))
+	}
+	return sum, err
 }
 
 // newStep builds step number step (0-based) of a run with seed: its

@@ -366,3 +366,33 @@ func TestResumeSGD(t *testing.T) {
 		}
 	}
 }
+
+// TestCurvesNeverStopARun: curves.png that cannot be drawn or written is a
+// note in the summary; the run completes and its checkpoint is written.
+// Losses as large as a run with --lr 1e6 produces (and the constant
+// huge values on which gonum/plot panicked) draw.
+func TestCurvesNeverStopARun(t *testing.T) {
+	var hist []map[string]any
+	for i, v := range []float64{2.3e28, 1e300, 1e300, math.MaxFloat64, -math.MaxFloat64} {
+		hist = append(hist, map[string]any{"step": float64(i + 1), "loss": v, "train_acc": 0.1, "eval_clean_acc": 0.1})
+	}
+	if err := writeCurves(filepath.Join(t.TempDir(), "curves.png"), hist, Record{Arch: "mnist-small", Objective: "none"}); err != nil {
+		t.Fatalf("huge losses: %v", err)
+	}
+
+	train, _ := mini(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, rundir.Curves, "blocked"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), smallModel(t, 1), train, nil, Config{Steps: 2, BatchSize: 20, Dir: dir, LR: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Notes) != 1 || !strings.Contains(sum.Notes[0], rundir.Curves+" was not drawn") {
+		t.Fatalf("notes %q", sum.Notes)
+	}
+	if _, err := ReadCheckpoint(filepath.Join(dir, rundir.Checkpoint)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -42,6 +42,45 @@ func paletteColor(i int) color.RGBA { return Palette[i%len(Palette)] }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
+// AxisLimit bounds the values plots draw: a value beyond ±AxisLimit is
+// drawn at ±AxisLimit. Wider ranges overflow float64 when gonum/plot places
+// the tick marks (it would loop or panic).
+const AxisLimit = 1e300
+
+// clampAxis limits v to [-AxisLimit, AxisLimit].
+func clampAxis(v float64) float64 { return max(-AxisLimit, min(AxisLimit, v)) }
+
+// drawableRange returns a range gonum/plot can draw around [lo, hi]: both
+// ends finite and within ±AxisLimit, lo < hi, and hi - lo wide enough to
+// tell apart at float64 precision (a constant series of 1e20, say, gets a
+// range of ±0.1% around it; gonum's own ±1 would vanish in rounding).
+// Non-finite ends become the other end, or 0.
+func drawableRange(lo, hi float64) (float64, float64) {
+	if !finite(lo) && !finite(hi) {
+		lo, hi = 0, 0
+	} else if !finite(lo) {
+		lo = hi
+	} else if !finite(hi) {
+		hi = lo
+	}
+	lo, hi = clampAxis(lo), clampAxis(hi)
+	if lo > hi {
+		lo, hi = hi, lo
+	}
+	mag := max(math.Abs(lo), math.Abs(hi))
+	if hi-lo <= mag*1e-9 {
+		pad := max(1, mag*1e-3)
+		if mag < 1e-300 {
+			pad = 1
+		}
+		lo, hi = clampAxis(lo-pad), clampAxis(hi+pad)
+	}
+	return lo, hi
+}
+
+// fitAxis makes an axis range drawable (see drawableRange).
+func fitAxis(a *plot.Axis) { a.Min, a.Max = drawableRange(a.Min, a.Max) }
+
 // newPlot makes a plot with a title, axis labels and a light grid.
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
@@ -76,10 +115,27 @@ func render(p *plot.Plot, w, h int) (image.Image, error) {
 	if w < 100 || h < 80 || w > 10000 || h > 10000 {
 		return nil, fmt.Errorf("plot size %dx%d pixels: want between 100x80 and 10000x10000", w, h)
 	}
+	fitAxis(&p.X)
+	fitAxis(&p.Y)
 	// The canvas fills its image with white (the default background).
 	c := vgimg.NewWith(vgimg.UseImage(image.NewRGBA(image.Rect(0, 0, w, h))), vgimg.UseDPI(plotDPI))
 	m := vg.Points(8)
 	dc := draw.Crop(draw.New(c), m, -m, m, -m)
+	if err := drawPlot(p, dc); err != nil {
+		return nil, err
+	}
+	return c.Image(), nil
+}
+
+// drawPlot draws p onto dc. gonum/plot panics on ranges it cannot place
+// ticks on; drawableRange keeps those out, and a panic that still happens
+// is returned as an error, so that a plot never takes a run down.
+func drawPlot(p *plot.Plot, dc draw.Canvas) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plot %q: gonum/plot failed: %v", p.Title.Text, r)
+		}
+	}()
 	leg := p.Legend
 	r := leg.Rectangle(dc)
 	if lw := r.Max.X - r.Min.X; lw > 0 {
@@ -95,7 +151,7 @@ func render(p *plot.Plot, w, h int) (image.Image, error) {
 	} else {
 		p.Draw(dc)
 	}
-	return c.Image(), nil
+	return nil
 }
 
 func encode(img image.Image, err error) ([]byte, error) {
@@ -134,8 +190,9 @@ type LinePlot struct {
 }
 
 // Image draws the plot. Points whose X or Y is NaN or infinite are
-// dropped; a series whose X and Y differ in length is an error, as is a
-// plot with no finite point at all.
+// dropped and values beyond ±AxisLimit are drawn at ±AxisLimit; a series
+// whose X and Y differ in length is an error, as is a plot with no finite
+// point at all.
 func (lp LinePlot) Image() (image.Image, error) {
 	p := newPlot(lp.Title, lp.XLabel, lp.YLabel)
 	total := 0
@@ -146,7 +203,7 @@ func (lp LinePlot) Image() (image.Image, error) {
 		var xys plotter.XYs
 		for i := range s.X {
 			if finite(s.X[i]) && finite(s.Y[i]) {
-				xys = append(xys, plotter.XY{X: s.X[i], Y: s.Y[i]})
+				xys = append(xys, plotter.XY{X: clampAxis(s.X[i]), Y: clampAxis(s.Y[i])})
 			}
 		}
 		if len(xys) == 0 {
@@ -180,7 +237,7 @@ func (lp LinePlot) Image() (image.Image, error) {
 	if total == 0 {
 		return nil, fmt.Errorf("line plot %q: no finite points to draw", lp.Title)
 	}
-	if lp.YMin < lp.YMax {
+	if lp.YMin < lp.YMax && finite(lp.YMin) && finite(lp.YMax) {
 		p.Y.Min, p.Y.Max = lp.YMin, lp.YMax
 	}
 	return render(p, lp.Width, lp.Height)
@@ -237,7 +294,8 @@ func (hp Histogram) Image() (image.Image, error) {
 		return nil, fmt.Errorf("histogram %q: %d bins, want at most 1000", hp.Title, bins)
 	}
 	lo, hi := hp.Min, hp.Max
-	if !(lo < hi) {
+	fixed := lo < hi && finite(lo) && finite(hi)
+	if !fixed {
 		lo, hi = math.Inf(1), math.Inf(-1)
 		for _, g := range hp.Groups {
 			for _, v := range g.Values {
@@ -253,6 +311,7 @@ func (hp Histogram) Image() (image.Image, error) {
 			lo, hi = lo-0.5, hi+0.5
 		}
 	}
+	lo, hi = drawableRange(lo, hi)
 	ylabel := "share of group"
 	if hp.Counts {
 		ylabel = "count"
@@ -267,10 +326,16 @@ func (hp Histogram) Image() (image.Image, error) {
 		}
 		n := 0
 		for _, v := range g.Values {
-			if !finite(v) || v < lo || v > hi {
+			if !finite(v) {
 				continue
 			}
-			i := min(int((v-lo)/width), bins-1)
+			if !fixed {
+				v = clampAxis(v) // the range spans the data
+			}
+			if v < lo || v > hi {
+				continue
+			}
+			i := max(0, min(int((v-lo)/width), bins-1))
 			h.Bins[i].Weight++
 			n++
 		}
@@ -361,7 +426,6 @@ func (bc BarChart) Image() (image.Image, error) {
 			if !finite(v) {
 				continue
 			}
-			vals[i] = v
 			lo, hi := v, v
 			if g.Lo != nil && finite(g.Lo[i]) {
 				lo = g.Lo[i]
@@ -373,6 +437,8 @@ func (bc BarChart) Image() (image.Image, error) {
 				return nil, fmt.Errorf("bar chart %q: group %q, category %q: interval [%g, %g] does not contain the value %g",
 					bc.Title, g.Name, bc.Categories[i], lo, hi, v)
 			}
+			v, lo, hi = clampAxis(v), clampAxis(lo), clampAxis(hi)
+			vals[i] = v
 			if lo < v || hi > v {
 				pts.XYs = append(pts.XYs, plotter.XY{X: float64(i), Y: v})
 				pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{v - lo, hi - v})
@@ -399,7 +465,7 @@ func (bc BarChart) Image() (image.Image, error) {
 		}
 	}
 	p.NominalX(bc.Categories...)
-	if bc.YMin < bc.YMax {
+	if bc.YMin < bc.YMax && finite(bc.YMin) && finite(bc.YMax) {
 		p.Y.Min, p.Y.Max = bc.YMin, bc.YMax
 	}
 	return render(p, bc.Width, bc.Height)

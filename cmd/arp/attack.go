@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -94,11 +93,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(f.image)
-	if err != nil {
-		return fmt.Errorf("image %s: %v", f.image, err)
-	}
-	d, err := data.DecodeImage(f.image, b)
+	d, err := data.ReadImage(f.image)
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,7 @@ func init() { register(newExplainCmd) }
 
 // Defaults of arp explain.
 const (
-	explainDefaultEps     = 0.075 // the paper's 0.15 on the [-1,1] scale
-	explainPanelMinPixels = 160   // small images are enlarged to at least this size
+	explainDefaultEps = 0.075 // the paper's 0.15 on the [-1,1] scale
 )
 
 type explainFlags struct {
@@ -180,9 +179,6 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 			return fmt.Errorf("--kernel-size %g, --max-dist %g: both must be > 0", f.lime.KernelSize, f.lime.MaxDist)
 		}
 	}
-	if f.scale < 0 {
-		return fmt.Errorf("--scale %d: want a positive factor (0: automatic)", f.scale)
-	}
 	var atk attack.Attack
 	if f.attack != "" {
 		spec, err := attack.ParseSpec(f.attack)
@@ -220,6 +216,10 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 			}
 			return fmt.Errorf("--layer: unknown layer %q; layers with maps: %s", layer, strings.Join(spatial, ", "))
 		}
+	}
+	scale, err := explain.PictureScale(H, W, f.scale)
+	if err != nil {
+		return fmt.Errorf("--%v", err)
 	}
 	dec, err := data.ReadImage(f.image)
 	if err != nil {
@@ -267,10 +267,6 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 	}
 
 	// pictures and explanation.json
-	scale := f.scale
-	if scale == 0 {
-		scale = max(1, (explainPanelMinPixels+max(H, W)-1)/max(H, W))
-	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return fmt.Errorf("--out: %v", err)
 	}

@@ -17,7 +17,8 @@ func main() {
 
 // run executes the arp command line and returns the process exit code.
 // Errors are printed once, as "arp: <message>", with no usage text.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer recoverCrash(args, stderr, &code)
 	// a CPU path the user asked for and this CPU cannot run is refused, not
 	// replaced
 	if err := kernels.EnvError(); err != nil {

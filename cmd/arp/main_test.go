@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // arp runs the command line in-process and returns exit code, stdout and
@@ -64,5 +68,28 @@ func TestHelp(t *testing.T) {
 	code, out, _ = arp(t, "data", "info", "--help")
 	if code != 0 || !strings.Contains(out, "info NAME|PATH") {
 		t.Fatalf("exit %d, help %q", code, out)
+	}
+}
+
+// TestCrashIsOneLine: a panic that escapes every check ends as one `arp:`
+// line naming a crash file that holds the command and the stack.
+func TestCrashIsOneLine(t *testing.T) {
+	crashDir = t.TempDir()
+	defer func() { crashDir = "" }()
+	register(func(*globalOptions) *cobra.Command {
+		return &cobra.Command{Use: "boom", RunE: func(*cobra.Command, []string) error { panic("illegal range\nsecond line") }}
+	})
+	defer func() { subcommands = subcommands[:len(subcommands)-1] }()
+	code, out, errs := arp(t, "boom", "--help=false")
+	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "arp: internal error: illegal range (a bug in arp") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(crashDir, "arp-crash-*.txt"))
+	if len(files) != 1 || !strings.Contains(errs, files[0]) {
+		t.Fatalf("crash files %v, stderr %q", files, errs)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil || !strings.Contains(string(b), "command: arp boom --help=false") || !strings.Contains(string(b), "goroutine") {
+		t.Fatalf("crash file: %v\n%s", err, b)
 	}
 }

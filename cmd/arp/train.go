@@ -274,6 +274,11 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	fmt.Fprintln(stderr)
 	sum, err := train.Run(ctx, m, trainSet, eval, cfg)
 	rep.finish()
+	if sum != nil {
+		for _, n := range sum.Notes {
+			fmt.Fprintf(stderr, "note: %s\n", n)
+		}
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, train.ErrInterrupted):
