@@ -1,7 +1,10 @@
-// Package blas is the GEMM seam of arp's tensor engine: row-major matrix
-// products in float32 ([Sgemm], [SgemmSingle], [Sgemv]) and float64
-// ([Dgemm], [DgemmSingle]) computed either by the system's OpenBLAS or by
-// gonum's pure-Go BLAS.
+// Package blas is the optional external-BLAS seam of arp's tensor engine:
+// row-major matrix products in float32 ([Sgemm], [SgemmSingle], [Sgemv])
+// and float64 ([Dgemm], [DgemmSingle]) computed either by the system's
+// OpenBLAS or by gonum's pure-Go BLAS. The engine computes with its own
+// kernels (package kernels) unless ARP_BLAS names an implementation here
+// (see tensor.SetGemm); this package is kept as the reference the kernels
+// are compared with and for machines where a system BLAS is faster.
 //
 // # Implementations
 //
