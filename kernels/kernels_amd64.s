@@ -15,6 +15,42 @@ DATA ·iota8+24(SB)/4, $6
 DATA ·iota8+28(SB)/4, $7
 GLOBL ·iota8(SB), RODATA|NOPTR, $32
 
+// evenIdx and oddIdx are 0,2,...,30 and 1,3,...,31 as int32.
+DATA ·evenIdx+0(SB)/4, $0
+DATA ·oddIdx+0(SB)/4, $1
+DATA ·evenIdx+4(SB)/4, $2
+DATA ·oddIdx+4(SB)/4, $3
+DATA ·evenIdx+8(SB)/4, $4
+DATA ·oddIdx+8(SB)/4, $5
+DATA ·evenIdx+12(SB)/4, $6
+DATA ·oddIdx+12(SB)/4, $7
+DATA ·evenIdx+16(SB)/4, $8
+DATA ·oddIdx+16(SB)/4, $9
+DATA ·evenIdx+20(SB)/4, $10
+DATA ·oddIdx+20(SB)/4, $11
+DATA ·evenIdx+24(SB)/4, $12
+DATA ·oddIdx+24(SB)/4, $13
+DATA ·evenIdx+28(SB)/4, $14
+DATA ·oddIdx+28(SB)/4, $15
+DATA ·evenIdx+32(SB)/4, $16
+DATA ·oddIdx+32(SB)/4, $17
+DATA ·evenIdx+36(SB)/4, $18
+DATA ·oddIdx+36(SB)/4, $19
+DATA ·evenIdx+40(SB)/4, $20
+DATA ·oddIdx+40(SB)/4, $21
+DATA ·evenIdx+44(SB)/4, $22
+DATA ·oddIdx+44(SB)/4, $23
+DATA ·evenIdx+48(SB)/4, $24
+DATA ·oddIdx+48(SB)/4, $25
+DATA ·evenIdx+52(SB)/4, $26
+DATA ·oddIdx+52(SB)/4, $27
+DATA ·evenIdx+56(SB)/4, $28
+DATA ·oddIdx+56(SB)/4, $29
+DATA ·evenIdx+60(SB)/4, $30
+DATA ·oddIdx+60(SB)/4, $31
+GLOBL ·evenIdx(SB), RODATA|NOPTR, $64
+GLOBL ·oddIdx(SB), RODATA|NOPTR, $64
+
 // func kernA512(p *kargs)
 TEXT ·kernA512(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), DI
@@ -3240,5 +3276,77 @@ TEXT ·transposeBlock256(SB), NOSPLIT, $0-32
 	VMOVUPS Y6, (DI)
 	ADDQ DX, DI
 	VMOVUPS Y7, (DI)
+	VZEROUPPER
+	RET
+
+// func maxPool2x2Block512(r0, r1 unsafe.Pointer, blocks int, w int, base int32, idx *int32, val *float32) int
+TEXT ·maxPool2x2Block512(SB), NOSPLIT, $0-64
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DI
+	MOVQ blocks+16(FP), CX
+	MOVQ w+24(FP), AX
+	MOVL base+32(FP), DX
+	MOVQ idx+40(FP), R8
+	MOVQ val+48(FP), R9
+	VMOVDQU32 ·evenIdx(SB), Z30
+	VMOVDQU32 ·oddIdx(SB), Z31
+	VPBROADCASTD DX, Z29
+	VPADDD Z30, Z29, Z29
+	LEAQ 1(AX), R10
+	VPBROADCASTD R10, Z28
+	VPBROADCASTD AX, Z27
+	MOVL $1, R10
+	VPBROADCASTD R10, Z26
+	MOVL $32, R10
+	VPBROADCASTD R10, Z25
+	VPXORD Z24, Z24, Z24
+	MOVQ CX, R11
+	TESTQ CX, CX
+	JLE maxPool2x2Block512_done
+maxPool2x2Block512_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS (DI), Z2
+	VMOVUPS 64(DI), Z3
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z30, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z31, Z5
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z30, Z6
+	VMOVAPS Z2, Z7
+	VPERMT2PS Z3, Z31, Z7
+	VCMPPS $3, Z5, Z4, K1
+	VCMPPS $3, Z7, Z6, K2
+	KORTESTW K1, K2
+	JNZ maxPool2x2Block512_nan
+	VMAXPS Z5, Z4, Z8
+	VMAXPS Z7, Z6, Z9
+	VMAXPS Z9, Z8, Z8
+	VMOVDQA32 Z28, Z10
+	VMOVAPS Z7, Z11
+	VCMPPS $0, Z8, Z6, K3
+	VMOVDQA32 Z27, K3, Z10
+	VMOVAPS Z6, K3, Z11
+	VCMPPS $0, Z8, Z5, K4
+	VMOVDQA32 Z26, K4, Z10
+	VMOVAPS Z5, K4, Z11
+	VCMPPS $0, Z8, Z4, K5
+	VMOVDQA32 Z24, K5, Z10
+	VMOVAPS Z4, K5, Z11
+	VPADDD Z29, Z10, Z10
+	VMOVDQU32 Z10, (R8)
+	VMOVUPS Z11, (R9)
+	VPADDD Z25, Z29, Z29
+	ADDQ $128, SI
+	ADDQ $128, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ maxPool2x2Block512_loop
+maxPool2x2Block512_nan:
+maxPool2x2Block512_done:
+	SUBQ CX, R11
+	MOVQ R11, ret+56(FP)
 	VZEROUPPER
 	RET

@@ -51,3 +51,10 @@ var (
 	micro256 = micro{shape: shape{6, 2, 8}, kernA: kernA256, kernB: kernB256,
 		narrow: &micro{shape: shape{3, 3, 8}, kernA: kernA256n}}
 )
+
+// maxPool2x2Block512 pools blocks of 16 windows (see MaxPool2x2Row) and
+// returns how many blocks it did: all, or those before the first one
+// holding a NaN.
+//
+//go:noescape
+func maxPool2x2Block512(r0, r1 unsafe.Pointer, blocks int, w int, base int32, idx *int32, val *float32) int

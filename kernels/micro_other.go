@@ -19,3 +19,7 @@ var (
 	micro512 = microGo32
 	micro256 = microGo32
 )
+
+func maxPool2x2Block512(r0, r1 unsafe.Pointer, blocks int, w int, base int32, idx *int32, val *float32) int {
+	panic("kernels: no AVX-512 kernels in this build")
+}

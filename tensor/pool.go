@@ -1,6 +1,10 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/arp-robustness/arp/kernels"
+)
 
 // PoolOutShape returns the output shape of a 2-D pooling window kh x kw
 // placed by p on x of shape [N,C,H,W].
@@ -502,6 +506,7 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	sh, sw := p.StrideH, p.StrideW
 	inside := p.PadTop == 0 && p.PadLeft == 0 && (g.oh-1)*sh+g.kh <= g.h && (g.ow-1)*sw+g.kw <= g.w
+	fast := inside && g.kh == 2 && g.kw == 2 && sw == 2 // every window by pool2x2Row
 	for nc := lo; nc < hi; nc++ {
 		base := nc * hw
 		xc := x[base : base+hw]
@@ -509,8 +514,12 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 		for oy := 0; oy < g.oh; oy++ {
 			o := out[oy*g.ow : (oy+1)*g.ow]
 			y0 := oy*sh - p.PadTop
-			if inside && g.kh == 2 && g.kw == 2 && sw == 2 {
-				pool2x2Row(xc, y0*g.w, g.w, o, int32(base))
+			if fast {
+				var v []float32
+				if vals != nil {
+					v = vals[nc*ohw+oy*g.ow : nc*ohw+(oy+1)*g.ow]
+				}
+				pool2x2Row(xc, y0*g.w, g.w, o, int32(base), v)
 				continue
 			}
 			i0, i1 := max(y0, 0), min(y0+g.kh, g.h)
@@ -524,7 +533,7 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 				o[ox] = int32(base + windowArgmax(xc, g.w, i0, i1, j0, j1))
 			}
 		}
-		if vals != nil {
+		if vals != nil && !fast {
 			pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
 		}
 		if off != 0 {
@@ -539,10 +548,14 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 
 // pool2x2Row fills one output row o of a 2x2, stride-2 pool whose window
 // rows start at flat offset r (row width w) of the channel xc.
-func pool2x2Row(xc []float32, r, w int, o []int32, base int32) {
+func pool2x2Row(xc []float32, r, w int, o []int32, base int32, v []float32) {
 	r0 := xc[r : r+w]
 	r1 := xc[r+w : r+2*w]
-	for ox := range o {
+	done := 0
+	if v != nil {
+		done = kernels.MaxPool2x2Row(r0, r1, w, base+int32(r), o, v)
+	}
+	for ox := done; ox < len(o); ox++ {
 		j := 2 * ox
 		a, b, c, d := r0[j], r0[j+1], r1[j], r1[j+1]
 		m := max(max(a, b), max(c, d))
@@ -557,10 +570,12 @@ func pool2x2Row(xc []float32, r, w int, o []int32, base int32) {
 			off = 0
 		}
 		if m != m { // a NaN: windowArgmax's exact path picks the first one
-			o[ox] = base + int32(windowArgmax(xc, w, r/w, r/w+2, j, j+2))
-			continue
+			off = windowArgmax(xc, w, r/w, r/w+2, j, j+2) - r - j
 		}
 		o[ox] = base + int32(r+j+off)
+		if v != nil {
+			v[ox] = xc[r+j+off]
+		}
 	}
 }
 

@@ -333,6 +333,10 @@ func TestMaxPool32MatchesFloat64(t *testing.T) {
 		{3, 2, Conv2dParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, 7, 9, 2},
 		{3, 1, Conv2dParams{}, 6, 6, 1},
 		{2, 3, Conv2dParams{PadTop: 2, PadLeft: 2}, 7, 7, 2},
+		// rows of 16 windows and more: the vector kernels (values too)
+		{2, 2, Conv2dParams{}, 6, 64, 0},
+		{2, 2, Conv2dParams{}, 6, 66, 1},
+		{2, 2, Conv2dParams{}, 7, 96, 2},
 	}
 	for ci, c := range cases {
 		c.p.StrideH, c.p.StrideW = c.s, c.s
@@ -352,9 +356,17 @@ func TestMaxPool32MatchesFloat64(t *testing.T) {
 		}
 		got, _ := MaxPool2dIndices(FromFloat32(v32, 2, 3, c.h, c.w), c.k, c.k, c.p)
 		want, _ := MaxPool2dIndices(FromFloat64(v64, 2, 3, c.h, c.w), c.k, c.k, c.p)
+		vals, got2 := MaxPool2d(FromFloat32(v32, 2, 3, c.h, c.w), c.k, c.k, c.p)
 		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("case %d: output %d picks %d, float64 path picks %d", ci, i, got[i], want[i])
+			if got[i] != want[i] || got2[i] != want[i] {
+				t.Fatalf("case %d: output %d picks %d (with values %d), float64 path picks %d", ci, i, got[i], got2[i], want[i])
+			}
+			wv := float32(0)
+			if want[i] >= 0 {
+				wv = v32[want[i]]
+			}
+			if math.Float32bits(vals.f32[i]) != math.Float32bits(wv) {
+				t.Fatalf("case %d: output %d value %v, want %v", ci, i, vals.f32[i], wv)
 			}
 		}
 	}
