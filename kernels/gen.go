@@ -341,17 +341,17 @@ func pool2x2(e *emitter) {
 	e.f("MOVQ val+48(FP), R9")
 	e.f("VMOVDQU32 ·evenIdx(SB), Z30") // 0,2,...,30: lane permutation and index steps
 	e.f("VMOVDQU32 ·oddIdx(SB), Z31")
-	e.f("VPBROADCASTD DX, Z29")            // window base index
-	e.f("VPADDD Z30, Z29, Z29")            // + 2j
+	e.f("VPBROADCASTD DX, Z29") // window base index
+	e.f("VPADDD Z30, Z29, Z29") // + 2j
 	e.f("LEAQ 1(AX), R10")
-	e.f("VPBROADCASTD R10, Z28")           // offset of d: w+1
-	e.f("VPBROADCASTD AX, Z27")            // offset of c: w
+	e.f("VPBROADCASTD R10, Z28") // offset of d: w+1
+	e.f("VPBROADCASTD AX, Z27")  // offset of c: w
 	e.f("MOVL $1, R10")
-	e.f("VPBROADCASTD R10, Z26")           // offset of b: 1
+	e.f("VPBROADCASTD R10, Z26") // offset of b: 1
 	e.f("MOVL $32, R10")
-	e.f("VPBROADCASTD R10, Z25")           // index step per block
-	e.f("VPXORD Z24, Z24, Z24")            // offset of a: 0
-	e.f("MOVQ CX, R11") // blocks asked for
+	e.f("VPBROADCASTD R10, Z25") // index step per block
+	e.f("VPXORD Z24, Z24, Z24")  // offset of a: 0
+	e.f("MOVQ CX, R11")          // blocks asked for
 	e.f("TESTQ CX, CX")
 	e.f("JLE %s_done", name)
 	e.label(name + "_loop")
