@@ -574,3 +574,22 @@ func TestRandomnessPerImage(t *testing.T) {
 		})
 	}
 }
+
+// TestAttentionLossLambdaZero: lambda=0 in a spec is the plain
+// cross-entropy attack, not the default weight 1.
+func TestAttentionLossLambdaZero(t *testing.T) {
+	for spec, want := range map[string]float64{"attention-loss": 1, "attention-loss:lambda=0": 0, "attention-loss:lambda=2.5": 2.5} {
+		sp, err := ParseSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.Config.Eps = 0.1
+		a, err := sp.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Settings()["lambda"]; got != want {
+			t.Errorf("%s: lambda %v, want %v", spec, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/autograd"
@@ -31,8 +32,8 @@ type AttentionLoss struct {
 	Alpha         float64
 	Restarts      int
 	NoRandomStart bool
-	Lambda        float64
-	Layer         string // default: the model's attention layer
+	Lambda        *float64 // weight of the attention term; nil: 1
+	Layer         string   // default: the model's attention layer
 }
 
 // NewAttentionLoss returns the adaptive attention-loss attack with budget
@@ -43,9 +44,14 @@ func NewAttentionLoss(eps float64, seed uint64) *AttentionLoss {
 
 func (a *AttentionLoss) Name() string { return "attention-loss" }
 
-func (a *AttentionLoss) steps() int      { return orDefault(a.Steps, 20) }
-func (a *AttentionLoss) restarts() int   { return orDefault(a.Restarts, 1) }
-func (a *AttentionLoss) lambda() float64 { return orDefaultF(a.Lambda, 1) }
+func (a *AttentionLoss) steps() int    { return orDefault(a.Steps, 20) }
+func (a *AttentionLoss) restarts() int { return orDefault(a.Restarts, 1) }
+func (a *AttentionLoss) lambda() float64 {
+	if a.Lambda == nil {
+		return 1
+	}
+	return *a.Lambda
+}
 func (a *AttentionLoss) alpha() float64 {
 	if a.Alpha > 0 {
 		return a.Alpha
@@ -74,8 +80,8 @@ func (a *AttentionLoss) Perturb(ctx context.Context, m nn.Classifier, x *tensor.
 	if err := validate(a.Name(), m, x, y, a.Eps); err != nil {
 		return nil, err
 	}
-	if a.Lambda < 0 {
-		return nil, fmt.Errorf("%s: lambda %g must be >= 0", a.Name(), a.Lambda)
+	if l := a.lambda(); !(l >= 0) || math.IsInf(l, 0) {
+		return nil, fmt.Errorf("%s: lambda %g must be a finite number >= 0", a.Name(), l)
 	}
 	layer, err := attentionLayer(a.Name(), m, a.Layer)
 	if err != nil {

@@ -32,7 +32,7 @@ type Config struct {
 	Queries       int      // square: query budget per image
 	PInit         float64  // square: initial window fraction
 	Threshold     float64  // gated-step-ll: IoU threshold
-	Lambda        float64  // attention-loss: weight of the attention term
+	Lambda        *float64 // attention-loss: weight of the attention term; nil: 1
 	Layer         string   // gated-step-ll, attention-loss: attention layer
 }
 
@@ -159,7 +159,7 @@ func New(name string, cfg Config) (Attack, error) {
 		v    float64
 	}{{"steps", float64(cfg.Steps)}, {"step size", cfg.Alpha}, {"restarts", float64(cfg.Restarts)},
 		{"kappa", cfg.Kappa}, {"initial constant", cfg.InitialConst}, {"binary steps", float64(cfg.BinarySteps)},
-		{"queries", float64(cfg.Queries)}, {"lambda", cfg.Lambda}} {
+		{"queries", float64(cfg.Queries)}} {
 		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return nil, fmt.Errorf("%s: %s %g must be >= 0", name, f.what, f.v)
 		}
@@ -169,6 +169,9 @@ func New(name string, cfg Config) (Attack, error) {
 	}
 	if cfg.Threshold < 0 || cfg.Threshold > 1 || math.IsNaN(cfg.Threshold) {
 		return nil, fmt.Errorf("%s: IoU threshold %g must be in [0,1]", name, cfg.Threshold)
+	}
+	if cfg.Lambda != nil && (*cfg.Lambda < 0 || math.IsNaN(*cfg.Lambda) || math.IsInf(*cfg.Lambda, 0)) {
+		return nil, fmt.Errorf("%s: lambda %g must be a finite number >= 0", name, *cfg.Lambda)
 	}
 	if cfg.Smoothing != nil && (*cfg.Smoothing < 0 || *cfg.Smoothing >= 1) {
 		return nil, fmt.Errorf("%s: label smoothing %g must be in [0,1)", name, *cfg.Smoothing)
@@ -279,7 +282,9 @@ func parseSpec(spec string) (string, Config, error) {
 		case "threshold":
 			cfg.Threshold, err = num()
 		case "lambda":
-			cfg.Lambda, err = num()
+			var l float64
+			l, err = num()
+			cfg.Lambda = &l
 		case "decay":
 			var d float64
 			d, err = num()

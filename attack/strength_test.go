@@ -165,7 +165,7 @@ func TestAttentionLossMovesAttention(t *testing.T) {
 		t.Fatal(err)
 	}
 	distance := func(lambda float64) float64 {
-		a := &AttentionLoss{Base: Base{Eps: 0.03}, Steps: 5, NoRandomStart: true, Lambda: lambda}
+		a := &AttentionLoss{Base: Base{Eps: 0.03}, Steps: 5, NoRandomStart: true, Lambda: &lambda}
 		adv, err := a.Perturb(context.Background(), m, x, y)
 		if err != nil {
 			t.Fatal(err)
@@ -190,7 +190,7 @@ func TestAttentionLossMovesAttention(t *testing.T) {
 		}
 		return d / float64(len(maps)*784)
 	}
-	plain, adaptive := distance(1e-9), distance(50)
+	plain, adaptive := distance(0), distance(50)
 	t.Logf("mean |clean mask - adversarial map/max|: %.4f without the attention term, %.4f with lambda 50", plain, adaptive)
 	if adaptive <= plain {
 		t.Errorf("the attention term did not move the attention: %.4f <= %.4f", adaptive, plain)
