@@ -127,6 +127,10 @@ func opCases() []opCase {
 		{"avgpool-same-nopad", func(x []*Var) *Var {
 			return AvgPool2d(x[0], 3, 3, Conv2dParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, false)
 		}, []gen{u(1, 1, 5, 4)}, false},
+		{"avgpool-3x3-s1-countpad", func(x []*Var) *Var { return Square(AvgPool2d(x[0], 3, 3, same(1, 1), true)) }, []gen{u(2, 2, 5, 4)}, false},
+		{"avgpool-strided-countpad", func(x []*Var) *Var {
+			return Square(AvgPool2d(x[0], 3, 2, Conv2dParams{StrideH: 2, StrideW: 3, PadTop: 1, PadBottom: 2, PadLeft: 0, PadRight: 1}, true))
+		}, []gen{u(1, 2, 6, 7)}, false},
 		{"global-avgpool", func(x []*Var) *Var { return Square(GlobalAvgPool(x[0])) }, []gen{u(2, 3, 2, 2)}, false},
 		{"resize-up", func(x []*Var) *Var { return Square(ResizeBilinear(x[0], 7, 5, false)) }, []gen{u(1, 2, 3, 2)}, false},
 		{"resize-down", func(x []*Var) *Var { return ResizeBilinear(x[0], 2, 3, false) }, []gen{u(1, 1, 5, 7)}, false},

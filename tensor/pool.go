@@ -132,9 +132,14 @@ func maxPoolRange[T Float](x []T, g convGeom, idx []int32, vals []T, lo, hi int,
 func AvgPool2d(x *Tensor, kh, kw int, p Conv2dParams, countPad bool) *Tensor {
 	g, oshape := PoolOutShape("tensor.AvgPool2d", x.shape, kh, kw, p)
 	out := Zeros(x.dtype, oshape...)
-	if x.dtype == Float32 {
+	switch {
+	case g.p.DilationH == 1 && g.p.DilationW == 1 && x.dtype == Float32:
+		avgPoolSeparable(x.f32, out.f32, g, countPad, false)
+	case g.p.DilationH == 1 && g.p.DilationW == 1:
+		avgPoolSeparable(x.f64, out.f64, g, countPad, false)
+	case x.dtype == Float32:
 		avgPool(x.f32, out.f32, g, countPad, false)
-	} else {
+	default:
 		avgPool(x.f64, out.f64, g, countPad, false)
 	}
 	return out
@@ -148,15 +153,22 @@ func AvgPool2dT(gy *Tensor, xshape []int, kh, kw int, p Conv2dParams, countPad b
 		Panicf("tensor.AvgPool2dT", "gradient %v does not match pooled shape %v of input %v", gy.shape, oshape, xshape)
 	}
 	out := Zeros(gy.dtype, xshape...)
-	if gy.dtype == Float32 {
+	switch {
+	case g.p.DilationH == 1 && g.p.DilationW == 1 && gy.dtype == Float32:
+		avgPoolSeparable(out.f32, gy.f32, g, countPad, true)
+	case g.p.DilationH == 1 && g.p.DilationW == 1:
+		avgPoolSeparable(out.f64, gy.f64, g, countPad, true)
+	case gy.dtype == Float32:
 		avgPool(out.f32, gy.f32, g, countPad, true)
-	} else {
+	default:
 		avgPool(out.f64, gy.f64, g, countPad, true)
 	}
 	return out
 }
 
-// avgPool computes y = A x (adjoint=false) or x = A^T y (adjoint=true).
+// avgPool computes y = A x (adjoint=false) or x = A^T y (adjoint=true)
+// directly, window by window (dilated windows, and the reference that
+// avgPoolSeparable is tested against); the result must start zeroed.
 func avgPool[T Float](x, y []T, g convGeom, countPad, adjoint bool) {
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
