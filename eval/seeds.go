@@ -24,7 +24,11 @@ type SeedGroup struct {
 type SeedCell struct {
 	Norm   string  `json:"norm,omitempty"` // "" for the clean accuracy
 	Eps    float64 `json:"eps,omitempty"`
-	Attack string  `json:"attack"` // "clean", the attack's spec, or "worst case"
+	Attack string  `json:"attack"` // "clean", the attack's spec (the first report's), or "worst case"
+	// Index is the attack's position in its threat model (-1: clean or
+	// worst case). Attacks pair by position and name; their settings may
+	// differ between models (a weight tuned per model), which Notes say.
+	Index int `json:"index"`
 }
 
 func (c SeedCell) String() string {
@@ -61,11 +65,13 @@ type SeedComparison struct {
 	Diffs [][2]string `json:"diffs"`
 	// Pairing says how seeds were paired: by the training seed recorded
 	// in every report, or by the reports' order within each group.
-	Pairing string    `json:"pairing"`
-	Images  string    `json:"images"`
-	Mode    string    `json:"mode"`
-	Attacks []string  `json:"attacks"`
-	Rows    []SeedRow `json:"rows"`
+	Pairing string   `json:"pairing"`
+	Images  string   `json:"images"`
+	Mode    string   `json:"mode"`
+	Attacks []string `json:"attacks"`
+	// Notes name the attacks whose settings differ between reports.
+	Notes []string  `json:"notes,omitempty"`
+	Rows  []SeedRow `json:"rows"`
 }
 
 // CompareSeeds puts several training recipes side by side over their
@@ -108,9 +114,8 @@ func CompareSeeds(groups []SeedGroup, diffs [][2]string) (*SeedComparison, error
 	for _, g := range groups {
 		c.Groups = append(c.Groups, g.Name)
 	}
-	for _, a := range attackSpecs(ref) {
-		c.Attacks = append(c.Attacks, a)
-	}
+	c.Attacks = attackSpecs(ref)
+	c.Notes = specNotes(groups)
 	// pairings
 	pairs := make([][][2]int, len(diffs)) // per diff: report indices (a, b) per seed
 	bySeed := true
@@ -214,7 +219,7 @@ func sameEvaluation(a, b *Report) error {
 		return fmt.Errorf("other images: %s vs %s", a.ImagesLine(), b.ImagesLine())
 	case a.Mode != b.Mode:
 		return fmt.Errorf("mode %s vs %s", a.Mode, b.Mode)
-	case !slices.Equal(attackSpecs(a), attackSpecs(b)):
+	case !slices.Equal(attackNames(a), attackNames(b)):
 		return fmt.Errorf("attacks %s vs %s", strings.Join(attackSpecs(a), ","), strings.Join(attackSpecs(b), ","))
 	case !slices.EqualFunc(a.Threats, b.Threats, func(x, y Threat) bool { return x.Norm == y.Norm && x.Eps == y.Eps }):
 		return fmt.Errorf("budgets %s vs %s", budgets(a), budgets(b))
@@ -236,6 +241,39 @@ func attackSpecs(r *Report) []string {
 	return out
 }
 
+// attackNames lists the attacks of every threat model by name, in order.
+func attackNames(r *Report) []string {
+	var out []string
+	for _, t := range r.Threats {
+		for _, a := range t.Attacks {
+			out = append(out, t.Norm+"/"+a.Name)
+		}
+	}
+	return out
+}
+
+// specNotes says which attacks' settings differ between the reports.
+func specNotes(groups []SeedGroup) []string {
+	var notes []string
+	ref := groups[0].Reports[0]
+	for t, th := range ref.Threats {
+		for k, a := range th.Attacks {
+			var diff []string
+			for _, g := range groups {
+				for i, r := range g.Reports {
+					if s := r.Threats[t].Attacks[k].Spec; s != a.Spec {
+						diff = append(diff, fmt.Sprintf("%s (%s seed %d)", s, g.Name, seedOf(r, i)))
+					}
+				}
+			}
+			if len(diff) > 0 {
+				notes = append(notes, fmt.Sprintf("%s eps %g, attack %d: %s, or %s", th.Norm, th.Eps, k+1, a.Spec, strings.Join(diff, ", ")))
+			}
+		}
+	}
+	return notes
+}
+
 func budgets(r *Report) string {
 	var parts []string
 	for _, t := range r.Threats {
@@ -247,12 +285,12 @@ func budgets(r *Report) string {
 // cells lists the cells of a report: the clean accuracy, then per threat
 // every attack and the worst case.
 func cells(r *Report) []SeedCell {
-	out := []SeedCell{{Attack: "clean"}}
+	out := []SeedCell{{Attack: "clean", Index: -1}}
 	for _, t := range r.Threats {
-		for _, a := range t.Attacks {
-			out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: a.Spec})
+		for k, a := range t.Attacks {
+			out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: a.Spec, Index: k})
 		}
-		out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: "worst case"})
+		out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: "worst case", Index: -1})
 	}
 	return out
 }
@@ -266,13 +304,11 @@ func accuracy(r *Report, c SeedCell) float64 {
 		if t.Norm != c.Norm || t.Eps != c.Eps {
 			continue
 		}
-		if c.Attack == "worst case" {
+		if c.Index < 0 {
 			return t.Worst.Accuracy
 		}
-		for _, a := range t.Attacks {
-			if a.Spec == c.Attack {
-				return a.Accuracy.Accuracy
-			}
+		if c.Index < len(t.Attacks) {
+			return t.Attacks[c.Index].Accuracy.Accuracy
 		}
 	}
 	return math.NaN()
@@ -285,6 +321,9 @@ func (c *SeedComparison) Markdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Seeds compared\n\nImages: %s. Mode: %s. Accuracy in %%: mean over seeds [95%% t interval]; differences are paired by %s, first minus second, per seed in brackets after the mean.\n\n",
 		c.Images, c.Mode, c.Pairing)
+	for _, n := range c.Notes {
+		fmt.Fprintf(&b, "Settings differ between models: %s.\n\n", n)
+	}
 	head := []string{"cell"}
 	for i, g := range c.Groups {
 		n := 0

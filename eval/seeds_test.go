@@ -61,9 +61,16 @@ func TestCompareSeeds(t *testing.T) {
 		t.Fatalf("other subset: %v", err)
 	}
 	pgd := seedReport(1, 0.99, 0.5, 0.4, sub)
-	pgd.Threats[0].Attacks[0].Spec = "pgd"
+	pgd.Threats[0].Attacks[0].Spec, pgd.Threats[0].Attacks[0].Name = "pgd", "pgd"
 	if _, err := CompareSeeds([]SeedGroup{adv, {Name: "x", Reports: []*Report{pgd}}}, nil); err == nil || !strings.Contains(err.Error(), "attacks fgsm vs pgd") {
 		t.Fatalf("other attacks: %v", err)
+	}
+	// the same attack with other settings (a weight tuned per model) pairs, with a note
+	tuned := seedReport(1, 0.99, 0.5, 0.4, sub)
+	tuned.Threats[0].Attacks[0].Spec = "fgsm:smoothing=0.1"
+	c2, err := CompareSeeds([]SeedGroup{adv, {Name: "x", Reports: []*Report{tuned}}}, nil)
+	if err != nil || len(c2.Notes) != 1 || !strings.Contains(c2.Notes[0], "fgsm:smoothing=0.1 (x seed 1)") {
+		t.Fatalf("tuned settings: %v %v", err, c2)
 	}
 	if _, err := CompareSeeds([]SeedGroup{adv, arp}, [][2]string{{"arp", "trades"}}); err == nil {
 		t.Fatal("unknown group accepted")
