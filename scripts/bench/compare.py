@@ -26,8 +26,9 @@ PyTorch runs twice per case and round:
   nchw  torch_bench.py with its defaults (NCHW tensors) in the caller's
         environment, the second PyTorch column (skip with --no-nchw).
 
-Both use torch.set_num_threads(threads). arp uses the kernels and BLAS
-library it picks itself (see `arp version`). Needs Debian's python3-torch.
+Both use torch.set_num_threads(threads). arp is built with CGO_ENABLED=0
+and computes with its own kernels for the CPU (see `arp version`). Needs
+Debian's python3-torch.
 """
 import argparse, json, os, statistics, subprocess, sys
 
@@ -83,7 +84,9 @@ def main():
         a.cases = "forward,stepll,pgd10"
     benv = best_env()
     sides = ["arp", "torch", "nchw"] if not a.no_nchw else ["arp", "torch"]
-    subprocess.run(["go", "build", "-o", a.arp, "./cmd/arp"], check=True, cwd=ROOT)
+    # arp is built without cgo: its own kernels, no OpenBLAS (ARP_BLAS is
+    # ignored by such a binary's default path; see `arp version`)
+    subprocess.run(["go", "build", "-o", a.arp, "./cmd/arp"], check=True, cwd=ROOT, env=dict(os.environ, CGO_ENABLED="0"))
     info = subprocess.run([a.arp, "version"], check=True, capture_output=True, text=True).stdout
     common = ["--batch", str(a.batch), "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
     if a.lrn:
