@@ -464,7 +464,7 @@ func col2im[T Float](g ConvGeom, cols, x []T) {
 
 // wgradBlock is how many output pixels one weight-gradient microkernel
 // call sums over (its B, the transposed output gradient, stays in L1).
-const wgradBlock = 128
+const wgradBlock = 256
 
 // ConvWeightGrad computes dw = the gradient of ConvForward with respect to
 // w for input x and output gradient gy, overwriting dw [F,C,KH,KW].
