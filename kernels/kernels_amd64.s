@@ -3350,3 +3350,129 @@ maxPool2x2Block512_done:
 	MOVQ R11, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func adamBlock512(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
+TEXT ·adamBlock512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), AX
+	VBROADCASTSS 0(AX), Z8
+	VBROADCASTSS 4(AX), Z9
+	VBROADCASTSS 8(AX), Z10
+	VBROADCASTSS 12(AX), Z11
+	VBROADCASTSS 16(AX), Z12
+	VBROADCASTSS 20(AX), Z13
+	VBROADCASTSS 24(AX), Z14
+	MOVL 36(AX), DX
+	TESTL DX, DX
+	JZ adamBlock512_l2
+	VBROADCASTSS 28(AX), Z15
+	JMP adamBlock512_start
+adamBlock512_l2:
+	VBROADCASTSS 32(AX), Z15
+adamBlock512_start:
+	SHRQ $4, CX
+	TESTQ CX, CX
+	JLE adamBlock512_done
+adamBlock512_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (DI), Z1
+	TESTL DX, DX
+	JZ adamBlock512_coupled
+	VMULPS Z15, Z1, Z1
+	JMP adamBlock512_moments
+adamBlock512_coupled:
+	VMULPS Z1, Z15, Z2
+	VADDPS Z2, Z0, Z0
+adamBlock512_moments:
+	VMULPS (R8), Z8, Z2
+	VMULPS Z0, Z9, Z3
+	VADDPS Z3, Z2, Z2
+	VMULPS Z0, Z11, Z3
+	VMULPS Z0, Z3, Z3
+	VMULPS (R9), Z10, Z4
+	VADDPS Z3, Z4, Z4
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z4, (R9)
+	VSQRTPS Z4, Z5
+	VDIVPS Z14, Z5, Z5
+	VADDPS Z12, Z5, Z5
+	VMULPS Z2, Z13, Z6
+	VDIVPS Z5, Z6, Z6
+	VSUBPS Z6, Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ adamBlock512_loop
+adamBlock512_done:
+	VZEROUPPER
+	RET
+
+// func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
+TEXT ·adamBlock256(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), AX
+	VBROADCASTSS 0(AX), Y8
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 8(AX), Y10
+	VBROADCASTSS 12(AX), Y11
+	VBROADCASTSS 16(AX), Y12
+	VBROADCASTSS 20(AX), Y13
+	VBROADCASTSS 24(AX), Y14
+	MOVL 36(AX), DX
+	TESTL DX, DX
+	JZ adamBlock256_l2
+	VBROADCASTSS 28(AX), Y15
+	JMP adamBlock256_start
+adamBlock256_l2:
+	VBROADCASTSS 32(AX), Y15
+adamBlock256_start:
+	SHRQ $3, CX
+	TESTQ CX, CX
+	JLE adamBlock256_done
+adamBlock256_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (DI), Y1
+	TESTL DX, DX
+	JZ adamBlock256_coupled
+	VMULPS Y15, Y1, Y1
+	JMP adamBlock256_moments
+adamBlock256_coupled:
+	VMULPS Y1, Y15, Y2
+	VADDPS Y2, Y0, Y0
+adamBlock256_moments:
+	VMULPS (R8), Y8, Y2
+	VMULPS Y0, Y9, Y3
+	VADDPS Y3, Y2, Y2
+	VMULPS Y0, Y11, Y3
+	VMULPS Y0, Y3, Y3
+	VMULPS (R9), Y10, Y4
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y2, (R8)
+	VMOVUPS Y4, (R9)
+	VSQRTPS Y4, Y5
+	VDIVPS Y14, Y5, Y5
+	VADDPS Y12, Y5, Y5
+	VMULPS Y2, Y13, Y6
+	VDIVPS Y5, Y6, Y6
+	VSUBPS Y6, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ adamBlock256_loop
+adamBlock256_done:
+	VZEROUPPER
+	RET

@@ -58,3 +58,12 @@ var (
 //
 //go:noescape
 func maxPool2x2Block512(r0, r1 unsafe.Pointer, blocks int, w int, base int32, idx *int32, val *float32) int
+
+// adamBlock512 and adamBlock256 apply Adam's update to n elements (a
+// multiple of 16 or 8); see AdamStep32.
+//
+//go:noescape
+func adamBlock512(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
+
+//go:noescape
+func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)

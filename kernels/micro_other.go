@@ -23,3 +23,11 @@ var (
 func maxPool2x2Block512(r0, r1 unsafe.Pointer, blocks int, w int, base int32, idx *int32, val *float32) int {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func adamBlock512(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts) {
+	panic("kernels: no AVX-512 kernels in this build")
+}
+
+func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts) {
+	panic("kernels: no AVX2 kernels in this build")
+}

@@ -14,6 +14,7 @@ import (
 	"math"
 
 	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/kernels"
 	"github.com/arp-robustness/arp/tensor"
 )
 
@@ -248,27 +249,16 @@ func adamStep[T tensor.Float](w, g, m, v []T, lr, b1, b2, eps, wd, bc1, bc2 floa
 
 // adamStep32 is adamStep in float32 arithmetic, as PyTorch does it for
 // float32 parameters (and about twice as fast as widening every element to
-// float64 for the square root and the division).
+// float64 for the square root and the division): kernels.AdamStep32, whose
+// vector paths give the bits of its Go loop, on every worker's share.
 func adamStep32(w, g, m, v []float32, lr, b1, b2, eps, wd, stepSize, sq float64, decoupled bool) {
-	fb1, fb2 := float32(b1), float32(b2)
-	f1b1, f1b2 := float32(1-b1), float32(1-b2)
-	feps, fstep, fsq := float32(eps), float32(stepSize), float32(sq)
-	fdecay, fwd := float32(1-lr*wd), float32(wd)
+	c := kernels.AdamConsts{B1: float32(b1), OneMinusB1: float32(1 - b1), B2: float32(b2), OneMinusB2: float32(1 - b2),
+		Eps: float32(eps), Step: float32(stepSize), SqrtBC2: float32(sq), Decay: float32(1 - lr*wd), WD: float32(wd)}
+	if decoupled {
+		c.Decoupled = 1
+	}
 	tensor.ParallelFor(len(w), 1<<14, func(lo, hi int) {
-		w := w[lo:hi]
-		g, m, v := g[lo:hi][:len(w)], m[lo:hi][:len(w)], v[lo:hi][:len(w)]
-		for j := range w {
-			gj, wj := g[j], w[j]
-			if decoupled {
-				wj *= fdecay
-			} else {
-				gj += fwd * wj
-			}
-			mj := fb1*m[j] + f1b1*gj
-			vj := fb2*v[j] + f1b2*gj*gj
-			m[j], v[j] = mj, vj
-			w[j] = wj - fstep*mj/(float32(math.Sqrt(float64(vj)))/fsq+feps)
-		}
+		kernels.AdamStep32(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &c)
 	})
 }
 
