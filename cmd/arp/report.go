@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
@@ -120,25 +121,31 @@ func runReportSeeds(cmd *cobra.Command, args []string, f *seedsFlags) error {
 	}
 	out := cmd.OutOrStdout()
 	if f.mdOut == "" {
-		_, err := out.Write(md.Bytes())
-		if err != nil {
+		if _, err := out.Write(md.Bytes()); err != nil {
 			return err
 		}
-	} else {
-		if err := checkpoint.AtomicWriteFile(f.mdOut, md.Bytes(), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "wrote %s\n", f.mdOut)
 	}
-	if f.jsonOut != "" {
-		b, err := json.MarshalIndent(c, "", "  ")
+	return writeMarkdownJSON(out, f.mdOut, md.Bytes(), f.jsonOut, c)
+}
+
+// writeMarkdownJSON writes md to mdPath and v as indented JSON to
+// jsonPath (each skipped when its path is ""), atomically, and says so.
+func writeMarkdownJSON(out io.Writer, mdPath string, md []byte, jsonPath string, v any) error {
+	if mdPath != "" {
+		if err := checkpoint.AtomicWriteFile(mdPath, md, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wrote %s\n", mdPath)
+	}
+	if jsonPath != "" {
+		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := checkpoint.AtomicWriteFile(f.jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := checkpoint.AtomicWriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "wrote %s\n", f.jsonOut)
+		fmt.Fprintf(out, "wrote %s\n", jsonPath)
 	}
 	return nil
 }

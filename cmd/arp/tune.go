@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 
-	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/tensor"
@@ -126,21 +124,5 @@ func runTune(cmd *cobra.Command, g *globalOptions, f *tuneFlags) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprint(out, md.String())
 	fmt.Fprintf(out, "\nin arp eval: --attacks ...,%s,...\n", rep.Spec)
-	if f.mdOut != "" {
-		if err := checkpoint.AtomicWriteFile(f.mdOut, []byte(md.String()), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "wrote %s\n", f.mdOut)
-	}
-	if f.jsonOut != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := checkpoint.AtomicWriteFile(f.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "wrote %s\n", f.jsonOut)
-	}
-	return nil
+	return writeMarkdownJSON(out, f.mdOut, []byte(md.String()), f.jsonOut, rep)
 }
