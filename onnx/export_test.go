@@ -81,65 +81,84 @@ func TestRoundTrip(t *testing.T) {
 			if !slices.Equal(meta2.InputSize, meta.InputSize) || meta2.AttentionLayer != m.Spec.Attention {
 				t.Fatalf("metadata from the file %+v, want %+v", meta2, meta)
 			}
-			g, err := Import(dm, meta2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(g.InputShape(), m.InputShape()) || g.NumClasses() != m.NumClasses() || g.Meta().AttentionLayer != m.Spec.Attention {
-				t.Fatalf("imported %v, %d classes, attention %q", g.InputShape(), g.NumClasses(), g.Meta().AttentionLayer)
-			}
-			for _, name := range m.LayerNames() {
-				if nn.CheckLayer(g, name) != nil {
-					t.Fatalf("layer %q missing from the import: %v", name, g.LayerNames())
+			for _, fuse := range []bool{false, true} {
+				g, err := ImportWith(dm, meta2, ImportOptions{NoFuse: !fuse})
+				if err != nil {
+					t.Fatal(err)
 				}
+				roundTrip(t, m, g, i, fuse)
+				t.Logf("opset %d, %d bytes", dm.Opset, len(b))
 			}
-			rng := rand.New(rand.NewPCG(3, uint64(i)))
-			n := 3
-			xs := make([]float32, n*tc.c*tc.h*tc.w)
-			for j := range xs {
-				xs[j] = rng.Float32()
-			}
-			x1 := autograd.Param(tensor.FromFloat32(xs, n, tc.c, tc.h, tc.w))
-			x2 := autograd.Param(tensor.FromFloat32(slices.Clone(xs), n, tc.c, tc.h, tc.w))
-			y1, a1 := m.Forward(x1, nn.Eval, m.LayerNames()...)
-			y2, a2 := g.Forward(x2, nn.Eval, m.LayerNames()...)
-			worst, identical := 0.0, true
-			// The import runs the same engine ops as nn (fused Conv2dBias and
-			// Linear, BatchNorm, LRN with alpha read back as the decimal the
-			// export wrote), so the forward pass is bit-identical; so are the
-			// gradients today, which are allowed to differ by 1e-6 in case
-			// the engine's backward passes change.
-			check := func(what string, a, b *tensor.Tensor) {
-				if !slices.Equal(a.Shape(), b.Shape()) {
-					t.Fatalf("%s: shape %v, import %v", what, a.Shape(), b.Shape())
-				}
-				d, s := 0.0, 0.0
-				for j := 0; j < a.Size(); j++ {
-					d = math.Max(d, math.Abs(a.AtFlat(j)-b.AtFlat(j)))
-					s = math.Max(s, math.Abs(a.AtFlat(j)))
-				}
-				if d != 0 {
-					identical = false
-				}
-				if s > 0 {
-					d /= s
-				}
-				worst = math.Max(worst, d)
-				if d > 1e-6 || (d != 0 && what != "input gradient") {
-					t.Errorf("%s: relative difference %.3g", what, d)
-				}
-			}
-			check("logits", y1.Value(), y2.Value())
-			for _, name := range m.LayerNames() {
-				check(name, a1[name].Value(), a2[name].Value())
-			}
-			labels := []int{0, 1, 2}
-			g1 := autograd.MustGrad(autograd.SumAll(autograd.PickClass(y1, labels)), []*autograd.Var{x1}, false)
-			g2 := autograd.MustGrad(autograd.SumAll(autograd.PickClass(y2, labels)), []*autograd.Var{x2}, false)
-			check("input gradient", g1[0].Value(), g2[0].Value())
-			t.Logf("opset %d, %d bytes: largest relative difference %.2g (identical: %v)", dm.Opset, len(b), worst, identical)
 		})
 	}
+}
+
+// roundTrip compares the import g of model m (export case i) with m.
+func roundTrip(t *testing.T, m *nn.Model, g *Graph, i int, fused bool) {
+	tc := exportCases[i]
+	if !slices.Equal(g.InputShape(), m.InputShape()) || g.NumClasses() != m.NumClasses() || g.Meta().AttentionLayer != m.Spec.Attention {
+		t.Fatalf("imported %v, %d classes, attention %q", g.InputShape(), g.NumClasses(), g.Meta().AttentionLayer)
+	}
+	for _, name := range m.LayerNames() {
+		if nn.CheckLayer(g, name) != nil {
+			t.Fatalf("layer %q missing from the import: %v", name, g.LayerNames())
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, uint64(i)))
+	n := 3
+	xs := make([]float32, n*tc.c*tc.h*tc.w)
+	for j := range xs {
+		xs[j] = rng.Float32()
+	}
+	x1 := autograd.Param(tensor.FromFloat32(xs, n, tc.c, tc.h, tc.w))
+	x2 := autograd.Param(tensor.FromFloat32(slices.Clone(xs), n, tc.c, tc.h, tc.w))
+	y1, a1 := m.Forward(x1, nn.Eval, m.LayerNames()...)
+	y2, a2 := g.Forward(x2, nn.Eval, m.LayerNames()...)
+	worst, identical := 0.0, true
+	// Imported node by node, the graph runs the same engine ops as nn
+	// (fused Conv2dBias and Linear, BatchNorm, LRN with alpha read back as
+	// the decimal the export wrote), so the forward pass is bit-identical;
+	// so are the gradients today, which are allowed to differ by 1e-6 in
+	// case the engine's backward passes change. Fused, the batch
+	// normalisations are folded into the convolutions' weights (rounded
+	// once to float32): every value agrees to float32 rounding.
+	check := func(what string, a, b *tensor.Tensor) {
+		if !slices.Equal(a.Shape(), b.Shape()) {
+			t.Fatalf("%s: shape %v, import %v", what, a.Shape(), b.Shape())
+		}
+		d, s := 0.0, 0.0
+		for j := 0; j < a.Size(); j++ {
+			d = math.Max(d, math.Abs(a.AtFlat(j)-b.AtFlat(j)))
+			s = math.Max(s, math.Abs(a.AtFlat(j)))
+		}
+		if d != 0 {
+			identical = false
+		}
+		if s > 0 {
+			d /= s
+		}
+		worst = math.Max(worst, d)
+		tol := 1e-6
+		if fused {
+			tol = 3e-6
+		}
+		if d > tol || (d != 0 && what != "input gradient" && !fused) {
+			t.Errorf("fused %v: %s: relative difference %.3g", fused, what, d)
+		}
+	}
+	check("logits", y1.Value(), y2.Value())
+	// Tapping every layer runs the chains holding one node by node; the
+	// logits alone run them fused.
+	y3, _ := g.Forward(autograd.Const(x2.Value()), nn.Eval)
+	check("logits (no taps)", y1.Value(), y3.Value())
+	for _, name := range m.LayerNames() {
+		check(name, a1[name].Value(), a2[name].Value())
+	}
+	labels := []int{0, 1, 2}
+	g1 := autograd.MustGrad(autograd.SumAll(autograd.PickClass(y1, labels)), []*autograd.Var{x1}, false)
+	g2 := autograd.MustGrad(autograd.SumAll(autograd.PickClass(y2, labels)), []*autograd.Var{x2}, false)
+	check("input gradient", g1[0].Value(), g2[0].Value())
+	t.Logf("fused %v, %d chains fused: largest relative difference %.2g (identical: %v)", fused, len(g.Fusions()), worst, identical)
 }
 
 func TestExportErrors(t *testing.T) {

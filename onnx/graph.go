@@ -40,6 +40,11 @@ type Graph struct {
 type step struct {
 	node *Node
 	k    kernel
+	// A fused step (fuse.go) stands for parts, the steps of a chain of
+	// nodes; inner are the values made and read inside the chain.
+	parts  []*step
+	inner  []string
+	fusion *Fusion
 }
 
 // kernel computes a node's outputs from its inputs (absent optional inputs
@@ -108,11 +113,31 @@ func Load(path string) (*Graph, error) {
 	return Import(m, meta)
 }
 
+// ImportOptions changes how a graph is imported.
+type ImportOptions struct {
+	// NoFuse runs every node on its own: no batch normalisation folded
+	// into its convolution, no fused convolution+ReLU (see Fusions). The
+	// function and its layers are the same either way; this is for
+	// debugging.
+	NoFuse bool
+}
+
 // Import builds the runnable graph of m with metadata meta: it checks every
 // node (all unsupported operators are reported in one error), folds the
 // parts that only depend on constants, resolves the input size and runs the
 // graph once on a constant image to check it and learn the layer shapes.
-func Import(m *Model, meta Meta) (g *Graph, err error) {
+// Chains of nodes are then fused into single ops (see Fusions) unless the
+// environment variable ARP_ONNX_FUSE is 0.
+func Import(m *Model, meta Meta) (*Graph, error) {
+	fuse, err := fuseFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return ImportWith(m, meta, ImportOptions{NoFuse: !fuse})
+}
+
+// ImportWith is Import with options (the environment is not read).
+func ImportWith(m *Model, meta Meta, opts ImportOptions) (g *Graph, err error) {
 	where := m.Path
 	if where == "" {
 		where = "onnx model"
@@ -128,6 +153,9 @@ func Import(m *Model, meta Meta) (g *Graph, err error) {
 	}
 	if err := g.compile(); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if !opts.NoFuse {
+		g.fuse()
 	}
 	if err := g.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -396,12 +424,6 @@ func (g *Graph) compile() error {
 			g.consts[name] = value{v: autograd.Param(c.v.Value())}
 		}
 	}
-	g.lastUse = map[string]int{}
-	for i, s := range g.steps {
-		for _, in := range s.node.Inputs {
-			g.lastUse[in] = i
-		}
-	}
 	return nil
 }
 
@@ -470,6 +492,12 @@ func runKernel(e *env, n *Node, k kernel) (outs []value, err error) {
 // check runs the graph once on a constant image to validate it, learn the
 // number of classes and the shapes of all layers, and build the layer names.
 func (g *Graph) check() error {
+	g.lastUse = map[string]int{}
+	for i, s := range g.steps {
+		for _, in := range s.node.Inputs {
+			g.lastUse[in] = i
+		}
+	}
 	b := g.batch
 	if b == 0 {
 		b = 2 // a dynamic batch: run two images to catch sizes fixed to one
@@ -590,32 +618,47 @@ func (g *Graph) run(x *autograd.Var, taps []string, record bool) (*autograd.Var,
 		g.shapes[g.input] = x.Shape()
 	}
 	for i, s := range g.steps {
-		for _, e := range envs {
-			outs, err := runKernel(e, s.node, s.k)
-			if err != nil {
-				return nil, nil, err
-			}
-			for j, o := range s.node.Outputs {
-				if o != "" && j < len(outs) {
-					e.vals[o] = outs[j]
+		// A fused step runs node by node in the check run (which records
+		// every value's shape) and when a value inside it is tapped.
+		seq := []*step{s}
+		if s.parts != nil && (record || slices.ContainsFunc(s.inner, func(v string) bool { return tapped[v] })) {
+			seq = s.parts
+		}
+		for _, ps := range seq {
+			for _, e := range envs {
+				outs, err := runKernel(e, ps.node, ps.k)
+				if err != nil {
+					return nil, nil, err
+				}
+				for j, o := range ps.node.Outputs {
+					if o != "" && j < len(outs) {
+						e.vals[o] = outs[j]
+					}
 				}
 			}
+			for _, o := range ps.node.Outputs {
+				v, ok := envs[0].vals[o]
+				if o == "" || !ok || v.v == nil {
+					continue
+				}
+				if record {
+					g.shapes[o] = v.v.Shape()
+				}
+				if tapped[o] {
+					join(o)
+				}
+			}
+		}
+		for _, e := range envs {
 			for _, in := range s.node.Inputs {
 				if g.lastUse[in] == i && !keep[in] {
 					delete(e.vals, in)
 				}
 			}
-		}
-		for _, o := range s.node.Outputs {
-			v, ok := envs[0].vals[o]
-			if o == "" || !ok || v.v == nil {
-				continue
-			}
-			if record {
-				g.shapes[o] = v.v.Shape()
-			}
-			if tapped[o] {
-				join(o)
+			for _, in := range s.inner {
+				if !keep[in] {
+					delete(e.vals, in)
+				}
 			}
 		}
 	}
@@ -699,8 +742,9 @@ func (g *Graph) buildLayers() {
 		g.layers = append(g.layers, name)
 	}
 	// Value names take precedence over node names and scopes.
+	steps := g.nodeSteps()
 	taken := map[string]bool{g.input: true}
-	for _, s := range g.steps {
+	for _, s := range steps {
 		for _, o := range s.node.Outputs {
 			taken[o] = true
 		}
@@ -714,7 +758,7 @@ func (g *Graph) buildLayers() {
 		}
 		return ""
 	}
-	for i, s := range g.steps {
+	for i, s := range steps {
 		if firstFloat(s) == "" {
 			continue
 		}
@@ -727,7 +771,7 @@ func (g *Graph) buildLayers() {
 		ends[i] = append(ends[i], sc)
 	}
 	add(g.input, g.input)
-	for i, s := range g.steps {
+	for i, s := range steps {
 		out := firstFloat(s)
 		if out == "" {
 			continue

@@ -3,6 +3,7 @@ package onnx
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +34,18 @@ func TestInceptionV3(t *testing.T) {
 		t.Skip("Inception v3 at 299x299 in float64 takes a few seconds")
 	}
 	g, err := Load("testdata/inception_v3.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadFile("testdata/inception_v3.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := ReadMeta("testdata/inception_v3.onnx", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeByNode, err := ImportWith(m, mt, ImportOptions{NoFuse: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +96,34 @@ func TestInceptionV3(t *testing.T) {
 	// paths all end in inactive ReLUs), so they change no logit.
 	f32Pixels := meta("f32_pgd_pixels")
 
-	// Float32 is what arp runs; float64 shows the import is exact up to
-	// rounding.
+	// Imported node by node, arp's float32 run measures its operators
+	// against PyTorch's. Fused (the default: batch norms folded into the
+	// convolutions, convolution+ReLU(+max-pool) as one op, pads merged into
+	// the average pools), the float64 run shows the fused graph is the
+	// same function up to rounding. The fused float32 run differs from the
+	// node-by-node one by rounding (the folded weights are rounded once to
+	// float32), and that is enough to flip one max-pool window of
+	// maxpool2 whose two largest values are 4.5e-7 apart (0.6479977 and
+	// 0.6479973 in float64): the gradient then flows through the other
+	// position, which changes the input gradient of 0.14% of the pixels
+	// by more than 1e-3 of its largest value (PyTorch's own float32 run
+	// is 3.4e-3 from its float64 reference for the same reason). So the
+	// fused float32 gradient is checked position by position on 99% of
+	// the sampled pixels, and in its L1 norm and PGD step against
+	// PyTorch's own float32 deviations.
 	for _, tc := range []struct {
+		name               string
+		g                  *Graph
 		dt                 tensor.DType
 		logits, grad, maps float64
-	}{{tensor.Float32, 2e-5, 1e-5, 1e-4}, {tensor.Float64, 1e-12, 1e-12, 1e-12}} {
-		t.Run(tc.dt.String(), func(t *testing.T) {
+		nearTies           bool // float32 rounding may flip max-pool near-ties
+	}{
+		{"float32", nodeByNode, tensor.Float32, 2e-5, 1e-5, 1e-4, false},
+		{"float64", g, tensor.Float64, 1e-12, 1e-12, 1e-12, false},
+		{"float32-fused", g, tensor.Float32, 2e-5, 1e-5, 1e-4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.g
 			xv := autograd.Param(x.AsType(tc.dt))
 			y, _, err := g.Run(xv)
 			if err != nil {
@@ -103,19 +137,30 @@ func TestInceptionV3(t *testing.T) {
 			}
 			gv := gx[0].Value()
 			want := get("inputgrad", 4096)
-			var d, m, l1, dot float64
-			for j, i := range idx {
-				d = math.Max(d, math.Abs(gv.AtFlat(int(i))-want[j]))
+			var m, l1, dot float64
+			for j := range idx {
 				m = math.Max(m, math.Abs(want[j]))
+			}
+			errs := make([]float64, len(idx))
+			for j, i := range idx {
+				errs[j] = math.Abs(gv.AtFlat(int(i))-want[j]) / m
 			}
 			for i := 0; i < total; i++ {
 				v := gv.AtFlat(i)
 				l1 += math.Abs(v)
 				dot += v * float64(u[i])
 			}
-			check(t, "input gradient (4096 positions)", d/m, tc.grad)
 			refL1 := get("inputgrad.l1", 1)[0]
-			check(t, "input gradient L1 norm", math.Abs(l1/refL1-1), tc.grad)
+			l1Tol := tc.grad
+			if tc.nearTies {
+				slices.Sort(errs)
+				check(t, "input gradient (99% of 4096 positions)", errs[len(errs)*99/100], tc.grad)
+				t.Logf("input gradient: largest relative error %.3g (max-pool near-ties)", errs[len(errs)-1])
+				l1Tol = meta("f32_grad")
+			} else {
+				check(t, "input gradient (4096 positions)", slices.Max(errs), tc.grad)
+			}
+			check(t, "input gradient L1 norm", math.Abs(l1/refL1-1), l1Tol)
 			check(t, "input gradient . u (error / L1 norm)", math.Abs(dot-get("inputgrad.dot", 1)[0])/refL1, tc.grad)
 
 			for _, mc := range []struct {
@@ -161,7 +206,11 @@ func TestInceptionV3(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			check(t, "logits after one PGD step", relErr(ya.Value(), get("pgd.logits", n, k)), 1e-5)
+			tol := 1e-5
+			if tc.nearTies {
+				tol = meta("f32_pgd_logits")
+			}
+			check(t, "logits after one PGD step", relErr(ya.Value(), get("pgd.logits", n, k)), tol)
 		})
 	}
 }

@@ -507,127 +507,201 @@ func ceilExtra(in, k, s, d, before, after int) int {
 	return max(need, 0)
 }
 
-func compileConv(c *compiler, n *Node) (kernel, error) {
+// convSpec is a compiled Conv node: its window placement and groups.
+type convSpec struct {
+	w     window
+	group int
+}
+
+func readConv(n *Node) (convSpec, error) {
 	w, err := readWindow(n, false)
 	if err != nil {
-		return nil, err
+		return convSpec{}, err
 	}
 	group, err := n.intAttr("group", 1)
 	if err != nil {
+		return convSpec{}, err
+	}
+	if group < 1 || group > 1<<20 {
+		return convSpec{}, fmt.Errorf("group %d must be positive", group)
+	}
+	return convSpec{w: w, group: int(group)}, nil
+}
+
+func compileConv(c *compiler, n *Node) (kernel, error) {
+	cs, err := readConv(n)
+	if err != nil {
 		return nil, err
 	}
-	if group < 1 {
-		return nil, fmt.Errorf("group %d must be positive", group)
-	}
 	return func(e *env, in []value) ([]value, error) {
-		x, wt := e.fv(in[0]), e.fv(in[1])
-		xs, ws := x.Shape(), wt.Shape()
-		if len(xs) != 4 || len(ws) != 4 {
-			return nil, fmt.Errorf("input %v and weight %v: only 2-D convolutions ([N,C,H,W] inputs) are supported", xs, ws)
-		}
-		if w.kernel != nil && (int(w.kernel[0]) != ws[2] || int(w.kernel[1]) != ws[3]) {
-			return nil, fmt.Errorf("kernel_shape %v does not match the weight %v", w.kernel, ws)
-		}
-		g := int(group)
-		if xs[1] != ws[1]*g || ws[0]%g != 0 {
-			return nil, fmt.Errorf("input %v, weight %v and group %d do not fit", xs, ws, g)
-		}
-		p, err := w.params(xs[2], xs[3], ws[2], ws[3])
-		if err != nil {
-			return nil, err
-		}
-		oh := tensor.ConvOutSize(xs[2], ws[2], p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
-		ow := tensor.ConvOutSize(xs[3], ws[3], p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
-		if err := checkSize([]int{xs[0], max(ws[0], xs[1]*ws[2]*ws[3]), oh, ow}); err != nil {
-			return nil, err
-		}
 		var b *autograd.Var
 		if len(in) > 2 && in[2].present() {
 			b = e.fv(in[2])
-			if len(b.Shape()) != 1 || b.Shape()[0] != ws[0] {
-				return nil, fmt.Errorf("bias %v for %d filters", b.Shape(), ws[0])
-			}
 		}
-		if g == 1 {
-			return fl(autograd.Conv2dBias(x, wt, b, p)), nil
+		y, err := cs.apply(e.fv(in[0]), e.fv(in[1]), b, false)
+		if err != nil {
+			return nil, err
 		}
-		// Grouped convolution as one convolution per group.
-		ci, co := ws[1], ws[0]/g
-		parts := make([]*autograd.Var, g)
-		for i := 0; i < g; i++ {
-			var bi *autograd.Var
-			if b != nil {
-				bi = autograd.Slice(b, 0, i*co, (i+1)*co)
-			}
-			parts[i] = autograd.Conv2dBias(autograd.Slice(x, 1, i*ci, (i+1)*ci), autograd.Slice(wt, 0, i*co, (i+1)*co), bi, p)
-		}
-		return fl(autograd.Concat(1, parts...)), nil
+		return fl(y), nil
 	}, nil
+}
+
+// params checks the operands of the convolution and resolves its window.
+func (cs convSpec) params(xs, ws []int) (tensor.Conv2dParams, error) {
+	w := cs.w
+	if len(xs) != 4 || len(ws) != 4 {
+		return tensor.Conv2dParams{}, fmt.Errorf("input %v and weight %v: only 2-D convolutions ([N,C,H,W] inputs) are supported", xs, ws)
+	}
+	if w.kernel != nil && (int(w.kernel[0]) != ws[2] || int(w.kernel[1]) != ws[3]) {
+		return tensor.Conv2dParams{}, fmt.Errorf("kernel_shape %v does not match the weight %v", w.kernel, ws)
+	}
+	g := cs.group
+	if xs[1] != ws[1]*g || ws[0]%g != 0 {
+		return tensor.Conv2dParams{}, fmt.Errorf("input %v, weight %v and group %d do not fit", xs, ws, g)
+	}
+	p, err := w.params(xs[2], xs[3], ws[2], ws[3])
+	if err != nil {
+		return p, err
+	}
+	oh := tensor.ConvOutSize(xs[2], ws[2], p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+	ow := tensor.ConvOutSize(xs[3], ws[3], p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+	if err := checkSize([]int{xs[0], max(ws[0], xs[1]*ws[2]*ws[3]), oh, ow}); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// apply convolves x with wt and adds the bias b (nil: none), then applies
+// ReLU when relu is set (one fused op for a single group).
+func (cs convSpec) apply(x, wt, b *autograd.Var, relu bool) (*autograd.Var, error) {
+	xs, ws := x.Shape(), wt.Shape()
+	p, err := cs.params(xs, ws)
+	if err != nil {
+		return nil, err
+	}
+	if b != nil && (len(b.Shape()) != 1 || b.Shape()[0] != ws[0]) {
+		return nil, fmt.Errorf("bias %v for %d filters", b.Shape(), ws[0])
+	}
+	g := cs.group
+	if g == 1 {
+		if relu {
+			return autograd.Conv2dBiasRelu(x, wt, b, p), nil
+		}
+		return autograd.Conv2dBias(x, wt, b, p), nil
+	}
+	// Grouped convolution as one convolution per group.
+	ci, co := ws[1], ws[0]/g
+	parts := make([]*autograd.Var, g)
+	for i := 0; i < g; i++ {
+		var bi *autograd.Var
+		if b != nil {
+			bi = autograd.Slice(b, 0, i*co, (i+1)*co)
+		}
+		parts[i] = autograd.Conv2dBias(autograd.Slice(x, 1, i*ci, (i+1)*ci), autograd.Slice(wt, 0, i*co, (i+1)*co), bi, p)
+	}
+	y := autograd.Concat(1, parts...)
+	if relu {
+		y = autograd.Relu(y)
+	}
+	return y, nil
+}
+
+// poolSpec is a compiled MaxPool or AveragePool node.
+type poolSpec struct {
+	w        window
+	kh, kw   int
+	isMax    bool
+	countPad bool
+}
+
+func readPool(n *Node, isMax bool) (poolSpec, error) {
+	w, err := readWindow(n, true)
+	if err != nil {
+		return poolSpec{}, err
+	}
+	countPad, err := n.intAttr("count_include_pad", 0)
+	if err != nil {
+		return poolSpec{}, err
+	}
+	if !isMax && w.dilations != nil && (w.dilations[0] != 1 || w.dilations[1] != 1) {
+		return poolSpec{}, fmt.Errorf("dilations %v are not supported for average pooling", w.dilations)
+	}
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
+		return poolSpec{}, errors.New("the Indices output of MaxPool is not supported")
+	}
+	if so, _ := n.intAttr("storage_order", 0); so != 0 {
+		return poolSpec{}, errors.New("storage_order 1 is not supported")
+	}
+	return poolSpec{w: w, kh: int(w.kernel[0]), kw: int(w.kernel[1]), isMax: isMax, countPad: countPad != 0}, nil
 }
 
 func compilePool(isMax bool) func(c *compiler, n *Node) (kernel, error) {
 	return func(c *compiler, n *Node) (kernel, error) {
-		w, err := readWindow(n, true)
+		ps, err := readPool(n, isMax)
 		if err != nil {
 			return nil, err
 		}
-		countPad, err := n.intAttr("count_include_pad", 0)
-		if err != nil {
-			return nil, err
-		}
-		if !isMax && w.dilations != nil && (w.dilations[0] != 1 || w.dilations[1] != 1) {
-			return nil, fmt.Errorf("dilations %v are not supported for average pooling", w.dilations)
-		}
-		if len(n.Outputs) > 1 && n.Outputs[1] != "" {
-			return nil, errors.New("the Indices output of MaxPool is not supported")
-		}
-		if so, _ := n.intAttr("storage_order", 0); so != 0 {
-			return nil, errors.New("storage_order 1 is not supported")
-		}
-		kh, kw := int(w.kernel[0]), int(w.kernel[1])
 		return func(e *env, in []value) ([]value, error) {
-			x := e.fv(in[0])
-			xs := x.Shape()
-			if len(xs) != 4 {
-				return nil, fmt.Errorf("input %v: only 2-D pooling ([N,C,H,W] inputs) is supported", xs)
-			}
-			p, err := w.params(xs[2], xs[3], kh, kw)
+			y, err := ps.apply(e, e.fv(in[0]))
 			if err != nil {
 				return nil, err
-			}
-			padB, padR := p.PadBottom, p.PadRight
-			if w.ceil {
-				p.PadBottom += ceilExtra(xs[2], kh, p.StrideH, p.DilationH, p.PadTop, p.PadBottom)
-				p.PadRight += ceilExtra(xs[3], kw, p.StrideW, p.DilationW, p.PadLeft, p.PadRight)
-			}
-			oh := tensor.ConvOutSize(xs[2], kh, p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
-			ow := tensor.ConvOutSize(xs[3], kw, p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
-			if err := checkSize([]int{xs[0], xs[1], oh, ow}); err != nil {
-				return nil, err
-			}
-			if isMax {
-				return fl(autograd.MaxPool2d(x, kh, kw, p)), nil
-			}
-			y := autograd.AvgPool2d(x, kh, kw, p, countPad != 0)
-			if countPad != 0 && (p.PadBottom != padB || p.PadRight != padR) {
-				// PyTorch counts padding but not the extra ceil_mode rows
-				// and columns: rescale the windows that reach them.
-				ys := y.Shape()
-				corr := make([]float64, ys[2]*ys[3])
-				for i := 0; i < ys[2]; i++ {
-					hs := i*p.StrideH - p.PadTop
-					he := min(hs+kh, xs[2]+padB)
-					for j := 0; j < ys[3]; j++ {
-						ws := j*p.StrideW - p.PadLeft
-						we := min(ws+kw, xs[3]+padR)
-						corr[i*ys[3]+j] = float64(kh*kw) / float64((he-hs)*(we-ws))
-					}
-				}
-				y = autograd.Mul(y, e.constVar(tensor.FromFloat64(corr, 1, 1, ys[2], ys[3])))
 			}
 			return fl(y), nil
 		}, nil
 	}
+}
+
+// params resolves the window on an input of shape xs. padB and padR are
+// the bottom and right padding before ceil_mode's extra rows and columns.
+func (ps poolSpec) params(xs []int) (p tensor.Conv2dParams, padB, padR int, err error) {
+	if len(xs) != 4 {
+		return p, 0, 0, fmt.Errorf("input %v: only 2-D pooling ([N,C,H,W] inputs) is supported", xs)
+	}
+	kh, kw := ps.kh, ps.kw
+	if p, err = ps.w.params(xs[2], xs[3], kh, kw); err != nil {
+		return p, 0, 0, err
+	}
+	padB, padR = p.PadBottom, p.PadRight
+	if ps.w.ceil {
+		p.PadBottom += ceilExtra(xs[2], kh, p.StrideH, p.DilationH, p.PadTop, p.PadBottom)
+		p.PadRight += ceilExtra(xs[3], kw, p.StrideW, p.DilationW, p.PadLeft, p.PadRight)
+	}
+	oh := tensor.ConvOutSize(xs[2], kh, p.StrideH, p.PadTop, p.PadBottom, p.DilationH)
+	ow := tensor.ConvOutSize(xs[3], kw, p.StrideW, p.PadLeft, p.PadRight, p.DilationW)
+	if err := checkSize([]int{xs[0], xs[1], oh, ow}); err != nil {
+		return p, 0, 0, err
+	}
+	return p, padB, padR, nil
+}
+
+func (ps poolSpec) apply(e *env, x *autograd.Var) (*autograd.Var, error) {
+	xs := x.Shape()
+	p, padB, padR, err := ps.params(xs)
+	if err != nil {
+		return nil, err
+	}
+	kh, kw := ps.kh, ps.kw
+	if ps.isMax {
+		return autograd.MaxPool2d(x, kh, kw, p), nil
+	}
+	y := autograd.AvgPool2d(x, kh, kw, p, ps.countPad)
+	if ps.countPad && (p.PadBottom != padB || p.PadRight != padR) {
+		// PyTorch counts padding but not the extra ceil_mode rows
+		// and columns: rescale the windows that reach them.
+		ys := y.Shape()
+		corr := make([]float64, ys[2]*ys[3])
+		for i := 0; i < ys[2]; i++ {
+			hs := i*p.StrideH - p.PadTop
+			he := min(hs+kh, xs[2]+padB)
+			for j := 0; j < ys[3]; j++ {
+				ws := j*p.StrideW - p.PadLeft
+				we := min(ws+kw, xs[3]+padR)
+				corr[i*ys[3]+j] = float64(kh*kw) / float64((he-hs)*(we-ws))
+			}
+		}
+		y = autograd.Mul(y, e.constVar(tensor.FromFloat64(corr, 1, 1, ys[2], ys[3])))
+	}
+	return y, nil
 }
 
 func compileGlobalPool(isMax bool) func(c *compiler, n *Node) (kernel, error) {
@@ -658,39 +732,56 @@ func compileGlobalPool(isMax bool) func(c *compiler, n *Node) (kernel, error) {
 	}
 }
 
-func compileBatchNorm(c *compiler, n *Node) (kernel, error) {
+// bnSpec is a compiled inference-mode BatchNormalization node: per channel
+// y = (x - mean) / sqrt(var + eps) * scale + bias.
+type bnSpec struct {
+	scale, bias, mean, vr *tensor.Tensor // [C]
+	eps                   float64
+}
+
+func readBatchNorm(c *compiler, n *Node) (bnSpec, error) {
 	r := attrReader{n: n}
 	eps := r.float("epsilon", 1e-5)
 	train := r.int("training_mode", 0)
 	if r.err != nil {
-		return nil, r.err
+		return bnSpec{}, r.err
 	}
 	if train != 0 {
-		return nil, errors.New("training_mode 1 is not supported (arp imports inference graphs)")
+		return bnSpec{}, errors.New("training_mode 1 is not supported (arp imports inference graphs)")
 	}
 	for _, o := range n.Outputs[1:] {
 		if o != "" {
-			return nil, errors.New("the running mean/variance outputs (training) are not supported")
+			return bnSpec{}, errors.New("the running mean/variance outputs (training) are not supported")
 		}
 	}
 	var params [4]*tensor.Tensor
 	for i := 0; i < 4; i++ {
 		v, ok := c.constOf(n.Inputs[i+1])
 		if !ok || v.v == nil {
-			return nil, fmt.Errorf("input %q (scale, bias, mean, var) must be a constant float tensor", n.Inputs[i+1])
+			return bnSpec{}, fmt.Errorf("input %q (scale, bias, mean, var) must be a constant float tensor", n.Inputs[i+1])
 		}
 		params[i] = v.v.Value()
 		if len(params[i].Shape()) != 1 || params[i].Shape()[0] != params[0].Shape()[0] {
-			return nil, fmt.Errorf("scale, bias, mean and var must be vectors of one length, got %v and %v", params[0].Shape(), params[i].Shape())
+			return bnSpec{}, fmt.Errorf("scale, bias, mean and var must be vectors of one length, got %v and %v", params[0].Shape(), params[i].Shape())
 		}
+	}
+	return bnSpec{scale: params[0], bias: params[1], mean: params[2], vr: params[3], eps: eps}, nil
+}
+
+func (bn bnSpec) channels() int { return bn.scale.Shape()[0] }
+
+func compileBatchNorm(c *compiler, n *Node) (kernel, error) {
+	bn, err := readBatchNorm(c, n)
+	if err != nil {
+		return nil, err
 	}
 	return func(e *env, in []value) ([]value, error) {
 		x := e.fv(in[0])
-		if s := x.Shape(); len(s) < 2 || s[1] != params[0].Shape()[0] {
-			return nil, fmt.Errorf("input %v for %d channels", s, params[0].Shape()[0])
+		if s := x.Shape(); len(s) < 2 || s[1] != bn.channels() {
+			return nil, fmt.Errorf("input %v for %d channels", s, bn.channels())
 		}
-		stats := &autograd.BatchNormStats{Mean: params[2], Var: params[3]}
-		return fl(autograd.BatchNorm(x, e.constVar(params[0]), e.constVar(params[1]), stats, false, 0, eps)), nil
+		stats := &autograd.BatchNormStats{Mean: bn.mean, Var: bn.vr}
+		return fl(autograd.BatchNorm(x, e.constVar(bn.scale), e.constVar(bn.bias), stats, false, 0, bn.eps)), nil
 	}, nil
 }
 

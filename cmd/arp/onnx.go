@@ -126,6 +126,7 @@ that can be tapped, with its shape for one image.`,
 			}
 			gm := g.Meta()
 			fmt.Fprintf(w, "import:     ok\n")
+			fmt.Fprintf(w, "fused:      %s (%s=0 imports node by node)\n", g.FusionSummary(), onnx.FuseEnv)
 			fmt.Fprintf(w, "image:      input %q, %v (C,H,W)", g.InputName(), g.InputShape())
 			if g.BatchSize() > 0 {
 				fmt.Fprintf(w, ", fixed batch size %d (run in chunks)", g.BatchSize())

@@ -41,7 +41,7 @@ func TestExportAndONNXInfo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("info: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"producer:   arp", "opset 17", "import:     ok", "4 classes: a, b, c, d", "attention:  layer3", "layer2.1.bn1", "[1 64 2 2]"} {
+	for _, want := range []string{"producer:   arp", "opset 17", "import:     ok", "BatchNormalization folded into the Conv before it", "4 classes: a, b, c, d", "attention:  layer3", "layer2.1.bn1", "[1 64 2 2]"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("info output lacks %q:\n%s", want, stdout)
 		}
