@@ -16,16 +16,27 @@ import (
 
 // WriteFiles writes summary.json and summary.md into dir (atomically).
 func (s *Summary) WriteFiles(dir string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+	files, err := s.Files()
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.AtomicWriteFile(filepath.Join(dir, rundir.AnalysisJSON), append(b, '\n'), 0o644); err != nil {
-		return err
+	for _, name := range []string{rundir.AnalysisJSON, rundir.AnalysisMD} {
+		if err := checkpoint.AtomicWriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Files returns the contents of summary.json and summary.md, by name.
+func (s *Summary) Files() (map[string][]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
 	}
 	var md strings.Builder
 	s.Markdown(&md)
-	return checkpoint.AtomicWriteFile(filepath.Join(dir, rundir.AnalysisMD), []byte(md.String()), 0o644)
+	return map[string][]byte{rundir.AnalysisJSON: append(b, '\n'), rundir.AnalysisMD: []byte(md.String())}, nil
 }
 
 // Describe returns one line about what was analysed.

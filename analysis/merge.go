@@ -161,6 +161,30 @@ func Merge(dir string, shards []string) (*Header, error) {
 	return &merged, nil
 }
 
+// Files returns the files of a complete analysis by name: analysis.json
+// and records.jsonl of h and recs (as Combine returns them), and the
+// summary's summary.json and summary.md: what arp-beam writes to its
+// output directory.
+func Files(h *Header, recs []*Record) (map[string][]byte, error) {
+	s, err := Compute(h, recs)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.Files()
+	if err != nil {
+		return nil, err
+	}
+	hb, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	files[rundir.AnalysisHeader] = append(hb, '\n')
+	if files[rundir.AnalysisRecords], err = encodeRecords(recs); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
 // writeAnalysis writes a complete analysis into dir, each file atomically;
 // summaries of an earlier analysis there are removed first, so that no
 // stale summary sits next to the new records.

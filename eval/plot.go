@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"github.com/arp-robustness/arp/checkpoint"
 
 	"github.com/arp-robustness/arp/viz"
 )
@@ -49,12 +50,21 @@ func (r *Report) Plot(norm string) (p viz.LinePlot, ok bool) {
 // WritePlot writes the accuracy-vs-eps curves as a PNG: the L-inf threat
 // models, or the L2 ones when there are no L-inf ones.
 func (r *Report) WritePlot(path string) error {
+	b, err := r.PlotPNG()
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return checkpoint.AtomicWriteFile(path, b, 0o644)
+}
+
+// PlotPNG draws the accuracy-vs-eps plot of WritePlot as PNG bytes.
+func (r *Report) PlotPNG() ([]byte, error) {
 	p, ok := r.Plot("linf")
 	if !ok {
 		p, ok = r.Plot("l2")
 	}
 	if !ok {
-		return fmt.Errorf("%s: no results to plot", path)
+		return nil, fmt.Errorf("no results to plot")
 	}
-	return p.WritePNG(path)
+	return p.PNG()
 }

@@ -271,6 +271,23 @@ func ReadRecords(path string) (h *Header, lo, hi int, units []Unit, err error) {
 	return r.head.Eval, r.head.Lo, r.head.Hi, units, nil
 }
 
+// EncodeRecords writes a record file: the header of the evaluation h for
+// batches [lo, hi) (shardName "" for the whole evaluation) and the units,
+// one line each, as Run, RunShard and Merge read them.
+func EncodeRecords(h *Header, lo, hi int, shardName string, units []Unit) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	if err := enc.Encode(recordLine{Header: &recordsHeader{Format: RecordsFormat, Eval: h, Lo: lo, Hi: hi, Shard: shardName}}); err != nil {
+		return nil, err
+	}
+	for i := range units {
+		if err := enc.Encode(recordLine{Unit: &units[i]}); err != nil {
+			return nil, err
+		}
+	}
+	return b.Bytes(), nil
+}
+
 // fileStore is an open record file: finished units are read back and new
 // ones appended and synced.
 type fileStore struct {

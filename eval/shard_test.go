@@ -136,6 +136,18 @@ func TestShardsEqualOneRun(t *testing.T) {
 	if a, b := timeless(ref), timeless(beam); !reflect.DeepEqual(a, b) {
 		t.Fatalf("report from items differs")
 	}
+	// and as one record file (what arp-beam writes for --state)
+	b, err := EncodeRecords(e.Header(), 0, e.Batches(), "", units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := filepath.Join(dir, "all.jsonl")
+	if err := os.WriteFile(all, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Merge([]string{all}); err != nil || !reflect.DeepEqual(timeless(ref), timeless(rep)) {
+		t.Fatalf("record file of the items: %v", err)
+	}
 }
 
 func TestMergeRefusesBadInput(t *testing.T) {
