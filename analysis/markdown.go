@@ -39,6 +39,18 @@ func (s *Summary) Files() (map[string][]byte, error) {
 	return map[string][]byte{rundir.AnalysisJSON: append(b, '\n'), rundir.AnalysisMD: []byte(md.String())}, nil
 }
 
+// Verdicts prints what was analysed, each attack's success rate and the
+// verdict on each observation, a line each.
+func (s *Summary) Verdicts(w io.Writer) {
+	fmt.Fprintf(w, "%s\n", s.Describe())
+	for _, a := range s.Attacks {
+		fmt.Fprintf(w, "  %-16s success %d/%d (%.1f%%)\n", a.Key, a.Succeeded, a.N, 100*a.SuccessRate.Est.F())
+	}
+	for _, o := range s.Overall {
+		fmt.Fprintf(w, "observation %-2s %s: %s\n", o.Observation, o.Status, o.Text)
+	}
+}
+
 // Describe returns one line about what was analysed.
 func (s *Summary) Describe() string {
 	h := s.Header

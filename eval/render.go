@@ -80,7 +80,7 @@ func (r *Report) ThreatLines() []string {
 		}
 		out = append(out, fmt.Sprintf("%s eps %.4g on [0,1] = %s on the model's input scale; %s", normName(t.Norm), t.Eps, in, strings.Join(bs, " and ")))
 	}
-	out = append(out, fmt.Sprintf("seed %d (each attack, budget and batch draws from its own stream derived from it)", r.Seed))
+	out = append(out, fmt.Sprintf("seed %d (each image draws, per attack and budget, from its own stream derived from it and the image's index)", r.Seed))
 	return out
 }
 

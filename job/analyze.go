@@ -35,9 +35,6 @@ type Analyze struct {
 	// Out is the output directory ("": next to the model, see OutDir).
 	Out   string `json:"out,omitempty"`
 	Shard string `json:"shard,omitempty"`
-	// Version is the arp version recorded in the header (set by the
-	// program, not a flag).
-	Version string `json:"version,omitempty"`
 }
 
 // Flags registers arp analyze's flags on fs, with their defaults.
@@ -137,5 +134,5 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 		return nil, err
 	}
 	return &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out,
-		Version: j.Version, Shard: sh}, nil
+		Version: BuildVersion(), Shard: sh}, nil
 }

@@ -14,6 +14,10 @@ echo "== go vet ./..."
 go vet ./...
 echo "== go test ./..."
 go test ./...
+# the Apache Beam pipelines (arp-beam) are a module of their own, so that
+# Beam's dependencies never enter arp's build (docs/scale.md)
+echo "== beam module: go vet and go test (arp-beam on the local runners)"
+(cd beam && go vet ./... && go test ./...)
 # the tests built on the engine again on every other kernel path this CPU
 # runs (the default is the best one: AVX-512 where present; the kernels
 # and tensor tests force every path themselves), and once with the matrix

@@ -94,7 +94,6 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart b
 	if f.DataDir, err = g.DataDir(); err != nil {
 		return nil, "", err
 	}
-	f.Version = arpVersion()
 	st, err := f.Open()
 	if err != nil {
 		return nil, "", err
@@ -140,12 +139,6 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart b
 
 // printVerdicts prints the verdicts and where the files are.
 func printVerdicts(w io.Writer, s *analysis.Summary, dir string) {
-	fmt.Fprintf(w, "%s\n", s.Describe())
-	for _, a := range s.Attacks {
-		fmt.Fprintf(w, "  %-16s success %d/%d (%.1f%%)\n", a.Key, a.Succeeded, a.N, 100*a.SuccessRate.Est.F())
-	}
-	for _, o := range s.Overall {
-		fmt.Fprintf(w, "observation %-2s %s: %s\n", o.Observation, o.Status, o.Text)
-	}
+	s.Verdicts(w)
 	fmt.Fprintf(w, "wrote %s, %s, %s\n", filepath.Join(dir, rundir.AnalysisRecords), filepath.Join(dir, rundir.AnalysisJSON), filepath.Join(dir, rundir.AnalysisMD))
 }

@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
 
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/kernels"
 	"github.com/spf13/cobra"
 )
-
-// version is the arp release; set with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 // versionExtras are extra lines for `arp version`, each returning a label and
 // a value (e.g. the engine adds {"blas", "OpenBLAS 0.3.21 (pthread)"}).
@@ -46,30 +43,5 @@ func newVersionCmd(*globalOptions) *cobra.Command {
 	}
 }
 
-// arpVersion is version plus the VCS revision the binary was built from,
-// when the build recorded one.
-func arpVersion() string {
-	v := version
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" {
-		v += " (" + rev + dirty + ")"
-	}
-	return v
-}
+// arpVersion is the release plus the VCS revision (job.BuildVersion).
+func arpVersion() string { return job.BuildVersion() }

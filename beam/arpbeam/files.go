@@ -1,0 +1,183 @@
+package arpbeam
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/arp-robustness/arp/checkpoint"
+
+	// Beam filesystems a path may name: local files, Google Cloud Storage,
+	// Amazon S3, and memfs (in memory, for tests).
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+)
+
+// remote reports whether p names a Beam filesystem other than local files
+// ("gs://bucket/x", "s3://bucket/x", "memfs://x").
+func remote(p string) bool {
+	i := strings.Index(p, "://")
+	return i > 0 && !strings.ContainsAny(p[:i], `/\.`)
+}
+
+// joinPath joins an output directory and a file name, for local and
+// remote paths.
+func joinPath(dir, name string) string {
+	if remote(dir) {
+		return strings.TrimSuffix(dir, "/") + "/" + name
+	}
+	return filepath.Join(dir, name)
+}
+
+// cacheDir is where workers keep local copies of remote inputs.
+var cacheDir = filepath.Join(os.TempDir(), "arp-beam-cache")
+
+var localized sync.Map // remote path -> *localCopy
+
+type localCopy struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// localize returns a local path holding what p names: p itself when it is
+// local; otherwise a copy in the worker's cache directory, made once per
+// process: a file (with its ONNX metadata file p+".json" when there is
+// one), or the files directly inside a directory (a run directory, an IDX
+// or CIFAR directory, a flat image folder).
+func localize(ctx context.Context, p string) (string, error) {
+	if p == "" || !remote(p) {
+		return p, nil
+	}
+	v, _ := localized.LoadOrStore(p, &localCopy{})
+	c := v.(*localCopy)
+	c.once.Do(func() { c.path, c.err = copyToCache(ctx, p) })
+	return c.path, c.err
+}
+
+func copyToCache(ctx context.Context, p string) (string, error) {
+	fs, err := filesystem.New(ctx, p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", p, err)
+	}
+	defer fs.Close()
+	sum := sha256.Sum256([]byte(p))
+	key := hex.EncodeToString(sum[:8])
+	base := path.Base(strings.TrimSuffix(p, "/"))
+	final := filepath.Join(cacheDir, key)
+	if _, err := os.Stat(final); err == nil {
+		return filepath.Join(final, base), nil // copied by an earlier process on this machine
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(cacheDir, key+".tmp-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := fs.Size(ctx, p); err == nil {
+		// a file, and an ONNX model's metadata file next to it
+		if err := copyFile(ctx, fs, p, filepath.Join(tmp, base)); err != nil {
+			return "", err
+		}
+		if _, err := fs.Size(ctx, p+".json"); err == nil {
+			if err := copyFile(ctx, fs, p+".json", filepath.Join(tmp, base+".json")); err != nil {
+				return "", err
+			}
+		}
+	} else {
+		files, err := fs.List(ctx, strings.TrimSuffix(p, "/")+"/*")
+		if err != nil {
+			return "", fmt.Errorf("%s: %v", p, err)
+		}
+		if len(files) == 0 {
+			return "", fmt.Errorf("%s: no such file or directory", p)
+		}
+		if err := os.Mkdir(filepath.Join(tmp, base), 0o755); err != nil {
+			return "", err
+		}
+		for _, f := range files {
+			if err := copyFile(ctx, fs, f, filepath.Join(tmp, base, path.Base(f))); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if _, serr := os.Stat(final); serr != nil {
+			return "", err
+		}
+		// another process was quicker
+	}
+	return filepath.Join(final, base), nil
+}
+
+func copyFile(ctx context.Context, fs filesystem.Interface, from, to string) error {
+	r, err := fs.OpenRead(ctx, from)
+	if err != nil {
+		return fmt.Errorf("%s: %v", from, err)
+	}
+	defer r.Close()
+	w, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return fmt.Errorf("%s: %v", from, err)
+	}
+	return w.Close()
+}
+
+// writeFile writes data to p: atomically (a temporary file renamed) for a
+// local path, as one upload (committed when closed) for object stores.
+func writeFile(ctx context.Context, p string, data []byte) error {
+	if !remote(p) {
+		if dir := filepath.Dir(p); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		return checkpoint.AtomicWriteFile(p, data, 0o644)
+	}
+	fs, err := filesystem.New(ctx, p)
+	if err != nil {
+		return fmt.Errorf("%s: %v", p, err)
+	}
+	defer fs.Close()
+	w, err := fs.OpenWrite(ctx, p)
+	if err != nil {
+		return fmt.Errorf("%s: %v", p, err)
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return fmt.Errorf("%s: %v", p, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("%s: %v", p, err)
+	}
+	return nil
+}
+
+// readFile reads p from any Beam filesystem.
+func readFile(ctx context.Context, p string) ([]byte, error) {
+	if !remote(p) {
+		return os.ReadFile(p)
+	}
+	fs, err := filesystem.New(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", p, err)
+	}
+	defer fs.Close()
+	return filesystem.Read(ctx, fs, p)
+}

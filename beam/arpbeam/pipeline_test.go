@@ -1,0 +1,268 @@
+package arpbeam
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/arp-robustness/arp/attack/attacktest"
+	"github.com/arp-robustness/arp/eval"
+	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/rundir"
+)
+
+func TestMain(m *testing.M) {
+	beam.Init()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 1})))
+	os.Exit(m.Run())
+}
+
+// evalJob is a small evaluation on mnist-mini: 40 images in 5 batches of
+// 8, two budgets, so 15 work items (the clean pass and two threat models
+// on each batch), random attacks and a check subset over two batches.
+func evalJob(t *testing.T, dir string) *job.Eval {
+	return &job.Eval{Model: attacktest.RunDir(t), Data: "mnist-mini", Attacks: []string{"fgsm", "pgd:steps=3:restarts=2", "square:queries=20"},
+		Eps: []float64{0.05, 0.1}, Limit: 40, Seed: 3, Batch: 8, CheckImages: 10,
+		JSON: filepath.Join(dir, "eval.json"), State: filepath.Join(dir, "records.jsonl")}
+}
+
+// oneMachine runs j as arp eval does.
+func oneMachine(t *testing.T, j *job.Eval) *eval.Report {
+	t.Helper()
+	in, err := j.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eval.Run(context.Background(), in.Model.Classifier, in.X, in.Y, in.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func timeless(r *eval.Report) *eval.Report {
+	c := *r
+	c.Seconds, c.Resumed, c.Started = 0, 0, time.Time{}
+	c.Threats = nil
+	for _, t := range r.Threats {
+		t.Attacks = append([]eval.AttackResult(nil), t.Attacks...)
+		for k := range t.Attacks {
+			t.Attacks[k].Seconds = 0
+		}
+		c.Threats = append(c.Threats, t)
+	}
+	return &c
+}
+
+func readReport(t *testing.T, path string) *eval.Report {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r eval.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+func readUnits(t *testing.T, path string) map[eval.UnitKey]eval.Unit {
+	t.Helper()
+	_, _, _, units, err := eval.ReadRecords(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[eval.UnitKey]eval.Unit{}
+	for _, u := range units {
+		if _, dup := out[u.UnitKey]; dup {
+			t.Fatalf("%v twice in %s", u.UnitKey, path)
+		}
+		u.Seconds = 0
+		out[u.UnitKey] = u
+	}
+	return out
+}
+
+func runEval(t *testing.T, runner string, j *job.Eval, cfg Config) error {
+	t.Helper()
+	p, _, err := PlanEval(j, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = beam.Run(context.Background(), runner, p)
+	return WorkerError(err)
+}
+
+// TestEvalPipelineEqualsOneMachine: the pipeline on the local runners
+// writes the per-image records (units) and the eval.json of one arp eval
+// process, bit for bit (times aside); and a worker that fails once on a
+// work item runs it again, with no unit lost or duplicated.
+func TestEvalPipelineEqualsOneMachine(t *testing.T) {
+	dir := t.TempDir()
+	ref := evalJob(t, dir)
+	want := oneMachine(t, ref)
+	wantUnits := readUnits(t, ref.State)
+	for _, c := range []struct {
+		runner string
+		cfg    Config
+		fail   string // the work item whose first attempt fails
+	}{
+		{"prism", Config{}, ""},
+		{"prism", Config{Concurrency: 2, BatchesPerItem: 2}, "work item threat 1, batches 2-3"},
+		{"direct", Config{}, ""},
+	} {
+		t.Run(fmt.Sprintf("%s-%d-%d", c.runner, c.cfg.Concurrency, c.cfg.BatchesPerItem), func(t *testing.T) {
+			j := *ref
+			out := t.TempDir()
+			j.JSON, j.State = filepath.Join(out, "eval.json"), filepath.Join(out, "records.jsonl")
+			var mu sync.Mutex
+			attempts := map[string]int{}
+			if c.fail != "" {
+				faultHook = func(item string, attempt int) error {
+					mu.Lock()
+					defer mu.Unlock()
+					attempts[item]++
+					if item == c.fail && attempt == 0 {
+						return errors.New("injected fault")
+					}
+					return nil
+				}
+				defer func() { faultHook = nil }()
+			}
+			if err := runEval(t, c.runner, &j, c.cfg); err != nil {
+				t.Fatal(err)
+			}
+			if c.fail != "" && attempts[c.fail] != 2 {
+				t.Fatalf("the failed item ran %d times, want 2 (attempts %v)", attempts[c.fail], attempts)
+			}
+			got := readUnits(t, j.State)
+			if len(got) != len(wantUnits) {
+				t.Fatalf("%d units, one machine %d", len(got), len(wantUnits))
+			}
+			for k, u := range wantUnits {
+				if !reflect.DeepEqual(got[k], u) {
+					t.Fatalf("%v differs from one machine's:\n%+v\n%+v", k, got[k], u)
+				}
+			}
+			if a, b := timeless(want), timeless(readReport(t, j.JSON)); !reflect.DeepEqual(a, b) {
+				t.Fatalf("eval.json differs from one machine's:\n%+v\n%+v", b, a)
+			}
+			var out2 bytes.Buffer
+			if err := PrintEval(context.Background(), &out2, &j); err != nil || !strings.Contains(out2.String(), "worst case") {
+				t.Fatalf("PrintEval: %v\n%s", err, out2.String())
+			}
+		})
+	}
+}
+
+// TestEvalFailuresLeaveOutputsAlone: a work item that keeps failing, and a
+// model file the workers cannot read, end the run with an error naming
+// them, and the report already written stays as it was.
+func TestEvalFailuresLeaveOutputsAlone(t *testing.T) {
+	dir := t.TempDir()
+	j := evalJob(t, dir)
+	j.Eps, j.Attacks = []float64{0.1}, []string{"fgsm"}
+	if err := runEval(t, "prism", j, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(j.JSON)
+	faultHook = func(item string, attempt int) error {
+		if strings.Contains(item, "batches 3-3") {
+			return errors.New("injected fault")
+		}
+		return nil
+	}
+	err := runEval(t, "prism", j, Config{Retries: 1})
+	faultHook = nil
+	if err == nil || !strings.Contains(err.Error(), "batches 3-3: injected fault (attempt 2 of 2)") {
+		t.Fatalf("an item failing every attempt: %v", err)
+	}
+	// the driver can read the model, the workers cannot
+	p, h, err := PlanEval(j, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = p
+	bad := *j
+	bad.Model = filepath.Join(dir, "gone", "run")
+	p, err = EvalPipeline(&bad, h, []eval.Item{{Threat: eval.Clean, Lo: 0, Hi: 1}}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = beam.Run(context.Background(), "prism", p)
+	if err = WorkerError(err); err == nil || !strings.Contains(err.Error(), "on a worker: model "+bad.Model) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("unreadable model on the workers: %v", err)
+	}
+	if after, _ := os.ReadFile(j.JSON); !bytes.Equal(before, after) {
+		t.Fatal("a failed run changed the report")
+	}
+}
+
+// TestAnalyzePipelineEqualsOneMachine: the analysis pipeline writes the
+// records.jsonl of one arp analyze process byte for byte, the same
+// summary, and reads its model from a Beam filesystem (memfs, as gs://
+// would be) on the workers.
+func TestAnalyzePipelineEqualsOneMachine(t *testing.T) {
+	dir := t.TempDir()
+	run := attacktest.RunDir(t)
+	ref := &job.Analyze{Model: run, Data: "mnist-mini", Attacks: []string{"fgsm", "iter-ll:steps=2", "pgd:steps=3"}, Eps: 0.1,
+		Method: "gradcam-arp", CAMScale: "max", IterSchedule: "fine", Limit: 40, Seed: 2, Batch: 8, Steps: 10, Gallery: 1,
+		LIMESamples: 500, LIMESegments: 36, Out: filepath.Join(dir, "one")}
+	st, err := ref.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := analysisSummary(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = strings.ReplaceAll(s, run, "memfs://models/run")
+	// the model on a remote filesystem
+	for _, name := range []string{rundir.Info, rundir.Weights} {
+		b, err := os.ReadFile(filepath.Join(run, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		memfs.Write("memfs://models/run/"+name, b)
+	}
+	j := *ref
+	j.Model, j.Out = "memfs://models/run", filepath.Join(dir, "beam")
+	p, _, err := PlanAnalyze(&j, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := beam.Run(context.Background(), "prism", p); err != nil {
+		t.Fatal(WorkerError(err))
+	}
+	for _, name := range []string{rundir.AnalysisRecords, rundir.AnalysisMD} {
+		a, _ := os.ReadFile(filepath.Join(ref.Out, name))
+		b, _ := os.ReadFile(filepath.Join(j.Out, name))
+		// the summary names the model as given
+		a = bytes.ReplaceAll(a, []byte(run), []byte("memfs://models/run"))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s differs from one machine's (%d vs %d bytes)", name, len(b), len(a))
+		}
+	}
+	var out bytes.Buffer
+	if err := PrintAnalysis(context.Background(), &out, &j); err != nil || !strings.Contains(out.String(), s) {
+		t.Fatalf("PrintAnalysis: %v\n%s", err, out.String())
+	}
+}
