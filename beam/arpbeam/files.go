@@ -39,8 +39,29 @@ func joinPath(dir, name string) string {
 	return filepath.Join(dir, name)
 }
 
-// cacheDir is where workers keep local copies of remote inputs.
-var cacheDir = filepath.Join(os.TempDir(), "arp-beam-cache")
+// cache is where a worker process keeps its local copies of remote
+// inputs: a directory of its own (made on first use), so that a file
+// changed between runs is never served from an older copy.
+var cache struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func cacheDir() (string, error) {
+	cache.once.Do(func() { cache.dir, cache.err = os.MkdirTemp("", "arp-beam-cache-") })
+	return cache.dir, cache.err
+}
+
+// RemoveCache deletes this process's copies of remote inputs (arp-beam
+// calls it when its pipeline has ended; worker containers are discarded
+// with theirs).
+func RemoveCache() error {
+	if cache.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(cache.dir)
+}
 
 var localized sync.Map // remote path -> *localCopy
 
@@ -51,8 +72,8 @@ type localCopy struct {
 }
 
 // localize returns a local path holding what p names: p itself when it is
-// local; otherwise a copy in the worker's cache directory, made once per
-// process: a file (with its ONNX metadata file p+".json" when there is
+// local; otherwise a copy in the process's cache directory, made once: a
+// file (with its ONNX metadata file p+".json" when there is
 // one), or the files directly inside a directory (a run directory, an IDX
 // or CIFAR directory, a flat image folder).
 func localize(ctx context.Context, p string) (string, error) {
@@ -71,17 +92,15 @@ func copyToCache(ctx context.Context, p string) (string, error) {
 		return "", fmt.Errorf("%s: %v", p, err)
 	}
 	defer fs.Close()
+	dir, err := cacheDir()
+	if err != nil {
+		return "", err
+	}
 	sum := sha256.Sum256([]byte(p))
 	key := hex.EncodeToString(sum[:8])
 	base := path.Base(strings.TrimSuffix(p, "/"))
-	final := filepath.Join(cacheDir, key)
-	if _, err := os.Stat(final); err == nil {
-		return filepath.Join(final, base), nil // copied by an earlier process on this machine
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(cacheDir, key+".tmp-")
+	final := filepath.Join(dir, key)
+	tmp, err := os.MkdirTemp(dir, key+".tmp-")
 	if err != nil {
 		return "", err
 	}
@@ -114,10 +133,7 @@ func copyToCache(ctx context.Context, p string) (string, error) {
 		}
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		if _, serr := os.Stat(final); serr != nil {
-			return "", err
-		}
-		// another process was quicker
+		return "", err
 	}
 	return filepath.Join(final, base), nil
 }

@@ -28,7 +28,9 @@ import (
 func TestMain(m *testing.M) {
 	beam.Init()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 1})))
-	os.Exit(m.Run())
+	code := m.Run()
+	RemoveCache()
+	os.Exit(code)
 }
 
 // evalJob is a small evaluation on mnist-mini: 40 images in 5 batches of

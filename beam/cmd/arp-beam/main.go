@@ -126,6 +126,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--concurrency and --batches-per-item must be >= 1")
 	}
 	ctx := context.Background()
+	defer arpbeam.RemoveCache()
 	beam.Init() // sets Beam's logger, which --verbose keeps
 	if !verbose {
 		// only arp-beam's own messages (retries); the runner's report of a
