@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/arp-robustness/arp/attack"
@@ -130,9 +129,19 @@ func (c Config) Validate() error {
 	if !known {
 		return fmt.Errorf("unknown attention method %q; known: %s", c.Method, strings.Join(Methods(), ", "))
 	}
-	if c.Limit < 0 || c.BatchSize < 1 || c.TopK < 0 || c.Steps < 1 || !(c.StepSize > 0) || math.IsInf(c.StepSize, 0) || c.Gallery < -1 {
-		return fmt.Errorf("invalid settings: limit %d, batch size %d, top-k %d, steps %d, step size %g, gallery %d",
-			c.Limit, c.BatchSize, c.TopK, c.Steps, c.StepSize, c.Gallery)
+	switch {
+	case c.Limit < 0:
+		return fmt.Errorf("limit %d: want 0 (all) or more images", c.Limit)
+	case c.BatchSize < 1:
+		return fmt.Errorf("batch size %d: want 1 or more images", c.BatchSize)
+	case c.TopK < 0:
+		return fmt.Errorf("top-k %d: want 0 (the default) or more cells", c.TopK)
+	case c.Steps < 1 || c.Steps > attack.MaxSteps:
+		return fmt.Errorf("steps %d: want 1 to %d", c.Steps, attack.MaxSteps)
+	case !(c.StepSize > 0 && c.StepSize <= 1):
+		return fmt.Errorf("step size %g: want a value in (0,1] on the [0,1] pixel scale", c.StepSize)
+	case c.Gallery < -1:
+		return fmt.Errorf("gallery %d: want -1 (none) or more images", c.Gallery)
 	}
 	if c.IterSchedule != "" && c.IterSchedule != IterPaper {
 		return fmt.Errorf("unknown Iter-LL schedule %q; known: %s (10 projected steps of eps/4 unless --steps/--step-size say otherwise), %s (the ARP paper's 2 unprojected steps of eps)", c.IterSchedule, IterFine, IterPaper)

@@ -396,6 +396,15 @@ func TestParseSpec(t *testing.T) {
 	if name != "pgd" || c.Steps != 100 || c.Restarts != 5 || !c.NoRandomStart || c.Seed != 9 {
 		t.Fatalf("got %s %+v", name, c)
 	}
+	if sp, err = ParseSpec("pgd:steps=1e3:kappa=0"); err == nil {
+		t.Fatal("kappa accepted by pgd")
+	}
+	if sp, err = ParseSpec("pgd:steps=1e3"); err != nil || sp.Config.Steps != 1000 {
+		t.Fatalf("steps=1e3: %+v %v", sp.Config, err)
+	}
+	if _, err := New("pgd", Config{Eps: 0.1, Steps: MaxSteps + 1}); err == nil || !strings.Contains(err.Error(), "at most 100000") {
+		t.Fatalf("Config with too many steps: %v", err)
+	}
 	sp, err = ParseSpec("MIFGSM:decay=0.5:smoothing=0")
 	name, c = sp.Name, sp.Config
 	if err != nil || name != "mifgsm" || c.Decay == nil || *c.Decay != 0.5 || c.Smoothing == nil || *c.Smoothing != 0 {
@@ -405,10 +414,28 @@ func TestParseSpec(t *testing.T) {
 		{"pgdd", "unknown attack"},
 		{"pgd:decay=1", "valid keys: alpha, random-start, restarts, seed, smoothing, steps, targeting"},
 		{"pgd:steps", "not key=value"},
-		{"pgd:steps=-3", "must be >= 0"},
-		{"pgd:steps=many", "invalid syntax"},
-		{"square:p=NaN", "finite"},
-		{"pgd:random-start=maybe", "invalid syntax"},
+		{"pgd:steps=-3", "option steps=-3: want 1 <= steps <= 100000"},
+		{"pgd:steps=many", "not a whole number"},
+		{"square:p=NaN", "want 0 < p <= 1"},
+		{"pgd:random-start=maybe", "want true or false"},
+		// issue #18: a typed zero is refused, not replaced by the default
+		{"pgd:steps=0", "option steps=0: want 1 <= steps"},
+		{"pgd:restarts=0", "option restarts=0: want 1 <= restarts"},
+		{"square:queries=0", "want 1 <= queries"},
+		{"cw-l2:binary-steps=0", "want 1 <= binary-steps"},
+		{"pgd:alpha=0", "want 0 < alpha"},
+		{"square:p=0", "want 0 < p"},
+		{"gated-step-ll:threshold=0", "want 0 < threshold"},
+		{"attention-loss:lambda=0", "want 0 < lambda"},
+		{"cw-l2:c=0", "want 0 < c"},
+		{"pgd:seed=0", "want a seed >= 1"},
+		// and counts are bounded
+		{"pgd:steps=1e12", "option steps=1e12: want 1 <= steps <= 100000"},
+		{"pgd:restarts=100000", "restarts <= 1000"},
+		{"square:queries=1e9", "queries <= 1e+06"},
+		{"pgd:steps=2.5", "not a whole number"},
+		{"pgd:alpha=Inf", "want 0 < alpha <= 1e+06"},
+		{"mifgsm:smoothing=1", "want 0 <= smoothing < 1"},
 	} {
 		if _, err := ParseSpec(c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseSpec(%q): %v, want an error containing %q", c.spec, err, c.want)

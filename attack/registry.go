@@ -93,6 +93,57 @@ var registry = map[string]entry{
 		}},
 }
 
+// Bounds of the counts of an attack (Config and specs): more would run for
+// days on any test set without telling more about the model.
+const (
+	MaxSteps       = 100000
+	MaxRestarts    = 1000
+	MaxQueries     = 1000000
+	MaxBinarySteps = 100
+)
+
+// optionRanges are the ranges of the numeric options of specs. Zero stands
+// for the attack's default in Config, so an option typed as 0 where 0 is
+// not a value of its own is refused, never replaced by the default.
+var optionRanges = map[string]struct {
+	lo, hi float64
+	open   bool   // lo itself is excluded
+	why    string // what the range means
+}{
+	"steps":        {1, MaxSteps, false, "iterations"},
+	"restarts":     {1, MaxRestarts, false, "runs from random starts"},
+	"binary-steps": {1, MaxBinarySteps, false, "rounds of the search over c"},
+	"queries":      {1, MaxQueries, false, "queries per image"},
+	"alpha":        {0, 1e6, true, "a step size"},
+	"kappa":        {0, 1e6, false, "a confidence margin"},
+	"c":            {0, 1e12, true, "the initial constant"},
+	"p":            {0, 1, true, "a fraction of the image"},
+	"threshold":    {0, 1, true, "an IoU"},
+	"lambda":       {0, 1e12, true, "a weight"},
+	"decay":        {0, 1e6, false, "a momentum decay"},
+	"smoothing":    {0, 1, false, "a label smoothing"},
+}
+
+// checkOption checks the value of a numeric spec option against its range.
+func checkOption(key string, v float64) error {
+	r, ok := optionRanges[key]
+	if !ok {
+		return nil
+	}
+	if math.IsNaN(v) || v < r.lo || (r.open && v == r.lo) || v > r.hi || (key == "smoothing" && v == 1) {
+		lo := fmt.Sprintf("%g <= ", r.lo)
+		if r.open {
+			lo = fmt.Sprintf("%g < ", r.lo)
+		}
+		hi := fmt.Sprintf(" <= %g", r.hi)
+		if key == "smoothing" {
+			hi = " < 1"
+		}
+		return fmt.Errorf("want %s%s%s (%s)", lo, key, hi, r.why)
+	}
+	return nil
+}
+
 // order is the order Names lists the attacks in.
 var order = []string{"fgsm", "step-ll", "r-step-ll", "bim", "iter-ll", "pgd", "pgd-l2", "mifgsm", "cw-l2", "square", "gated-step-ll", "attention-loss", "pgd-kl"}
 
@@ -162,6 +213,14 @@ func New(name string, cfg Config) (Attack, error) {
 		{"queries", float64(cfg.Queries)}} {
 		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return nil, fmt.Errorf("%s: %s %g must be >= 0", name, f.what, f.v)
+		}
+	}
+	for _, f := range []struct {
+		what   string
+		v, max int
+	}{{"steps", cfg.Steps, MaxSteps}, {"restarts", cfg.Restarts, MaxRestarts}, {"queries", cfg.Queries, MaxQueries}, {"binary steps", cfg.BinarySteps, MaxBinarySteps}} {
+		if f.v > f.max {
+			return nil, fmt.Errorf("%s: %s %d: at most %d", name, f.what, f.v, f.max)
 		}
 	}
 	if cfg.PInit < 0 || cfg.PInit > 1 || math.IsNaN(cfg.PInit) {
@@ -245,21 +304,24 @@ func parseSpec(spec string) (string, Config, error) {
 			return "", cfg, fmt.Errorf("attack %s has no option %q; valid keys: %s", name, k, strings.Join(valid, ", "))
 		}
 		bad := func(err error) error {
-			return fmt.Errorf("attack %s: option %s=%q: %v", name, k, v, err)
+			return fmt.Errorf("attack %s: option %s=%s: %v", name, k, v, err)
 		}
 		num := func() (float64, error) {
 			f, err := strconv.ParseFloat(v, 64)
-			if err == nil && (math.IsNaN(f) || math.IsInf(f, 0) || f < 0) {
-				err = fmt.Errorf("must be a finite number >= 0")
+			if err != nil {
+				return 0, fmt.Errorf("not a number")
 			}
-			return f, err
+			return f, checkOption(k, f)
 		}
 		integer := func() (int, error) {
-			n, err := strconv.Atoi(v)
-			if err == nil && n < 0 {
-				err = fmt.Errorf("must be >= 0")
+			f, err := strconv.ParseFloat(v, 64) // 1e3 is an integer too
+			if err != nil || f != math.Trunc(f) {
+				return 0, fmt.Errorf("not a whole number")
 			}
-			return n, err
+			if err := checkOption(k, f); err != nil {
+				return 0, err
+			}
+			return int(f), nil
 		}
 		var err error
 		switch k {
@@ -295,13 +357,20 @@ func parseSpec(spec string) (string, Config, error) {
 			cfg.Smoothing = &s
 		case "seed":
 			cfg.Seed, err = strconv.ParseUint(v, 10, 64)
+			if err == nil && cfg.Seed == 0 {
+				err = fmt.Errorf("want a seed >= 1 (without a seed option the attack takes the command's --seed)")
+			} else if err != nil {
+				err = fmt.Errorf("not a seed (a whole number from 1 to %d)", uint64(math.MaxUint64))
+			}
 		case "layer":
 			cfg.Layer = v
 		case "targeting":
 			cfg.Targeting = Targeting(v)
 		case "random-start", "project":
 			var b bool
-			b, err = strconv.ParseBool(v)
+			if b, err = strconv.ParseBool(v); err != nil {
+				err = fmt.Errorf("want true or false")
+			}
 			if k == "random-start" {
 				cfg.NoRandomStart = !b
 			} else {

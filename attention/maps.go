@@ -2,6 +2,8 @@ package attention
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/nn"
@@ -107,6 +109,24 @@ func (s *MapSet) Mask(i int, opt MaskOptions) ([]bool, error) {
 		return nil, fmt.Errorf("attention: image %d outside [0,%d)", i, len(s.Up))
 	}
 	return BinaryMask(s.Coarse[i], s.H, s.W, s.Up[i], s.InH, s.InW, opt)
+}
+
+// CheckMapLayer checks that layer is a layer of model with a spatial map
+// (an [N,C,H,W] output), one Grad-CAM can explain with; the error says
+// which layers have maps, and callers put the layer's name (and where it
+// came from) in front of it.
+func CheckMapLayer(model nn.Classifier, layer string) error {
+	spatial, err := SpatialLayers(model)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(spatial, layer) {
+		return nil
+	}
+	if layer != "" && nn.CheckLayer(model, layer) == nil {
+		return fmt.Errorf("no spatial map (its output is not [N,C,H,W]); layers with maps: %s", strings.Join(spatial, ", "))
+	}
+	return fmt.Errorf("no such layer; layers with maps: %s", strings.Join(spatial, ", "))
 }
 
 // SpatialLayers lists the layers of model whose output is a spatial map

@@ -147,6 +147,19 @@ func (o *ARP) Settings() map[string]any {
 // WeightDecayScale is A: L_c, which A multiplies, includes the weight decay.
 func (o *ARP) WeightDecayScale() float64 { return o.A }
 
+// CheckModel checks, before training starts, that the attention layer
+// exists in m and has a spatial map.
+func (o *ARP) CheckModel(m nn.Classifier) error {
+	l := o.Layer
+	if l == "" {
+		l = nn.DefaultAttentionLayer(m)
+	}
+	if err := attention.CheckMapLayer(m, l); err != nil {
+		return fmt.Errorf("arp: attention layer %s: %v", l, err)
+	}
+	return nil
+}
+
 func (o *ARP) layer(m nn.Classifier) (string, error) {
 	l := o.Layer
 	if l == "" {

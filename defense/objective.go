@@ -75,6 +75,12 @@ type Objective interface {
 	Step(s *Step) (*Result, error)
 }
 
+// ModelChecker is implemented by objectives that can check, before the
+// first step, that a model suits them (its attention layer, say).
+type ModelChecker interface {
+	CheckModel(m nn.Classifier) error
+}
+
 // WeightDecayScaler is implemented by objectives whose loss multiplies
 // the weight-decay term: ARP's L = a*L_c + ..., where L_c includes the
 // weight decay, scales it by a.

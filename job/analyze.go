@@ -6,7 +6,10 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/analysis"
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/lime"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
 	"github.com/spf13/pflag"
@@ -41,7 +44,7 @@ type Analyze struct {
 func (j *Analyze) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&j.Model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fs.StringVar(&j.Data, "data", "", "dataset name or path (default: the test split of the model's training dataset)")
-	fs.StringSliceVar(&j.Attacks, "attacks", analysis.DefaultAttacks, "attacks to study")
+	fs.StringSliceVar(&j.Attacks, "attacks", analysis.DefaultAttacks, "`attacks` to study")
 	fs.Float64Var(&j.Eps, "eps", analysis.DefaultEps, "L-inf budget on the [0,1] pixel scale")
 	fs.StringVar(&j.Method, "method", "gradcam-arp", "attention method: "+strings.Join(analysis.Methods(), ", "))
 	fs.StringVar(&j.CAMScale, "cam-scale", "max", "gradcam, gradcam++: divide the ReLU map by its maximum (max) or subtract its minimum first as pytorch-grad-cam does (min-max)")
@@ -72,6 +75,41 @@ func (j *Analyze) ShardSpec() (shard.Spec, error) {
 	return s, nil
 }
 
+// Check validates the flags that need no file, one flag per message: the
+// values a user typed are used or refused here, so that the study's own
+// defaults (analysis.Config.WithDefaults) only ever fill what was not
+// given.
+func (j *Analyze) Check() error {
+	if _, err := j.ShardSpec(); err != nil {
+		return err
+	}
+	if !(j.Eps > 0 && j.Eps <= 1) {
+		return fmt.Errorf("--eps %g: want a budget in (0,1] on the [0,1] pixel scale", j.Eps)
+	}
+	if j.StepSize != 0 && !(j.StepSize > 0 && j.StepSize <= 1) {
+		return fmt.Errorf("--step-size %g: want a step in (0,1] on the [0,1] pixel scale (0: eps/4)", j.StepSize)
+	}
+	for _, c := range []struct {
+		flag    string
+		v, lo   int
+		hi      int
+		meaning string
+	}{
+		{"limit", j.Limit, 0, limits.MaxInt, "a number of images; 0: all"},
+		{"batch", j.Batch, 1, MaxBatch, "images per batch"},
+		{"steps", j.Steps, 1, attack.MaxSteps, "iterative attack steps"},
+		{"topk", j.TopK, 0, limits.MaxInt, "a number of cells; 0: 7/64 of the map"},
+		{"gallery", j.Gallery, 0, 1000, "images per attack and outcome; 0: none"},
+		{"lime-samples", j.LIMESamples, 2, lime.MaxSamples, "perturbed samples"},
+		{"lime-segments", j.LIMESegments, 2, 10000, "superpixels"},
+	} {
+		if err := limits.Int("--"+c.flag, c.v, c.lo, c.hi, c.meaning); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Config is the study's configuration from the flags.
 func (j *Analyze) Config() analysis.Config {
 	gallery, camScale := j.Gallery, j.CAMScale
@@ -90,13 +128,10 @@ func (j *Analyze) Config() analysis.Config {
 // returns the study (Dir is the output directory; Progress is left to the
 // caller).
 func (j *Analyze) Open() (*analysis.Study, error) {
-	sh, err := j.ShardSpec()
-	if err != nil {
+	if err := j.Check(); err != nil {
 		return nil, err
 	}
-	if j.Limit < 0 {
-		return nil, fmt.Errorf("--limit %d must be >= 0", j.Limit)
-	}
+	sh, _ := j.ShardSpec()
 	lm, err := OpenModel(j.Model)
 	if err != nil {
 		return nil, err
@@ -108,18 +143,22 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 		}
 		spec, _ = data.SplitSpec(lm.Dataset)
 	}
+	cfg := j.Config()
+	if cfg.Method != "lime" {
+		if cfg.Layer, err = lm.MapLayer(cfg.Layer); err != nil {
+			return nil, err
+		}
+	} else if cfg.Layer != "" {
+		return nil, fmt.Errorf("--layer applies to the Grad-CAM methods, not to lime")
+	}
+	if err := cfg.WithDefaults().Validate(); err != nil {
+		return nil, err
+	}
 	d, dataName, _, err := OpenData(spec, j.DataDir, 0)
 	if err != nil {
 		return nil, err
 	}
 	if err := fits(d, dataName, lm, j.Model); err != nil {
-		return nil, err
-	}
-	cfg := j.Config()
-	if cfg.Layer == "" && cfg.Method != "lime" {
-		cfg.Layer = lm.Meta.AttentionLayer
-	}
-	if err := cfg.WithDefaults().Validate(); err != nil {
 		return nil, err
 	}
 	out := j.Out
@@ -128,6 +167,9 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 		if lm.Format == "onnx" {
 			out = strings.TrimSuffix(j.Model, filepath.Ext(j.Model)) + "-" + filepath.Base(out)
 		}
+	}
+	if err := CheckOutputs(Output{Flag: "out", Path: out, Dir: true}); err != nil {
+		return nil, err
 	}
 	ref := analysis.ModelRef{Dir: j.Model, Info: lm.Meta.Info}
 	if ref.WeightsSHA256, err = lm.WeightsSHA256(); err != nil {

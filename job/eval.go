@@ -2,12 +2,14 @@ package job
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/eval"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/shard"
@@ -50,9 +52,9 @@ type Eval struct {
 func (j *Eval) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&j.Model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fs.StringVar(&j.Data, "data", "", "dataset name or path; a name without a :split suffix uses its test split (required)")
-	fs.StringSliceVar(&j.Attacks, "attacks", strings.Split(EvalDefaultAttacks, ","), "attacks to run, in order")
-	fs.Float64SliceVar(&j.Eps, "eps", nil, "L-inf budgets on the [0,1] pixel scale, e.g. 0.1,0.2,0.3")
-	fs.Float64SliceVar(&j.EpsL2, "eps-l2", nil, "L2 budgets on the [0,1] pixel scale for pgd-l2 and cw-l2")
+	fs.StringSliceVar(&j.Attacks, "attacks", strings.Split(EvalDefaultAttacks, ","), "`attacks` to run, in order")
+	fs.Float64SliceVar(&j.Eps, "eps", nil, "L-inf `budgets` on the [0,1] pixel scale, e.g. 0.1,0.2,0.3 (required with L-inf attacks)")
+	fs.Float64SliceVar(&j.EpsL2, "eps-l2", nil, "L2 `budgets` on the [0,1] pixel scale (required with pgd-l2 and cw-l2)")
 	fs.IntVar(&j.Limit, "limit", 0, "evaluate only the first N images (stated in the output; default: all)")
 	fs.IntVar(&j.Subset, "subset", 0, "evaluate N images chosen by --subset-seed: the same images for every model (their indices are in the JSON report)")
 	fs.Uint64Var(&j.SubsetSeed, "subset-seed", data.DefaultHoldOutSeed, "seed choosing the --subset images")
@@ -73,17 +75,33 @@ func (j *Eval) Check() error {
 	if _, err := eval.ParseAttacks(j.Attacks); err != nil {
 		return err
 	}
-	if j.Batch < 1 {
-		return fmt.Errorf("--batch %d must be >= 1", j.Batch)
+	for _, c := range []struct {
+		flag    string
+		v, lo   int
+		hi      int
+		meaning string
+	}{
+		{"batch", j.Batch, 1, MaxBatch, "images per batch"},
+		{"check-images", j.CheckImages, 0, limits.MaxInt, "a number of images; 0: skip those checks"},
+		{"limit", j.Limit, 0, limits.MaxInt, "a number of images; 0: all"},
+		{"subset", j.Subset, 0, limits.MaxInt, "a number of images; 0: no subset"},
+	} {
+		if err := limits.Int("--"+c.flag, c.v, c.lo, c.hi, c.meaning); err != nil {
+			return err
+		}
 	}
-	if j.CheckImages < 0 {
-		return fmt.Errorf("--check-images %d must be >= 0", j.CheckImages)
+	if j.Subset > 0 && j.Limit > 0 {
+		return fmt.Errorf("--subset %d: not together with --limit", j.Subset)
 	}
-	if j.Limit < 0 {
-		return fmt.Errorf("--limit %d must be >= 0", j.Limit)
-	}
-	if j.Subset < 0 || j.Subset > 0 && j.Limit > 0 {
-		return fmt.Errorf("--subset %d: want a number of images >= 1, and not together with --limit", j.Subset)
+	for _, e := range []struct {
+		flag string
+		eps  []float64
+	}{{"eps", j.Eps}, {"eps-l2", j.EpsL2}} {
+		for _, v := range e.eps {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				return fmt.Errorf("--%s %g: want finite budgets >= 0 on the [0,1] pixel scale", e.flag, v)
+			}
+		}
 	}
 	if _, err := j.ShardSpec(); err != nil {
 		return err
@@ -96,15 +114,24 @@ func (j *Eval) Check() error {
 			return fmt.Errorf("a shard has no report of its own: drop --json, --markdown and --plot, and merge the shards' record files with arp merge")
 		}
 	}
+	if err := CheckOutputs(Output{Flag: "state", Path: j.State}); err != nil {
+		return err
+	}
 	return CheckReportPaths(j.JSON, j.Markdown, j.Plot)
 }
 
+// MaxBatch bounds the images per batch of a job (the memory a batch needs
+// is checked against what is available when the model is known).
+const MaxBatch = 100000
+
 // CheckReportPaths checks the names of an evaluation report's files.
+// They must be writable now, so that an evaluation of hours does not end
+// unable to write its report.
 func CheckReportPaths(json, markdown, plot string) error {
 	if plot != "" && !strings.EqualFold(filepath.Ext(plot), ".png") {
 		return fmt.Errorf("--plot %s: want a .png file", plot)
 	}
-	return nil
+	return CheckOutputs(Output{Flag: "json", Path: json}, Output{Flag: "markdown", Path: markdown}, Output{Flag: "plot", Path: plot})
 }
 
 // ShardSpec parses --shard.

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/arp-robustness/arp/lime/segment"
+	"github.com/arp-robustness/arp/limits"
 )
 
 // ClassifyImages returns class probabilities (n rows of equal length) for
@@ -163,10 +164,14 @@ func (e *ImageExplanation) Map(label int) ([]float32, error) {
 	return m, nil
 }
 
+// MaxSamples bounds ImageOptions.NumSamples: LIME's explanations stop
+// changing long before (the paper uses 1,000).
+const MaxSamples = 1000000
+
 func (o *ImageOptions) validate(c int) error {
 	switch {
-	case o.NumSamples < 2:
-		return fmt.Errorf("lime: NumSamples %d, want >= 2", o.NumSamples)
+	case o.NumSamples < 2 || o.NumSamples > MaxSamples:
+		return fmt.Errorf("lime: NumSamples %d, want 2 to %d", o.NumSamples, MaxSamples)
 	case o.BatchSize < 0:
 		return fmt.Errorf("lime: BatchSize %d, want >= 0", o.BatchSize)
 	case len(o.Labels) == 0 && o.TopLabels < 1:
@@ -341,6 +346,12 @@ func ExplainImage(ctx context.Context, img []float32, c, h, w int, classify Clas
 	}
 
 	n := opts.NumSamples
+	// the samples' on/off vectors, their weights and the regression's
+	// copies (float64 each), and a batch of perturbed images
+	need := limits.Need(8, n, 3*k+8)
+	if err := limits.Check(fmt.Sprintf("LIME with %d samples of %d superpixels", n, k), need); err != nil {
+		return nil, fmt.Errorf("lime: %w", err)
+	}
 	data := SampleBinary(n, k, opts.Seed)
 
 	bs := opts.BatchSize

@@ -3,6 +3,7 @@ package limits
 import (
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,25 @@ func TestFormats(t *testing.T) {
 		if got := Duration(d); got != want {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestRanges(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{Int("--batch", 0, 1, 100, "images per batch"), "--batch 0: want 1 to 100 (images per batch)"},
+		{Int("--limit", -1, 0, MaxInt, "images (0: all)"), "--limit -1: want 0 or more (images (0: all))"},
+		{Float("--eps", math.NaN(), 0, 1, true, "a budget"), "--eps NaN: want a value in (0,1] (a budget)"},
+		{Float("--lr", math.Inf(1), 0, math.Inf(1), true, "a rate"), "--lr +Inf: want a finite value > 0 (a rate)"},
+		{Float("--eps", 0, 0, 1, true, "a budget"), "--eps 0: want a value in (0,1] (a budget)"},
+	} {
+		if c.err == nil || c.err.Error() != c.want {
+			t.Errorf("%v, want %q", c.err, c.want)
+		}
+	}
+	if Int("--x", 5, 1, 5, "") != nil || Float("--x", 0, 0, 1, false, "") != nil || Float("--x", 1e300, 0, math.Inf(1), true, "") != nil {
+		t.Error("a value in range refused")
 	}
 }

@@ -2,12 +2,15 @@ package modelio
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/onnx"
 	"github.com/arp-robustness/arp/rundir"
 )
 
@@ -78,4 +81,30 @@ func (m *Model) WeightsSHA256() (string, error) {
 		weights = filepath.Join(m.Meta.Path, rundir.Weights)
 	}
 	return data.FileSHA256(weights)
+}
+
+// MapLayer returns the layer attention maps are taken at: layer when given
+// (from the --layer flag; errors start with "--layer"), else the model's
+// default attention layer, whose errors name the file that declares it
+// (model.json or the ONNX metadata), so that a bad default is not
+// reported as a bad flag. Either must have a spatial map.
+func (m *Model) MapLayer(layer string) (string, error) {
+	if layer != "" {
+		if err := attention.CheckMapLayer(m.Classifier, layer); err != nil {
+			return "", fmt.Errorf("--layer %s: %v", layer, err)
+		}
+		return layer, nil
+	}
+	layer = m.Meta.AttentionLayer
+	if err := attention.CheckMapLayer(m.Classifier, layer); err != nil {
+		src := filepath.Join(m.Meta.Path, rundir.Info) + ": spec.attention_layer"
+		if m.Meta.Kind == KindONNX {
+			src = onnx.MetaPath(m.Meta.Path) + ": attention_layer"
+			if _, serr := os.Stat(onnx.MetaPath(m.Meta.Path)); serr != nil {
+				src = m.Meta.Path + ": the default attention layer"
+			}
+		}
+		return "", fmt.Errorf("model %s %q: %v (pass --layer to use another)", src, layer, err)
+	}
+	return layer, nil
 }

@@ -146,7 +146,7 @@ func Run(ctx context.Context, m *nn.Model, train, eval *data.Dataset, cfg Config
 		return nil, fmt.Errorf("batch size %d must be positive", cfg.BatchSize)
 	case !(cfg.LR > 0) || math.IsInf(cfg.LR, 0):
 		return nil, fmt.Errorf("learning rate %g must be positive", cfg.LR)
-	case cfg.Momentum < 0 || cfg.Momentum >= 1:
+	case !(cfg.Momentum >= 0 && cfg.Momentum < 1):
 		return nil, fmt.Errorf("momentum %g outside [0,1)", cfg.Momentum)
 	case cfg.EvalEvery < 0 || cfg.LogEvery < 0 || cfg.CheckpointEvery < 0:
 		return nil, fmt.Errorf("eval, log and checkpoint intervals must be >= 0")
@@ -155,6 +155,11 @@ func Run(ctx context.Context, m *nn.Model, train, eval *data.Dataset, cfg Config
 	}
 	if err := cfg.Schedule.Validate(); err != nil {
 		return nil, err
+	}
+	if c, ok := cfg.Objective.(defense.ModelChecker); ok {
+		if err := c.CheckModel(m); err != nil {
+			return nil, err
+		}
 	}
 	if err := nn.CheckInput(m, []int{1, train.C, train.H, train.W}); err != nil {
 		return nil, fmt.Errorf("training data %s: %v", train.Name, err)

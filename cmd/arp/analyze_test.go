@@ -89,10 +89,10 @@ func TestAnalyzeErrors(t *testing.T) {
 	}{
 		{[]string{"analyze"}, "--model is required"},
 		{[]string{"analyze", "--model", filepath.Join(t.TempDir(), "nope")}, "no such file or directory"},
-		{[]string{"analyze", "--model", run, "--eps", "2", "--out", t.TempDir()}, "eps 2 must be in (0,1]"},
+		{[]string{"analyze", "--model", run, "--eps", "2", "--out", t.TempDir()}, "--eps 2: want a budget in (0,1]"},
 		{[]string{"analyze", "--model", run, "--method", "magic", "--out", t.TempDir()}, `unknown attention method "magic"`},
 		{[]string{"analyze", "--model", run, "--attacks", "cw-l2", "--out", t.TempDir()}, "L-inf"},
-		{[]string{"analyze", "--model", run, "--layer", "conv9", "--out", t.TempDir(), "--limit", "5"}, `unknown layer "conv9"`},
+		{[]string{"analyze", "--model", run, "--layer", "conv9", "--out", t.TempDir(), "--limit", "5"}, `--layer conv9: no such layer; layers with maps: input, conv1`},
 		{[]string{"analyze", "--model", run, "--data", "no-such-data", "--out", t.TempDir()}, "no-such-data"},
 		{[]string{"analyze", "--model", run, "--limit", "-1", "--out", t.TempDir()}, "--limit -1"},
 	} {

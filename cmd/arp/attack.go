@@ -13,6 +13,7 @@ import (
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/viz"
@@ -53,7 +54,7 @@ name:key=value:key=value (e.g. pgd:steps=100:restarts=5).`,
 	fl.StringVar(&f.model, "model", "", "model: an arp run directory or a .onnx file (required)")
 	fl.StringVar(&f.image, "image", "", "input image, PNG or JPEG (required)")
 	fl.StringVar(&f.attack, "attack", "pgd", "attack name, with options as name:key=value")
-	fl.Float64Var(&f.eps, "eps", math.NaN(), "budget on the [0,1] pixel scale (required, except cw-l2)")
+	fl.Float64Var(&f.eps, "eps", 0, "budget on the [0,1] pixel scale (required, except for cw-l2, where it is 0: unbounded, when not given)")
 	fl.StringVar(&f.out, "out", "", "adversarial image to write, .png (required)")
 	fl.StringVar(&f.label, "label", "", "true class, index or name (default: the clean prediction)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the attack's random choices")
@@ -70,16 +71,19 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if !strings.EqualFold(filepath.Ext(f.out), ".png") {
 		return fmt.Errorf("--out %s: the adversarial image is written as PNG; use a .png name", f.out)
 	}
+	if err := job.CheckOutputs(job.Output{Flag: "out", Path: f.out}); err != nil {
+		return err
+	}
 	spec, err := attack.ParseSpec(f.attack)
 	if err != nil {
 		return err
 	}
 	norm, _ := attack.Norm(spec.Name)
-	if math.IsNaN(f.eps) {
-		if spec.Name != "cw-l2" {
-			return fmt.Errorf("--eps is required: the budget on the [0,1] pixel scale (e.g. 0.3 for MNIST)")
-		}
-		f.eps = 0
+	if !cmd.Flags().Changed("eps") && spec.Name != "cw-l2" {
+		return fmt.Errorf("--eps is required: the budget on the [0,1] pixel scale (e.g. 0.3 for MNIST)")
+	}
+	if !(f.eps >= 0) || math.IsInf(f.eps, 0) {
+		return fmt.Errorf("--eps %g: want a finite budget >= 0 on the [0,1] pixel scale", f.eps)
 	}
 	spec.Config.Eps = f.eps
 	if spec.Config.Seed == 0 {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/arp-robustness/arp/bench"
 	"github.com/arp-robustness/arp/defense"
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/kernels"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
@@ -66,6 +68,12 @@ as a share of that path's peak.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cases != "" {
 				cfg.Cases = strings.Split(cases, ",")
+			}
+			if err := checkBenchFlags(cfg, peakCfg); err != nil {
+				return err
+			}
+			if err := job.CheckOutputs(job.Output{Flag: "cpuprofile", Path: cpuProfile}); err != nil {
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if !slices.Contains(nn.ArchNames(), cfg.Arch) {
@@ -180,4 +188,27 @@ func arpBenchStep(m *nn.Model, opt optim.Optimizer, x *tensor.Tensor, y []int, s
 		step++
 		return err
 	}, nil
+}
+
+// checkBenchFlags refuses counts outside their ranges (0 would be replaced
+// by bench's defaults), one flag per message.
+func checkBenchFlags(cfg bench.Config, pc bench.PeakConfig) error {
+	for _, c := range []struct {
+		flag      string
+		v, lo, hi int
+		meaning   string
+	}{
+		{"batch", cfg.Batch, 1, 10000, "images per step"},
+		{"steps", cfg.Steps, 1, 100000, "timed steps"},
+		{"warmup", cfg.Warmup, 0, 100000, "untimed steps"},
+		{"threads", cfg.Threads, 1, 1024, "cores"},
+	} {
+		if err := limits.Int("--"+c.flag, c.v, c.lo, c.hi, c.meaning); err != nil {
+			return err
+		}
+	}
+	if pc.MinTime <= 0 || pc.MinTime > time.Hour {
+		return fmt.Errorf("--min-time %v: want a duration above 0 and at most 1h", pc.MinTime)
+	}
+	return nil
 }

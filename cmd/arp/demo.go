@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/arp-robustness/arp/demo"
+	"github.com/arp-robustness/arp/job"
 	"github.com/spf13/cobra"
 )
 
@@ -38,6 +39,9 @@ those of short runs on a small subset, stated as such in the output; see
 docs/analysis.md for the full-dataset experiments.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := job.CheckOutputs(job.Output{Flag: "out", Path: out, Dir: true}); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			opt := demo.Options{Dir: out, Seed: seed, Config: demo.Full, Version: arpVersion(), Out: cmd.OutOrStdout()}

@@ -7,7 +7,6 @@ import (
 	_ "image/png"  // decode PNG files
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -16,8 +15,8 @@ import (
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/explain"
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/mask"
-	"github.com/arp-robustness/arp/nn"
 	"github.com/spf13/cobra"
 )
 
@@ -125,6 +124,11 @@ func parseBox(s string, h, w int) (*mask.Box, error) {
 		v[i] = n
 	}
 	b := mask.Box{XMin: v[0], YMin: v[1], XMax: v[2], YMax: v[3]}
+	// as the VOC loader: a box that does not fit the image is refused,
+	// not clipped
+	if b.XMin < 0 || b.YMin < 0 || b.XMax > w || b.YMax > h {
+		return nil, fmt.Errorf("--box %q lies outside the %dx%d image (x in [0,%d], y in [0,%d])", s, w, h, w, h)
+	}
 	m, err := mask.BoxMask(h, w, b)
 	if err != nil {
 		return nil, fmt.Errorf("--box %q: %v", s, err)
@@ -143,6 +147,12 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 	}
 	if f.out == "" {
 		return fmt.Errorf("--out DIR is required")
+	}
+	if err := job.CheckOutputs(job.Output{Flag: "out", Path: f.out, Dir: true}); err != nil {
+		return err
+	}
+	if err := checkExplainFlags(cmd.Flags(), f); err != nil {
+		return err
 	}
 	isLime := f.method == "lime"
 	var meth attention.Method
@@ -166,17 +176,8 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 		if f.layer != "" {
 			return fmt.Errorf("--layer applies to the Grad-CAM methods, not to lime")
 		}
-		if f.lime.Samples < 2 {
-			return fmt.Errorf("--samples %d: lime needs at least 2 samples", f.lime.Samples)
-		}
 		if f.lime.Segmenter != "quickshift" && f.lime.Segmenter != "slic" && f.lime.Segmenter != "auto" {
 			return fmt.Errorf("--segmenter %q: want quickshift, slic or auto", f.lime.Segmenter)
-		}
-		if f.lime.Superpixels < 1 {
-			return fmt.Errorf("--superpixels %d: want at least 1", f.lime.Superpixels)
-		}
-		if !(f.lime.KernelSize > 0) || !(f.lime.MaxDist > 0) {
-			return fmt.Errorf("--kernel-size %g, --max-dist %g: both must be > 0", f.lime.KernelSize, f.lime.MaxDist)
 		}
 	}
 	var atk attack.Attack
@@ -202,19 +203,8 @@ func runExplain(cmd *cobra.Command, f *explainFlags) error {
 	c, H, W := in[0], in[1], in[2]
 	layer := ""
 	if !isLime {
-		layer = f.layer
-		if layer == "" {
-			layer = m.Meta.AttentionLayer
-		}
-		spatial, err := attention.SpatialLayers(m)
-		if err != nil {
+		if layer, err = m.MapLayer(f.layer); err != nil {
 			return err
-		}
-		if !slices.Contains(spatial, layer) {
-			if nn.CheckLayer(m, layer) == nil {
-				return fmt.Errorf("--layer %q has no spatial map (its output is not [N,C,H,W]); layers with maps: %s", layer, strings.Join(spatial, ", "))
-			}
-			return fmt.Errorf("--layer: unknown layer %q; layers with maps: %s", layer, strings.Join(spatial, ", "))
 		}
 	}
 	scale, err := explain.PictureScale(H, W, f.scale)

@@ -51,6 +51,9 @@ replaced by a partial one. Files are written atomically.`,
 				if outDir == "" {
 					return fmt.Errorf("--out DIR is required: the directory the merged analysis goes to")
 				}
+				if err := job.CheckOutputs(job.Output{Flag: "out", Path: outDir, Dir: true}); err != nil {
+					return err
+				}
 				if _, err := analysis.Merge(outDir, args); err != nil {
 					return err
 				}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/onnx"
@@ -41,6 +43,12 @@ same name, so arp sees the same layers when it imports the file again
 			if out == "" {
 				return errors.New("--out FILE.onnx is required")
 			}
+			if err := job.CheckOutputs(job.Output{Flag: "out", Path: out}); err != nil {
+				return err
+			}
+			if err := limits.Int("--opset", opset, onnx.MinExportOpset, onnx.MaxExportOpset, "ONNX operator set versions arp writes"); err != nil {
+				return err
+			}
 			if !force {
 				for _, p := range []string{out, onnx.MetaPath(out)} {
 					if _, err := os.Stat(p); err == nil {
@@ -65,7 +73,7 @@ same name, so arp sees the same layers when it imports the file again
 			}
 			in := m.InputShape()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%d bytes, opset %d), metadata %s\ninput %q: pixels in [0,1], [N,%d,%d,%d]; output: logits [N,%d]; attention layer %s\n",
-				path, out, st.Size(), opsetOrDefault(opset), onnx.MetaPath(out), onnx.ExportInput, in[0], in[1], in[2], m.NumClasses(), meta.AttentionLayer)
+				path, out, st.Size(), opset, onnx.MetaPath(out), onnx.ExportInput, in[0], in[1], in[2], m.NumClasses(), meta.AttentionLayer)
 			return nil
 		},
 	}
@@ -75,13 +83,6 @@ same name, so arp sees the same layers when it imports the file again
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
-}
-
-func opsetOrDefault(v int) int {
-	if v == 0 {
-		return onnx.DefaultExportOpset
-	}
-	return v
 }
 
 func newONNXCmd(*globalOptions) *cobra.Command {

@@ -62,7 +62,7 @@ func TestExportAndONNXInfo(t *testing.T) {
 		{[]string{"export", "--model", run, "--out", out}, "exists; use --force"},
 		{[]string{"export", "--model", out, "--out", filepath.Join(dir, "again.onnx")}, "is already an ONNX model"},
 		{[]string{"export", "--model", run}, "--out FILE.onnx is required"},
-		{[]string{"export", "--model", run, "--out", filepath.Join(dir, "x.onnx"), "--opset", "9"}, "export opset 9"},
+		{[]string{"export", "--model", run, "--out", filepath.Join(dir, "x.onnx"), "--opset", "9"}, "--opset 9: want 11 to 17"},
 		{[]string{"export", "--out", filepath.Join(dir, "x.onnx")}, `required flag(s) "model" not set`},
 		{[]string{"onnx", "info", bad}, "not a valid ONNX file"},
 		{[]string{"onnx", "info", filepath.Join(dir, "none.onnx")}, "no such file"},

@@ -9,6 +9,8 @@ import (
 
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/eval"
+	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/report"
 	"github.com/spf13/cobra"
 )
@@ -87,6 +89,9 @@ and mode; otherwise the command says how two of them differ.`,
 }
 
 func runReportSeeds(cmd *cobra.Command, args []string, f *seedsFlags) error {
+	if err := job.CheckOutputs(job.Output{Flag: "json", Path: f.jsonOut}, job.Output{Flag: "markdown", Path: f.mdOut}); err != nil {
+		return err
+	}
 	var groups []eval.SeedGroup
 	for _, a := range args {
 		name, files, ok := strings.Cut(a, "=")
@@ -151,13 +156,19 @@ func writeMarkdownJSON(out io.Writer, mdPath string, md []byte, jsonPath string,
 }
 
 func writeReport(cmd *cobra.Command, args []string, f *reportFlags) error {
+	if err := limits.Int("--examples", f.examples, 0, 1000, "gallery examples per attack and outcome; 0: no galleries"); err != nil {
+		return err
+	}
+	if err := job.CheckOutputs(job.Output{Flag: "out", Path: f.out}); err != nil {
+		return err
+	}
 	runs, err := report.Load(args, f.allowMixed)
 	if err != nil {
 		return err
 	}
 	ex := f.examples
 	if ex == 0 {
-		ex = -1
+		ex = -1 // report's "none"
 	}
 	var b bytes.Buffer
 	opt := report.Options{Title: f.title, Examples: ex, Command: "arp report " + strings.Join(args, " ")}

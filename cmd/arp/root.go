@@ -12,6 +12,7 @@ import (
 	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/modelio"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globalOptions holds the flags every subcommand shares.
@@ -83,7 +84,21 @@ rectification and preservation) uses that attention to make models more robust.`
 		root.AddCommand(f(g))
 	}
 	refuseUnknown(root)
+	tidyHelp(root)
 	return root
+}
+
+// tidyHelp makes every command's help show real defaults: a list flag
+// without a default shows none, not "(default [])".
+func tidyHelp(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		tidyHelp(sub)
+	}
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.DefValue == "[]" {
+			f.DefValue = ""
+		}
+	})
 }
 
 // refuseUnknown makes every command group (a command with subcommands and

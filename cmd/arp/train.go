@@ -10,6 +10,7 @@ import (
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
+	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/train"
@@ -106,7 +107,7 @@ e.g. arp eval --data mnist:train:heldout=5000:seed=1; model.json records the spe
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N training images (0: all)")
 	fl.IntVar(&f.holdout, "holdout", 0, "never train on N images of --data chosen by --holdout-seed; they are the default --eval-data and open elsewhere as DATA:heldout=N:seed=S (0: none)")
 	fl.Uint64Var(&f.holdoutSeed, "holdout-seed", data.DefaultHoldOutSeed, "seed choosing the --holdout images (independent of --seed, so runs with different seeds hold out the same images)")
-	fl.IntVar(&f.steps, "steps", 0, "number of training steps (mini-batches)")
+	fl.IntVar(&f.steps, "steps", 0, "number of training steps (mini-batches; default: --epochs passes over the data)")
 	fl.IntVar(&f.epochs, "epochs", 0, "number of epochs, if --steps is not given (default 1)")
 	fl.IntVar(&f.cfg.BatchSize, "batch", 50, "batch size")
 	fl.Uint64Var(&f.cfg.Seed, "seed", 1, "seed of all randomness")
@@ -147,11 +148,15 @@ e.g. arp eval --data mnist:train:heldout=5000:seed=1; model.json records the spe
 
 func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	fl := cmd.Flags()
+	given := givenFlags(fl)
 	if f.out == "" {
 		return fmt.Errorf("--out DIR is required")
 	}
 	if f.resume && f.force {
 		return fmt.Errorf("--resume and --force exclude each other")
+	}
+	if err := job.CheckOutputs(job.Output{Flag: "out", Path: f.out, Dir: true}); err != nil {
+		return err
 	}
 	existing, err := resumeFlags(fl, f.out, f.resume)
 	if err != nil {
@@ -166,11 +171,11 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if existing != nil && existing.Record.Arch != f.model {
 		return fmt.Errorf("%s/%s is a checkpoint of %s, not %s", f.out, rundir.Checkpoint, existing.Record.Arch, f.model)
 	}
-	if f.steps > 0 && f.epochs > 0 {
+	if given["steps"] && given["epochs"] {
 		return fmt.Errorf("give --steps or --epochs, not both")
 	}
-	if f.steps < 0 || f.epochs < 0 || f.limit < 0 || f.evalN < 0 || f.holdout < 0 {
-		return fmt.Errorf("--steps, --epochs, --limit, --holdout and --eval-n must be >= 0")
+	if err := checkTrainFlags(f, given); err != nil {
+		return err
 	}
 	o := f.obj
 	o.Attack = attack.Spec{Name: f.attack, Config: attack.Config{Eps: f.eps, Steps: f.pgdSteps, Alpha: f.pgdStep}}
@@ -216,16 +221,13 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		return fmt.Errorf("%s: no training images", f.data)
 	}
 	batch := f.cfg.BatchSize
-	if batch < 1 {
-		return fmt.Errorf("--batch %d must be positive", batch)
-	}
 	perEpoch := trainSet.Len() / batch
 	if perEpoch == 0 {
 		return fmt.Errorf("--batch %d is larger than the %d training images", batch, trainSet.Len())
 	}
-	steps := f.steps
-	if steps == 0 {
-		steps = max(f.epochs, 1) * perEpoch // --epochs defaults to 1
+	steps, err := trainSteps(f, perEpoch)
+	if err != nil {
+		return err
 	}
 
 	// model
@@ -249,15 +251,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 		"holdout": f.holdout, "holdout_seed": f.holdoutSeed, "holdout_data": holdoutSpec}
 	cfg.Info = nn.Info{ClassNames: trainSet.Classes, Dataset: f.data, Seed: cfg.Seed, ArpVersion: arpVersion(),
 		GoVersion: runtime.Version(), Created: time.Now().UTC().Format(time.RFC3339)}
-	if cfg.Optimizer != "sgd" {
-		cfg.Momentum = 0
-	}
-	if cfg.Schedule.Kind != "step" {
-		cfg.Schedule.StepEvery, cfg.Schedule.Gamma = 0, 0
-	}
-	if cfg.Schedule.Kind != "cosine" {
-		cfg.Schedule.MinLR = 0
-	}
+	dropUnused(&cfg)
 
 	// Ctrl-C (or SIGTERM) cancels the context: Run finishes the step,
 	// saves a checkpoint and returns; a second Ctrl-C kills the process.

@@ -116,7 +116,7 @@ func TestTrainErrors(t *testing.T) {
 		{small(dir, "--model", "vgg"), `arp: unknown model "vgg"; known: cifarnet, cifarnet-tf, mnist-cnn, mnist-small, resnet20`},
 		{small(dir, "--defense", "magic"), `arp: unknown defense "magic"; known: none, adv, arp, arp-iou, two-step, trades`},
 		{small(dir, "--defense", "adv", "--attack", "cw"), `arp: unknown training attack "cw"`},
-		{small(dir, "--eps", "3", "--defense", "arp"), "arp: attack eps 3 must be in (0,1]"},
+		{small(dir, "--eps", "3", "--defense", "arp"), "arp: --eps 3: want a value in (0,1]"},
 		{small(dir, "--map-variant", "lime", "--defense", "arp"), `arp: unknown map variant "lime"`},
 		{small(dir, "--optimizer", "lbfgs"), `arp: unknown optimizer "lbfgs"`},
 		{small(dir, "--lr-schedule", "zigzag"), `arp: unknown learning-rate schedule "zigzag"`},
