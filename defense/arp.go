@@ -93,14 +93,14 @@ func MapVariants() []string { return []string{"gradcam-arp", "gradcam"} }
 func (o *ARP) Validate() error {
 	for _, v := range []float64{o.A, o.B, o.C, o.MaskFill, o.IoUThreshold} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("arp: weights, mask fill and IoU threshold must be finite numbers")
+			return fmt.Errorf("defense arp: weights, mask fill and IoU threshold must be finite numbers")
 		}
 	}
 	if o.A < 0 || o.B < 0 || o.C < 0 {
-		return fmt.Errorf("arp: loss weights a=%g b=%g c=%g must be >= 0", o.A, o.B, o.C)
+		return fmt.Errorf("defense arp: loss weights a=%g b=%g c=%g must be >= 0", o.A, o.B, o.C)
 	}
 	if o.MaskFill < 0 || o.MaskFill > 1 {
-		return fmt.Errorf("arp: mask fill %g outside the pixel range [0,1]", o.MaskFill)
+		return fmt.Errorf("defense arp: mask fill %g outside the pixel range [0,1]", o.MaskFill)
 	}
 	switch o.mapName() {
 	case "gradcam-arp", "gradcam":
@@ -117,7 +117,7 @@ func (o *ARP) Validate() error {
 			return fmt.Errorf("arp-iou: %d extra steps", o.ExtraSteps)
 		}
 	default:
-		return fmt.Errorf("arp: unknown sample schedule %q", o.Samples)
+		return fmt.Errorf("defense arp: unknown sample schedule %q", o.Samples)
 	}
 	return validateAttack(o.Attack)
 }
@@ -155,7 +155,7 @@ func (o *ARP) CheckModel(m nn.Classifier) error {
 		l = nn.DefaultAttentionLayer(m)
 	}
 	if err := attention.CheckMapLayer(m, l); err != nil {
-		return fmt.Errorf("arp: attention layer %s: %v", l, err)
+		return fmt.Errorf("defense arp: attention layer %s: %v", l, err)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func (o *ARP) layer(m nn.Classifier) (string, error) {
 		l = nn.DefaultAttentionLayer(m)
 	}
 	if err := nn.CheckLayer(m, l); err != nil {
-		return "", fmt.Errorf("arp: attention %v", err)
+		return "", fmt.Errorf("defense arp: attention %v", err)
 	}
 	return l, nil
 }

@@ -109,3 +109,114 @@ func TestUnboundedInputs(t *testing.T) {
 	oneLineError(t, "image /dev/zero: not a regular file (a character device)", "explain", "--model", run, "--image", "/dev/zero", "--out", dir)
 	oneLineError(t, "--scale 100000 would make 28x28 pictures of 2800000x2800000 pixels; at most 2048 per side (a scale of at most 73", "explain", "--model", run, "--image", digit, "--out", dir, "--scale", "100000")
 }
+
+// TestNoSilentSubstitution: a value the user typed is used or refused,
+// never replaced by a default.
+func TestNoSilentSubstitution(t *testing.T) {
+	run := attacktest.RunDir(t)
+	digit, _ := writeTestImage(t, 0)
+	dir := t.TempDir()
+	evalArgs := func(extra ...string) []string {
+		return append([]string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--limit", "10"}, extra...)
+	}
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"option steps=0: want 1 <= steps <= 100000", evalArgs("--attacks", "pgd:steps=0")},
+		{"option restarts=0: want 1 <= restarts", evalArgs("--attacks", "pgd:restarts=0")},
+		{"option steps=1e12: want 1 <= steps <= 100000", evalArgs("--attacks", "pgd:steps=1e12")},
+		{"--epochs 0: want 1 to", small(filepath.Join(dir, "e0"), "--epochs", "0")},
+		{"--steps 0: want 1 to", small(filepath.Join(dir, "s0"), "--steps", "0")},
+		{"--log-every 0: want 1 or more", small(filepath.Join(dir, "l0"), "--steps", "2", "--log-every", "0")},
+		{"--momentum applies only to --optimizer sgd", small(filepath.Join(dir, "m"), "--steps", "2", "--momentum", "0.5")},
+		{"--beta applies only to --defense trades", small(filepath.Join(dir, "b"), "--steps", "2", "--beta", "3")},
+		{"--extra-steps 0: want 1 to 100", small(filepath.Join(dir, "x"), "--steps", "2", "--defense", "arp-iou", "--extra-steps", "0")},
+		{"--batch 0: want 1 to", []string{"analyze", "--model", run, "--data", "mnist-mini", "--batch", "0", "--out", dir}},
+		{"--gallery -1: want 0 to 1000", []string{"analyze", "--model", run, "--data", "mnist-mini", "--gallery", "-1", "--out", dir}},
+		{"--lime-samples 0: want 2 to", []string{"analyze", "--model", run, "--data", "mnist-mini", "--method", "lime", "--lime-samples", "0", "--out", dir}},
+		{"--steps 0: want 1 to", []string{"analyze", "--model", run, "--data", "mnist-mini", "--steps", "0", "--out", dir}},
+		{"--batch 0: want 1 to 10000", []string{"bench", "--batch", "0"}},
+		{"--threads 0: want 1 to 1024", []string{"bench", "--threads", "0"}},
+		{"--steps 0: want 1 to 100000", []string{"bench", "--steps", "0"}},
+		{"--examples -1: want 0 to 1000", []string{"report", run, "--examples", "-1", "--out", filepath.Join(dir, "r.html")}},
+		{"--opset 0: want 11 to 17", []string{"export", "--model", run, "--out", filepath.Join(dir, "m.onnx"), "--opset", "0"}},
+		{`--box "20,20,40,40" lies outside the 28x28 image`, []string{"explain", "--model", run, "--image", digit, "--out", dir, "--box", "20,20,40,40"}},
+		{"--samples applies to --method lime", []string{"explain", "--model", run, "--image", digit, "--out", dir, "--samples", "50"}},
+		{"--eps is the budget of --attack", []string{"explain", "--model", run, "--image", digit, "--out", dir, "--eps", "0.2"}},
+		{"--samples 100000000: want 2 to 1000000", []string{"explain", "--model", run, "--image", digit, "--out", dir, "--method", "lime", "--samples", "100000000"}},
+	} {
+		oneLineError(t, c.want, c.args...)
+	}
+	for _, e := range []string{"e0", "s0", "l0", "m", "b", "x"} {
+		if _, err := os.Stat(filepath.Join(dir, e)); err == nil {
+			t.Errorf("a refused run left %s behind", e)
+		}
+	}
+}
+
+// TestHelpShowsRealDefaults: no command's help shows a placeholder default
+// or a Go type name for a list.
+func TestHelpShowsRealDefaults(t *testing.T) {
+	var walk func(path []string)
+	seen := 0
+	walk = func(path []string) {
+		code, out, errs := arp(t, append(path, "--help")...)
+		if code != 0 {
+			t.Fatalf("arp %v --help: exit %d %s", path, code, errs)
+		}
+		seen++
+		for _, bad := range []string{"(default [])", "(default NaN)", "float64Slice", "stringSlice", "(default <nil>)"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("arp %s --help shows %q", strings.Join(path, " "), bad)
+			}
+		}
+		root := newRootCmd()
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range c.Commands() {
+			if sub.Name() != "help" {
+				walk(append(append([]string(nil), path...), sub.Name()))
+			}
+		}
+	}
+	walk(nil)
+	if seen < 15 {
+		t.Fatalf("only %d commands' help checked", seen)
+	}
+}
+
+// TestEarlyErrors: output paths, layers and model files are checked
+// before any expensive step, and the error names the one flag or file.
+func TestEarlyErrors(t *testing.T) {
+	run := attacktest.RunDir(t)
+	digit, _ := writeTestImage(t, 0)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no", "such")
+	badLayer := editRun(t, run, func(m map[string]any) { m["spec"].(map[string]any)["attention_layer"] = "fc9" })
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"--json " + missing + "/r.json: directory " + missing + " does not exist", []string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--json", missing + "/r.json"}},
+		{"--json " + dir + " is a directory", []string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--json", dir}},
+		{"--markdown " + missing + "/r.md", []string{"eval", "--model", run, "--data", "mnist-mini", "--eps", "0.1", "--markdown", missing + "/r.md"}},
+		{"--out " + digit + " is a file; want a directory", []string{"analyze", "--model", run, "--data", "mnist-mini", "--out", digit}},
+		{"--out " + digit + " is a file; want a directory", small(digit, "--steps", "2")},
+		{"--out " + missing + "/a.png: directory", []string{"attack", "--model", run, "--image", digit, "--eps", "0.1", "--out", missing + "/a.png"}},
+		{"model " + filepath.Join(badLayer, rundir.Info) + `: spec.attention_layer "fc9": no such layer`, []string{"explain", "--model", badLayer, "--image", digit, "--out", dir}},
+		{"model " + filepath.Join(badLayer, rundir.Info) + `: spec.attention_layer "fc9": no such layer`, []string{"analyze", "--model", badLayer, "--data", "mnist-mini", "--out", dir}},
+		{"--layer fc9: no such layer", []string{"explain", "--model", badLayer, "--image", digit, "--out", dir, "--layer", "fc9"}},
+		{"--layer conv9: no such layer", small(filepath.Join(dir, "layer"), "--steps", "2", "--defense", "arp", "--layer", "conv9")},
+		{"--momentum NaN: want a value in [0,", small(filepath.Join(dir, "mom"), "--steps", "2", "--optimizer", "sgd", "--momentum", "NaN")},
+	} {
+		oneLineError(t, c.want, c.args...)
+	}
+	for _, e := range []string{"layer", "mom"} {
+		if _, err := os.Stat(filepath.Join(dir, e)); err == nil {
+			t.Errorf("a refused run left %s behind", e)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/job"
@@ -184,9 +185,6 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	if (o.A == 0 && o.B == 0 && o.C == 0) && strings.HasPrefix(obj.Name(), "arp") {
-		return fmt.Errorf("--a, --b and --c are all 0: nothing to train")
-	}
 	if !f.resume && !f.force {
 		if found := rundir.HoldsRun(f.out); len(found) > 0 {
 			return fmt.Errorf("%s already holds a run (%s); pass --resume to continue it or --force to start over", f.out, strings.Join(found, ", "))
@@ -238,6 +236,11 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	m, err := nn.Build(spec, f.cfg.Seed)
 	if err != nil {
 		return err
+	}
+	if f.obj.Layer != "" {
+		if err := attention.CheckMapLayer(m, f.obj.Layer); err != nil {
+			return fmt.Errorf("--layer %s: %v", f.obj.Layer, err)
+		}
 	}
 	if f.force {
 		if err := rundir.Remove(f.out, rundir.TrainingFiles()...); err != nil {

@@ -107,6 +107,9 @@ func checkTrainFlags(f *trainFlags, given map[string]bool) error {
 			return err
 		}
 	}
+	if f.obj.A == 0 && f.obj.B == 0 && f.obj.C == 0 && slices.Contains(arpFamily, f.defense) {
+		return fmt.Errorf("--a, --b and --c are all 0: nothing to train")
+	}
 	return checkApplies(f, given)
 }
 
