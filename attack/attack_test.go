@@ -426,7 +426,6 @@ func TestParseSpec(t *testing.T) {
 		{"pgd:alpha=0", "want 0 < alpha"},
 		{"square:p=0", "want 0 < p"},
 		{"gated-step-ll:threshold=0", "want 0 < threshold"},
-		{"attention-loss:lambda=0", "want 0 < lambda"},
 		{"cw-l2:c=0", "want 0 < c"},
 		{"pgd:seed=0", "want a seed >= 1"},
 		// and counts are bounded

@@ -119,7 +119,7 @@ var optionRanges = map[string]struct {
 	"c":            {0, 1e12, true, "the initial constant"},
 	"p":            {0, 1, true, "a fraction of the image"},
 	"threshold":    {0, 1, true, "an IoU"},
-	"lambda":       {0, 1e12, true, "a weight"},
+	"lambda":       {0, 1e12, false, "a weight"},
 	"decay":        {0, 1e6, false, "a momentum decay"},
 	"smoothing":    {0, 1, false, "a label smoothing"},
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/arp-robustness/arp/data"
@@ -88,8 +90,9 @@ rectification and preservation) uses that attention to make models more robust.`
 	return root
 }
 
-// tidyHelp makes every command's help show real defaults: a list flag
-// without a default shows none, not "(default [])".
+// tidyHelp makes every command's help show real defaults and plain type
+// names: a list flag without a default shows none, not "(default [])", and
+// a list of numbers is "floats", not "float64Slice".
 func tidyHelp(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		tidyHelp(sub)
@@ -98,8 +101,27 @@ func tidyHelp(c *cobra.Command) {
 		if f.DefValue == "[]" {
 			f.DefValue = ""
 		}
+		if f.Value.Type() == "float64Slice" {
+			f.Value = typeName{f.Value, "floats"}
+			if d := strings.Trim(f.DefValue, "[]"); d != "" { // pflag writes 0.100000
+				var vs []string
+				for _, v := range strings.Split(d, ",") {
+					x, _ := strconv.ParseFloat(v, 64)
+					vs = append(vs, strconv.FormatFloat(x, 'g', -1, 64))
+				}
+				f.DefValue = "[" + strings.Join(vs, ",") + "]"
+			}
+		}
 	})
 }
+
+// typeName gives a flag value the type name its help shows.
+type typeName struct {
+	pflag.Value
+	name string
+}
+
+func (t typeName) Type() string { return t.name }
 
 // refuseUnknown makes every command group (a command with subcommands and
 // nothing to run itself, such as arp data or arp onnx) print its help when
