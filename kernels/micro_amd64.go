@@ -67,3 +67,9 @@ func adamBlock512(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
 
 //go:noescape
 func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
+
+// maxPool2x2Tail512 pools n < 16 windows with masked loads and stores and
+// returns 1, or 0 (storing nothing) if one of them holds a NaN.
+//
+//go:noescape
+func maxPool2x2Tail512(r0, r1 unsafe.Pointer, n int, w int, base int32, idx *int32, val *float32) int

@@ -31,3 +31,7 @@ func adamBlock512(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts) {
 func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts) {
 	panic("kernels: no AVX2 kernels in this build")
 }
+
+func maxPool2x2Tail512(r0, r1 unsafe.Pointer, n int, w int, base int32, idx *int32, val *float32) int {
+	panic("kernels: no AVX-512 kernels in this build")
+}

@@ -7,17 +7,26 @@ import "unsafe"
 // d = r1[2j+1] (r1 is the row w elements after r0) and stores in idx[j]
 // the index base+2j plus the offset of its first maximum in row-major order
 // (0, 1, w or w+1 for a, b, c, d; -0 equals +0) and in val[j] the value
-// there. It does whole blocks of 16 windows on the AVX-512 path, none on
-// the others, and stops before a block holding a NaN (whose exact rules the
-// caller's code applies); it returns how many windows it did.
+// there. It does blocks of 16 windows (the last one masked) on the AVX-512
+// path, none on the others, and stops before a block holding a NaN (whose
+// exact rules the caller's code applies); it returns how many windows it
+// did.
 func MaxPool2x2Row(r0, r1 []float32, w int, base int32, idx []int32, val []float32) int {
 	if Current() != AVX512 {
 		return 0
 	}
-	blocks := min(len(idx), len(val), len(r0)/2, len(r1)/2) / 16
-	if blocks == 0 {
-		return 0
+	n := min(len(idx), len(val), len(r0)/2, len(r1)/2)
+	blocks := n / 16
+	done := 0
+	if blocks > 0 {
+		done = 16 * maxPool2x2Block512(unsafe.Pointer(&r0[0]), unsafe.Pointer(&r1[0]), blocks, w, base, &idx[0], &val[0])
+		if done < 16*blocks {
+			return done // a NaN
+		}
 	}
-	done := maxPool2x2Block512(unsafe.Pointer(&r0[0]), unsafe.Pointer(&r1[0]), blocks, w, base, &idx[0], &val[0])
-	return 16 * done
+	if tail := n - done; tail > 0 {
+		j := done
+		done += tail * maxPool2x2Tail512(unsafe.Pointer(&r0[2*j]), unsafe.Pointer(&r1[2*j]), tail, w, base+int32(2*j), &idx[j], &val[j])
+	}
+	return done
 }

@@ -337,6 +337,10 @@ func TestMaxPool32MatchesFloat64(t *testing.T) {
 		{2, 2, Conv2dParams{}, 6, 64, 0},
 		{2, 2, Conv2dParams{}, 6, 66, 1},
 		{2, 2, Conv2dParams{}, 7, 96, 2},
+		{2, 2, Conv2dParams{}, 6, 16, 0}, // 8 windows: one masked block
+		{2, 2, Conv2dParams{}, 6, 46, 1}, // 23 windows: a block and a masked one
+		{2, 2, Conv2dParams{}, 8, 14, 2},
+		{2, 2, Conv2dParams{}, 6, 2, 0},
 	}
 	for ci, c := range cases {
 		c.p.StrideH, c.p.StrideW = c.s, c.s
