@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/onnx/pb"
@@ -359,6 +360,12 @@ func tensorFromProto(t *pb.TensorProto, dir string) (*Const, error) {
 		if len(raw) != n*size {
 			return nil, fmt.Errorf("raw_data has %d bytes, shape %v of %s needs %d", len(raw), shape, typeName(dt), n*size)
 		}
+		if dt == typeFloat {
+			if f, ok := float32View(raw, n); ok {
+				c.F = f // the common case: no second copy of the weights
+				return c, nil
+			}
+		}
 		if isFloatType(dt) {
 			c.F = make([]float32, n)
 		} else {
@@ -504,4 +511,19 @@ func halfToFloat(h uint16) float32 {
 		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
 	}
 	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | frac<<13)
+}
+
+// float32View returns raw FLOAT data as n float32 values sharing its
+// memory, when this machine is little-endian (as ONNX stores them) and the
+// data is 4-byte aligned (protobuf gives every bytes field an allocation
+// of its own). The values must not be modified afterwards.
+func float32View(raw []byte, n int) ([]float32, bool) {
+	if n == 0 || len(raw) != 4*n || binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		return nil, false
+	}
+	p := unsafe.Pointer(unsafe.SliceData(raw))
+	if uintptr(p)%4 != 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*float32)(p), n), true
 }

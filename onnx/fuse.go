@@ -381,6 +381,7 @@ func (f *convFusion) kernel(e *env, in []value) ([]value, error) {
 	var w, b *autograd.Var
 	if f.bn != nil {
 		w, b = f.weights(e.dt)
+		w, b = e.leaf(w), e.leaf(b)
 	} else {
 		w = e.fv(e.get(f.wName))
 		if f.bName != "" {

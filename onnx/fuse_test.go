@@ -227,3 +227,30 @@ func TestFusedPlanted(t *testing.T) {
 	}
 	t.Fatal("no batch normalisation folded in the ResNet fixture")
 }
+
+// TestFloat32View: FLOAT initialisers share the decoded bytes when they
+// are aligned, and are converted otherwise, with the same values.
+func TestFloat32View(t *testing.T) {
+	want := []float32{1.5, -2, float32(math.Pi), 0}
+	raw := make([]byte, 4*len(want)+1)
+	for _, off := range []int{0, 1} {
+		b := raw[off : off+4*len(want)]
+		for i, v := range want {
+			bits := math.Float32bits(v)
+			b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
+		}
+		f, ok := float32View(b, len(want))
+		if off == 1 {
+			if ok {
+				t.Fatal("a misaligned buffer was viewed as float32")
+			}
+			continue
+		}
+		if !ok || !slices.Equal(f, want) {
+			t.Fatalf("view %v (%v), want %v", f, ok, want)
+		}
+	}
+	if _, ok := float32View(raw[:8], 3); ok {
+		t.Fatal("a short buffer was viewed")
+	}
+}

@@ -56,6 +56,10 @@ type env struct {
 	g    *Graph
 	dt   tensor.DType
 	vals map[string]value
+	// detach makes constants leaves that do not require gradients, so a
+	// pass from a constant input records no graph and drops every value
+	// after its last use (the check run at import).
+	detach bool
 }
 
 func (e *env) get(name string) value {
@@ -65,7 +69,17 @@ func (e *env) get(name string) value {
 	if v, ok := e.vals[name]; ok {
 		return v
 	}
-	return e.g.constant(name, e.dt)
+	c := e.g.constant(name, e.dt)
+	c.v = e.leaf(c.v)
+	return c
+}
+
+// leaf returns a constant leaf as the pass uses it (see detach).
+func (e *env) leaf(v *autograd.Var) *autograd.Var {
+	if e.detach && v != nil {
+		return v.Detach()
+	}
+	return v
 }
 
 // constVar returns a float constant as a variable of type dt.
@@ -604,7 +618,7 @@ func (g *Graph) run(x *autograd.Var, taps []string, record bool) (*autograd.Var,
 	}
 	in := g.preprocess(x)
 	for i := range envs {
-		envs[i] = &env{g: g, dt: dt, vals: map[string]value{}}
+		envs[i] = &env{g: g, dt: dt, vals: map[string]value{}, detach: record && !x.RequiresGrad()}
 		v := in
 		if len(envs) > 1 {
 			v = autograd.Slice(in, 0, i*chunk, (i+1)*chunk)
