@@ -13,7 +13,8 @@ Usage:
 
 With --onnx, arp times that file (arp bench --model FILE.onnx: forward, stepll, pgd10) and
 PyTorch the same network built by torch_bench.py --model (torchvision's Inception v3; make
-the file with scripts/fixtures/inception_v3.py --width K --no-ref).
+the file with scripts/fixtures/inception_v3.py --width K --no-ref; or --torch-model resnet50,
+the file made by torch_bench.py --model resnet50 --export-onnx FILE).
 
 PyTorch runs twice per case and round:
 

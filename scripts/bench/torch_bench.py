@@ -5,12 +5,16 @@ Prints one JSON object per case (name, batch, median_ms, images_per_s,
 peak_rss_mb) on stdout, like `arp bench --json`.
 
 Run: /usr/bin/python3 scripts/bench/torch_bench.py --threads 2 --batch 50 --steps 10 [--lrn] [--channels-last]
-     [--model inception_v3 [--width K]]
+     [--model inception_v3 [--width K] | --model resnet18|resnet50] [--export-onnx FILE.onnx]
 
 --model inception_v3 times torchvision's Inception3 (1001 classes, no auxiliary head, input
 299x299 in [-1,1], every channel count divided by --width, the weights and batch-norm statistics
 of scripts/fixtures/inception_v3.py) on the cases forward, stepll and pgd10, as
-`arp bench --model FILE.onnx` times the ONNX export of the same network.
+`arp bench --model FILE.onnx` times the ONNX export of the same network. --model resnet18 and
+resnet50 time torchvision's ResNets (1000 classes, 224x224, torchvision's initialisation from
+a fixed seed); --export-onnx FILE writes that network as ONNX (opset 13, dynamic batch, batch
+norms kept as nodes, as torch.onnx.export makes them from a model in evaluation mode with
+TrainingMode.PRESERVE) with its metadata file FILE.json, for `arp bench --model FILE`.
 Debian's python3-torch is a development reference only; arp never needs it.
 
 --channels-last puts the model and the input batch in torch.channels_last
@@ -127,8 +131,9 @@ def main():
     ap.add_argument("--lrn", action="store_true")
     ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
     ap.add_argument("--channels-last", action="store_true", help="model and input in torch.channels_last memory format")
-    ap.add_argument("--model", default="cifarnet", choices=["cifarnet", "inception_v3"])
+    ap.add_argument("--model", default="cifarnet", choices=["cifarnet", "inception_v3", "resnet18", "resnet50"])
     ap.add_argument("--width", type=int, default=1, help="inception_v3: divide every channel count by this")
+    ap.add_argument("--export-onnx", metavar="FILE", help="resnet18/resnet50: write the network as ONNX (and FILE.json) and exit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -137,8 +142,25 @@ def main():
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"))
         from inception_v3 import SEED, build
         model, classes, hw = build(args.width, torch.Generator().manual_seed(SEED)), 1001, 299
+    elif args.model.startswith("resnet"):
+        import torchvision
+        model, classes, hw = getattr(torchvision.models, args.model)(), 1000, 224
+        model.eval()
     else:
         model = CifarNet(args.lrn)
+    if args.export_onnx:
+        if not args.model.startswith("resnet"):
+            sys.exit("--export-onnx takes --model resnet18 or resnet50 (Inception v3: scripts/fixtures/inception_v3.py)")
+        model.eval()
+        torch.onnx.export(model, torch.zeros(1, 3, hw, hw), args.export_onnx, opset_version=13,
+                          input_names=["image"], output_names=["logits"],
+                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+        with open(args.export_onnx + ".json", "w") as f:
+            json.dump({"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "attention_layer": "layer4"}, f)
+            f.write("\n")
+        print("%s: %d bytes" % (args.export_onnx, os.path.getsize(args.export_onnx)))
+        return
     x = torch.rand(args.batch, 3, hw, hw) * 2 - 1
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
