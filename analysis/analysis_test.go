@@ -473,3 +473,61 @@ func TestAttacksAreLinf(t *testing.T) {
 		t.Errorf("%d attacks of %d: %v", len(got), len(attack.Names()), got)
 	}
 }
+
+// TestAttackSeedRecorded checks that the header records the seed each
+// attack ran with: the study's, or the spec's own; and that headers written
+// before (seed 0 where the study's seed was used) read back corrected.
+func TestAttackSeedRecorded(t *testing.T) {
+	m := newRegionModel(16, 16, 8, 3)
+	cfg := Config{Attacks: []string{"pgd:steps=2", "r-step-ll:seed=9"}, Eps: 0.2, Layer: "feat", BatchSize: 20, Limit: 20, Gallery: -1, Seed: 5}
+	dir := t.TempDir()
+	hr, err := (&Study{Model: m, Data: squares(), DataSpec: "squares", Dir: dir, Config: cfg}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"pgd:steps=2": 5, "r-step-ll:seed=9": 9}
+	check := func(what string, h *Header) {
+		t.Helper()
+		for _, a := range h.Attacks {
+			if got := a.Settings["seed"]; got != want[a.Key] {
+				t.Errorf("%s: attack %s: seed %v, want %v", what, a.Key, got, want[a.Key])
+			}
+		}
+	}
+	check("run", hr)
+	h, err := ReadHeader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("analysis.json", h)
+	s, err := Summarize(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range s.Attacks {
+		if a.Settings["seed"] != want[a.Key] {
+			t.Errorf("attack summary %s: seed %v, want %v", a.Key, a.Settings["seed"], want[a.Key])
+		}
+	}
+	// An analysis.json of an earlier version: seed 0 recorded for the
+	// attack without a seed of its own.
+	b, err := os.ReadFile(filepath.Join(dir, rundir.AnalysisHeader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	raw["attacks"].([]any)[0].(map[string]any)["settings"].(map[string]any)["seed"] = 0
+	if b, err = json.Marshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, rundir.AnalysisHeader), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h, err = ReadHeader(dir); err != nil {
+		t.Fatal(err)
+	}
+	check("analysis.json of an earlier version", h)
+}

@@ -111,7 +111,20 @@ func ReadHeader(dir string) (*Header, error) {
 	if err := h.check(); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
+	h.fixAttackSeeds()
 	return h, nil
+}
+
+// fixAttackSeeds corrects the attack settings of headers written before
+// arp recorded the seed the attacks ran with: they show seed 0 for every
+// attack whose spec sets no seed of its own, while the attacks ran with the
+// study's seed (Config.Seed), as they still do.
+func (h *Header) fixAttackSeeds() {
+	for _, a := range h.Attacks {
+		if v, ok := a.Settings["seed"].(float64); ok && v == 0 && h.Config.Seed != 0 {
+			a.Settings["seed"] = float64(h.Config.Seed)
+		}
+	}
 }
 
 func (h *Header) check() error {

@@ -222,7 +222,7 @@ func (s *Study) newRunner() (*batchRunner, error) {
 	}
 	specs := make([]*attack.Spec, len(cfg.Attacks))
 	for i, a := range cfg.Attacks {
-		if specs[i], err = cfg.attack(a, 0); err != nil {
+		if specs[i], err = cfg.attack(a, cfg.Seed); err != nil {
 			return nil, err
 		}
 	}
@@ -274,7 +274,8 @@ func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
 	}
 	h.TopK = resolveTopK(cfg.TopK, h.MapH*h.MapW, cfg.Method == "lime")
 	for _, a := range cfg.Attacks {
-		sp, err := cfg.attack(a, 0)
+		// the seed the attack runs with (batch seeds its images from it)
+		sp, err := cfg.attack(a, cfg.Seed)
 		if err != nil {
 			return nil, err
 		}
@@ -511,16 +512,12 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int, gallery *gallery
 	}
 	advImages := make([]*tensor.Tensor, len(r.specs))
 	for ai, sp := range r.specs {
-		cfg := sp.Config
-		base := r.cfg.Seed
-		if cfg.Seed != 0 {
-			base = cfg.Seed
-		}
+		cfg := sp.Config // its Seed: the spec's own, or else the study's
 		idx := make([]int, len(keep))
 		for j, i := range keep {
 			idx[j] = lo + i
 		}
-		cfg.Seeds = attackSeeds(base, sp.Text, idx)
+		cfg.Seeds = attackSeeds(cfg.Seed, sp.Text, idx)
 		atk, err := attack.New(sp.Name, cfg)
 		if err != nil {
 			return nil, err
