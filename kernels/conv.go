@@ -106,7 +106,8 @@ func rowVectors(g ConvGeom, vl int) []outVec {
 
 // directWaste is the largest share of idle vector lanes with which the
 // forward convolution reads output rows straight from the padded image;
-// above it (narrow images) it packs im2col panels spanning rows.
+// above it (narrow images) it reads vectors spanning rows (flatWaste) or
+// packs im2col panels.
 const directWaste = 0.2
 
 // useDirect reports whether the forward pass of g reads vectors of output
@@ -118,6 +119,50 @@ func useDirect(g ConvGeom, vl int) bool {
 	}
 	vecs := (g.OW + vl - 1) / vl
 	return float64(vecs*vl-g.OW)/float64(vecs*vl) <= directWaste
+}
+
+// flatUse is the least share of the computed lanes that must be output
+// pixels for a forward convolution with KW > 1 to read vectors across rows
+// (useFlat); below it the im2col panels, which compute no dropped pixels,
+// are faster despite their packing (measured on Inception v3's shapes: at
+// 17x17, 1x7 kernels use 64% of the lanes and run 1.3-1.5 times faster
+// flat; at 8x8, 3x3 and 1x3 kernels use 50% and run 1.3 times slower).
+const flatUse = 0.6
+
+// useFlat reports whether the forward pass of g, unit strides, reads
+// vectors of consecutive pixels of the padded image across its rows:
+// output pixel (oy, ox) is padded pixel oy*Wp+ox, so a vector of vl of
+// them computes the Wp-OW pixels past each output row's end too (dropped).
+// With KW = 1 (1x1, 7x1 convolutions) there are none and the vectors are
+// written straight to the output; otherwise they go to a scratch tile
+// whose valid pixels are copied out. It is chosen for KW = 1 always and
+// for other kernels whose rows do not fill vectors (useDirect false) when
+// at least flatUse of the lanes of the tiles of nv vectors are output
+// pixels: Inception v3's 35- and 17-pixel images.
+func useFlat(g ConvGeom, nv, vl int) bool {
+	if g.SW != 1 || g.SH != 1 {
+		return false
+	}
+	if g.wp() == g.OW {
+		return true
+	}
+	if useDirect(g, vl) {
+		return false
+	}
+	vecs := ((g.OH-1)*g.wp() + g.OW + vl - 1) / vl
+	lanes := (vecs + nv - 1) / nv * nv * vl
+	return float64(g.ohw()) >= flatUse*float64(lanes)
+}
+
+// flatVectors splits the padded pixels oy*Wp+ox of the output rows
+// (useFlat) into vectors of up to vl.
+func flatVectors(g ConvGeom, vl int) []outVec {
+	n := (g.OH-1)*g.wp() + g.OW
+	vs := make([]outVec, 0, (n+vl-1)/vl)
+	for o := 0; o < n; o += vl {
+		vs = append(vs, outVec{in: o, out: o, lanes: min(vl, n-o)})
+	}
+	return vs
 }
 
 // l1Budget is the share of a core's L1 data cache (bytes) the operands of
@@ -132,7 +177,9 @@ const l1Budget = 24 << 10
 // along rows and output rows that fill vectors well, each image is copied
 // zero-padded and vectors of output pixels read their windows straight
 // from its rows (B at a table offset per (c,kh,kw) plus a displacement per
-// vector); otherwise im2col panels of nr output pixels are packed per image
+// vector); with unit strides on narrow images (and always for 1x1 and nx1
+// kernels) the vectors run across the padded rows instead (useFlat);
+// otherwise im2col panels of nr output pixels are packed per image
 // chunk. The images (and chunks) are split between the workers.
 func ConvForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool) {
 	convForward(g, x, w, bias, y, relu, nil)
@@ -195,6 +242,11 @@ type fwdPlan[T Float] struct {
 	direct bool
 	vecs   []outVec // direct: the output vectors of an image
 	cb     int      // direct: input channels per block
+	// scatter (flat vectors with KW > 1): the tile goes to a scratch of
+	// F rows of nr pixels at ytile in the worker's buffer, and its valid
+	// pixels are copied to the output
+	scatter bool
+	ytile   int
 	// subs is the number of units of an image (groups of output vectors
 	// or im2col chunks), scratch the size of a worker's buffer (the
 	// padded image or an im2col panel)
@@ -218,21 +270,33 @@ func newFwdPlan[T Float](g ConvGeom, w, bias []T, relu bool) *fwdPlan[T] {
 		pl.tab[2*t] = int32(t * mr * size)
 	}
 	kk := g.KH * g.KW
-	if useDirect(g, vl) {
+	flat := useFlat(g, nv, vl)
+	if flat || useDirect(g, vl) {
 		pl.direct = true
 		hp, wpd := g.hp(), g.wp()
 		for t := range ckk {
 			c, kh, kw := t/kk, t/g.KW%g.KH, t%g.KW
 			pl.tab[2*t+1] = int32((c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size)
 		}
-		pl.vecs = rowVectors(g, vl)
-		pl.subs = (len(pl.vecs) + nv - 1) / nv
 		// a block of channels: its weight panel and the rows a group of
 		// vectors reads take about half of L1
-		perRow := (g.OW + vl - 1) / vl
-		span := ((nv+perRow-1)/perRow*g.SH + (g.KH-1)*g.DH + 1) * wpd
+		var span int
+		if flat {
+			pl.vecs = flatVectors(g, vl)
+			pl.scatter = wpd != g.OW
+			span = nv*vl + (g.KH-1)*g.DH*wpd + (g.KW-1)*g.DW
+		} else {
+			pl.vecs = rowVectors(g, vl)
+			perRow := (g.OW + vl - 1) / vl
+			span = ((nv+perRow-1)/perRow*g.SH + (g.KH-1)*g.DH + 1) * wpd
+		}
+		pl.subs = (len(pl.vecs) + nv - 1) / nv
 		pl.cb = max(1, min(g.C, l1Budget/((kk*mr+span)*size)))
 		pl.scratch = g.C*hp*wpd + vl
+		if pl.scatter {
+			pl.ytile = pl.scratch
+			pl.scratch += g.F * nv * vl
+		}
 	} else {
 		nr := nv * vl
 		for t := range ckk {
@@ -270,20 +334,7 @@ func (pl *fwdPlan[T]) unit(xn []T, s int, buf []T, p *kargs, yn []T) {
 	g, mk := pl.g, pl.mk
 	size := sizeOf[T]()
 	nv, vl := mk.nv, mk.vl
-	if pl.direct {
-		v0 := pl.vecs[s*nv]
-		p.b = unsafe.Pointer(&buf[v0.in])
-		for j := 0; j < nv; j++ {
-			if i := s*nv + j; i < len(pl.vecs) {
-				v := pl.vecs[i]
-				p.disp[j], p.coff[j] = (v.in-v0.in)*size, v.out*size
-				mk.setMask(p, j, v.lanes)
-			} else {
-				p.disp[j], p.coff[j] = 0, 0
-				mk.setMask(p, j, 0)
-			}
-		}
-	} else {
+	if !pl.direct {
 		nr := nv * vl
 		p0 := s * nr
 		cnt := min(nr, g.ohw()-p0)
@@ -293,18 +344,57 @@ func (pl *fwdPlan[T]) unit(xn []T, s int, buf []T, p *kargs, yn []T) {
 			p.disp[j], p.coff[j] = j*vl*size, (p0+j*vl)*size
 			mk.setMask(p, j, max(0, min(vl, cnt-j*vl)))
 		}
+		pl.tile(p, yn, g.ohw())
+		return
 	}
-	pl.tile(p, yn)
+	v0 := pl.vecs[s*nv]
+	p.b = unsafe.Pointer(&buf[v0.in])
+	base := 0 // output pixel at the tile's C
+	if pl.scatter {
+		base = v0.out
+	}
+	cnt := 0
+	for j := 0; j < nv; j++ {
+		if i := s*nv + j; i < len(pl.vecs) {
+			v := pl.vecs[i]
+			p.disp[j], p.coff[j] = (v.in-v0.in)*size, (v.out-base)*size
+			mk.setMask(p, j, v.lanes)
+			cnt += v.lanes
+		} else {
+			p.disp[j], p.coff[j] = 0, 0
+			mk.setMask(p, j, 0)
+		}
+	}
+	if !pl.scatter {
+		pl.tile(p, yn, g.ohw())
+		return
+	}
+	nr := nv * vl
+	yt := buf[pl.ytile : pl.ytile+g.F*nr]
+	pl.tile(p, yt, nr)
+	// copy the pixels of output rows (column < OW of the padded width)
+	wpd := g.wp()
+	for i := 0; i < cnt; {
+		o := base + i
+		oy, ox := o/wpd, o%wpd
+		seg := min(cnt-i, wpd-ox)
+		if n := min(seg, g.OW-ox); n > 0 {
+			for f := 0; f < g.F; f++ {
+				copy(yn[f*g.ohw()+oy*g.OW+ox:f*g.ohw()+oy*g.OW+ox+n], yt[f*nr+i:f*nr+i+n])
+			}
+		}
+		i += seg
+	}
 }
 
 // tile runs every weight panel on the vectors set up in p, in blocks of cb
-// input channels (steps (c,kh,kw) are channel-major): the first block
-// writes C (plus the bias), the others add to it, the last one applies
-// the ReLU.
-func (pl *fwdPlan[T]) tile(p *kargs, yn []T) {
+// input channels (steps (c,kh,kw) are channel-major), into yn whose rows
+// (output channels) are ld elements apart: the first block writes C (plus
+// the bias), the others add to it, the last one applies the ReLU.
+func (pl *fwdPlan[T]) tile(p *kargs, yn []T, ld int) {
 	g, mk := pl.g, pl.mk
-	mr, ckk, ohw, kk := mk.mr, g.ckk(), g.ohw(), g.KH*g.KW
-	p.ldc = ohw * sizeOf[T]()
+	mr, ckk, kk := mk.mr, g.ckk(), g.KH*g.KW
+	p.ldc = ld * sizeOf[T]()
 	for c0 := 0; c0 < g.C; c0 += pl.cb {
 		p.tab = &pl.tab[2*c0*kk]
 		p.k = min(pl.cb, g.C-c0) * kk
@@ -317,7 +407,7 @@ func (pl *fwdPlan[T]) tile(p *kargs, yn []T) {
 		}
 		for q := 0; q*mr < g.F; q++ {
 			p.a = unsafe.Pointer(&pl.wp[q*mr*ckk])
-			p.c = unsafe.Pointer(&yn[q*mr*ohw])
+			p.c = unsafe.Pointer(&yn[q*mr*ld])
 			p.rows = min(mr, g.F-q*mr)
 			p.bias = nil
 			if pl.bias != nil && c0 == 0 {

@@ -176,6 +176,99 @@ func modelGeoms(n int) []ConvGeom {
 	return append(gs, seven)
 }
 
+// TestConvFlat holds the forward convolutions that read vectors across
+// the rows of narrow images (useFlat), straight to the output (KW = 1) or
+// through the scratch tile, and the input gradients made by them, to the
+// naive references on random stride-1 geometries, Inception v3's narrow
+// shapes among them (35, 17 and 8 pixels; 1x1, 3x3, 5x5, 1x7, 7x1).
+func TestConvFlat(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		mk := microFor[float32]()
+		rng := rand.New(rand.NewPCG(11, 11))
+		seen := map[bool]int{}
+		for trial := 0; trial < 80; trial++ {
+			g := ConvGeom{N: 1 + rng.IntN(3), C: 1 + rng.IntN(30), H: 1 + rng.IntN(20), W: 1 + rng.IntN(20),
+				F: 1 + rng.IntN(30), KH: 1 + rng.IntN(7), KW: 1 + rng.IntN(7), SH: 1, SW: 1, DH: 1 + rng.IntN(2), DW: 1 + rng.IntN(2),
+				PT: rng.IntN(4), PB: rng.IntN(4), PL: rng.IntN(4), PR: rng.IntN(4)}
+			if rng.IntN(3) == 0 {
+				g.KW, g.PL, g.PR = 1, rng.IntN(2), rng.IntN(2)
+			}
+			g.OH = g.H + g.PT + g.PB - (g.KH-1)*g.DH
+			g.OW = g.W + g.PL + g.PR - (g.KW-1)*g.DW
+			if g.OH < 1 || g.OW < 1 || !useFlat(g, mk.nv, mk.vl) {
+				continue
+			}
+			seen[g.wp() != g.OW]++
+			testConv[float32](t, rng, g)
+			if trial%5 == 0 {
+				testConv[float64](t, rng, g)
+			}
+		}
+		for _, g := range inceptionGeoms(2, 8) {
+			testConv[float32](t, rng, g)
+		}
+		if seen[false] == 0 || seen[true] == 0 {
+			t.Fatalf("flat convolutions drawn: %d straight, %d through the scratch tile; want both", seen[false], seen[true])
+		}
+	})
+}
+
+// inceptionGeoms are Inception v3's stride-1 convolutions on its narrow
+// images at batch n, every channel count divided by div.
+func inceptionGeoms(n, div int) []ConvGeom {
+	mk := func(c, h, f, kh, kw, ph, pw int) ConvGeom {
+		return ConvGeom{N: n, C: c / div, H: h, W: h, F: f / div, KH: kh, KW: kw, SH: 1, SW: 1, DH: 1, DW: 1,
+			PT: ph, PB: ph, PL: pw, PR: pw, OH: h + 2*ph - kh + 1, OW: h + 2*pw - kw + 1}
+	}
+	return []ConvGeom{
+		mk(192, 35, 64, 1, 1, 0, 0), mk(48, 35, 64, 5, 5, 2, 2), mk(64, 35, 96, 3, 3, 1, 1), // Mixed_5b
+		mk(768, 17, 192, 1, 1, 0, 0), mk(160, 17, 160, 1, 7, 0, 3), mk(160, 17, 192, 7, 1, 3, 0), // Mixed_6c
+		mk(1280, 8, 448, 1, 1, 0, 0), mk(448, 8, 384, 3, 3, 1, 1), mk(384, 8, 384, 1, 3, 0, 1), mk(384, 8, 384, 3, 1, 1, 0), // Mixed_7b
+	}
+}
+
+// BenchmarkConvInception times inceptionGeoms' forward convolutions (with
+// bias and ReLU) and input gradients at batch 4.
+func BenchmarkConvInception(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, g := range inceptionGeoms(4, 1) {
+		x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+		w := randSlice[float32](rng, g.F*g.ckk())
+		bias := randSlice[float32](rng, g.F)
+		gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+		y, dx := make([]float32, len(gy)), make([]float32, len(x))
+		flops := 2 * float64(g.N*g.F*g.ohw()*g.ckk())
+		name := fmt.Sprintf("%s/C%d_F%d_%dx%d_k%dx%d", Current(), g.C, g.F, g.H, g.W, g.KH, g.KW)
+		for _, op := range []struct {
+			name string
+			fn   func()
+		}{
+			{"forward", func() { ConvForward(g, x, w, bias, y, true) }},
+			{"inputgrad", func() { ConvInputGrad(g, gy, w, dx) }},
+		} {
+			b.Run(name+"/"+op.name, func(b *testing.B) {
+				cpu0 := cpuTime()
+				for i := 0; i < b.N; i++ {
+					op.fn()
+				}
+				reportFlops(b, flops, cpu0)
+			})
+		}
+	}
+}
+
+// TestFlatChoice pins which Inception v3 shapes read vectors across rows
+// on the AVX-512 tiles (4 vectors of 16): all 1x1 and nx1 kernels, the
+// 35x35 ones and 17x17's 1x7; not the 8x8 3x3 and 1x3 (50% of the lanes).
+func TestFlatChoice(t *testing.T) {
+	want := []bool{true, true, true, true, true, true, true, false, false, true}
+	for i, g := range inceptionGeoms(1, 1) {
+		if got := useFlat(g, 4, 16); got != want[i] {
+			t.Errorf("%dx%d kernel on %dx%d: useFlat %v, want %v", g.KH, g.KW, g.H, g.W, got, want[i])
+		}
+	}
+}
+
 func TestModelGeomsValid(t *testing.T) {
 	for _, g := range modelGeoms(1) {
 		if err := g.Check(); err != nil {
