@@ -349,3 +349,35 @@ func TestBadOptions(t *testing.T) {
 		t.Error("an empty attack list was accepted")
 	}
 }
+
+// TestPlotWorstCaseEnvelope: the worst case, which equals the strongest
+// attack at every eps, is drawn as an envelope so that the attacks it
+// coincides with stay visible (viz.TestCoincidingSeries checks the
+// pixels), and it comes last in the legend, as in the table.
+func TestPlotWorstCaseEnvelope(t *testing.T) {
+	r := &Report{Model: "m", Data: "d", Images: 10, Mode: "standalone", Clean: Counts{9, 10, 0.9}}
+	for _, eps := range []float64{0.1, 0.2} {
+		th := Threat{Norm: "linf", Eps: eps, Worst: Counts{0, 10, 0}}
+		for _, a := range []string{"fgsm", "pgd", "square"} {
+			th.Attacks = append(th.Attacks, AttackResult{Name: a, Spec: a, Accuracy: Counts{0, 10, 0}})
+		}
+		r.Threats = append(r.Threats, th)
+	}
+	p, ok := r.Plot("linf")
+	if !ok {
+		t.Fatal("no plot")
+	}
+	var names []string
+	for i, s := range p.Series {
+		names = append(names, s.Name)
+		if s.Envelope != (i == len(p.Series)-1) {
+			t.Errorf("series %q: envelope %v", s.Name, s.Envelope)
+		}
+	}
+	if got := strings.Join(names, ","); got != "fgsm,pgd,square,worst case" {
+		t.Errorf("series %s, want the attacks then the worst case", got)
+	}
+	if _, err := p.Image(); err != nil {
+		t.Fatal(err)
+	}
+}

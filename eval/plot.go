@@ -9,6 +9,9 @@ import (
 
 // Plot returns the accuracy-vs-eps curves of norm ("linf" or "l2"): one
 // series per attack and the worst case, with the clean accuracy at eps 0.
+// The worst case equals the strongest attack at every eps, so it is drawn
+// as an envelope (a band under the attacks, rings over their points) and
+// each attack keeps its own marker, width and dashes where they coincide.
 // ok is false when the report has no threat model of that norm.
 func (r *Report) Plot(norm string) (p viz.LinePlot, ok bool) {
 	var ts []Threat
@@ -38,7 +41,7 @@ func (r *Report) Plot(norm string) (p viz.LinePlot, ok bool) {
 		}
 		p.Series = append(p.Series, s)
 	}
-	worst := viz.Series{Name: "worst case", X: []float64{0}, Y: []float64{r.Clean.Accuracy}}
+	worst := viz.Series{Name: "worst case", X: []float64{0}, Y: []float64{r.Clean.Accuracy}, Envelope: true}
 	for _, t := range ts {
 		worst.X = append(worst.X, t.Eps)
 		worst.Y = append(worst.Y, t.Worst.Accuracy)

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strconv"
+	"strings"
+
+	"github.com/arp-robustness/arp/viz"
 )
 
 // Write renders the report of runs as one self-contained HTML page: the
@@ -26,7 +30,13 @@ func Write(w io.Writer, runs []*Run, opt Options) error {
 // blocked requests and images that failed to render, shows a warning if
 // there are any, and leaves the counts in <body data-check="..."> (which
 // the browser test reads).
-var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+//
+// The page's text is set in the plots' typeface (viz.FontFamily, which
+// the plots embed), falling back to Arial and Helvetica, whose metrics it
+// shares.
+var pageTemplate = template.Must(template.New("report").Parse(strings.Replace(pageSource, "$FONT", strconv.Quote(viz.FontFamily), 1)))
+
+const pageSource = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -41,7 +51,7 @@ document.addEventListener("securitypolicyviolation", function (e) { window.arpEr
 <style>
 :root { --fg: #1d2330; --muted: #5d6677; --line: #d9dee7; --bg: #ffffff; --panel: #f5f7fa; --accent: #0072b2; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--fg); background: var(--bg); }
+body { margin: 0; font: 15px/1.5 $FONT, Arial, "Helvetica Neue", Helvetica, sans-serif; color: var(--fg); background: var(--bg); }
 header { background: #16324f; color: #fff; padding: 22px 32px 16px; }
 header h1 { margin: 0 0 4px; font-size: 24px; font-weight: 600; }
 header p { margin: 2px 0; color: #c8d6e5; font-size: 13px; }
@@ -128,4 +138,4 @@ window.addEventListener("load", function () {
 </script>
 </body>
 </html>
-`))
+`

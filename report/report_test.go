@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arp-robustness/arp/viz"
 )
 
 var (
@@ -209,4 +211,17 @@ func FuzzLoadMetrics(f *testing.F) {
 			training([]*Run{{Name: "x", Training: m}})
 		}
 	})
+}
+
+// TestPageFont: the page's text is set in the typeface of its plots.
+func TestPageFont(t *testing.T) {
+	runs, err := Load([]string{fullRun(t, "adv", "mnist")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := render(t, runs)
+	want := `body { margin: 0; font: 15px/1.5 "` + viz.FontFamily + `", Arial,`
+	if !strings.Contains(page, want) {
+		t.Errorf("the page's body font is not the plots' %q: want %q in the style sheet", viz.FontFamily, want)
+	}
 }

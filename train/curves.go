@@ -46,12 +46,8 @@ func writeCurves(path string, history []map[string]any, rec Record) error {
 		if len(p.Series) == 0 {
 			continue
 		}
-		// markers only where they do not crowd, and always for series
-		// with few points (a single evaluation is otherwise invisible)
+		// markers only on series with few points (viz.FewPoints)
 		p.NoPoints = true
-		for _, sr := range p.Series {
-			p.NoPoints = p.NoPoints && len(sr.X) > 30
-		}
 		img, err := p.Image()
 		if err != nil {
 			return fmt.Errorf("%s: %v", path, err)

@@ -33,5 +33,6 @@
 // panic on a length mismatch with a message naming the function and sizes.
 //
 // Text uses the fixed 7x13 bitmap face of golang.org/x/image/font/basicfont
-// (ASCII and Latin-1); plots use gonum.org/v1/plot and its default fonts.
+// (ASCII and Latin-1); plots use gonum.org/v1/plot with its embedded
+// Liberation Sans (FontFamily), the typeface the report's page names first.
 package viz

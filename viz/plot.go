@@ -9,6 +9,7 @@ import (
 
 	"github.com/arp-robustness/arp/checkpoint"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -81,18 +82,29 @@ func drawableRange(lo, hi float64) (float64, float64) {
 // fitAxis makes an axis range drawable (see drawableRange).
 func fitAxis(a *plot.Axis) { a.Min, a.Max = drawableRange(a.Min, a.Max) }
 
+// FontFamily is the typeface of plot text: Liberation Sans, which
+// gonum/plot embeds (its default is Liberation Serif). It has the metrics
+// of Arial and Helvetica, so the report's style sheet names it first and
+// falls back to those.
+const FontFamily = "Liberation Sans"
+
+// plotFont is FontFamily at size pt, as gonum/plot names it.
+func plotFont(pt float64) font.Font {
+	return font.Font{Typeface: "Liberation", Variant: "Sans", Size: vg.Points(pt)}
+}
+
 // newPlot makes a plot with a title, axis labels and a light grid.
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.Title.TextStyle.Font.Size = vg.Points(14)
-	p.X.Label.TextStyle.Font.Size = vg.Points(12)
-	p.Y.Label.TextStyle.Font.Size = vg.Points(12)
-	p.X.Tick.Label.Font.Size = vg.Points(10)
-	p.Y.Tick.Label.Font.Size = vg.Points(10)
-	p.Legend.TextStyle.Font.Size = vg.Points(11)
+	p.Title.TextStyle.Font = plotFont(14)
+	p.X.Label.TextStyle.Font = plotFont(12)
+	p.Y.Label.TextStyle.Font = plotFont(12)
+	p.X.Tick.Label.Font = plotFont(10)
+	p.Y.Tick.Label.Font = plotFont(10)
+	p.Legend.TextStyle.Font = plotFont(11)
 	p.Title.Padding = vg.Points(6)
 	p.Legend.Padding = vg.Points(3)
 	g := plotter.NewGrid()
@@ -172,10 +184,27 @@ func write(path string, b []byte, err error) error {
 type Series struct {
 	Name string
 	X, Y []float64
+	// Envelope draws the series as a wide translucent gray band under the
+	// other series, its points as black rings over them: for a series the
+	// others touch or coincide with, such as the worst case over several
+	// attacks (at every eps it equals the strongest attack).
+	Envelope bool
 }
+
+// FewPoints is the most points a series can have and still be drawn with
+// markers when a plot asks for none (LinePlot.NoPoints).
+const FewPoints = 30
 
 // LinePlot draws several named series as lines with point markers, e.g.
 // accuracy against eps, loss curves, or attention IoU per attack step.
+//
+// Series with markers may coincide (several attacks that all leave 0%
+// accuracy, every curve's clean accuracy at eps 0), so each stays visible
+// under the ones drawn after it: series k gets marker shape k mod 4, a
+// marker and a line narrower than those of series k-1 (coinciding points
+// show nested markers, coinciding lines nested stripes) and dash pattern
+// k mod 4 (solid, dashed, dotted, dash-dot). Dense series drawn without
+// markers keep solid lines of one width.
 type LinePlot struct {
 	Title, XLabel, YLabel string
 	Series                []Series
@@ -185,9 +214,21 @@ type LinePlot struct {
 	// Width and Height in pixels; zero means DefaultPlotWidth x
 	// DefaultPlotHeight.
 	Width, Height int
-	// NoPoints hides the point markers.
+	// NoPoints hides the point markers of series with more than FewPoints
+	// points (a loss per step, say); series with fewer keep theirs, as a
+	// lone point (one held-out evaluation) has no line to show it.
 	NoPoints bool
 }
+
+// Line styles of the k-th series with markers (see LinePlot).
+var (
+	dashes = [][]vg.Length{nil, {vg.Points(7), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)},
+		{vg.Points(8), vg.Points(2.5), vg.Points(1.5), vg.Points(2.5)}}
+	envelopeColor = color.NRGBA{0, 0, 0, 56}
+)
+
+func markerRadius(k int) vg.Length { return vg.Points(max(5.2-0.9*float64(k), 1.6)) }
+func lineWidth(k int) vg.Length    { return vg.Points(max(3.2-0.6*float64(k), 1)) }
 
 // Image draws the plot. Points whose X or Y is NaN or infinite are
 // dropped and values beyond ±AxisLimit are drawn at ±AxisLimit; a series
@@ -195,7 +236,11 @@ type LinePlot struct {
 // point at all.
 func (lp LinePlot) Image() (image.Image, error) {
 	p := newPlot(lp.Title, lp.XLabel, lp.YLabel)
-	total := 0
+	type prepared struct {
+		s   Series
+		xys plotter.XYs
+	}
+	var ps []prepared
 	for k, s := range lp.Series {
 		if len(s.X) != len(s.Y) {
 			return nil, fmt.Errorf("line plot %q: series %d (%q) has %d x values and %d y values", lp.Title, k, s.Name, len(s.X), len(s.Y))
@@ -206,29 +251,44 @@ func (lp LinePlot) Image() (image.Image, error) {
 				xys = append(xys, plotter.XY{X: clampAxis(s.X[i]), Y: clampAxis(s.Y[i])})
 			}
 		}
+		ps = append(ps, prepared{s, xys})
+	}
+	total := 0
+	// Drawn in three layers: envelope bands, the series, envelope rings.
+	var bands, lines, rings []plot.Plotter
+	styled := 0 // series drawn with markers so far
+	for k, pr := range ps {
+		s, xys := pr.s, pr.xys
 		if len(xys) == 0 {
 			continue
 		}
 		total += len(xys)
-		col := paletteColor(k)
+		wrap := func(err error) error { return fmt.Errorf("line plot %q: series %q: %w", lp.Title, s.Name, err) }
 		l, err := plotter.NewLine(xys)
 		if err != nil {
-			return nil, fmt.Errorf("line plot %q: series %q: %w", lp.Title, s.Name, err)
+			return nil, wrap(err)
 		}
-		l.Color = col
-		l.Width = vg.Points(2)
-		p.Add(l)
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil, wrap(err)
+		}
 		thumbs := []plot.Thumbnailer{l}
-		if !lp.NoPoints {
-			sc, err := plotter.NewScatter(xys)
-			if err != nil {
-				return nil, fmt.Errorf("line plot %q: series %q: %w", lp.Title, s.Name, err)
-			}
-			sc.Color = col
-			sc.Radius = vg.Points(3)
-			sc.Shape = markerShape(k)
-			p.Add(sc)
+		switch {
+		case s.Envelope:
+			l.Color, l.Width = envelopeColor, vg.Points(10)
+			sc.Color, sc.Radius, sc.Shape = Black, vg.Points(6.5), ringGlyph{vg.Points(1.3)}
+			bands, rings = append(bands, l), append(rings, sc)
 			thumbs = append(thumbs, sc)
+		case lp.NoPoints && len(xys) > FewPoints:
+			l.Color, l.Width = paletteColor(k), vg.Points(2)
+			lines = append(lines, l)
+		default:
+			col := paletteColor(k)
+			l.Color, l.Width, l.Dashes = col, lineWidth(styled), dashes[styled%len(dashes)]
+			sc.Color, sc.Radius, sc.Shape = col, markerRadius(styled), markerShape(styled)
+			lines = append(lines, l, sc)
+			thumbs = append(thumbs, sc)
+			styled++
 		}
 		if s.Name != "" {
 			p.Legend.Add(s.Name, thumbs...)
@@ -237,20 +297,38 @@ func (lp LinePlot) Image() (image.Image, error) {
 	if total == 0 {
 		return nil, fmt.Errorf("line plot %q: no finite points to draw", lp.Title)
 	}
+	p.Add(bands...)
+	p.Add(lines...)
+	p.Add(rings...)
 	if lp.YMin < lp.YMax && finite(lp.YMin) && finite(lp.YMax) {
 		p.Y.Min, p.Y.Max = lp.YMin, lp.YMax
 	}
 	return render(p, lp.Width, lp.Height)
 }
 
+// ringGlyph is a hollow circle glyph with a line of the given width
+// (draw.RingGlyph's is 0.5 pt).
+type ringGlyph struct{ width vg.Length }
+
+func (r ringGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: r.width})
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X + sty.Radius, Y: pt.Y})
+	p.Arc(pt, sty.Radius, 0, 2*math.Pi)
+	p.Close()
+	c.Stroke(p)
+}
+
+// markerShape is the marker of the k-th series with markers: a filled
+// circle, square or triangle, then a hollow square.
 func markerShape(k int) draw.GlyphDrawer {
 	switch k % 4 {
 	case 1:
-		return draw.SquareGlyph{}
+		return draw.BoxGlyph{}
 	case 2:
-		return draw.TriangleGlyph{}
-	case 3:
 		return draw.PyramidGlyph{}
+	case 3:
+		return draw.SquareGlyph{}
 	}
 	return draw.CircleGlyph{}
 }

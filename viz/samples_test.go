@@ -101,9 +101,9 @@ func TestWriteSamples(t *testing.T) {
 	eps := []float64{0, 0.05, 0.1, 0.15, 0.2, 0.3}
 	write("line.png")(LinePlot{Title: "Accuracy under FGSM", XLabel: "eps", YLabel: "accuracy",
 		YMin: 0, YMax: 1, Series: []Series{
-			{"none", eps, []float64{.99, .9, .6, .3, .1, .02}},
-			{"adv", eps, []float64{.99, .97, .93, .85, .7, .4}},
-			{"arp", eps, []float64{.98, .97, .95, .9, .8, .55}},
+			{Name: "none", X: eps, Y: []float64{.99, .9, .6, .3, .1, .02}},
+			{Name: "adv", X: eps, Y: []float64{.99, .97, .93, .85, .7, .4}},
+			{Name: "arp", X: eps, Y: []float64{.98, .97, .95, .9, .8, .55}},
 		}}.PNG())
 	var a, b []float64
 	for i := range 400 {

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/image/font/sfnt"
+	"gonum.org/v1/plot/font"
 )
 
 func TestColormaps(t *testing.T) {
@@ -440,7 +443,7 @@ func decodePlot(t *testing.T, name string, b []byte, err error, w, h int, c colo
 func TestPlots(t *testing.T) {
 	x := []float64{0, 0.1, 0.2, 0.3}
 	b, err := LinePlot{Title: "accuracy", XLabel: "eps", YLabel: "acc", Width: 300, Height: 200,
-		Series: []Series{{"none", x, []float64{1, .5, math.NaN(), .1}}, {"arp", x, []float64{1, .9, .8, .7}}}}.PNG()
+		Series: []Series{{Name: "none", X: x, Y: []float64{1, .5, math.NaN(), .1}}, {Name: "arp", X: x, Y: []float64{1, .9, .8, .7}}}}.PNG()
 	decodePlot(t, "line", b, err, 300, 200, Palette[0])
 
 	b, err = Histogram{Title: "coverage", XLabel: "coverage", Bins: 10,
@@ -458,12 +461,12 @@ func TestPlots(t *testing.T) {
 		want string
 	}{
 		{"line lengths", func() error {
-			_, err := LinePlot{Title: "t", Series: []Series{{"s", []float64{1, 2}, []float64{1}}}}.PNG()
+			_, err := LinePlot{Title: "t", Series: []Series{{Name: "s", X: []float64{1, 2}, Y: []float64{1}}}}.PNG()
 			return err
 		}(), `line plot "t": series 0 ("s") has 2 x values and 1 y values`},
 		{"line empty", func() error { _, err := LinePlot{Title: "t"}.PNG(); return err }(), `line plot "t": no finite points to draw`},
 		{"line size", func() error {
-			_, err := LinePlot{Series: []Series{{"s", []float64{1}, []float64{1}}}, Width: 10, Height: 10}.PNG()
+			_, err := LinePlot{Series: []Series{{Name: "s", X: []float64{1}, Y: []float64{1}}}, Width: 10, Height: 10}.PNG()
 			return err
 		}(), "plot size 10x10 pixels: want between 100x80 and 10000x10000"},
 		{"hist empty", func() error {
@@ -487,7 +490,7 @@ func TestPlots(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "line.png")
-	if err := (LinePlot{Series: []Series{{"s", x, x}}}).WritePNG(path); err != nil {
+	if err := (LinePlot{Series: []Series{{Name: "s", X: x, Y: x}}}).WritePNG(path); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -495,5 +498,107 @@ func TestPlots(t *testing.T) {
 	}
 	if err := (LinePlot{Title: "t"}).WritePNG(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("WritePNG of an empty plot: error %v, want one naming the path", err)
+	}
+}
+
+// countNear counts the pixels of img inside r within tol of col in every
+// channel.
+func countNear(img image.Image, r image.Rectangle, col color.RGBA, tol int) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			d := func(a, b uint8) int { return max(int(a)-int(b), int(b)-int(a)) }
+			if d(c.R, col.R) <= tol && d(c.G, col.G) <= tol && d(c.B, col.B) <= tol {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestFewPointsMarked: a series of one or a few points has no line to
+// show it, so it keeps its markers when the plot asks for none; a dense
+// series does not.
+func TestFewPointsMarked(t *testing.T) {
+	var x, y []float64
+	for i := range FewPoints + 1 {
+		x, y = append(x, float64(i)), append(y, 0.2)
+	}
+	// unnamed series: no legend, so every pixel of a colour is data
+	img, err := LinePlot{NoPoints: true, YMin: 0, YMax: 1, Series: []Series{
+		{X: x, Y: y}, {X: []float64{10}, Y: []float64{0.8}}, {X: []float64{5, 20}, Y: []float64{0.5, 0.6}}}}.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	if n := countNear(img, b, Palette[1], 8); n < 30 {
+		t.Errorf("one-point series: %d pixels of its colour, want a marker (30 or more)", n)
+	}
+	dense := countNear(img, b, Palette[0], 8)
+	thin, err := LinePlot{NoPoints: true, YMin: 0, YMax: 1, Series: []Series{{X: x, Y: y}}}.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countNear(thin, b, Palette[0], 8); n != dense {
+		t.Errorf("dense series: %d pixels alone, %d with the others: want no markers either way", n, dense)
+	}
+	var marked int
+	if m, err := (LinePlot{YMin: 0, YMax: 1, Series: []Series{{X: x, Y: y}}}).Image(); err != nil {
+		t.Fatal(err)
+	} else {
+		marked = countNear(m, b, Palette[0], 8)
+	}
+	if marked < dense+100 {
+		t.Errorf("dense series: %d pixels with markers, %d without: NoPoints should hide them", marked, dense)
+	}
+}
+
+// TestCoincidingSeries: series drawn on top of each other all stay
+// visible (the accuracy of several attacks that all reach 0%).
+func TestCoincidingSeries(t *testing.T) {
+	eps := []float64{0, 0.1, 0.2, 0.3}
+	acc := []float64{0.98, 0.3, 0, 0}
+	var ss []Series
+	for _, n := range []string{"a", "b", "c", "d"} {
+		ss = append(ss, Series{Name: n, X: eps, Y: acc})
+	}
+	ss = append(ss, Series{Name: "worst", X: eps, Y: acc, Envelope: true})
+	img, err := LinePlot{YMin: 0, YMax: 1, Series: ss}.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the plot area, left of the legend
+	r := image.Rect(60, 20, DefaultPlotWidth-160, DefaultPlotHeight-50)
+	for k := range 4 {
+		if n := countNear(img, r, Palette[k], 10); n < 60 {
+			t.Errorf("series %d of 4 coinciding: %d pixels of its colour in the plot area, want 60 or more", k, n)
+		}
+	}
+	// the envelope: a gray band and black rings
+	if n := countNear(img, r, color.RGBA{199, 199, 199, 255}, 12); n < 300 {
+		t.Errorf("envelope band: %d gray pixels, want 300 or more", n)
+	}
+	if n := countNear(img, r, Black, 40); n < 60 {
+		t.Errorf("envelope rings: %d black pixels, want 60 or more", n)
+	}
+}
+
+// TestPlotFont: every text of a plot is set in FontFamily, the family the
+// report's page names first.
+func TestPlotFont(t *testing.T) {
+	p := newPlot("title", "x", "y")
+	p.Legend.Add("a")
+	for name, f := range map[string]font.Font{"title": p.Title.TextStyle.Font, "x label": p.X.Label.TextStyle.Font,
+		"y label": p.Y.Label.TextStyle.Font, "x ticks": p.X.Tick.Label.Font, "y ticks": p.Y.Tick.Label.Font, "legend": p.Legend.TextStyle.Font} {
+		if !font.DefaultCache.Has(f) {
+			t.Errorf("%s: font %v is not in gonum/plot's cache (it would fall back to another)", name, f)
+			continue
+		}
+		face := font.DefaultCache.Lookup(f, f.Size)
+		fam, err := face.Face.Name(nil, sfnt.NameIDFamily)
+		if err != nil || fam != FontFamily {
+			t.Errorf("%s: family %q (%v), want %q", name, fam, err, FontFamily)
+		}
 	}
 }
