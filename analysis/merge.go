@@ -91,6 +91,9 @@ func Merge(dir string, shards []string) (*Header, error) {
 		if same, _ := sameDir(d, dir); same {
 			return nil, fmt.Errorf("%s is one of the shards; merge into another directory", dir)
 		}
+		if err := rundir.DirBusy(d); err != nil {
+			return nil, err // a shard still running
+		}
 		sh, err := ReadHeader(d)
 		if err != nil {
 			return nil, err

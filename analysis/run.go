@@ -47,6 +47,10 @@ type Study struct {
 	// shard) into Dir; Merge combines the directories of all shards into
 	// the analysis one Run of the whole study writes.
 	Shard shard.Spec
+	// Lock is the caller's lock on Dir (rundir.LockDir), held from before
+	// it looked at Dir until after Run; nil: Run locks Dir for its own
+	// duration. Either way, no other process writes Dir while Run does.
+	Lock *rundir.Lock
 
 	once   sync.Once
 	runner *batchRunner
@@ -77,9 +81,11 @@ func (s *Study) Run(ctx context.Context) (*Header, error) {
 	if !s.Shard.Whole() {
 		h.Shard = &ShardInfo{Spec: s.Shard.String(), Lo: blo, Hi: bhi}
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	release, err := rundir.Hold(s.Lock, s.Dir)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	done, gallery, err := s.prepare(&h)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -85,7 +84,7 @@ func Run(ctx context.Context, opt Options) (string, error) {
 		out = io.Discard
 	}
 	r := &runner{Options: opt, out: out}
-	trainSet, err := data.Open("mnist-mini:train", data.Options{})
+	trainSet, err := data.Open(TrainData, data.Options{})
 	if err != nil {
 		return "", err
 	}
@@ -93,9 +92,13 @@ func Run(ctx context.Context, opt Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// one demo at a time in dir (each run directory is locked by its
+	// training, analysis and evaluation too)
+	lock, err := rundir.LockDir(dir)
+	if err != nil {
 		return "", err
 	}
+	defer lock.Unlock()
 	fmt.Fprintf(out, "arp demo: %d training images (mnist-mini:train), %d test images (mnist-mini:test); output in %s\n", trainSet.Len(), test.Len(), dir)
 	var runs []string
 	for i, dm := range Models {
@@ -105,7 +108,7 @@ func Run(ctx context.Context, opt Options) (string, error) {
 			return "", err
 		}
 		fmt.Fprintf(out, "\n[%d/%d] %s: %s, mnist-small, %d steps of 50 images\n", i+1, len(Models), dm.Name, dm.What, cfg.Steps)
-		m, err := r.train(ctx, dm.Name, run, trainSet, test)
+		m, err := r.train(ctx, dm.Name, run, trainSet)
 		if err != nil {
 			return "", err
 		}
@@ -144,11 +147,28 @@ func (r *runner) done() {
 	}
 }
 
-// train trains model name into run.
-func (r *runner) train(ctx context.Context, name, run string, trainSet, test *data.Dataset) (*nn.Model, error) {
+// The demo's training data: arp train --data TrainData evaluates on
+// TrainData's test split.
+const TrainData = "mnist-mini:train"
+
+// TrainFlags are the arp train flags that make the demo's run of model
+// name (a defense) with cfg and seed: the demo records them with the run,
+// so that arp train --resume --out DIR/NAME --steps N extends it as if
+// arp train had made it.
+func TrainFlags(name string, cfg Config, seed uint64) map[string]string {
+	return map[string]string{"model": "mnist-small", "defense": name, "data": TrainData,
+		"steps": fmt.Sprint(cfg.Steps), "lr": fmt.Sprint(cfg.LR), "batch": "50", "seed": fmt.Sprint(seed),
+		"eval-n": fmt.Sprint(cfg.TrainEval), "eval-every": "0", "log-every": "10", "checkpoint-every": "0"}
+}
+
+// train trains model name into run, as arp train with TrainFlags would.
+func (r *runner) train(ctx context.Context, name, run string, trainSet *data.Dataset) (*nn.Model, error) {
 	t0 := time.Now()
 	cfg := r.Config
-	heldOut, _ := test.Split(cfg.TrainEval)
+	heldOut, evalName, trainSet, err := train.EvalData(TrainData, "", "", cfg.TrainEval, r.Seed, data.Options{}, trainSet)
+	if err != nil {
+		return nil, err
+	}
 	spec, err := nn.DefaultSpec("mnist-small", trainSet.C, trainSet.H, trainSet.W, len(trainSet.Classes))
 	if err != nil {
 		return nil, err
@@ -162,9 +182,9 @@ func (r *runner) train(ctx context.Context, name, run string, trainSet, test *da
 		return nil, err
 	}
 	sum, err := train.Run(ctx, m, trainSet, heldOut, train.Config{Objective: obj, LR: cfg.LR, BatchSize: 50, Steps: cfg.Steps, Seed: r.Seed,
-		LogEvery: 10, Dir: run, Info: nn.Info{Spec: spec, ClassNames: trainSet.Classes, Dataset: "mnist-mini", Seed: r.Seed, ArpVersion: r.Version},
-		Data:     map[string]any{"train": "mnist-mini:train", "eval": fmt.Sprintf("mnist-mini:test (first %d)", heldOut.Len())},
-		Command:  map[string]string{"command": "arp demo"},
+		LogEvery: 10, Dir: run, Info: nn.Info{Spec: spec, ClassNames: trainSet.Classes, Dataset: TrainData, Seed: r.Seed, ArpVersion: r.Version},
+		Data:     train.DataRecord(TrainData, 0, evalName, cfg.TrainEval, 0, data.DefaultHoldOutSeed, ""),
+		Command:  TrainFlags(name, cfg, r.Seed),
 		Progress: func(p train.Progress) { r.update("train "+name, "steps", p.Step, p.Steps) }})
 	r.done()
 	if err != nil {

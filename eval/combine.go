@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/limits"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
 )
 
@@ -364,6 +365,9 @@ func Merge(paths []string) (*Report, error) {
 	var parts []part
 	var units []Unit
 	for _, p := range paths {
+		if err := rundir.FileBusy(p); err != nil {
+			return nil, fmt.Errorf("record file %w", err) // a shard still running
+		}
 		data, err := limits.ReadFile(p, limits.FitsMemory)
 		if err != nil {
 			return nil, fmt.Errorf("record file %s: %v", p, err)

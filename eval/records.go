@@ -14,6 +14,7 @@ import (
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/limits"
+	"github.com/arp-robustness/arp/rundir"
 )
 
 // RecordsFormat names the format of record files (the --state file of arp
@@ -293,13 +294,23 @@ func EncodeRecords(h *Header, lo, hi int, shardName string, units []Unit) ([]byt
 type fileStore struct {
 	path  string
 	f     *os.File
+	lock  *rundir.Lock // held until close: one process per record file
 	units map[UnitKey]*Unit
 }
 
 // openRecords opens (or creates) the record file at path for batches
 // [lo, hi) of the evaluation h, reading the units of an earlier run. A
 // partial last line (a write interrupted by a crash) is dropped.
-func openRecords(path string, h *Header, lo, hi int, shardName string) (*fileStore, error) {
+func openRecords(path string, h *Header, lo, hi int, shardName string) (fs *fileStore, err error) {
+	lock, err := rundir.LockFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("record file %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	data, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("record file %s: %v", path, err)
@@ -328,7 +339,7 @@ func openRecords(path string, h *Header, lo, hi int, shardName string) (*fileSto
 		f.Close()
 		return nil, err
 	}
-	s := &fileStore{path: path, f: f, units: r.units}
+	s := &fileStore{path: path, f: f, lock: lock, units: r.units}
 	if r.head == nil {
 		if err := s.write(recordLine{Header: &recordsHeader{Format: RecordsFormat, Eval: h, Lo: lo, Hi: hi, Shard: shardName}}); err != nil {
 			f.Close()
@@ -360,7 +371,11 @@ func (s *fileStore) save(u *Unit) error {
 	return s.write(recordLine{Unit: u})
 }
 
-func (s *fileStore) close() error { return s.f.Close() }
+func (s *fileStore) close() error {
+	err := s.f.Close()
+	s.lock.Unlock()
+	return err
+}
 
 // identityDiff names the first fields in which two identities differ.
 func identityDiff(a, b map[string]any) string {

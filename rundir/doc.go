@@ -7,8 +7,14 @@
 //	RUN/checkpoint.safetensors     the state of an unfinished training run (train)
 //	RUN/metrics.jsonl              training metrics, one JSON line per log (train)
 //	RUN/curves.png                 loss and accuracy curves (train)
+//	RUN/.lock                      the lock of the process writing the run (LockDir; removed when it ends)
 //	RUN/eval.json                  a robustness evaluation: arp eval --json (eval); report reads eval*.json
 //	RUN/analysis/                  the attention-under-attack study (analysis); analysis-METHOD/ for
 //	                               other attention methods. Each holds analysis.json (settings),
 //	                               records.jsonl (one line per image), summary.json and summary.md
+//
+// One process writes a run or analysis directory (or an evaluation's state
+// file) at a time: it holds the directory's lock (LockDir, LockFile) for as
+// long as it writes, and a second process is refused with an error naming
+// the holder's pid, command line and start time.
 package rundir

@@ -48,16 +48,34 @@ func AnalysisFiles() []string {
 }
 
 // HoldsRun returns the training files in dir that mark it as holding a run
-// (sorted; none if the directory does not exist). Curves alone do not.
+// (sorted; none if the directory does not exist). A run holds a checkpoint,
+// weights or model.json: metrics and curves alone are what a training
+// stopped before its first checkpoint leaves (see Unstarted), with nothing
+// to resume and nothing lost by starting over.
 func HoldsRun(dir string) []string {
 	var found []string
-	for _, n := range []string{Checkpoint, Info, Weights, Metrics} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+	for _, n := range []string{Checkpoint, Info, Weights} {
+		if exists(filepath.Join(dir, n)) {
 			found = append(found, n)
 		}
 	}
+	if len(found) > 0 && exists(filepath.Join(dir, Metrics)) {
+		found = append(found, Metrics)
+	}
 	sort.Strings(found)
 	return found
+}
+
+// Unstarted reports whether dir holds what a training stopped before its
+// first checkpoint leaves: metrics (or curves) and no checkpoint, weights
+// or model.json.
+func Unstarted(dir string) bool {
+	return len(HoldsRun(dir)) == 0 && (exists(filepath.Join(dir, Metrics)) || exists(filepath.Join(dir, Curves)))
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Remove deletes the files names from dir (and nothing else); names that

@@ -30,10 +30,22 @@ func TestHoldsRunAndRemove(t *testing.T) {
 	if got := HoldsRun(dir); got != nil {
 		t.Errorf("curves, eval.json and a note make a run: %v", got)
 	}
-	for _, n := range []string{Metrics, Info} {
-		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if Unstarted(dir) != true {
+		t.Error("curves without a checkpoint: not Unstarted")
+	}
+	// metrics alone: a training killed before its first checkpoint, which
+	// may be started over without --force
+	if err := os.WriteFile(filepath.Join(dir, Metrics), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := HoldsRun(dir); got != nil || !Unstarted(dir) {
+		t.Errorf("metrics alone: HoldsRun = %v, Unstarted %v", got, Unstarted(dir))
+	}
+	if err := os.WriteFile(filepath.Join(dir, Info), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if Unstarted(dir) {
+		t.Error("a run with model.json is Unstarted")
 	}
 	if got := HoldsRun(dir); !slices.Equal(got, []string{Metrics, Info}) {
 		t.Errorf("HoldsRun = %v, want [%s %s]", got, Metrics, Info)

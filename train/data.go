@@ -44,3 +44,13 @@ func EvalData(trainSpec, evalSpec, holdoutSpec string, n int, seed uint64, opt d
 	eval, rest = trainData.Shuffled(seed).Split(k)
 	return eval, fmt.Sprintf("%s (%d held-out images)", trainSpec, k), rest, nil
 }
+
+// DataRecord describes a run's data for Config.Data (compared on resume):
+// the training data spec and --limit, the evaluation data's name and
+// size, and the held-out images (see data.HoldOutSpec; holdout 0: none).
+// arp train and arp demo record their runs with it, so that either's run
+// can be resumed by arp train --resume.
+func DataRecord(trainSpec string, limit int, evalName string, evalN, holdout int, holdoutSeed uint64, holdoutSpec string) map[string]any {
+	return map[string]any{"train": trainSpec, "limit": limit, "eval": evalName, "eval_n": evalN,
+		"holdout": holdout, "holdout_seed": holdoutSeed, "holdout_data": holdoutSpec}
+}

@@ -3,8 +3,10 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
@@ -22,9 +24,16 @@ func (r *runner) open() error {
 		return nil
 	}
 	if !r.cfg.Resume {
+		if r.cfg.Replace {
+			if err := rundir.Remove(dir, rundir.TrainingFiles()...); err != nil {
+				return err
+			}
+		}
 		if found := rundir.HoldsRun(dir); len(found) > 0 {
 			return fmt.Errorf("%s holds a run already (%s): %w", dir, strings.Join(found, ", "), ErrRunExists)
 		}
+		// metrics.jsonl alone (a run stopped before its first checkpoint)
+		// is started over
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -33,9 +42,11 @@ func (r *runner) open() error {
 			return err
 		}
 		r.metrics = f
-		return nil
+		// A checkpoint at step 0, so that a run killed before its first
+		// periodic checkpoint resumes (from the start) like any other.
+		return r.save(0)
 	}
-	ck, err := ReadCheckpoint(r.path(rundir.Checkpoint))
+	ck, err := ReadRunCheckpoint(dir)
 	if err != nil {
 		return err
 	}
@@ -81,6 +92,21 @@ func (r *runner) open() error {
 		}
 	}
 	return nil
+}
+
+// ReadRunCheckpoint reads the checkpoint of the run in dir; when there is
+// none, the error (wrapping ErrNoCheckpoint) says why and what to do.
+func ReadRunCheckpoint(dir string) (*Checkpoint, error) {
+	ck, err := ReadCheckpoint(filepath.Join(dir, rundir.Checkpoint))
+	if errors.Is(err, ErrNoCheckpoint) {
+		switch _, serr := os.Stat(dir); {
+		case errors.Is(serr, os.ErrNotExist):
+			return nil, fmt.Errorf("%s: no run to resume (the directory does not exist): %w", dir, ErrNoCheckpoint)
+		case rundir.Unstarted(dir):
+			return nil, fmt.Errorf("%w; the run in %s stopped before its first checkpoint: start it again without resuming", err, dir)
+		}
+	}
+	return ck, err
 }
 
 func (r *runner) close() {

@@ -65,6 +65,13 @@ type Config struct {
 	Command map[string]string
 	// Resume continues from Dir's checkpoint.
 	Resume bool
+	// Replace starts over in a Dir that holds a run, removing its
+	// training files (rundir.TrainingFiles) once Dir is locked.
+	Replace bool
+	// Lock is the caller's lock on Dir (rundir.LockDir), held from before
+	// it looked at Dir until after Run; nil: Run locks Dir for its own
+	// duration. Either way, no other process writes Dir while Run does.
+	Lock *rundir.Lock
 	// Progress, if set, is called after every step.
 	Progress func(Progress)
 }
@@ -225,6 +232,13 @@ func Run(ctx context.Context, m *nn.Model, train, eval *data.Dataset, cfg Config
 		rec.EvalImages = eval.Len()
 	}
 
+	if cfg.Dir != "" {
+		release, err := rundir.Hold(cfg.Lock, cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	r := &runner{cfg: cfg, m: m, opt: opt, rec: rec, train: train, eval: eval, perEpoch: perEpoch, t0: t0}
 	if err := r.open(); err != nil {
 		return nil, err

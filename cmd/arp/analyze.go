@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/job"
@@ -50,7 +47,7 @@ Budgets are L-inf on the [0,1] pixel scale (the paper's eps 0.15 on [-1,1] is
 as name:key=value (see arp eval --help).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := onInterrupt(cmdContext(cmd))
 			defer stop()
 			var progress io.Writer = cmd.ErrOrStderr()
 			if quiet {
@@ -99,6 +96,13 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart b
 		return nil, "", err
 	}
 	out := st.Dir
+	// The analysis directory is ours until the summary is written.
+	lock, err := rundir.LockDir(out)
+	if err != nil {
+		return nil, "", err
+	}
+	defer lock.Unlock()
+	st.Lock = lock
 	if restart {
 		if err := rundir.Remove(out, rundir.AnalysisFiles()...); err != nil {
 			return nil, "", err

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
 	"github.com/arp-robustness/arp/demo"
 	"github.com/arp-robustness/arp/job"
@@ -33,8 +30,10 @@ func newDemoCmd(g *globalOptions) *cobra.Command {
   4. write DIR/report.html comparing the two, and print where it is.
 
 Every run directory (DIR/adv, DIR/arp) holds the model, its training metrics,
-eval.json and analysis/, so the arp commands can be re-run on it. The demo
-starts over each time (it replaces the files it wrote before). The numbers are
+eval.json and analysis/, so the arp commands can be re-run on it; a run is
+extended as any other, e.g. arp train --resume --out DIR/arp --steps 1000
+(then re-run arp eval and arp analyze on it). The demo starts over each time
+(it replaces the files it wrote before). The numbers are
 those of short runs on a small subset, stated as such in the output; see
 docs/analysis.md for the full-dataset experiments.`,
 		Args: cobra.NoArgs,
@@ -42,7 +41,7 @@ docs/analysis.md for the full-dataset experiments.`,
 			if err := job.CheckOutputs(job.Output{Flag: "out", Path: out, Dir: true}); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := onInterrupt(cmdContext(cmd))
 			defer stop()
 			opt := demo.Options{Dir: out, Seed: seed, Config: demo.Full, Version: arpVersion(), Out: cmd.OutOrStdout()}
 			if quick {

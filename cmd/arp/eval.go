@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/arp-robustness/arp/attack"
@@ -82,7 +80,7 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *job.Eval, quiet bool) erro
 			bar.Describe(desc)
 		}
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	ctx, stop := onInterrupt(cmdContext(cmd))
 	defer stop()
 	if !sh.Whole() {
 		err := eval.RunShard(ctx, in.Model.Classifier, in.X, in.Y, opt, sh)

@@ -7,6 +7,7 @@ import (
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/spf13/cobra"
 )
 
@@ -54,6 +55,11 @@ replaced by a partial one. Files are written atomically.`,
 				if err := job.CheckOutputs(job.Output{Flag: "out", Path: outDir, Dir: true}); err != nil {
 					return err
 				}
+				lock, err := rundir.LockDir(outDir)
+				if err != nil {
+					return err
+				}
+				defer lock.Unlock()
 				if _, err := analysis.Merge(outDir, args); err != nil {
 					return err
 				}

@@ -57,7 +57,7 @@ func resumeFlags(fl *pflag.FlagSet, dir string, resume bool) (*train.Checkpoint,
 	if !resume {
 		return nil, nil
 	}
-	ck, err := train.ReadCheckpoint(dir + "/" + rundir.Checkpoint)
+	ck, err := train.ReadRunCheckpoint(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -31,13 +31,24 @@ func (g *globalOptions) DataDir() (string, error) {
 	return data.Dir()
 }
 
-// interruptOnce returns a context that the first Ctrl-C (or SIGTERM)
-// cancels, after printing "arp: interrupted: what (Ctrl-C again to
+// interruptSignals end a long command cleanly (work saved, a resumable
+// state left): Ctrl-C, SIGTERM (kill, a job scheduler) and SIGHUP (the
+// terminal or SSH session closed).
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// onInterrupt returns a context that any of interruptSignals cancels;
+// call stop when done.
+func onInterrupt(parent context.Context) (ctx context.Context, stop context.CancelFunc) {
+	return signal.NotifyContext(parent, interruptSignals...)
+}
+
+// interruptOnce returns a context that the first Ctrl-C (or SIGTERM or
+// SIGHUP) cancels, after printing "arp: interrupted: what (Ctrl-C again to
 // abort)" to w; a second Ctrl-C then kills the process. Call stop when done.
 func interruptOnce(parent context.Context, w io.Writer, what string) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, interruptSignals...)
 	go func() {
 		select {
 		case <-sigs:

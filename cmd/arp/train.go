@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -159,6 +160,17 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if err := job.CheckOutputs(job.Output{Flag: "out", Path: f.out, Dir: true}); err != nil {
 		return err
 	}
+	// The run directory is ours until the process ends: a second training,
+	// --resume or --force on it is refused, saying who holds it.
+	if _, err := os.Stat(f.out); f.resume && err != nil {
+		_, err = train.ReadRunCheckpoint(f.out) // says there is no run to resume
+		return err
+	}
+	lock, err := rundir.LockDir(f.out)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	existing, err := resumeFlags(fl, f.out, f.resume)
 	if err != nil {
 		return err
@@ -242,16 +254,10 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 			return fmt.Errorf("--layer %s: %v", f.obj.Layer, err)
 		}
 	}
-	if f.force {
-		if err := rundir.Remove(f.out, rundir.TrainingFiles()...); err != nil {
-			return err
-		}
-	}
-
 	cfg := f.cfg
 	cfg.Objective, cfg.Steps, cfg.Dir, cfg.Resume, cfg.Command = obj, steps, f.out, f.resume, recordFlags(fl)
-	cfg.Data = map[string]any{"train": f.data, "limit": f.limit, "eval": evalName, "eval_n": f.evalN,
-		"holdout": f.holdout, "holdout_seed": f.holdoutSeed, "holdout_data": holdoutSpec}
+	cfg.Replace, cfg.Lock = f.force, lock
+	cfg.Data = train.DataRecord(f.data, f.limit, evalName, f.evalN, f.holdout, f.holdoutSeed, holdoutSpec)
 	cfg.Info = nn.Info{ClassNames: trainSet.Classes, Dataset: f.data, Seed: cfg.Seed, ArpVersion: arpVersion(),
 		GoVersion: runtime.Version(), Created: time.Now().UTC().Format(time.RFC3339)}
 	dropUnused(&cfg)

@@ -123,7 +123,7 @@ func TestTrainErrors(t *testing.T) {
 		{small(dir, "--steps", "2", "--epochs", "1"), "arp: give --steps or --epochs, not both"},
 		{small(dir, "--batch", "500"), "arp: --batch 500 is larger than the 200 training images"},
 		{small(dir, "--data", "no-such-data"), "arp: no-such-data: no such dataset or file"},
-		{[]string{"train", "--resume", "--out", filepath.Join(dir, "empty")}, "no checkpoint to resume from"},
+		{[]string{"train", "--resume", "--out", filepath.Join(dir, "empty")}, "no run to resume (the directory does not exist)"},
 		{[]string{"train", "--resume", "--out", corrupt}, "arp: " + filepath.Join(corrupt, rundir.Checkpoint) + ":"},
 		{[]string{"train", "--resume", "--out", run, "--model", "cifarnet"}, "is a checkpoint of mnist-small, not cifarnet"},
 		{[]string{"train", "--resume", "--out", run, "--lr", "0.5"}, "was written with other settings: lr 0.001 (checkpoint) vs 0.5 (now)"},

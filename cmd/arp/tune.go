@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/arp-robustness/arp/eval"
@@ -106,7 +104,7 @@ func runTune(cmd *cobra.Command, g *globalOptions, f *tuneFlags) error {
 			bar.Describe(p.Attack)
 		}
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	ctx, stop := onInterrupt(cmdContext(cmd))
 	defer stop()
 	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
 	rep, err := eval.Tune(ctx, lm.Classifier, x, d.Labels, opt)
