@@ -49,11 +49,11 @@ as name:key=value (see arp eval --help).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := onInterrupt(cmdContext(cmd))
 			defer stop()
-			var progress io.Writer = cmd.ErrOrStderr()
+			var show io.Writer = cmd.ErrOrStderr()
 			if quiet {
-				progress = nil
+				show = nil
 			}
-			s, dir, err := runAnalyze(ctx, g, f, restart, progress)
+			s, dir, err := runAnalyze(ctx, g, f, restart, show)
 			if err != nil {
 				return err
 			}
@@ -79,11 +79,11 @@ func cmdContext(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
-// runAnalyze runs (or resumes) an analysis and writes its summary. progress
-// receives the progress bar (nil: none).
+// runAnalyze runs (or resumes) an analysis and writes its summary. show
+// receives its progress (nil: none).
 //
 // With --shard it analyses that shard's batches and returns a nil summary.
-func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart bool, progress io.Writer) (*analysis.Summary, string, error) {
+func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart bool, show io.Writer) (*analysis.Summary, string, error) {
 	sh, err := f.ShardSpec()
 	if err != nil {
 		return nil, "", err
@@ -108,19 +108,16 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart b
 			return nil, "", err
 		}
 	}
-	bar := &bars{w: progress}
-	if progress != nil {
-		start, desc := -1, ""
+	bar := newProgress(show)
+	if show != nil {
+		task := "analyze " + filepath.Base(filepath.Clean(f.Model))
+		started := false
 		st.Progress = func(done, total int) {
-			if start < 0 {
-				// Resumed runs count only this run's images, so that the
-				// rate and the ETA are right.
-				start, desc = done, "analyze "+filepath.Base(filepath.Clean(f.Model))
-				if done > 0 {
-					desc += fmt.Sprintf(" (resumed, %d of %d done before)", done, total)
-				}
+			if !started { // a resumed analysis starts where it stopped
+				bar.Start(task, "images", int64(done), int64(total))
+				started = true
 			}
-			bar.Update(desc, "images", done-start, total-start)
+			bar.Update(task, "images", done, total)
 		}
 	}
 	_, err = st.Run(ctx)

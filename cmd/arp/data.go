@@ -6,10 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/arp-robustness/arp/data"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -89,30 +87,19 @@ appears only when it is complete. --from DIR|URL takes the published files
 	return cmd
 }
 
-// downloadBar draws one byte-counting progress bar per file on w.
+// downloadBar shows the progress of each file's download on w (see
+// progress); a resumed download counts its rate from where it resumed.
 func downloadBar(w io.Writer) data.Progress {
-	var bar *progressbar.ProgressBar
-	var cur string
+	p := newProgress(w)
+	cur := ""
 	return func(file string, done, total, resumed int64) {
-		if bar == nil || file != cur {
-			if bar != nil {
-				_ = bar.Finish()
-			}
-			desc := file
-			if resumed > 0 {
-				desc += fmt.Sprintf(" (resumed at %.1f MB)", float64(resumed)/1e6)
-			}
-			if total <= 0 {
-				total = -1
-			}
+		if file != cur {
 			cur = file
-			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),
-				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionSetWidth(24), progressbar.OptionSetDescription(desc), progressbar.OptionClearOnFinish())
+			p.Start(file, "bytes", resumed, total)
 		}
-		_ = bar.Set64(done)
+		p.Report(file, "bytes", done, total, "")
 		if total > 0 && done >= total {
-			_ = bar.Finish()
+			p.Done()
 		}
 	}
 }

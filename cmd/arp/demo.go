@@ -48,7 +48,7 @@ docs/analysis.md for the full-dataset experiments.`,
 				opt.Config = demo.Quick
 			}
 			if !quiet {
-				opt.Tracker = &bars{w: cmd.ErrOrStderr()}
+				opt.Tracker = newProgress(cmd.ErrOrStderr())
 			}
 			// The demo allocates many short-lived tensors; trading memory
 			// for less garbage collection makes it noticeably faster.

@@ -68,16 +68,19 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *job.Eval, quiet bool) erro
 		return err
 	}
 	opt := in.Options
-	bar := &bars{}
+	var bar *progress
 	if !quiet {
-		bar.w = cmd.ErrOrStderr()
+		bar = newProgress(cmd.ErrOrStderr())
 		opt.Progress = func(p eval.Progress) {
 			desc := fmt.Sprintf("%s %s %g", p.Attack, p.Norm, p.Eps)
-			if p.Phase != "main" {
+			switch p.Phase {
+			case "main":
+			case "clean":
+				desc = "clean images"
+			default:
 				desc = p.Phase + " check: " + desc
 			}
-			bar.Update("eval", "units", p.Done, p.Total)
-			bar.Describe(desc)
+			bar.Report("eval", "units", int64(p.Done), int64(p.Total), desc)
 		}
 	}
 	ctx, stop := onInterrupt(cmdContext(cmd))

@@ -8,95 +8,252 @@ import (
 
 	"github.com/arp-robustness/arp/train"
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
-// newBar returns the progress bar of arp's long commands on w: units done
-// of total with their rate, the time left and elapsed, redrawn at most five
-// times a second and cleared when finished.
-func newBar(w io.Writer, total int, desc, unit string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
-		progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetWidth(24),
-		progressbar.OptionSetDescription(desc), progressbar.OptionClearOnFinish())
-}
+// Plain progress lines (progress on a writer that is not a terminal) come
+// at each tenth of a task, at least every lineEvery and at most every
+// lineGap.
+const (
+	lineEvery = time.Minute
+	lineGap   = 2 * time.Second
+)
 
-// bars shows one progress bar at a time on w (none when w is nil), made
-// when a task first reports, once its total is known. It is the
-// demo.Tracker of arp demo and drives arp eval's and arp analyze's bars.
-type bars struct {
+// progress shows how far arp's long commands are, one task at a time. On a
+// terminal it draws a bar redrawn in place (count, rate, time left and
+// elapsed); on anything else (a file, a pipe) it writes plain lines with
+// the same numbers, at each tenth of the task, at least once a minute and
+// when the task ends, so that logs stay readable. A nil *progress or one
+// with a nil writer shows nothing. It is the demo.Tracker of arp demo and
+// the progress of train, eval, tune, analyze and data download.
+type progress struct {
 	w    io.Writer
-	task string
-	bar  *progressbar.ProgressBar
+	term bool
+	now  func() time.Time
+
+	task, unit, desc string
+	total            int64
+	bar              *progressbar.ProgressBar
+	// done0 units were done before this run (Start's from) and t0 is
+	// when the task started; the rate counts from the first report
+	// (rDone at rTime), after the work before it (loading, a first unit
+	// whose start nobody saw); lastLine is when the last plain line was
+	// written, at what tenth of the task
+	done0, done, rDone  int64
+	t0, rTime, lastLine time.Time
+	tenth               int64
 }
 
-// Update shows done of total units of task, starting a new bar for a new
-// task.
-func (b *bars) Update(task, unit string, done, total int) {
-	if b.w == nil {
+// newProgress shows progress on w (nil: none), as a bar if w is a terminal.
+func newProgress(w io.Writer) *progress {
+	return &progress{w: w, term: isTerminal(w), now: time.Now}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Update shows done of total units of task, starting anew when the task
+// changes (demo.Tracker).
+func (p *progress) Update(task, unit string, done, total int) {
+	p.Report(task, unit, int64(done), int64(total), "")
+}
+
+// Start begins task, of total units (0 or less: unknown), from units
+// done before this run: a resumed task's rate and time left count only the
+// units done from then on. Report starts a task by itself (from 0) when
+// its name or unit changes.
+func (p *progress) Start(task, unit string, from, total int64) {
+	if p == nil || p.w == nil {
 		return
 	}
-	if b.bar == nil || task != b.task {
-		b.Done()
-		b.bar, b.task = newBar(b.w, total, task, unit), task
-	}
-	_ = b.bar.Set(done)
-}
-
-// Describe changes the current bar's description.
-func (b *bars) Describe(desc string) {
-	if b.bar != nil {
-		b.bar.Describe(desc)
+	p.Done()
+	p.task, p.unit, p.total, p.done0, p.done, p.desc = task, unit, total, from, from, ""
+	p.t0, p.rTime, p.tenth, p.lastLine = p.now(), time.Time{}, -1, time.Time{}
+	if p.term {
+		p.bar = p.newBar()
 	}
 }
 
-// Done finishes the current bar.
-func (b *bars) Done() {
-	if b.bar != nil {
-		_ = b.bar.Finish()
-		b.bar = nil
+// Report shows done of total units of task and what it is doing (desc,
+// may be empty).
+func (p *progress) Report(task, unit string, done, total int64, desc string) {
+	if p == nil || p.w == nil {
+		return
+	}
+	if task != p.task || unit != p.unit || p.t0.IsZero() {
+		p.Start(task, unit, 0, total)
+	}
+	if total != p.total {
+		p.total = total
+		if p.bar != nil {
+			p.bar.ChangeMax64(max(total-p.done0, -1))
+		}
+	}
+	p.done, p.desc = done, desc
+	if p.rTime.IsZero() {
+		p.rDone, p.rTime = done, p.now()
+	}
+	if p.bar != nil {
+		label := p.label()
+		if desc != "" {
+			label += ": " + desc
+		}
+		p.bar.Describe(label)
+		_ = p.bar.Set64(done - p.done0)
+		return
+	}
+	now := p.now()
+	tenth := int64(-1)
+	if total > 0 {
+		tenth = 10 * done / total
+	}
+	if p.lastLine.IsZero() || now.Sub(p.lastLine) >= lineEvery || (tenth > p.tenth && now.Sub(p.lastLine) >= lineGap) {
+		p.line(now)
+		p.tenth = tenth
 	}
 }
 
-// reporter shows progress: a bar on a terminal, else a line per evaluation.
+// label names the current task, and where it resumed (see Start).
+func (p *progress) label() string {
+	if p.done0 > 0 {
+		return fmt.Sprintf("%s (resumed at %s)", p.task, p.count(p.done0))
+	}
+	return p.task
+}
+
+// newBar makes the terminal bar of the current task.
+func (p *progress) newBar() *progressbar.ProgressBar {
+	total := max(p.total-p.done0, -1) // the bar counts this run's units
+	if p.total <= 0 {
+		total = -1 // unknown: a spinner
+	}
+	opts := []progressbar.Option{progressbar.OptionSetWriter(p.w), progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true), progressbar.OptionThrottle(200 * time.Millisecond),
+		progressbar.OptionSetWidth(24), progressbar.OptionClearOnFinish()}
+	if p.unit == "bytes" {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	} else {
+		opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(p.unit))
+	}
+	return progressbar.NewOptions64(total, opts...)
+}
+
+// line writes the plain progress line of the current task.
+func (p *progress) line(now time.Time) {
+	el := now.Sub(p.t0)
+	s := p.label() + ": " + p.count(p.done)
+	if p.total > 0 {
+		s += " of " + p.count(p.total) + fmt.Sprintf(" (%.0f%%)", 100*float64(p.done)/float64(p.total))
+	}
+	s += " " + p.unitName()
+	if dt := now.Sub(p.rTime); dt > 0 && p.done > p.rDone {
+		rate := float64(p.done-p.rDone) / dt.Seconds()
+		s += ", " + p.rate(rate) + ", " + roundDuration(el).String() + " elapsed"
+		if p.total > p.done {
+			s += ", about " + roundDuration(time.Duration(float64(p.total-p.done)/rate*float64(time.Second))).String() + " left"
+		}
+	} else {
+		s += ", " + roundDuration(el).String() + " elapsed"
+	}
+	if p.desc != "" {
+		s += "; " + p.desc
+	}
+	fmt.Fprintln(p.w, s)
+	p.lastLine = now
+}
+
+func (p *progress) count(n int64) string {
+	if p.unit == "bytes" {
+		return fmt.Sprintf("%.1f", float64(n)/1e6)
+	}
+	return fmt.Sprint(n)
+}
+
+func (p *progress) unitName() string {
+	if p.unit == "bytes" {
+		return "MB"
+	}
+	return p.unit
+}
+
+func (p *progress) rate(r float64) string {
+	if p.unit == "bytes" {
+		return fmt.Sprintf("%.2f MB/s", r/1e6)
+	}
+	return fmt.Sprintf("%.3g %s/s", r, p.unit)
+}
+
+// roundDuration rounds d to what a person reads: seconds, or tenths below
+// ten seconds.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
+// Println writes a line of text, above the bar on a terminal.
+func (p *progress) Println(s string) {
+	if p == nil || p.w == nil {
+		return
+	}
+	if p.bar != nil {
+		// written at once (progressbar.Bprintln holds text back until the
+		// next redraw, and drops it when the bar is cleared at the end)
+		_ = p.bar.Clear()
+		fmt.Fprintln(p.w, s)
+		_ = p.bar.RenderBlank()
+		return
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+// Done ends the current task: the bar is cleared, or a last plain line
+// says how long it took.
+func (p *progress) Done() {
+	if p == nil || p.w == nil {
+		return
+	}
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		p.bar = nil
+	} else if !p.t0.IsZero() {
+		p.line(p.now())
+	}
+	p.task, p.t0 = "", time.Time{}
+}
+
+// reporter shows the progress of arp train: the step count with loss,
+// accuracy and speed (see progress), and a line per held-out evaluation.
 type reporter struct {
+	prog    *progress // nil with --quiet
 	w       io.Writer
-	bar     *progressbar.ProgressBar
-	done    bool
-	defense string
+	started bool
 }
 
-func newReporter(w io.Writer, quiet bool, steps int, defenseName string) *reporter {
-	r := &reporter{w: w, defense: defenseName}
-	if !quiet && isTerminal(w) {
-		r.bar = newBar(w, steps, "training", "steps")
+func newReporter(w io.Writer, quiet bool) *reporter {
+	r := &reporter{w: w}
+	if !quiet {
+		r.prog = newProgress(w)
 	}
 	return r
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 func (r *reporter) progress(p train.Progress) {
-	if r.bar != nil {
-		r.bar.Describe(fmt.Sprintf("loss %.3f acc %.3f %4.0f img/s", p.Loss, p.TrainAcc, p.ImagesPerSec))
-		if p.Eval != nil && p.Step < p.Steps {
-			_, _ = progressbar.Bprintln(r.bar, evalLine(p))
-		}
-		_ = r.bar.Set(p.Step)
-		if p.Eval != nil && p.Step == p.Steps {
-			r.finish()
-			fmt.Fprintln(r.w, evalLine(p))
-		}
+	if !r.started { // a resumed run starts after its last checkpoint
+		r.prog.Start("training", "steps", int64(p.Step-1), int64(p.Steps))
+		r.started = true
+	}
+	r.prog.Report("training", "steps", int64(p.Step), int64(p.Steps), fmt.Sprintf("loss %.3f, acc %.3f, %.0f img/s", p.Loss, p.TrainAcc, p.ImagesPerSec))
+	if p.Eval == nil {
 		return
 	}
-	if p.Eval != nil {
+	if r.prog != nil {
+		r.prog.Println(evalLine(p))
+	} else {
 		fmt.Fprintln(r.w, evalLine(p))
 	}
 }
@@ -106,10 +263,5 @@ func evalLine(p train.Progress) string {
 		p.Step, p.Steps, p.Epoch, p.Loss, p.TrainAcc, p.LR, p.Eval.CleanAcc, p.Eval.StepLLAcc, p.ImagesPerSec, p.Elapsed.Round(time.Second))
 }
 
-// finish completes (and clears) the bar, once.
-func (r *reporter) finish() {
-	if r.bar != nil && !r.done {
-		_ = r.bar.Finish()
-		r.done = true
-	}
-}
+// finish ends the training's progress.
+func (r *reporter) finish() { r.prog.Done() }

@@ -267,7 +267,7 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	stderr := cmd.ErrOrStderr()
 	ctx, stop := interruptOnce(cmd.Context(), stderr, "finishing the current step and saving a checkpoint")
 	defer stop()
-	rep := newReporter(stderr, f.quiet, steps, f.defense)
+	rep := newReporter(stderr, f.quiet)
 	cfg.Progress = rep.progress
 	fmt.Fprintf(stderr, "training %s (%d parameters) with %s on %d images of %s, %d steps of %d (%.3g epochs)",
 		f.model, m.NumParams(), obj.Name(), trainSet.Len(), f.data, steps, batch, float64(steps)/float64(perEpoch))

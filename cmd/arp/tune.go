@@ -96,12 +96,11 @@ func runTune(cmd *cobra.Command, g *globalOptions, f *tuneFlags) error {
 	opt := eval.TuneOptions{Lambdas: f.lambdas, Eps: f.eps, Steps: f.steps, Restarts: f.restarts,
 		Options: eval.Options{BatchSize: f.batch, Seed: f.seed, State: f.state, Model: f.model, ModelID: modelID,
 			Data: dataName, DataImages: total, Limit: limit}}
-	bar := &bars{}
+	var bar *progress
 	if !f.quiet {
-		bar.w = cmd.ErrOrStderr()
+		bar = newProgress(cmd.ErrOrStderr())
 		opt.Progress = func(p eval.Progress) {
-			bar.Update("tune", "units", p.Done, p.Total)
-			bar.Describe(p.Attack)
+			bar.Report("tune", "units", int64(p.Done), int64(p.Total), p.Attack)
 		}
 	}
 	ctx, stop := onInterrupt(cmdContext(cmd))
