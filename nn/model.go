@@ -168,7 +168,9 @@ func (m *Model) State() map[string]*tensor.Tensor {
 }
 
 // LoadState copies named tensors into the model; every tensor of the model
-// must be present with its shape. Extra names are an error too.
+// must be present with its shape, and finite (a NaN or infinite weight is
+// refused, naming the tensor, so nothing is computed with it). Extra names
+// are an error too.
 func (m *Model) LoadState(s map[string]*tensor.Tensor) error {
 	ps := m.Params()
 	seen := map[string]bool{}
@@ -179,6 +181,9 @@ func (m *Model) LoadState(s map[string]*tensor.Tensor) error {
 		}
 		if !tensor.SameShape(t.Shape(), p.Var.Shape()) {
 			return fmt.Errorf("tensor %q has shape %v, architecture %s needs %v", p.Name, t.Shape(), m.Spec.Arch, p.Var.Shape())
+		}
+		if i, v := t.NonFinite(); i >= 0 {
+			return fmt.Errorf("tensor %q holds %v at element %d: non-finite weights (a diverged training or a damaged file) are refused", p.Name, v, i)
 		}
 		seen[p.Name] = true
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/onnx/pb"
+	"github.com/arp-robustness/arp/tensor"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -196,6 +197,9 @@ func fromProto(mp *pb.ModelProto, path, dir string) (*Model, error) {
 		}
 		if c.Name == "" {
 			return nil, fmt.Errorf("initialiser %d has no name", i)
+		}
+		if i, v := tensor.NonFinite32(c.F); i >= 0 {
+			return nil, fmt.Errorf("initialiser %q holds %v at element %d: non-finite weights are refused", c.Name, v, i)
 		}
 		if _, dup := m.Inits[c.Name]; dup {
 			return nil, fmt.Errorf("initialiser %q appears twice", c.Name)

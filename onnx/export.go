@@ -248,6 +248,11 @@ func exportProto(m *nn.Model, opt ExportOptions) (*pb.ModelProto, Meta, error) {
 	if n := len(opt.ClassNames); n != 0 && n != spec.NumClasses {
 		return nil, Meta{}, fmt.Errorf("%d class names for %d classes", n, spec.NumClasses)
 	}
+	for _, p := range m.Params() {
+		if i, v := p.Var.Value().NonFinite(); i >= 0 {
+			return nil, Meta{}, fmt.Errorf("tensor %q holds %v at element %d: a model with non-finite weights is not exported", p.Name, v, i)
+		}
+	}
 	e := &exporter{g: &pb.GraphProto{Name: proto.String("arp-" + spec.Arch)}, state: m.State(), used: map[string]bool{},
 		cur: ExportInput, c: spec.InChannels, h: spec.Height, w: spec.Width}
 

@@ -1,17 +1,22 @@
 package onnx
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/onnx/pb"
 	"github.com/arp-robustness/arp/tensor"
+	"google.golang.org/protobuf/proto"
 )
 
 // exportCases are small instances of every architecture.
@@ -166,6 +171,53 @@ func TestExportErrors(t *testing.T) {
 	for _, opt := range []ExportOptions{{Opset: 10}, {Opset: 18}, {ClassNames: []string{"a"}}} {
 		if _, _, err := Export(m, opt); err == nil {
 			t.Errorf("Export(%+v) succeeded", opt)
+		}
+	}
+}
+
+// TestNonFiniteWeights: a NaN or infinite weight is refused, naming the
+// tensor, by Export and (in a file made elsewhere) by Decode, so no
+// evaluation runs on it.
+func TestNonFiniteWeights(t *testing.T) {
+	m := buildCase(t, 3)
+	good, _, err := Export(m, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		p := m.Params()[0]
+		w := p.Var.Value().F32()
+		old := w[1]
+		w[1] = bad
+		_, _, err := Export(m, ExportOptions{})
+		w[1] = old
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("tensor %q holds %v at element 1", p.Name, bad)) {
+			t.Errorf("Export with %v in %s: %v", bad, p.Name, err)
+		}
+		// the same in a file: an initialiser's raw data patched
+		var mp pb.ModelProto
+		if err := proto.Unmarshal(good, &mp); err != nil {
+			t.Fatal(err)
+		}
+		var init *pb.TensorProto
+		for _, in := range mp.Graph.Initializer {
+			if in.GetDataType() == typeFloat && len(in.GetRawData())+len(in.GetFloatData()) >= 12 {
+				init = in
+				break
+			}
+		}
+		raw := init.GetRawData()
+		if raw == nil {
+			init.FloatData[2] = bad
+		} else {
+			binary.LittleEndian.PutUint32(raw[8:], math.Float32bits(bad))
+		}
+		b, err := proto.Marshal(&mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeImport(b); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("initialiser %q holds %v at element 2", init.GetName(), bad)) {
+			t.Errorf("a file with %v in %s: %v", bad, init.GetName(), err)
 		}
 	}
 }

@@ -179,6 +179,31 @@ func (t *Tensor) Float32s() []float32 {
 	return out
 }
 
+// NonFinite returns the index and value of the first NaN or infinite
+// element of t, or -1 if every element is finite.
+func (t *Tensor) NonFinite() (int, float64) {
+	if t.dtype == Float64 {
+		for i, v := range t.f64 {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return i, v
+			}
+		}
+		return -1, 0
+	}
+	return NonFinite32(t.f32)
+}
+
+// NonFinite32 returns the index and value of the first NaN or infinite
+// element of v, or -1 if every element is finite.
+func NonFinite32(v []float32) (int, float64) {
+	for i, x := range v {
+		if x-x != 0 { // NaN - NaN and Inf - Inf are NaN
+			return i, float64(x)
+		}
+	}
+	return -1, 0
+}
+
 // Item returns the single value of a one-element tensor.
 func (t *Tensor) Item() float64 {
 	if t.Size() != 1 {

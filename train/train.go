@@ -155,8 +155,12 @@ func Run(ctx context.Context, m *nn.Model, train, eval *data.Dataset, cfg Config
 		return nil, fmt.Errorf("learning rate %g must be positive", cfg.LR)
 	case !(cfg.Momentum >= 0 && cfg.Momentum < 1):
 		return nil, fmt.Errorf("momentum %g outside [0,1)", cfg.Momentum)
-	case cfg.EvalEvery < 0 || cfg.LogEvery < 0 || cfg.CheckpointEvery < 0:
-		return nil, fmt.Errorf("eval, log and checkpoint intervals must be >= 0")
+	case cfg.EvalEvery < 0:
+		return nil, fmt.Errorf("evaluation interval %d must be >= 0", cfg.EvalEvery)
+	case cfg.LogEvery < 0:
+		return nil, fmt.Errorf("logging interval %d must be >= 0", cfg.LogEvery)
+	case cfg.CheckpointEvery < 0:
+		return nil, fmt.Errorf("checkpoint interval %d must be >= 0", cfg.CheckpointEvery)
 	case !(cfg.EvalEps > 0) || cfg.EvalEps > 1:
 		return nil, fmt.Errorf("evaluation eps %g must be in (0,1]", cfg.EvalEps)
 	}

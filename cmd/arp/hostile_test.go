@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/arp-robustness/arp/attack/attacktest"
+	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
 )
 
@@ -218,5 +221,27 @@ func TestEarlyErrors(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, e)); err == nil {
 			t.Errorf("a refused run left %s behind", e)
 		}
+	}
+}
+
+// TestNonFiniteWeightsRefused: a run whose weights hold a NaN or an
+// infinity is refused when loaded, naming the file and the tensor, by every
+// command (it used to evaluate at 0% with a warning and export NaNs).
+func TestNonFiniteWeightsRefused(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
+		dir := copyRun(t, attacktest.RunDir(t))
+		m, info, err := nn.LoadRun(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := m.Params()[2]
+		p.Var.Value().F32()[3] = bad
+		if err := nn.SaveRun(dir, m, *info); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%s: tensor %q holds %v at element 3: non-finite weights", filepath.Join(dir, rundir.Weights), p.Name, bad)
+		oneLineError(t, want, "eval", "--model", dir, "--data", "mnist-mini:test", "--limit", "10", "--attacks", "fgsm", "--eps", "0.1")
+		oneLineError(t, want, "export", "--model", dir, "--out", filepath.Join(t.TempDir(), "m.onnx"))
+		oneLineError(t, want, "analyze", "--model", dir, "--data", "mnist-mini:test", "--limit", "10", "--attacks", "fgsm")
 	}
 }

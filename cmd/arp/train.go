@@ -175,8 +175,11 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.model == "" || f.data == "" {
-		return fmt.Errorf("--model and --data are required")
+	if f.model == "" {
+		return fmt.Errorf("--model ARCH is required (one of %s)", strings.Join(nn.ArchNames(), ", "))
+	}
+	if f.data == "" {
+		return fmt.Errorf("--data NAME[:split] is required")
 	}
 	if _, ok := nn.Archs()[f.model]; !ok {
 		return fmt.Errorf("unknown model %q; known: %s", f.model, strings.Join(nn.ArchNames(), ", "))

@@ -111,7 +111,8 @@ func TestTrainErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--data", "mnist-mini", "--out", dir}, "arp: --model and --data are required"},
+		{[]string{"train", "--data", "mnist-mini", "--out", dir}, "arp: --model ARCH is required"},
+		{[]string{"train", "--model", "mnist-small", "--out", dir}, "arp: --data NAME[:split] is required"},
 		{[]string{"train", "--model", "mnist-small", "--data", "mnist-mini"}, "arp: --out DIR is required"},
 		{small(dir, "--model", "vgg"), `arp: unknown model "vgg"; known: cifarnet, cifarnet-tf, mnist-cnn, mnist-small, resnet20`},
 		{small(dir, "--defense", "magic"), `arp: unknown defense "magic"; known: none, adv, arp, arp-iou, two-step, trades`},

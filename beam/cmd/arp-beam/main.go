@@ -122,8 +122,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if retries == 0 {
 		cfg.Retries = -1 // Config's zero is the default
 	}
-	if cfg.Concurrency < 1 || cfg.BatchesPerItem < 1 {
-		return fmt.Errorf("--concurrency and --batches-per-item must be >= 1")
+	if cfg.Concurrency < 1 {
+		return fmt.Errorf("--concurrency %d must be >= 1", cfg.Concurrency)
+	}
+	if cfg.BatchesPerItem < 1 {
+		return fmt.Errorf("--batches-per-item %d must be >= 1", cfg.BatchesPerItem)
 	}
 	ctx := context.Background()
 	defer arpbeam.RemoveCache()
