@@ -14,7 +14,11 @@ import (
 // galleries shows stored examples per analysis and attack.
 func galleries(cols []column, n int) *section {
 	sec := &section{ID: "examples", Title: "Examples",
-		Intro: []string{"Each row: clean image | adversarial image | clean attention | adversarial attention | masks (clean only blue, adversarial only red, both white; ground truth outlined in green). Captions: image index, true class → adversarial prediction (its probability), clean/adversarial IoU, coverage of the object by the clean attention."}}
+		Intro: []string{"Each row: clean image | adversarial image | clean attention | adversarial attention | masks (clean only blue, adversarial only red, both white; ground truth outlined in green). Captions: image index, true class → adversarial prediction (its probability), clean/adversarial IoU, coverage of the object by the clean attention.",
+			"Each attention map is drawn over its image in the jet colours of the scale under it, from the map's smallest value (dark blue, no tint: the image shows through) to its largest (dark red, 60% tint); the tint grows with the value, and each map has its own scale, whose ends are written under it."}}
+	for _, c := range cols {
+		sec.Intro = append(sec.Intro, c.Label+": "+mapMeaning(c.A.Summary.Header)+".")
+	}
 	for _, c := range cols {
 		h := c.A.Summary.Header
 		for _, ai := range h.Attacks {
@@ -44,6 +48,24 @@ func galleries(cols []column, n int) *section {
 		}
 	}
 	return sec
+}
+
+// mapMeaning says what the values of an analysis's attention maps are.
+func mapMeaning(h *analysis.Header) string {
+	cells := fmt.Sprintf("%dx%d", h.MapH, h.MapW)
+	if h.Layer != "" {
+		cells += " cells of layer " + h.Layer
+	}
+	switch cfg := h.Config; {
+	case h.Lime():
+		return "map values are LIME weights: each pixel carries the coefficient of its superpixel in a linear model of the true class's probability fitted to the model's answers on images with superpixels hidden (positive: the superpixel supports the class)"
+	case cfg.Method == "gradcam-arp":
+		return "map values are the ARP Grad-CAM of the true class: a softmax over the " + cells + ", so a value is that cell's share of the attention and the map sums to 1 (uniform attention would be " + viz.FormatValue(1/float64(h.MapH*h.MapW)) + " everywhere), upsampled bilinearly to the image"
+	case cfg.CAMScale == "min-max":
+		return "map values are " + cfg.Method + " of the true class over the " + cells + ", after ReLU scaled from its minimum (0) to its maximum (1), upsampled bilinearly to the image"
+	default:
+		return "map values are " + cfg.Method + " of the true class over the " + cells + ", after ReLU divided by its maximum (0 to 1), upsampled bilinearly to the image"
+	}
 }
 
 // example draws one gallery row.
@@ -80,11 +102,13 @@ func example(h *analysis.Header, r *analysis.Record, a *analysis.AttackRecord) (
 		return viz.Scale(im, s), nil
 	}
 	overlay := func(img []float32, m []float32) (image.Image, error) {
-		im, err := viz.Overlay(img, C, H, W, h.Up(m), 0.6, viz.Jet)
+		um := h.Up(m)
+		im, err := viz.Overlay(img, C, H, W, um, 0.6, viz.Jet)
 		if err != nil {
 			return nil, err
 		}
-		return viz.Outline(viz.Scale(im, s), up(h.MeanMask(m)), viz.White), nil
+		lo, hi := viz.MapRange(um)
+		return viz.ColorBar(viz.Outline(viz.Scale(im, s), up(h.MeanMask(m)), viz.White), viz.Jet, lo, hi), nil
 	}
 	cm, am := h.MeanMask(r.Clean.Map), h.MeanMask(a.Adv.Map)
 	comp := image.NewRGBA(image.Rect(0, 0, W, H))
@@ -124,7 +148,8 @@ func example(h *analysis.Header, r *analysis.Record, a *analysis.AttackRecord) (
 		if err != nil {
 			return nil, err
 		}
-		f.Images = append(f.Images, &picture{Src: template.URL(uri), Alt: st.name, W: sW, H: sH})
+		b := im.Bounds()
+		f.Images = append(f.Images, &picture{Src: template.URL(uri), Alt: st.name, W: b.Dx(), H: b.Dy()})
 	}
 	name := func(k int) string {
 		if k >= 0 && k < len(h.Data.Classes) {

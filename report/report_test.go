@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"html"
+	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -223,5 +224,50 @@ func TestPageFont(t *testing.T) {
 	want := `body { margin: 0; font: 15px/1.5 "` + viz.FontFamily + `", Arial,`
 	if !strings.Contains(page, want) {
 		t.Errorf("the page's body font is not the plots' %q: want %q in the style sheet", viz.FontFamily, want)
+	}
+}
+
+var attentionImg = regexp.MustCompile(`<img src="data:image/png;base64,([^"]*)" alt="(clean|adversarial) attention"`)
+
+// TestGalleryColorBar: every attention map of the galleries carries a
+// colour scale (the jet strip from dark blue to dark red under the map)
+// and the page says what the values are.
+func TestGalleryColorBar(t *testing.T) {
+	runs, err := Load([]string{fullRun(t, "arp", "mnist")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := render(t, runs)
+	ms := attentionImg.FindAllStringSubmatch(page, -1)
+	if len(ms) == 0 {
+		t.Fatal("no attention maps in the galleries")
+	}
+	for i, m := range ms {
+		b, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd := img.Bounds()
+		var blue, red bool
+		for y := bd.Dy() / 2; y < bd.Dy(); y++ { // the scale is under the map
+			for x := 0; x < bd.Dx(); x++ {
+				c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+				blue = blue || c == viz.Jet(0)
+				red = red || c == viz.Jet(1)
+			}
+		}
+		if !blue || !red {
+			t.Errorf("%s attention map %d (%v): no colour scale under it (dark blue %v, dark red %v)", m[2], i, bd, blue, red)
+		}
+	}
+	for _, want := range []string{"each map has its own scale, whose ends are written under it",
+		"map values are the ARP Grad-CAM of the true class: a softmax over the 2x2 cells of layer pool2", "uniform attention would be 0.25"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }

@@ -21,7 +21,9 @@
 //
 // Overlay weights the colour of each pixel by the normalised map value, so
 // pixels the model ignores keep the image and attended pixels take the colour
-// map: out = (1 - alpha*v)*image + alpha*v*colour(v).
+// map: out = (1 - alpha*v)*image + alpha*v*colour(v). ColorBar puts the
+// colour scale under such a picture, labelled with the map's range
+// (MapRange), which the normalisation hides.
 //
 // # Errors and panics
 //

@@ -602,3 +602,45 @@ func TestPlotFont(t *testing.T) {
 		}
 	}
 }
+
+// TestColorBar: the scale under a map runs through the colour map from
+// left to right and carries the map's range; labels wider than a narrow
+// image widen the picture.
+func TestColorBar(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 100, 50))
+	out := ColorBar(img, Jet, 0.0021, 0.094)
+	b := out.Bounds()
+	if b.Dx() != 100 || b.Dy() <= 50+colorBarHeight {
+		t.Fatalf("size %v, want 100 wide and taller than the image and strip", b)
+	}
+	y := 50 + 2 + colorBarHeight/2 // the strip's middle row
+	if c := out.RGBAAt(0, y); c != Jet(0) {
+		t.Errorf("left end %v, want jet(0) %v", c, Jet(0))
+	}
+	if c := out.RGBAAt(99, y); c != Jet(1) {
+		t.Errorf("right end %v, want jet(1) %v", c, Jet(1))
+	}
+	if c := out.RGBAAt(50, y); c != Jet(50.0/99) {
+		t.Errorf("middle %v, want jet(0.5) %v", c, Jet(50.0/99))
+	}
+	labels := image.Rect(0, 50+2+colorBarHeight+1, 100, b.Dy())
+	if n := countNear(out, labels, Black, 60); n < 40 {
+		t.Errorf("labels: %d dark pixels under the strip, want 40 or more", n)
+	}
+	// the labels "0.0021" and "0.094" (6 and 5 characters, 7 pixels each)
+	if left, right := countNear(out, image.Rect(0, labels.Min.Y, 42, b.Dy()), Black, 60), countNear(out, image.Rect(65, labels.Min.Y, 100, b.Dy()), Black, 60); left < 20 || right < 20 {
+		t.Errorf("label pixels: %d at the left end, %d at the right, want both", left, right)
+	}
+	narrow := ColorBar(image.NewRGBA(image.Rect(0, 0, 20, 20)), Jet, 0.0021, 0.094)
+	if w := narrow.Bounds().Dx(); w < 7*(6+5+2) {
+		t.Errorf("narrow image: width %d, too small for the labels", w)
+	}
+	if lo, hi := MapRange([]float32{0.5, float32(math.NaN()), -1, 2, float32(math.Inf(1))}); lo != -1 || hi != 2 {
+		t.Errorf("MapRange = %v, %v, want -1, 2", lo, hi)
+	}
+	for v, want := range map[float64]string{0.0021: "0.0021", 0.094: "0.094", 1: "1", 2.1e-5: "2.1e-05", -0.35: "-0.35"} {
+		if got := FormatValue(v); got != want {
+			t.Errorf("FormatValue(%g) = %q, want %q", v, got, want)
+		}
+	}
+}
