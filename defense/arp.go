@@ -3,6 +3,7 @@ package defense
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/attention"
@@ -176,6 +177,13 @@ func (o *ARP) layer(m nn.Classifier) (string, error) {
 // Terms holds "ce_clean", "ce_adv", "l_c", "l_r", "l_p" and "loss"; a term
 // whose weight is 0 is not computed (and L_r's masked passes are skipped).
 func (o *ARP) Loss(m nn.Classifier, x, xadv *tensor.Tensor, y []int, mode nn.Mode) (*Loss, error) {
+	return o.loss(m, x, nil, xadv, y, mode)
+}
+
+// loss is Loss; clean, if not nil, is the attention layer's output on x
+// from an earlier pass of m (see cleanTap), and the clean pass continues
+// from it instead of starting again from the pixels.
+func (o *ARP) loss(m nn.Classifier, x *tensor.Tensor, clean *autograd.Var, xadv *tensor.Tensor, y []int, mode nn.Mode) (*Loss, error) {
 	layer, err := o.layer(m)
 	if err != nil {
 		return nil, err
@@ -191,7 +199,14 @@ func (o *ARP) Loss(m nn.Classifier, x, xadv *tensor.Tensor, y []int, mode nn.Mod
 		CreateGraph: o.C != 0 && !o.FirstOrder}
 	var l *Loss
 	terr := autograd.Try(func() {
-		lx, ax := m.Forward(autograd.Const(x), mode, layer)
+		var lx *autograd.Var
+		var ax map[string]*autograd.Var
+		if clean != nil {
+			lx, _ = m.(*nn.Model).ForwardFrom(clean, layer, mode)
+			ax = map[string]*autograd.Var{layer: clean}
+		} else {
+			lx, ax = m.Forward(autograd.Const(x), mode, layer)
+		}
 		la, aa := m.Forward(autograd.Const(xadv), mode, layer)
 		cx := autograd.CrossEntropy(lx, y, 0)
 		ca := autograd.CrossEntropy(la, y, 0)
@@ -261,11 +276,16 @@ func MaskAttended(x, maps *tensor.Tensor, fill float64) *tensor.Tensor {
 // step of every image; arp-iou runs up to ExtraSteps gated rounds (see
 // iouRounds).
 func (o *ARP) Step(s *Step) (*Result, error) {
-	xa, err := perturb(s.Ctx, o.Attack, s.Model, s.X, s.Y, s.Seed)
+	am, tap := o.cleanTap(s.Model, s.X)
+	xa, err := perturb(s.Ctx, o.Attack, am, s.X, s.Y, s.Seed)
 	if err != nil {
 		return nil, err
 	}
-	l, err := o.Loss(s.Model, s.X, xa, s.Y, s.Mode)
+	var clean *autograd.Var
+	if tap != nil {
+		clean = tap.out
+	}
+	l, err := o.loss(s.Model, s.X, clean, xa, s.Y, s.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +314,50 @@ func (o *ARP) Step(s *Step) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// cleanTap returns the classifier the step's attack runs on. When the
+// attack is Step-LL (one forward pass, on the clean batch x) and every
+// layer of m up to the attention layer computes the same in evaluation
+// and training mode (CifarNet's and the MNIST CNNs' dropout sits in the
+// dense layers only), the attack's model is m wrapped in a tapRecorder
+// that keeps the attention layer's output on x with its graph: the loss's
+// clean pass continues from it (nn.Model.ForwardFrom) instead of
+// recomputing the convolutions, an exact saving of one forward pass
+// through the feature layers per step. Otherwise m itself, and a nil tap.
+func (o *ARP) cleanTap(m nn.Classifier, x *tensor.Tensor) (nn.Classifier, *tapRecorder) {
+	nm, ok := m.(*nn.Model)
+	if !ok || o.Attack.Name != "step-ll" {
+		return m, nil
+	}
+	layer, err := o.layer(m)
+	if err != nil || !nm.SameInModes(layer) {
+		return m, nil
+	}
+	t := &tapRecorder{Model: nm, x: x, layer: layer}
+	return t, t
+}
+
+// tapRecorder is a model that keeps the output of one layer from its
+// first forward pass on the batch x.
+type tapRecorder struct {
+	*nn.Model
+	x     *tensor.Tensor
+	layer string
+	out   *autograd.Var
+}
+
+// Forward runs the model; on the first pass on x it also taps the layer.
+func (t *tapRecorder) Forward(x *autograd.Var, mode nn.Mode, taps ...string) (*autograd.Var, map[string]*autograd.Var) {
+	if t.out != nil || x.Value() != t.x {
+		return t.Model.Forward(x, mode, taps...)
+	}
+	logits, acts := t.Model.Forward(x, mode, append(slices.Clone(taps), t.layer)...)
+	t.out = acts[t.layer]
+	if !slices.Contains(taps, t.layer) {
+		delete(acts, t.layer)
+	}
+	return logits, acts
 }
 
 // gateFunc returns the clean/adversarial attention IoU of every image.

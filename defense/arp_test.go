@@ -516,3 +516,82 @@ func TestIoURoundsFollowTheAuthors(t *testing.T) {
 		}
 	}
 }
+
+// plainModel hides the *nn.Model behind the interface, which turns off
+// the reuse of the clean batch's features (cleanTap).
+type plainModel struct{ nn.Classifier }
+
+func (p plainModel) AttentionLayer() string { return p.Classifier.(*nn.Model).AttentionLayer() }
+
+// The ARP step reuses the Step-LL pass's attention-layer output on the
+// clean batch for the loss (dropout only after the attention layer): the
+// terms and every parameter gradient must equal those of the step that
+// runs the clean pass again from the pixels.
+func TestARPStepReusesCleanFeaturesExactly(t *testing.T) {
+	spec, err := nn.DefaultSpec("cifarnet", 3, 12, 12, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Dropout == 0 {
+		t.Fatal("cifarnet without dropout: the test needs training-mode randomness")
+	}
+	x := randImages(5, 3, 12, 12, 7)
+	y := []int{0, 3, 9, 1, 4}
+	obj, err := New("arp", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := obj.(*ARP)
+	run := func(wrap bool) (map[string]float64, [][]float32) {
+		m, err := nn.Build(spec, 11)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c nn.Classifier = m
+		if wrap {
+			c = plainModel{m}
+		}
+		_, tap := o.cleanTap(c, x)
+		if (tap != nil) == wrap {
+			t.Fatalf("wrapped=%v: cleanTap gave recorder %v", wrap, tap != nil)
+		}
+		params, _ := m.Trainable()
+		var grads [][]float32
+		res, err := o.Step(&Step{Ctx: context.Background(), Model: c, X: x, Y: y, Seed: 3,
+			Mode: nn.Mode{Train: true, Rng: rand.New(rand.NewPCG(1, 2))},
+			Update: func(l *Loss) error {
+				g, err := autograd.Grad([]*autograd.Var{l.Total}, nil, params, false)
+				for _, v := range g {
+					grads = append(grads, v.Value().Float32s())
+				}
+				return err
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Terms, grads
+	}
+	t0, g0 := run(true)
+	t1, g1 := run(false)
+	for k, v := range t0 {
+		if t1[k] != v {
+			t.Errorf("term %s: %g reusing, %g recomputing", k, t1[k], v)
+		}
+	}
+	for i := range g0 {
+		for j := range g0[i] {
+			if g0[i][j] != g1[i][j] {
+				t.Fatalf("parameter %d element %d: gradient %g reusing, %g recomputing", i, j, g1[i][j], g0[i][j])
+			}
+		}
+	}
+	// no reuse when the attack is not Step-LL
+	p, err := New("arp", Options{Attack: attack.Spec{Name: "fgsm", Config: attack.Config{Eps: 0.1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := nn.Build(spec, 11)
+	if _, tap := p.(*ARP).cleanTap(m, x); tap != nil {
+		t.Error("FGSM: features reused")
+	}
+}

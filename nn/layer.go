@@ -168,11 +168,19 @@ func (d *Dense) Params() []Param {
 type Func struct {
 	name string
 	f    func(x *autograd.Var, m Mode) *autograd.Var
+	// modeFree: f ignores the mode (see Model.SameInModes); false for
+	// functions given to NewFunc, which may use it
+	modeFree bool
 }
 
 // NewFunc wraps f as a named layer.
 func NewFunc(name string, f func(x *autograd.Var, m Mode) *autograd.Var) *Func {
 	return &Func{name: name, f: f}
+}
+
+// modeFreeFunc wraps f, which ignores the mode, as a named layer.
+func modeFreeFunc(name string, f func(x *autograd.Var) *autograd.Var) *Func {
+	return &Func{name: name, f: func(x *autograd.Var, _ Mode) *autograd.Var { return f(x) }, modeFree: true}
 }
 
 func (f *Func) Name() string                                  { return f.name }
@@ -188,7 +196,7 @@ func (r reluLayer) Forward(x *autograd.Var, m Mode) *autograd.Var { return autog
 
 // Flatten reshapes [N,...] to [N,-1].
 func Flatten(name string) Layer {
-	return NewFunc(name, func(x *autograd.Var, m Mode) *autograd.Var { return autograd.Flatten(x) })
+	return modeFreeFunc(name, autograd.Flatten)
 }
 
 // MaxPool is a max-pooling layer of a k x k window.
@@ -216,7 +224,7 @@ func (p *maxPool) window(h, w int) tensor.Conv2dParams {
 
 // AvgPool is an average-pooling layer (padding not counted in the mean).
 func AvgPool(name string, k, stride int, pad Padding) Layer {
-	return NewFunc(name, func(x *autograd.Var, m Mode) *autograd.Var {
+	return modeFreeFunc(name, func(x *autograd.Var) *autograd.Var {
 		s := x.Shape()
 		return autograd.AvgPool2d(x, k, k, pad.params(s[2], s[3], k, k, stride, stride, 1, 1), false)
 	})
@@ -224,12 +232,12 @@ func AvgPool(name string, k, stride int, pad Padding) Layer {
 
 // GlobalAvgPool averages over the spatial dimensions, [N,C,H,W] -> [N,C].
 func GlobalAvgPool(name string) Layer {
-	return NewFunc(name, func(x *autograd.Var, m Mode) *autograd.Var { return autograd.GlobalAvgPool(x) })
+	return modeFreeFunc(name, autograd.GlobalAvgPool)
 }
 
 // LRN is TensorFlow's local response normalisation.
 func LRN(name string, radius int, bias, alpha, beta float64) Layer {
-	return NewFunc(name, func(x *autograd.Var, m Mode) *autograd.Var {
+	return modeFreeFunc(name, func(x *autograd.Var) *autograd.Var {
 		return autograd.LRN(x, radius, bias, alpha, beta)
 	})
 }

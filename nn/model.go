@@ -57,6 +57,52 @@ type Model struct {
 
 // Forward runs the layers in order.
 func (m *Model) Forward(x *autograd.Var, mode Mode, taps ...string) (*autograd.Var, map[string]*autograd.Var) {
+	return m.forward(x, 0, mode, taps)
+}
+
+// ForwardFrom runs the layers after the layer named from on h, that
+// layer's output (as Forward returned it for a tap on from), and returns
+// the logits and the taps among the later layers. With from's output of an
+// earlier pass whose layers up to from compute the same in every mode
+// (SameInModes), it gives the same values as Forward(x, mode, taps...) and
+// the graph joins the earlier pass's: gradients flow back through both.
+func (m *Model) ForwardFrom(h *autograd.Var, from string, mode Mode, taps ...string) (*autograd.Var, map[string]*autograd.Var) {
+	i := slices.Index(m.LayerNames(), from)
+	if i < 0 {
+		tensor.Panicf("nn.ForwardFrom", "%v", CheckLayer(m, from))
+	}
+	return m.forward(h, i+1, mode, taps)
+}
+
+// SameInModes reports whether every layer up to and including the layer
+// named upTo computes the same in training and evaluation mode (no
+// dropout, no batch norm, no layer whose mode use is unknown), so that
+// its output on a batch can serve a pass in either mode.
+func (m *Model) SameInModes(upTo string) bool {
+	for _, l := range m.layers {
+		if !modeFree(l) {
+			return false
+		}
+		if l.Name() == upTo {
+			return true
+		}
+	}
+	return false
+}
+
+// modeFree reports whether l ignores the mode it runs in.
+func modeFree(l Layer) bool {
+	switch l := l.(type) {
+	case *Conv2d, *Dense, reluLayer, *maxPool, *Normalize:
+		return true
+	case *Func:
+		return l.modeFree
+	}
+	return false
+}
+
+// forward runs the layers from index start on.
+func (m *Model) forward(x *autograd.Var, start int, mode Mode, taps []string) (*autograd.Var, map[string]*autograd.Var) {
 	var acts map[string]*autograd.Var
 	if len(taps) > 0 {
 		acts = make(map[string]*autograd.Var, len(taps))
@@ -67,7 +113,7 @@ func (m *Model) Forward(x *autograd.Var, mode Mode, taps ...string) (*autograd.V
 		}
 	}
 	tapped := func(l Layer) bool { return slices.Contains(taps, l.Name()) }
-	for i := 0; i < len(m.layers); i++ {
+	for i := start; i < len(m.layers); i++ {
 		l := m.layers[i]
 		// a convolution followed by a ReLU (and a max-pool) runs as one
 		// fused op when the intermediate outputs are not tapped

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -211,5 +212,74 @@ func TestFusedLayersMatchUnfused(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// ForwardFrom continues a pass from a tapped layer's output: the logits and
+// the gradients through the joined graph equal those of one Forward; and
+// SameInModes holds exactly up to the first layer that uses the mode.
+func TestForwardFromAndSameInModes(t *testing.T) {
+	spec, err := DefaultSpec("cifarnet", 3, 12, 12, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.LRN = true
+	m, err := Build(spec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := tensor.Zeros(tensor.Float32, 2, 3, 12, 12)
+	for i := 0; i < x.Size(); i++ {
+		x.SetFlat(i, rng.Float64())
+	}
+	params, _ := m.Trainable()
+	grads := func(logits *autograd.Var, xv *autograd.Var) []*tensor.Tensor {
+		g := autograd.MustGrad(autograd.Sum(autograd.Square(logits), false), append([]*autograd.Var{xv}, params...), false)
+		out := make([]*tensor.Tensor, len(g))
+		for i, v := range g {
+			out[i] = v.Value()
+		}
+		return out
+	}
+	xv := autograd.Param(x)
+	l0, _ := m.Forward(xv, Eval)
+	g0 := grads(l0, xv)
+	for _, from := range []string{"conv1", "pool1", "pool2", "fc3"} {
+		xv := autograd.Param(x)
+		_, acts := m.Forward(xv, Eval, from)
+		l1, _ := m.ForwardFrom(acts[from], from, Eval)
+		if d := tensor.MaxAbsDiff(l0.Value(), l1.Value()); d != 0 {
+			t.Fatalf("from %s: logits differ by %g", from, d)
+		}
+		g1 := grads(l1, xv)
+		for i := range g0 {
+			if d := tensor.MaxAbsDiff(g0[i], g1[i]); d > 1e-5*(1+tensor.MaxAbsDiff(g0[i], tensor.ZerosLike(g0[i]))) {
+				t.Fatalf("from %s: gradient %d differs by %g", from, i, d)
+			}
+		}
+	}
+	names := m.LayerNames()
+	drop := slices.Index(names, "dropout3")
+	if drop < 0 {
+		t.Fatalf("no dropout3 in %v", names)
+	}
+	for i, n := range names {
+		if got, want := m.SameInModes(n), i < drop; got != want {
+			t.Errorf("SameInModes(%s) = %v, want %v", n, got, want)
+		}
+	}
+	if m.SameInModes("nope") {
+		t.Error("SameInModes of an unknown layer")
+	}
+	// batch norm uses the mode
+	bn := &Model{layers: []Layer{NewBatchNorm2d("bn", 3), ReLU("r")}}
+	if bn.SameInModes("r") {
+		t.Error("batch norm taken as mode-free")
+	}
+	// a Func from NewFunc may use the mode
+	f := &Model{layers: []Layer{NewFunc("f", func(x *autograd.Var, _ Mode) *autograd.Var { return x })}}
+	if f.SameInModes("f") {
+		t.Error("NewFunc layer taken as mode-free")
 	}
 }
