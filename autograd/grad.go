@@ -79,6 +79,11 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 	}
 
 	grads := map[*Var]*Var{}
+	// owned[v]: grads[v] is a sum this call made (no graph), which nothing
+	// else holds, so further contributions are added to it in place; a
+	// backward's result may be shared (Add's passes its output gradient to
+	// both inputs) and is never written
+	owned := map[*Var]bool{}
 	accumulate := func(v, g *Var) {
 		if g == nil {
 			return
@@ -86,10 +91,15 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 		if !tensor.SameShape(g.Shape(), v.Shape()) {
 			tensor.Panicf("autograd.Grad", "backward of %s produced gradient %v for input %v", v.Op(), g.Shape(), v.Shape())
 		}
-		if old, ok := grads[v]; ok {
-			grads[v] = Add(old, g)
-		} else {
+		old, ok := grads[v]
+		switch {
+		case !ok:
 			grads[v] = g
+		case owned[v]:
+			tensor.AddTo(old.Value(), g.Value())
+		default:
+			grads[v] = Add(old, g)
+			owned[v] = !createGraph
 		}
 	}
 	for i, o := range outputs {
@@ -146,6 +156,7 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 			}
 			if _, isInput := want[v]; !isInput {
 				delete(grads, v) // free intermediate gradients early
+				delete(owned, v)
 			}
 		}
 	}

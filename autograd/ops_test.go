@@ -399,3 +399,37 @@ func TestFusedConvMatchesComposed(t *testing.T) {
 		}
 	}
 }
+
+// Gradients of a variable used several times are summed in place once Grad
+// owns the sum; a gradient a backward shares (Add passes its output
+// gradient to both inputs) and the caller's output gradient are never
+// written. x feeds four uses; u = x*x feeds two; o = u + x is an output
+// whose gradient the caller gives.
+func TestGradAccumulationLeavesSharedGradients(t *testing.T) {
+	for _, create := range []bool{false, true} {
+		x := Param(tensor.FromFloat64([]float64{1, -2, 3}, 3))
+		u := Mul(x, x)
+		o := Add(u, x)
+		p := Add(Add(u, x), x)
+		go0 := tensor.FromFloat64([]float64{1, 10, 100}, 3)
+		g0 := go0.Clone()
+		gp := tensor.FromFloat64([]float64{2, 2, 2}, 3)
+		g, err := Grad([]*Var{o, p}, []*Var{Const(g0), Const(gp)}, []*Var{x, u}, create)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tensor.MaxAbsDiff(g0, go0) != 0 {
+			t.Fatalf("create=%v: the output gradient was written: %v", create, g0.Float64s())
+		}
+		xs := x.Value().Float64s()
+		for i, gu := range g[1].Value().Float64s() {
+			if want := go0.Float64s()[i] + 2; gu != want {
+				t.Fatalf("create=%v: du[%d] = %g, want %g", create, i, gu, want)
+			}
+			// do/dx = 2x+1, dp/dx = 2(2x)+2
+			if gx, want := g[0].Value().Float64s()[i], go0.Float64s()[i]*(2*xs[i]+1)+2*(2*xs[i]+2); gx != want {
+				t.Fatalf("create=%v: dx[%d] = %g, want %g", create, i, gx, want)
+			}
+		}
+	}
+}

@@ -224,6 +224,20 @@ func binary(op binOp, a, b *Tensor) *Tensor {
 // Add returns a+b with broadcasting.
 func Add(a, b *Tensor) *Tensor { return binary(opAdd, a, b) }
 
+// AddTo adds src to dst in place (dst += src); both have the same shape
+// and dtype.
+func AddTo(dst, src *Tensor) {
+	sameDType("tensor.AddTo", dst, src)
+	if !SameShape(dst.shape, src.shape) {
+		Panicf("tensor.AddTo", "shapes %v and %v differ", dst.shape, src.shape)
+	}
+	if dst.dtype == Float32 {
+		binaryT(opAdd, dst.f32, dst.shape, src.f32, src.shape, dst.f32, dst.shape)
+	} else {
+		binaryT(opAdd, dst.f64, dst.shape, src.f64, src.shape, dst.f64, dst.shape)
+	}
+}
+
 // Sub returns a-b with broadcasting.
 func Sub(a, b *Tensor) *Tensor { return binary(opSub, a, b) }
 
