@@ -48,7 +48,7 @@ func PlanAnalyze(j *job.Analyze, cfg Config) (*beam.Pipeline, *analysis.Header, 
 	}
 	st, err := local.Open()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, asGiven(err, []string{j.Model, j.Data}, []string{local.Model, local.Data})
 	}
 	h, err := st.Header()
 	if err != nil {

@@ -45,7 +45,7 @@ func PlanEval(j *job.Eval, cfg Config) (*beam.Pipeline, *eval.Header, error) {
 	local.State = ""
 	in, err := local.Open()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, asGiven(err, []string{j.Model, j.Data}, []string{local.Model, local.Data})
 	}
 	e, err := eval.New(in.Model.Classifier, in.X, in.Y, in.Options)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,26 @@ func localize(ctx context.Context, p string) (string, error) {
 	c := v.(*localCopy)
 	c.once.Do(func() { c.path, c.err = copyToCache(ctx, p) })
 	return c.path, c.err
+}
+
+// asGiven rewrites the local copies' paths in err's message back to the
+// paths the user gave (remote[i] was copied to local[i]), so that an error
+// about a file inside a copied run directory names gs://.../model.json,
+// not a worker's cache; other errors are returned as they are.
+func asGiven(err error, remote, local []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for i := range remote {
+		if remote[i] != local[i] && local[i] != "" {
+			msg = strings.ReplaceAll(msg, local[i], strings.TrimSuffix(remote[i], "/"))
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 func copyToCache(ctx context.Context, p string) (string, error) {

@@ -100,6 +100,29 @@ func readUnits(t *testing.T, path string) map[eval.UnitKey]eval.Unit {
 	return out
 }
 
+// failOnce makes the first attempt of the work item named item fail (none
+// when item is ""), until the test ends; attempts(name) returns how many
+// times an item was attempted.
+func failOnce(t *testing.T, item string) (attempts func(string) int) {
+	var mu sync.Mutex
+	n := map[string]int{}
+	faultHook = func(it string, attempt int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		n[it]++
+		if it == item && attempt == 0 {
+			return errors.New("injected fault")
+		}
+		return nil
+	}
+	t.Cleanup(func() { faultHook = nil })
+	return func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n[name]
+	}
+}
+
 func runEval(t *testing.T, runner string, j *job.Eval, cfg Config) error {
 	t.Helper()
 	p, _, err := PlanEval(j, cfg)
@@ -132,25 +155,12 @@ func TestEvalPipelineEqualsOneMachine(t *testing.T) {
 			j := *ref
 			out := t.TempDir()
 			j.JSON, j.State = filepath.Join(out, "eval.json"), filepath.Join(out, "records.jsonl")
-			var mu sync.Mutex
-			attempts := map[string]int{}
-			if c.fail != "" {
-				faultHook = func(item string, attempt int) error {
-					mu.Lock()
-					defer mu.Unlock()
-					attempts[item]++
-					if item == c.fail && attempt == 0 {
-						return errors.New("injected fault")
-					}
-					return nil
-				}
-				defer func() { faultHook = nil }()
-			}
+			attempts := failOnce(t, c.fail)
 			if err := runEval(t, c.runner, &j, c.cfg); err != nil {
 				t.Fatal(err)
 			}
-			if c.fail != "" && attempts[c.fail] != 2 {
-				t.Fatalf("the failed item ran %d times, want 2 (attempts %v)", attempts[c.fail], attempts)
+			if n := attempts(c.fail); c.fail != "" && n != 2 {
+				t.Fatalf("the failed item ran %d times, want 2", n)
 			}
 			got := readUnits(t, j.State)
 			if len(got) != len(wantUnits) {
@@ -245,26 +255,157 @@ func TestAnalyzePipelineEqualsOneMachine(t *testing.T) {
 		}
 		memfs.Write("memfs://models/run/"+name, b)
 	}
-	j := *ref
-	j.Model, j.Out = "memfs://models/run", filepath.Join(dir, "beam")
-	p, _, err := PlanAnalyze(&j, Config{})
+	for _, c := range []struct {
+		runner string
+		model  string
+		cfg    Config
+		fail   string // the work item whose first attempt fails
+	}{
+		{"prism", "memfs://models/run", Config{}, ""},
+		// 5 items of one batch each over two workers in one process, the
+		// third failing once
+		{"direct", run, Config{Concurrency: 2}, "work item batches 2-2"},
+		{"prism", run, Config{BatchesPerItem: 2}, "work item batches 4-4"},
+	} {
+		t.Run(fmt.Sprintf("%s-%d-%d", c.runner, c.cfg.Concurrency, c.cfg.BatchesPerItem), func(t *testing.T) {
+			j := *ref
+			j.Model, j.Out = c.model, filepath.Join(t.TempDir(), "beam")
+			attempts := failOnce(t, c.fail)
+			p, _, err := PlanAnalyze(&j, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := beam.Run(context.Background(), c.runner, p); err != nil {
+				t.Fatal(WorkerError(err))
+			}
+			if n := attempts(c.fail); c.fail != "" && n != 2 {
+				t.Fatalf("the failed item ran %d times, want 2", n)
+			}
+			for _, name := range []string{rundir.AnalysisRecords, rundir.AnalysisMD, rundir.AnalysisJSON, rundir.AnalysisHeader} {
+				a, _ := os.ReadFile(filepath.Join(ref.Out, name))
+				b, _ := os.ReadFile(filepath.Join(j.Out, name))
+				// the summary names the model as given; the header its
+				// creation time
+				a = bytes.ReplaceAll(a, []byte(run), []byte(c.model))
+				if name == rundir.AnalysisJSON || name == rundir.AnalysisHeader {
+					a, b = withoutCreated(t, a), withoutCreated(t, b)
+				}
+				if len(a) == 0 || !bytes.Equal(a, b) {
+					t.Errorf("%s differs from one machine's (%d vs %d bytes)", name, len(b), len(a))
+				}
+			}
+			var out bytes.Buffer
+			want := strings.ReplaceAll(s, "memfs://models/run", c.model)
+			if err := PrintAnalysis(context.Background(), &out, &j); err != nil || !strings.Contains(out.String(), want) {
+				t.Fatalf("PrintAnalysis: %v\n%s", err, out.String())
+			}
+		})
+	}
+}
+
+// withoutCreated drops the creation times and the output directory (the
+// one machine's differs) from an analysis's JSON file.
+func withoutCreated(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var m any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("analysis JSON: %v", err)
+	}
+	var drop func(any)
+	drop = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			delete(v, "created")
+			delete(v, "dir")
+			for _, e := range v {
+				drop(e)
+			}
+		case []any:
+			for _, e := range v {
+				drop(e)
+			}
+		}
+	}
+	drop(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestAnalyzeFailuresLeaveOutputsAlone: an analysis whose workers cannot
+// read the model (missing, or a weights file that is not one), or whose
+// item keeps failing, ends with one line naming it, and the analysis
+// already written in --out stays as it was.
+func TestAnalyzeFailuresLeaveOutputsAlone(t *testing.T) {
+	run := attacktest.RunDir(t)
+	j := &job.Analyze{Model: run, Data: "mnist-mini", Attacks: []string{"fgsm"}, Eps: 0.1, Method: "gradcam-arp", CAMScale: "max",
+		IterSchedule: "fine", Limit: 24, Seed: 2, Batch: 8, Steps: 10, Gallery: 1, LIMESamples: 500, LIMESegments: 36,
+		Out: filepath.Join(t.TempDir(), "an")}
+	p, h, err := PlanAnalyze(j, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := beam.Run(context.Background(), "prism", p); err != nil {
 		t.Fatal(WorkerError(err))
 	}
-	for _, name := range []string{rundir.AnalysisRecords, rundir.AnalysisMD} {
-		a, _ := os.ReadFile(filepath.Join(ref.Out, name))
-		b, _ := os.ReadFile(filepath.Join(j.Out, name))
-		// the summary names the model as given
-		a = bytes.ReplaceAll(a, []byte(run), []byte("memfs://models/run"))
-		if len(a) == 0 || !bytes.Equal(a, b) {
-			t.Errorf("%s differs from one machine's (%d vs %d bytes)", name, len(b), len(a))
+	snapshot := func() map[string][]byte {
+		out := map[string][]byte{}
+		for _, name := range []string{rundir.AnalysisHeader, rundir.AnalysisRecords, rundir.AnalysisJSON, rundir.AnalysisMD} {
+			b, err := os.ReadFile(filepath.Join(j.Out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = b
+		}
+		return out
+	}
+	before := snapshot()
+	// a run directory whose weights are not a safetensors file, on a
+	// remote filesystem, and one that is not there
+	info, err := os.ReadFile(filepath.Join(run, rundir.Info))
+	if err != nil {
+		t.Fatal(err)
+	}
+	memfs.Write("memfs://models/corrupt/"+rundir.Info, info)
+	memfs.Write("memfs://models/corrupt/"+rundir.Weights, []byte("not a safetensors file"))
+	// where the pipeline is built, the error names the file as given too
+	driver := *j
+	driver.Model = "memfs://models/corrupt"
+	if _, _, err := PlanAnalyze(&driver, Config{}); err == nil || !strings.Contains(err.Error(), "memfs://models/corrupt/"+rundir.Weights+" has 22 B") || strings.Contains(err.Error(), "arp-beam-cache") {
+		t.Errorf("corrupt model where the pipeline is built: %v", err)
+	}
+	for _, c := range []struct{ model, want string }{
+		{"memfs://models/corrupt", "on a worker: model memfs://models/corrupt/" + rundir.Info + ": declares a mnist-small"},
+		{filepath.Join(t.TempDir(), "gone"), "on a worker: model "},
+	} {
+		bad := *j
+		bad.Model = c.model
+		p, err := AnalyzePipeline(&bad, h, []batchRange{{0, 1}, {1, 2}, {2, 3}}, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = beam.Run(context.Background(), "prism", p)
+		if err = WorkerError(err); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("unreadable model %s on the workers: %v, want one line containing %q", c.model, err, c.want)
 		}
 	}
-	var out bytes.Buffer
-	if err := PrintAnalysis(context.Background(), &out, &j); err != nil || !strings.Contains(out.String(), s) {
-		t.Fatalf("PrintAnalysis: %v\n%s", err, out.String())
+	faultHook = func(item string, attempt int) error {
+		if strings.Contains(item, "batches 1-1") {
+			return errors.New("injected fault")
+		}
+		return nil
+	}
+	_, err = beam.Run(context.Background(), "prism", p)
+	faultHook = nil
+	if err = WorkerError(err); err == nil || !strings.Contains(err.Error(), "batches 1-1: injected fault (attempt 3 of 3)") {
+		t.Errorf("an item failing every attempt: %v", err)
+	}
+	after := snapshot()
+	for name, b := range before {
+		if !bytes.Equal(b, after[name]) {
+			t.Errorf("a failed run changed %s", name)
+		}
 	}
 }

@@ -235,6 +235,7 @@ func opener[J, T any](jobJSON string, paths func(*J) (model, data *string), firs
 			return zero, permanent{err}
 		}
 		model, data := paths(&j)
+		given := []string{*model, *data}
 		var err error
 		if *model, err = localize(ctx, *model); err != nil {
 			return zero, permanent{err}
@@ -251,7 +252,7 @@ func opener[J, T any](jobJSON string, paths func(*J) (model, data *string), firs
 			}
 		}
 		if err != nil {
-			return zero, permanent{err}
+			return zero, permanent{asGiven(err, given, []string{*model, *data})}
 		}
 		return v, nil
 	}
