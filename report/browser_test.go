@@ -32,6 +32,7 @@ func chromium(t *testing.T) string {
 type pageCheck struct {
 	Images int      `json:"images"`
 	Broken int      `json:"broken"`
+	Font   string   `json:"font"` // status of the embedded typeface
 	Errors []string `json:"errors"`
 }
 
@@ -96,6 +97,9 @@ func TestBrowser(t *testing.T) {
 	if c.Images != want || c.Broken != 0 || len(c.Errors) != 0 {
 		t.Errorf("browser: %d of %d images, %d broken, errors %q", c.Images, want, c.Broken, c.Errors)
 	}
+	if c.Font != "loaded" {
+		t.Errorf("browser: the embedded typeface is %q, want loaded", c.Font)
+	}
 	for _, p := range paths {
 		if p != "/report.html" && p != "/favicon.ico" {
 			t.Errorf("the page requested %s", p)
@@ -126,6 +130,10 @@ func TestBrowserCatchesBreakage(t *testing.T) {
 	page := render(t, runs)
 	bad := `<img src="data:image/png;base64,AAAA" alt="broken"><img src="http://192.0.2.1/x.png" alt="external">`
 	page = strings.Replace(page, "<main>", "<main>"+bad, 1)
+	// a font file the browser refuses: the WOFF header's signature broken
+	const woffData = "data:font/woff;base64,"
+	i := strings.Index(page, woffData) + len(woffData)
+	page = page[:i] + "AAAA" + page[i+4:]
 	c, _ := browse(t, bin, []byte(page))
 	if c.Broken < 2 {
 		t.Errorf("%d broken images reported, want 2", c.Broken)
@@ -136,5 +144,8 @@ func TestBrowserCatchesBreakage(t *testing.T) {
 	}
 	if !blocked {
 		t.Errorf("the request to another host was not blocked and reported: %q", c.Errors)
+	}
+	if c.Font != "error" || !strings.Contains(strings.Join(c.Errors, " "), "embedded font error") {
+		t.Errorf("a broken embedded font: status %q, errors %q; want error, reported", c.Font, c.Errors)
 	}
 }

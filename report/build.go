@@ -35,6 +35,8 @@ type Options struct {
 
 // page is the template's data.
 type page struct {
+	FontFace                  template.CSS // the @font-face rule of the page's typeface
+	FontFamily                string       // its name
 	Title, Generated, Command string
 	Runs                      []string
 	Notes                     []string
@@ -112,7 +114,7 @@ func (o Options) withDefaults() Options {
 // build assembles the page.
 func build(runs []*Run, opt Options) *page {
 	opt = opt.withDefaults()
-	p := &page{Title: opt.Title, Generated: opt.Now().UTC().Format("2006-01-02 15:04 UTC"), Command: opt.Command}
+	p := &page{FontFace: pageFont(), FontFamily: viz.FontFamily, Title: opt.Title, Generated: opt.Now().UTC().Format("2006-01-02 15:04 UTC"), Command: opt.Command}
 	for _, r := range runs {
 		p.Runs = append(p.Runs, r.Name)
 		p.Notes = append(p.Notes, r.Notes...)

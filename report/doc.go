@@ -13,5 +13,6 @@
 // skipped) and refuses to compare runs evaluated on different datasets
 // unless asked to; Write renders the page. Everything the page shows is
 // inside it: the style sheet is inline, every image and plot is a PNG data:
-// URI, and its Content Security Policy blocks any request elsewhere.
+// URI, the plots' typeface is embedded as a WOFF data: URI, and its Content
+// Security Policy blocks any request elsewhere.
 package report

@@ -31,16 +31,16 @@ func Write(w io.Writer, runs []*Run, opt Options) error {
 // there are any, and leaves the counts in <body data-check="..."> (which
 // the browser test reads).
 //
-// The page's text is set in the plots' typeface (viz.FontFamily, which
-// the plots embed), falling back to Arial and Helvetica, whose metrics it
-// shares.
+// The page's text is set in the plots' typeface (viz.FontFamily), which
+// it embeds (see pageFont), falling back to Arial and Helvetica, whose
+// metrics it shares.
 var pageTemplate = template.Must(template.New("report").Parse(strings.Replace(pageSource, "$FONT", strconv.Quote(viz.FontFamily), 1)))
 
 const pageSource = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <script>
@@ -49,6 +49,7 @@ window.addEventListener("error", function (e) { window.arpErrors.push(String(e.m
 document.addEventListener("securitypolicyviolation", function (e) { window.arpErrors.push("blocked " + e.blockedURI); });
 </script>
 <style>
+{{.FontFace}}
 :root { --fg: #1d2330; --muted: #5d6677; --line: #d9dee7; --bg: #ffffff; --panel: #f5f7fa; --accent: #0072b2; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 $FONT, Arial, "Helvetica Neue", Helvetica, sans-serif; color: var(--fg); background: var(--bg); }
@@ -122,18 +123,28 @@ details pre { white-space: pre-wrap; background: var(--panel); padding: 8px; bor
 {{end}}
 </main>
 <script>
-window.addEventListener("load", function () {
+function arpCheck(font) {
   var imgs = document.images, broken = 0;
   for (var i = 0; i < imgs.length; i++) {
     if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken++; }
   }
-  var check = { images: imgs.length, broken: broken, errors: window.arpErrors };
+  if (font !== "loaded") { window.arpErrors.push("embedded font " + font); }
+  var check = { images: imgs.length, broken: broken, font: font, errors: window.arpErrors };
   document.body.setAttribute("data-check", JSON.stringify(check));
   if (broken > 0 || window.arpErrors.length > 0) {
     var el = document.getElementById("arp-check");
     el.textContent = "This page did not render completely: " + broken + " image(s) failed, " + window.arpErrors.length + " error(s).";
     el.style.display = "block";
   }
+}
+// the status of the embedded typeface, once the fonts are settled
+window.addEventListener("load", function () {
+  if (!document.fonts) { arpCheck("unchecked"); return; }
+  document.fonts.ready.then(function () {
+    var font = "missing";
+    document.fonts.forEach(function (f) { if (f.family.replace(/"/g, "") === {{.FontFamily}}) { font = f.status; } });
+    arpCheck(font);
+  });
 });
 </script>
 </body>
