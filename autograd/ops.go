@@ -204,6 +204,29 @@ func Relu(x *Var) *Var {
 	}, x)
 }
 
+// AddRelu returns Relu(Add(a, b)) for a and b of one shape as one op (one
+// pass, one tensor): the residual connection and ReLU that end a ResNet
+// block. The backward pass is the composed one: ReLU's gradient, passed to
+// both operands, so gradients of every order are the same.
+func AddRelu(a, b *Var) *Var {
+	sameDType("autograd.AddRelu", a, b)
+	if !tensor.SameShape(a.Shape(), b.Shape()) {
+		tensor.Panicf("autograd.AddRelu", "operands %v and %v differ in shape", a.Shape(), b.Shape())
+	}
+	return record("AddRelu", tensor.AddRelu(a.val, b.val), func(in []*Var, out, gy *Var, needs []bool) []*Var {
+		g := reluGrad(gy, out.val)
+		return []*Var{nilUnless(needs[0], g), nilUnless(needs[1], g)}
+	}, a, b)
+}
+
+// nilUnless returns g if need, else nil.
+func nilUnless(need bool, g *Var) *Var {
+	if need {
+		return g
+	}
+	return nil
+}
+
 // reluGrad passes gy where the ReLU output y is positive. It is linear in
 // gy, so its own gradient is the same selection; y is a constant of it.
 func reluGrad(gy *Var, y *tensor.Tensor) *Var {

@@ -60,6 +60,7 @@ func opCases() []opCase {
 	return []opCase{
 		{"add", func(x []*Var) *Var { return Add(x[0], x[1]) }, []gen{u(2, 3), u(2, 3)}, false},
 		{"add-broadcast", func(x []*Var) *Var { return Add(x[0], x[1]) }, []gen{u(2, 3, 4), u(3, 1)}, false},
+		{"add-relu", func(x []*Var) *Var { return Square(AddRelu(x[0], x[1])) }, []gen{u(2, 3, 4), u(2, 3, 4)}, false},
 		{"sub-broadcast", func(x []*Var) *Var { return Sub(x[0], x[1]) }, []gen{u(4), u(2, 4)}, false},
 		{"mul", func(x []*Var) *Var { return Mul(x[0], x[1]) }, []gen{u(2, 3), u(1, 3)}, false},
 		{"div", func(x []*Var) *Var { return Div(x[0], x[1]) }, []gen{u(2, 3), pos(2, 1)}, false},
@@ -335,6 +336,25 @@ func TestFusedLRNMatchesComposed(t *testing.T) {
 			b := lrnComposed(x, r, 1, 0.001/9*50, 0.75).Value()
 			if d := tensor.MaxAbsDiff(a, b); d > 1e-6 {
 				t.Fatalf("%v radius %d: fused LRN differs by %g", dt, r, d)
+			}
+		}
+	}
+}
+
+// AddRelu must give Relu(Add(a, b))'s values bit for bit (NaN and signed
+// zeros too) in both precisions.
+func TestAddReluMatchesComposed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		a, b := u(3, 5, 4, 4).make(rng), u(3, 5, 4, 4).make(rng)
+		av, bv := a.Float64s(), b.Float64s()
+		av[0], bv[1], av[2], bv[2], av[3], bv[3] = math.NaN(), math.Inf(1), 0.5, -0.5, math.Copysign(0, -1), math.Copysign(0, -1)
+		a, b = tensor.FromFloat64(av, a.Shape()...).AsType(dt), tensor.FromFloat64(bv, b.Shape()...).AsType(dt)
+		got := AddRelu(Const(a), Const(b)).Value().Float64s()
+		want := Relu(Add(Const(a), Const(b))).Value().Float64s()
+		for i := range want {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				t.Fatalf("%v element %d: %v, composed %v", dt, i, got[i], want[i])
 			}
 		}
 	}

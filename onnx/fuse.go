@@ -26,6 +26,9 @@ import (
 //   - Pad (constant zeros on the spatial axes) -> AveragePool: one average
 //     pool with the padding counted in every window's divisor, which is
 //     how PyTorch exports avg_pool2d with count_include_pad.
+//   - Add -> Relu (a ResNet block's residual connection): one pass
+//     (autograd.AddRelu) when the operands have one shape at run time,
+//     the two nodes' own kernels otherwise (broadcasting).
 //
 // A node joins a chain only when its input is read by nothing else (and is
 // not the logits). The fused op stands where the chain's first node stood
@@ -149,6 +152,8 @@ func (g *Graph) fuse() {
 			f, used = g.fuseConv(c, s, next)
 		case "Pad":
 			f, used = g.fusePadPool(c, s, next)
+		case "Add":
+			f, used = g.fuseAddRelu(s, next)
 		}
 		if f == nil {
 			steps = append(steps, s)
@@ -271,6 +276,38 @@ func (g *Graph) fusePadPool(c *compiler, s *step, next func(string) (int, *step)
 		return fl(y), nil
 	}
 	return newFused([]*step{s, t}, []string{n.Inputs[0]}, t.node.Outputs[0], k), []int{j}
+}
+
+// fuseAddRelu builds the fused step of an Add of two dynamic values read
+// only by a Relu.
+func (g *Graph) fuseAddRelu(s *step, next func(string) (int, *step)) (*step, []int) {
+	n := s.node
+	if len(n.Inputs) != 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, nil
+	}
+	for _, in := range n.Inputs {
+		if _, isConst := g.consts[in]; isConst {
+			return nil, nil
+		}
+	}
+	j, t := next(n.Outputs[0])
+	if t == nil || t.node.Op != "Relu" {
+		return nil, nil
+	}
+	k := func(e *env, in []value) ([]value, error) {
+		if in[0].v != nil && in[1].v != nil {
+			a, b := e.fv(in[0]), e.fv(in[1])
+			if tensor.SameShape(a.Shape(), b.Shape()) {
+				return fl(autograd.AddRelu(a, b)), nil
+			}
+		}
+		sum, err := s.k(e, in)
+		if err != nil {
+			return nil, err
+		}
+		return t.k(e, sum[:1])
+	}
+	return newFused([]*step{s, t}, n.Inputs, t.node.Outputs[0], k), []int{j}
 }
 
 // constPads returns the pads of a Pad node that adds constant zeros, when

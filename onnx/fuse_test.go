@@ -254,3 +254,61 @@ func TestFloat32View(t *testing.T) {
 		t.Fatal("a short buffer was viewed")
 	}
 }
+
+// TestFusedAddRelu: Add -> Relu is fused when both operands are dynamic,
+// runs as one op when they have one shape and as the two nodes when they
+// broadcast, with the node-by-node import's logits and input gradients;
+// torchvision's ResNet fixture fuses its residual connections.
+func TestFusedAddRelu(t *testing.T) {
+	b := newMB(13, 0, 3, 4, 4).
+		node("GlobalAveragePool", "m", []string{"x"}, []string{"m"}).
+		node("Add", "s1", []string{"x", "m"}, []string{"s1"}). // broadcast
+		node("Relu", "r1", []string{"s1"}, []string{"r1"}).
+		node("Add", "s2", []string{"r1", "x"}, []string{"s2"}). // one shape
+		node("Relu", "r2", []string{"s2"}, []string{"r2"}).
+		node("GlobalAveragePool", "g", []string{"r2"}, []string{"g"}).
+		node("Flatten", "f", []string{"g"}, []string{"y"})
+	m, err := Decode(b.bytes(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fused, err := ImportWith(m, Meta{}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ImportWith(m, Meta{}, ImportOptions{NoFuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fused.FusionSummary(); got != "2 Add+Relu" {
+		t.Fatalf("fused: %s", got)
+	}
+	x := randImages(3, tensor.Float64, 2, 3, 4, 4)
+	for i := 0; i < x.Size(); i++ {
+		x.SetFlat(i, 2*x.AtFlat(i)-1) // half the ReLUs off
+	}
+	run := func(g *Graph) (y, gx *tensor.Tensor) {
+		xv := autograd.Param(x)
+		out, _, err := g.Run(xv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads, err := autograd.Grad([]*autograd.Var{autograd.SumAll(autograd.Mul(out, out))}, nil, []*autograd.Var{xv}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Value(), grads[0].Value()
+	}
+	y1, g1 := run(fused)
+	y2, g2 := run(plain)
+	if e := maxRelDiff(y1, y2); e != 0 {
+		t.Errorf("logits differ by %.3g", e)
+	}
+	if e := maxRelDiff(g1, g2); !(e <= 1e-15) {
+		t.Errorf("input gradients differ by %.3g", e)
+	}
+	rn, _ := importBoth(t, "testdata/resnet.onnx")
+	if !strings.Contains(rn.FusionSummary(), "Add+Relu") {
+		t.Errorf("ResNet fixture: %s", rn.FusionSummary())
+	}
+}

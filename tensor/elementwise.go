@@ -124,6 +124,34 @@ func Relu(x *Tensor) *Tensor {
 	return out
 }
 
+// AddRelu returns max(a+b, 0) elementwise for a and b of one shape, in
+// one pass (a residual connection followed by its ReLU). The result is
+// Relu(Add(a, b))'s, bit for bit.
+func AddRelu(a, b *Tensor) *Tensor {
+	sameDType("tensor.AddRelu", a, b)
+	if !SameShape(a.shape, b.shape) {
+		Panicf("tensor.AddRelu", "operands %v and %v differ in shape", a.shape, b.shape)
+	}
+	out := ZerosLike(a)
+	if a.dtype == Float32 {
+		as, bs, os := a.f32, b.f32, out.f32
+		ParallelFor(len(as), elemGrain, func(lo, hi int) {
+			as, bs, os := as[lo:hi], bs[lo:hi], os[lo:hi]
+			for i, v := range as {
+				bits := math.Float32bits(v + bs[i])
+				os[i] = math.Float32frombits(bits &^ uint32(int32(bits)>>31))
+			}
+		})
+		return out
+	}
+	for i, v := range a.f64 {
+		if s := v + b.f64[i]; s > 0 {
+			out.f64[i] = s
+		}
+	}
+	return out
+}
+
 // ReluGrad returns gy where y > 0 and 0 elsewhere (also where gy is NaN):
 // the gradient of a ReLU given its output y, in one pass.
 func ReluGrad(gy, y *Tensor) *Tensor {
