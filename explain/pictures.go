@@ -40,10 +40,11 @@ func PictureScale(h, w, scale int) (int, error) {
 	return scale, nil
 }
 
-// WritePictures writes the overlays (overlay_clean.png, overlay_adv.png)
-// and the side-by-side panel (panel.png) into dir, enlarged scale times,
-// with the ground truth gt (H x W, nil: none) outlined, and returns their
-// file names.
+// WritePictures writes the overlays (overlay_clean.png, overlay_adv.png),
+// each with its colour scale under it (viz.ColorBar: the map's smallest and
+// largest values), and the side-by-side panel (panel.png) into dir,
+// enlarged scale times, with the ground truth gt (H x W, nil: none)
+// outlined, and returns their file names.
 func (x *Explanation) WritePictures(dir string, gt []bool, scale int) ([]string, error) {
 	e, clean, adv, names := &x.Explainer, x.Clean, x.Adversarial, x.Model.ClassNames
 	H, W := e.H, e.W
@@ -66,7 +67,8 @@ func (x *Explanation) WritePictures(dir string, gt []bool, scale int) ([]string,
 		if err != nil {
 			return nil, err
 		}
-		return viz.Outline(viz.Scale(o, scale), up(v.Mask), viz.White), nil
+		lo, hi := viz.MapRange(m) // the colours' ends, which Overlay normalises away
+		return viz.ColorBar(viz.Outline(viz.Scale(o, scale), up(v.Mask), viz.White), viz.Jet, lo, hi), nil
 	}
 	plain := func(v *View) (*image.RGBA, error) {
 		im, err := viz.ToImage(v.Img, e.C, H, W)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
+	"github.com/arp-robustness/arp/viz"
 )
 
 // explainSetup writes an untrained mnist-small run (c channels) and a test
@@ -161,8 +163,18 @@ func TestExplainGradCAMWithAttack(t *testing.T) {
 	}
 	for _, name := range []string{"overlay_clean.png", "overlay_adv.png", "panel.png"} {
 		img := decodePNG(t, filepath.Join(out, name))
-		if name != "panel.png" && (img.Bounds().Dx() != 168 || img.Bounds().Dy() != 168) {
-			t.Errorf("%s is %v, want 168x168 (28x28 enlarged 6 times)", name, img.Bounds())
+		if name != "panel.png" && (img.Bounds().Dx() != 168 || img.Bounds().Dy() <= 168) {
+			t.Errorf("%s is %v, want 168 wide (28x28 enlarged 6 times) with the colour scale under it", name, img.Bounds())
+		}
+		if name != "panel.png" {
+			blue, red := false, false
+			for x := 0; x < 168; x++ {
+				c := color.RGBAModel.Convert(img.At(x, 168+2+4)).(color.RGBA) // the scale's middle row
+				blue, red = blue || c == viz.Jet(0), red || c == viz.Jet(1)
+			}
+			if !blue || !red {
+				t.Errorf("%s: no colour scale under the map", name)
+			}
 		}
 		if name == "panel.png" && img.Bounds().Dx() < 6*168 {
 			t.Errorf("panel is %v, want 6 columns of 168 pixels", img.Bounds())
