@@ -157,8 +157,14 @@ func (c Config) Validate() error {
 	} else if c.CAMScale != "" {
 		return fmt.Errorf("map scaling %q applies to gradcam and gradcam++, not LIME", c.CAMScale)
 	}
-	if c.Method == "lime" && (c.LIMESamples < 2 || c.LIMESegments < 2) {
-		return fmt.Errorf("LIME needs at least 2 samples and 2 superpixels (have %d, %d)", c.LIMESamples, c.LIMESegments)
+	if c.Method == "lime" && c.LIMESamples < 2 {
+		return fmt.Errorf("LIME needs at least 2 samples, have %d", c.LIMESamples)
+	}
+	if c.Method == "lime" && c.LIMESegments < 2 {
+		return fmt.Errorf("LIME needs at least 2 superpixels, have %d", c.LIMESegments)
+	}
+	if c.Method == "lime" && c.TopK > c.LIMESegments {
+		return &SettingError{"topk", c.TopK, fmt.Sprintf("more than the %d superpixels LIME makes (lime_segments)", c.LIMESegments)}
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Attacks {
@@ -237,3 +243,13 @@ func specHasKey(spec, key string) bool {
 
 // camMethod returns the Grad-CAM recipe of a Grad-CAM method name.
 func camMethod(name string) (attention.Method, error) { return attention.MethodByName(name, false) }
+
+// SettingError is a setting of Config (named as in its JSON) whose value
+// does not fit the model or the data; job.Analyze names the flag.
+type SettingError struct {
+	Setting string // the JSON name: "topk", "lime_segments"
+	Value   any
+	Msg     string
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("%s %v: %s", e.Setting, e.Value, e.Msg) }

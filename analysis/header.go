@@ -207,11 +207,12 @@ func topSegments(m []float32, n int) []bool {
 	return out
 }
 
-// resolveTopK returns the number of top cells for a map of hw cells.
+// resolveTopK returns the number of top cells for a map of hw cells (k
+// was checked to be at most hw).
 func resolveTopK(k, hw int, lime bool) int {
 	switch {
 	case k > 0:
-		return min(k, hw)
+		return k
 	case lime:
 		return 10
 	default:

@@ -278,6 +278,9 @@ func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
 		}
 		h.MapH, h.MapW = mb.H, mb.W
 	}
+	if cfg.Method != "lime" && cfg.TopK > h.MapH*h.MapW {
+		return nil, &SettingError{"topk", cfg.TopK, fmt.Sprintf("more than the %d cells of the %dx%d attention map", h.MapH*h.MapW, h.MapH, h.MapW)}
+	}
 	h.TopK = resolveTopK(cfg.TopK, h.MapH*h.MapW, cfg.Method == "lime")
 	for _, a := range cfg.Attacks {
 		// the seed the attack runs with (batch seeds its images from it)

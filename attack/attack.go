@@ -120,7 +120,7 @@ func validate(name string, m nn.Classifier, x *tensor.Tensor, y []int, eps float
 	if err := validateInputs(name, m, x, y); err != nil {
 		return err
 	}
-	return checkEps(name, "linf", eps, 1)
+	return checkEps(name, "linf", eps, 0)
 }
 
 // validateInputs checks everything but the budget.
@@ -154,23 +154,30 @@ func validateInputs(name string, m nn.Classifier, x *tensor.Tensor, y []int) err
 	return nil
 }
 
-// checkEps validates a budget: finite, >= 0 and <= max on the [0,1] pixel
-// scale (max is 1 for L-inf and sqrt(C*H*W) for L2).
-func checkEps(name, norm string, eps, max float64) error {
-	what := "L-inf"
+// CheckBudget validates a budget eps of norm ("linf" or "l2") on the [0,1]
+// pixel scale: finite, >= 0, at most 1 for L-inf, and for L2 at most
+// sqrt(size), the largest L2 distance between two images of size values
+// (size 0: not known yet). name is the budget as the user typed it
+// ("--eps", "pgd: eps"); the error starts with it and the value.
+func CheckBudget(name, norm string, eps float64, size int) error {
+	what := "an L-inf"
 	if norm == "l2" {
-		what = "L2"
+		what = "an L2"
 	}
-	if math.IsNaN(eps) || math.IsInf(eps, 0) || eps < 0 {
-		return fmt.Errorf("%s: eps %g must be >= 0 (%s budget on the [0,1] pixel scale)", name, eps, what)
-	}
-	if eps > max {
-		if norm == "l2" {
-			return fmt.Errorf("%s: eps %g exceeds %.4g, the largest L2 distance between two images of this size on the [0,1] pixel scale", name, eps, max)
-		}
-		return fmt.Errorf("%s: eps %g must be <= 1 (L-inf budget on the [0,1] pixel scale; for [-1,1] inputs halve the value)", name, eps)
+	switch {
+	case math.IsNaN(eps) || math.IsInf(eps, 0) || eps < 0:
+		return fmt.Errorf("%s %g: must be a finite number >= 0 (%s budget on the [0,1] pixel scale)", name, eps, what)
+	case norm != "l2" && eps > 1:
+		return fmt.Errorf("%s %g: must be <= 1 (an L-inf budget on the [0,1] pixel scale; for [-1,1] inputs halve the value)", name, eps)
+	case norm == "l2" && size > 0 && eps > math.Sqrt(float64(size)):
+		return fmt.Errorf("%s %g: exceeds %.4g, the largest L2 distance between two images of this size on the [0,1] pixel scale", name, eps, math.Sqrt(float64(size)))
 	}
 	return nil
+}
+
+// checkEps is CheckBudget for attack name.
+func checkEps(name, norm string, eps float64, size int) error {
+	return CheckBudget(name+": eps", norm, eps, size)
 }
 
 // targetsFor returns the classes the loss is computed for and the sign of

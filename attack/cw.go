@@ -75,7 +75,7 @@ func (a *CWL2) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y
 	if err := validateInputs(a.Name(), m, x, y); err != nil {
 		return nil, err
 	}
-	if err := checkEps(a.Name(), "l2", a.Eps, math.Sqrt(float64(perImage(x)))); err != nil {
+	if err := checkEps(a.Name(), "l2", a.Eps, perImage(x)); err != nil {
 		return nil, err
 	}
 	if a.Kappa < 0 || math.IsNaN(a.Kappa) {

@@ -38,7 +38,7 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// pgd: white-box, 5 steps, 1 restarts, within eps: true
-	// pgd: eps 8 must be <= 1 (L-inf budget on the [0,1] pixel scale; for [-1,1] inputs halve the value)
+	// pgd: eps 8: must be <= 1 (an L-inf budget on the [0,1] pixel scale; for [-1,1] inputs halve the value)
 }
 
 func ExampleParseSpec() {

@@ -2,7 +2,6 @@ package attack
 
 import (
 	"context"
-	"math"
 
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
@@ -56,7 +55,7 @@ func (a *PGDL2) Perturb(ctx context.Context, m nn.Classifier, x *tensor.Tensor, 
 	if err := validateInputs(a.Name(), m, x, y); err != nil {
 		return nil, err
 	}
-	if err := checkEps(a.Name(), "l2", a.Eps, math.Sqrt(float64(perImage(x)))); err != nil {
+	if err := checkEps(a.Name(), "l2", a.Eps, perImage(x)); err != nil {
 		return nil, err
 	}
 	l := loop{steps: a.steps(), restarts: a.restarts(), stepRule: stepRule{step: stepL2(a.alpha()), project: withinL2(a.Eps)}}

@@ -198,11 +198,8 @@ func New(name string, cfg Config) (Attack, error) {
 	if !ok {
 		return nil, unknown(name)
 	}
-	max := 1.0
-	if e.norm == "l2" {
-		max = math.Inf(1) // checked against the image size in Perturb
-	}
-	if err := checkEps(name, e.norm, cfg.Eps, max); err != nil {
+	// an L2 budget is checked against the image size in Perturb
+	if err := checkEps(name, e.norm, cfg.Eps, 0); err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {

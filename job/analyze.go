@@ -1,6 +1,7 @@
 package job
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -50,12 +51,12 @@ func (j *Analyze) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&j.CAMScale, "cam-scale", "max", "gradcam, gradcam++: divide the ReLU map by its maximum (max) or subtract its minimum first as pytorch-grad-cam does (min-max)")
 	fs.StringVar(&j.IterSchedule, "iter-schedule", analysis.IterFine, "Iter-LL's schedule: fine (--steps projected steps of --step-size, default 10 of eps/4) or paper (the ARP paper's 2 unprojected steps of eps)")
 	fs.StringVar(&j.Layer, "layer", "", "attention layer (default: the model's)")
-	fs.IntVar(&j.TopK, "topk", 0, "cells of the top-k mask (default: 7/64 of the map, the paper's 7 of 8x8; LIME: 10 superpixels)")
-	fs.IntVar(&j.Limit, "limit", 0, "analyse only the first N test images (default: all)")
+	fs.IntVar(&j.TopK, "topk", 0, "cells of the top-k mask (0: 7/64 of the map, the paper's 7 of 8x8; LIME: 10 superpixels)")
+	fs.IntVar(&j.Limit, "limit", 0, "analyse only the first N test images (0: all)")
 	fs.Uint64Var(&j.Seed, "seed", 1, "seed of the attacks, LIME and the bootstrap")
 	fs.IntVar(&j.Batch, "batch", 100, "images per batch (the unit of resumption)")
 	fs.IntVar(&j.Steps, "steps", 10, "steps of the iterative attacks when their spec does not say")
-	fs.Float64Var(&j.StepSize, "step-size", 0, "step size of the iterative attacks on the [0,1] scale (default eps/4)")
+	fs.Float64Var(&j.StepSize, "step-size", 0, "step size of the iterative attacks on the [0,1] scale (0: eps/4)")
 	fs.IntVar(&j.Gallery, "gallery", 8, "example images kept per attack and outcome for the report (0: none)")
 	fs.IntVar(&j.LIMESamples, "lime-samples", 500, "LIME: perturbed samples per explanation")
 	fs.IntVar(&j.LIMESegments, "lime-segments", 36, "LIME: SLIC superpixels per image")
@@ -152,7 +153,7 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 		return nil, fmt.Errorf("--layer applies to the Grad-CAM methods, not to lime")
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
-		return nil, err
+		return nil, flagError(err)
 	}
 	d, dataName, _, err := OpenData(spec, j.DataDir, 0)
 	if err != nil {
@@ -175,6 +176,21 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 	if ref.WeightsSHA256, err = lm.WeightsSHA256(); err != nil {
 		return nil, err
 	}
-	return &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out,
-		Version: BuildVersion(), Shard: sh}, nil
+	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out,
+		Version: BuildVersion(), Shard: sh}
+	// the settings that depend on the model (the map's size): checked now,
+	// on one image, not after the first batch
+	if _, err := st.Header(); err != nil {
+		return nil, flagError(err)
+	}
+	return st, nil
+}
+
+// flagError names the flag of an analysis.SettingError.
+func flagError(err error) error {
+	var se *analysis.SettingError
+	if errors.As(err, &se) {
+		return fmt.Errorf("--%s %v: %s", strings.ReplaceAll(se.Setting, "_", "-"), se.Value, strings.ReplaceAll(se.Msg, "lime_segments", "--lime-segments"))
+	}
+	return err
 }

@@ -2,10 +2,10 @@ package job
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
 	"strings"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/defense"
 	"github.com/arp-robustness/arp/eval"
@@ -55,8 +55,8 @@ func (j *Eval) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&j.Attacks, "attacks", strings.Split(EvalDefaultAttacks, ","), "`attacks` to run, in order")
 	fs.Float64SliceVar(&j.Eps, "eps", nil, "L-inf `budgets` on the [0,1] pixel scale, e.g. 0.1,0.2,0.3 (required with L-inf attacks)")
 	fs.Float64SliceVar(&j.EpsL2, "eps-l2", nil, "L2 `budgets` on the [0,1] pixel scale (required with pgd-l2 and cw-l2)")
-	fs.IntVar(&j.Limit, "limit", 0, "evaluate only the first N images (stated in the output; default: all)")
-	fs.IntVar(&j.Subset, "subset", 0, "evaluate N images chosen by --subset-seed: the same images for every model (their indices are in the JSON report)")
+	fs.IntVar(&j.Limit, "limit", 0, "evaluate only the first N images (stated in the output; 0: all)")
+	fs.IntVar(&j.Subset, "subset", 0, "evaluate N images chosen by --subset-seed: the same images for every model (their indices are in the JSON report; 0: no subset)")
 	fs.Uint64Var(&j.SubsetSeed, "subset-seed", data.DefaultHoldOutSeed, "seed choosing the --subset images")
 	fs.StringVar(&j.JSON, "json", "", "write the report as JSON to this file")
 	fs.StringVar(&j.Markdown, "markdown", "", "write the report as Markdown to this file")
@@ -93,15 +93,8 @@ func (j *Eval) Check() error {
 	if j.Subset > 0 && j.Limit > 0 {
 		return fmt.Errorf("--subset %d: not together with --limit", j.Subset)
 	}
-	for _, e := range []struct {
-		flag string
-		eps  []float64
-	}{{"eps", j.Eps}, {"eps-l2", j.EpsL2}} {
-		for _, v := range e.eps {
-			if !(v >= 0) || math.IsInf(v, 0) {
-				return fmt.Errorf("--%s %g: want finite budgets >= 0 on the [0,1] pixel scale", e.flag, v)
-			}
-		}
+	if err := j.checkBudgets(0); err != nil {
+		return err
 	}
 	if _, err := j.ShardSpec(); err != nil {
 		return err
@@ -118,6 +111,22 @@ func (j *Eval) Check() error {
 		return err
 	}
 	return CheckReportPaths(j.JSON, j.Markdown, j.Plot)
+}
+
+// checkBudgets checks --eps and --eps-l2 (see attack.CheckBudget) for
+// images of size values (0: not known yet).
+func (j *Eval) checkBudgets(size int) error {
+	for _, e := range []struct {
+		flag, norm string
+		eps        []float64
+	}{{"eps", "linf", j.Eps}, {"eps-l2", "l2", j.EpsL2}} {
+		for _, v := range e.eps {
+			if err := attack.CheckBudget("--"+e.flag, e.norm, v, size); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // MaxBatch bounds the images per batch of a job (the memory a batch needs
@@ -181,6 +190,9 @@ func (j *Eval) Open() (*EvalInputs, error) {
 		subset = &eval.Subset{N: j.Subset, Seed: j.SubsetSeed, Indices: idx}
 	}
 	if err := fits(d, dataName, lm, j.Model); err != nil {
+		return nil, err
+	}
+	if err := j.checkBudgets(d.C * d.H * d.W); err != nil {
 		return nil, err
 	}
 	if n := len(d.Classes); n != 0 && n != lm.NumClasses() {

@@ -82,8 +82,8 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if !cmd.Flags().Changed("eps") && spec.Name != "cw-l2" {
 		return fmt.Errorf("--eps is required: the budget on the [0,1] pixel scale (e.g. 0.3 for MNIST)")
 	}
-	if !(f.eps >= 0) || math.IsInf(f.eps, 0) {
-		return fmt.Errorf("--eps %g: want a finite budget >= 0 on the [0,1] pixel scale", f.eps)
+	if err := attack.CheckBudget("--eps", norm, f.eps, 0); err != nil {
+		return err
 	}
 	spec.Config.Eps = f.eps
 	if spec.Config.Seed == 0 {
@@ -105,6 +105,9 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	c, h, w := in[0], in[1], in[2]
 	pix, notes, err := d.ForModel(f.image, c, h, w, false)
 	if err != nil {
+		return err
+	}
+	if err := attack.CheckBudget("--eps", norm, f.eps, c*h*w); err != nil {
 		return err
 	}
 	x := tensor.FromFloat32(append([]float32(nil), pix...), 1, c, h, w)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/data"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/spf13/cobra"
 )
 
@@ -114,6 +115,7 @@ type openFlags struct {
 	labels      string
 	crop        float64
 	limit       int
+	cropGiven   bool // --crop was typed (0 is not a fraction, never "the default")
 }
 
 func (f *openFlags) add(cmd *cobra.Command) {
@@ -123,8 +125,9 @@ func (f *openFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.gray, "gray", false, "image folders: load as one grayscale channel")
 	cmd.Flags().StringVar(&f.annotations, "annotations", "", "image folders: directory of Pascal VOC XML files (default: next to each image; ImageNet validation folders also look in ../val and Annotations/CLS-LOC/val)")
 	cmd.Flags().StringVar(&f.labels, "labels", "", "flat ImageNet validation folders: ground-truth file (ILSVRC2012_IDs or WordNet IDs, one per image; default: found next to the folder)")
-	cmd.Flags().IntVar(&f.limit, "limit", 0, "image folders: load only the first N images (ImageNet's 50,000 need 53.6 GB decoded)")
-	cmd.Flags().Float64Var(&f.crop, "crop", 0, "image folders: keep this central fraction of each side before resizing (ImageNet layouts default to 0.875 with --size 299x299)")
+	cmd.Flags().IntVar(&f.limit, "limit", 0, "image folders: load only the first N images (0: all; ImageNet's 50,000 need 53.6 GB decoded)")
+	cmd.Flags().Float64Var(&f.crop, "crop", 0, "image folders: keep this central fraction of each side before resizing (default: none; ImageNet layouts 0.875 with --size 299x299)")
+	cmd.PreRun = func(cmd *cobra.Command, _ []string) { f.cropGiven = cmd.Flags().Changed("crop") }
 }
 
 func (f *openFlags) options(g *globalOptions) (data.Options, error) {
@@ -132,12 +135,14 @@ func (f *openFlags) options(g *globalOptions) (data.Options, error) {
 	opt.Folder.Gray = f.gray
 	opt.Folder.Annotations = f.annotations
 	opt.Folder.Labels = f.labels
-	if f.crop < 0 || f.crop > 1 {
-		return opt, fmt.Errorf("--crop %g: want a fraction in (0,1]", f.crop)
+	if f.cropGiven {
+		if err := limits.Float("--crop", f.crop, 0, 1, true, "the central fraction of each side kept"); err != nil {
+			return opt, err
+		}
 	}
 	opt.Folder.CropFraction = f.crop
-	if f.limit < 0 {
-		return opt, fmt.Errorf("--limit %d must be >= 0", f.limit)
+	if err := limits.Int("--limit", f.limit, 0, limits.MaxInt, "a number of images; 0: all"); err != nil {
+		return opt, err
 	}
 	opt.Folder.Limit = f.limit
 	if f.size != "" {

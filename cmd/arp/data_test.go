@@ -160,7 +160,7 @@ func TestDataImageNet(t *testing.T) {
 		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
 	}
 	code, _, errs = arp(t, "data", "info", dir, "--crop", "1.5")
-	if code != 1 || errs != "arp: --crop 1.5: want a fraction in (0,1]\n" {
+	if code != 1 || errs != "arp: --crop 1.5: want a value in (0,1] (the central fraction of each side kept)\n" {
 		t.Fatalf("exit %d %q", code, errs)
 	}
 }

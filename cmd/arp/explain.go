@@ -93,7 +93,7 @@ repeated for 3-channel models and RGB images whose pixels are all gray are accep
 	fl.StringVar(&f.attack, "attack", "", "attack the image: NAME[:key=value...] (see above)")
 	fl.Float64Var(&f.eps, "eps", explainDefaultEps, "attack budget on the [0,1] pixel scale")
 	fl.StringVar(&f.mask, "mask", "", "mask threshold: "+strings.Join(attention.MaskMethods(), ", ")+" (default mean; topk for lime)")
-	fl.IntVar(&f.k, "k", 0, "topk: number of cells (default 7) or, for lime, superpixels (default 10)")
+	fl.IntVar(&f.k, "k", 0, "topk: number of cells (0: 7) or, for lime, superpixels (0: 10)")
 	fl.Float64Var(&f.fraction, "fraction", attention.DefaultFraction, "fraction: share of the map's maximum")
 	fl.IntVar(&f.lime.Samples, "samples", 1000, "lime: number of perturbed images")
 	fl.StringVar(&f.lime.Segmenter, "segmenter", "auto", "lime: superpixels by quickshift, slic, or auto (slic for images under 64 pixels, else quickshift)")

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,13 @@ func main() {
 
 // run executes the arp command line and returns the process exit code.
 // Errors are printed once, as "arp: <message>", with no usage text.
-func run(args []string, stdout, stderr io.Writer) (code int) {
+func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context that, cancelled, interrupts the long
+// commands as Ctrl-C does.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	defer recoverCrash(args, stderr, &code)
 	// a CPU path the user asked for and this CPU cannot run is refused, not
 	// replaced
@@ -29,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "arp: %v\n", err)
 		return 1
 	}

@@ -91,7 +91,7 @@ func checkTrainFlags(f *trainFlags, given map[string]bool) error {
 		{"lr", f.cfg.LR, 0, inf, true, "a learning rate"},
 		{"momentum", f.cfg.Momentum, 0, math.Nextafter(1, 0), false, "SGD momentum, below 1"},
 		{"lr-gamma", f.cfg.Schedule.Gamma, 0, 1e3, true, "a decay factor"},
-		{"lr-min", f.cfg.Schedule.MinLR, 0, inf, false, "a learning rate"},
+		{"lr-min", f.cfg.Schedule.MinLR, 0, f.cfg.LR, false, "the final learning rate, at most --lr"},
 		{"eps", f.eps, 0, 1, true, "an L-inf budget on the [0,1] pixel scale"},
 		{"pgd-step", f.pgdStep, 0, 1, false, "a step on the [0,1] pixel scale; 0: 2.5*eps/steps for pgd, eps/4 for trades"},
 		{"a", f.obj.A, 0, 1e6, false, "a loss weight"},

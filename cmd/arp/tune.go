@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/spf13/cobra"
 )
@@ -63,12 +65,40 @@ including the evaluation it was read from. --state FILE makes it resumable.`,
 	return cmd
 }
 
+// check validates every number before a file is opened, one flag per
+// message.
+func (f *tuneFlags) check() error {
+	if err := limits.Float("--eps", f.eps, 0, 1, true, "an L-inf budget on the [0,1] pixel scale"); err != nil {
+		return err
+	}
+	if len(f.lambdas) == 0 {
+		return fmt.Errorf("--lambdas: give at least one weight")
+	}
+	for _, l := range f.lambdas {
+		if err := limits.Float("--lambdas", l, 0, 1e12, false, "weights of the attention term"); err != nil {
+			return err
+		}
+	}
+	for _, c := range []struct {
+		flag      string
+		v, lo, hi int
+		meaning   string
+	}{
+		{"steps", f.steps, 1, attack.MaxSteps, "steps of every attack"},
+		{"restarts", f.restarts, 1, attack.MaxRestarts, "random restarts of every attack"},
+		{"batch", f.batch, 1, job.MaxBatch, "images per batch"},
+		{"limit", f.limit, 0, limits.MaxInt, "a number of images; 0: all"},
+	} {
+		if err := limits.Int("--"+c.flag, c.v, c.lo, c.hi, c.meaning); err != nil {
+			return err
+		}
+	}
+	return job.CheckOutputs(job.Output{Flag: "state", Path: f.state}, job.Output{Flag: "json", Path: f.jsonOut}, job.Output{Flag: "markdown", Path: f.mdOut})
+}
+
 func runTune(cmd *cobra.Command, g *globalOptions, f *tuneFlags) error {
-	switch {
-	case f.eps <= 0 || f.eps > 1:
-		return fmt.Errorf("--eps %g: want an L-inf budget in (0,1] on the [0,1] pixel scale", f.eps)
-	case f.steps < 1 || f.restarts < 1 || f.batch < 1:
-		return fmt.Errorf("--steps %d, --restarts %d and --batch %d must be >= 1", f.steps, f.restarts, f.batch)
+	if err := f.check(); err != nil {
+		return err
 	}
 	lm, err := job.OpenModel(f.model)
 	if err != nil {
