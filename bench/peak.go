@@ -133,9 +133,18 @@ func Peak(ctx context.Context, cfg PeakConfig, progress func(PeakPath)) ([]PeakP
 }
 
 // timeOp returns the median time in ms of run over at least minTime and 3
-// repetitions, after one warm-up.
+// repetitions, after warming up for a third of minTime (at least one run):
+// an operation's first runs in a process also time the growth of the Go
+// heap to its working size (fresh pages faulted in, collections at a small
+// heap goal), which made the first operation measured, conv1's forward
+// pass, 10 times slower than it runs afterwards.
 func timeOp(run func(), minTime time.Duration) float64 {
-	run()
+	for warm := time.Now(); ; {
+		run()
+		if time.Since(warm) >= minTime/3 {
+			break
+		}
+	}
 	var times []float64
 	start := time.Now()
 	for len(times) < 3 || time.Since(start) < minTime {
