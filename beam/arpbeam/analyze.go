@@ -10,7 +10,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/job"
-	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
 )
@@ -104,21 +103,13 @@ func (f *analyzeWorkFn) ProcessElement(ctx context.Context, item string, emit fu
 	}, emit)
 }
 
-// opener opens the job: the first study loads the model and the data,
-// later ones (Concurrency > 1) another copy of the model on the same data.
-func (f *analyzeWorkFn) opener() func(context.Context, bool) (*analysis.Study, error) {
-	var first *analysis.Study
+// opener opens the job on a worker: the model and the data.
+func (f *analyzeWorkFn) opener(ctx context.Context) (*analysis.Study, error) {
 	return opener(f.Job, func(j *job.Analyze) (*string, *string) { return &j.Model, &j.Data },
 		func(j *job.Analyze) (*analysis.Study, error) {
-			var err error
 			j.Shard = ""
-			first, err = j.Open()
-			return first, err
-		},
-		func(m *modelio.Model) (*analysis.Study, error) {
-			return &analysis.Study{Model: m.Classifier, ModelRef: first.ModelRef, Data: first.Data, DataSpec: first.DataSpec,
-				Config: first.Config, Dir: first.Dir, Version: first.Version}, nil
-		})
+			return j.Open()
+		})(ctx)
 }
 
 // analyzeFinishFn combines every record and writes the analysis.

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
-	"github.com/arp-robustness/arp/modelio"
 )
 
 func init() {
@@ -89,22 +88,17 @@ func (f *evalWorkFn) ProcessElement(ctx context.Context, item string, emit func(
 	}, emit)
 }
 
-// opener opens the job: the first instance loads the model and the data,
-// later ones (Concurrency > 1) another copy of the model on the same data.
-func (f *evalWorkFn) opener() func(context.Context, bool) (*eval.Evaluation, error) {
-	var in *job.EvalInputs
+// opener opens the job on a worker: the model and the data.
+func (f *evalWorkFn) opener(ctx context.Context) (*eval.Evaluation, error) {
 	return opener(f.Job, func(j *job.Eval) (*string, *string) { return &j.Model, &j.Data },
 		func(j *job.Eval) (*eval.Evaluation, error) {
-			var err error
 			j.State = ""
-			if in, err = j.Open(); err != nil {
+			in, err := j.Open()
+			if err != nil {
 				return nil, err
 			}
 			return eval.New(in.Model.Classifier, in.X, in.Y, in.Options)
-		},
-		func(m *modelio.Model) (*eval.Evaluation, error) {
-			return eval.New(m.Classifier, in.X, in.Y, in.Options)
-		})
+		})(ctx)
 }
 
 // evalFinishFn combines every unit into the report and writes the outputs.

@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
-	"github.com/arp-robustness/arp/job"
-	"github.com/arp-robustness/arp/modelio"
-	"github.com/arp-robustness/arp/tensor"
 )
 
 // Config sets how a pipeline splits and runs its work.
@@ -24,10 +20,6 @@ type Config struct {
 	// (default 2): prism and the direct runner do not retry failed
 	// bundles; cluster runners retry the bundle on top of this.
 	Retries int `json:"retries"`
-	// Concurrency is the number of items one worker process runs at once
-	// (default 1), each with its own copy of the model and GOMAXPROCS /
-	// Concurrency of the engine's threads.
-	Concurrency int `json:"concurrency"`
 }
 
 func (c Config) withDefaults() Config {
@@ -38,9 +30,6 @@ func (c Config) withDefaults() Config {
 		c.Retries = 0
 	} else if c.Retries == 0 {
 		c.Retries = 2
-	}
-	if c.Concurrency < 1 {
-		c.Concurrency = 1
 	}
 	return c
 }
@@ -55,67 +44,40 @@ type permanent struct{ error }
 
 func (p permanent) Unwrap() error { return p.error }
 
-// slots bounds the items a worker process runs at once.
-var slots struct {
+// running lets one work item at a time run in a worker process, with all
+// of the process's cores (the engine's threads, GOMAXPROCS). Runners call
+// ProcessElement from several bundles at once (prism does), but two items
+// must never run side by side in one process: the engine's switch that
+// stops recording gradients (autograd.NoGrad, used by every forward pass
+// that needs none) is process-wide, so one item's inference would silently
+// zero the other's input gradients. More parallelism comes from more
+// worker processes.
+var running sync.Mutex
+
+// inFlight counts the items running in this process (tests check it never
+// exceeds 1).
+var inFlight struct {
+	sync.Mutex
+	now, max int
+}
+
+// instances holds what a worker process opened, by job (its JSON): the
+// model and the data, opened by the first item and kept for every item of
+// every bundle after it.
+var instances sync.Map
+
+type instance[T any] struct {
 	once sync.Once
-	c    chan struct{}
+	v    T
+	err  error
 }
 
-// acquire takes one of the process's Concurrency slots (sized, and the
-// engine's threads set, by the first caller).
-func acquire(ctx context.Context, concurrency int) (release func(), err error) {
-	slots.once.Do(func() {
-		slots.c = make(chan struct{}, concurrency)
-		tensor.SetWorkers(max(1, runtime.GOMAXPROCS(0)/concurrency))
-	})
-	select {
-	case slots.c <- struct{}{}:
-		return func() { <-slots.c }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// pool keeps what workers opened for one job: idle instances (each with
-// its own model) handed to one item at a time, across bundles.
-type pool[T any] struct {
-	mu   sync.Mutex
-	idle []T
-	open func(ctx context.Context, first bool) (T, error)
-	made int
-}
-
-func (p *pool[T]) get(ctx context.Context) (T, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.idle); n > 0 {
-		v := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		return v, nil
-	}
-	v, err := p.open(ctx, p.made == 0)
-	if err == nil {
-		p.made++
-	}
-	return v, err
-}
-
-func (p *pool[T]) put(v T) {
-	p.mu.Lock()
-	p.idle = append(p.idle, v)
-	p.mu.Unlock()
-}
-
-// pools holds a worker process's pools, by job.
-var pools sync.Map
-
-// poolFor returns the pool of a job (its JSON), made by mk the first time.
-func poolFor[T any](key string, mk func() *pool[T]) *pool[T] {
-	if v, ok := pools.Load(key); ok {
-		return v.(*pool[T])
-	}
-	v, _ := pools.LoadOrStore(key, mk())
-	return v.(*pool[T])
+// open returns the job's instance, opened by open the first time.
+func open[T any](ctx context.Context, key string, open func(context.Context) (T, error)) (T, error) {
+	v, _ := instances.LoadOrStore(key, &instance[T]{})
+	in := v.(*instance[T])
+	in.once.Do(func() { in.v, in.err = open(ctx) })
+	return in.v, in.err
 }
 
 // faultHook, when set (by tests), is called after each attempt of an item
@@ -123,19 +85,25 @@ func poolFor[T any](key string, mk func() *pool[T]) *pool[T] {
 // the attempt fail as a crashed worker's would.
 var faultHook func(item string, attempt int) error
 
-// runItem runs an item on an instance from p with up to retries more
-// attempts, and emits its records only when an attempt succeeded.
-func runItem[T any](ctx context.Context, cfg Config, p *pool[T], item string, work func(context.Context, T) ([]string, error), emit func(string)) error {
-	release, err := acquire(ctx, cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	defer release()
-	v, err := p.get(ctx)
+// runItem runs an item on the job's instance (opened by openFn the first
+// time) with up to retries more attempts, one item at a time in the
+// process, and emits its records only when an attempt succeeded.
+func runItem[T any](ctx context.Context, cfg Config, key string, openFn func(context.Context) (T, error), item string, work func(context.Context, T) ([]string, error), emit func(string)) error {
+	running.Lock()
+	defer running.Unlock()
+	inFlight.Lock()
+	inFlight.now++
+	inFlight.max = max(inFlight.max, inFlight.now)
+	inFlight.Unlock()
+	defer func() {
+		inFlight.Lock()
+		inFlight.now--
+		inFlight.Unlock()
+	}()
+	v, err := open(ctx, key, openFn)
 	if err != nil {
 		return fmt.Errorf("%s%v", workerTag, err)
 	}
-	defer p.put(v)
 	for attempt := 0; ; attempt++ {
 		recs, err := protect(func() ([]string, error) { return work(ctx, v) })
 		if err == nil && faultHook != nil {
@@ -209,26 +177,24 @@ func decode[T any](next func(*string) bool) ([]T, error) {
 	return out, nil
 }
 
-// work runs a ProcessElement: decodes the item, takes an instance from the
-// job's pool (opened by open the first time) and runs do on it with
-// runItem's retries.
-func work[I fmt.Stringer, T any](ctx context.Context, cfg Config, jobKey, item string, open func() func(context.Context, bool) (T, error),
+// work runs a ProcessElement: decodes the item, takes the job's instance
+// (opened by openFn the first time) and runs do on it with runItem's
+// retries.
+func work[I fmt.Stringer, T any](ctx context.Context, cfg Config, jobKey, item string, openFn func(context.Context) (T, error),
 	do func(context.Context, T, I) ([]string, error), emit func(string)) error {
 	var it I
 	if err := json.Unmarshal([]byte(item), &it); err != nil {
 		return fmt.Errorf("%swork item %q: %v", workerTag, item, err)
 	}
-	p := poolFor(jobKey, func() *pool[T] { return &pool[T]{open: open()} })
-	return runItem(ctx, cfg, p, "work item "+it.String(), func(ctx context.Context, v T) ([]string, error) { return do(ctx, v, it) }, emit)
+	return runItem(ctx, cfg, jobKey, openFn, "work item "+it.String(), func(ctx context.Context, v T) ([]string, error) { return do(ctx, v, it) }, emit)
 }
 
-// opener makes the open function of a job's pool. The job (JSON) decodes
-// into J; paths points at its model and data paths, which are copied from
-// remote filesystems first; first opens the whole job (model and data)
-// into the first instance; again makes another instance around another
-// copy of the model (for Concurrency > 1). Errors are permanent.
-func opener[J, T any](jobJSON string, paths func(*J) (model, data *string), first func(*J) (T, error), again func(*modelio.Model) (T, error)) func(context.Context, bool) (T, error) {
-	return func(ctx context.Context, isFirst bool) (T, error) {
+// opener makes the function that opens a job on a worker. The job (JSON)
+// decodes into J; paths points at its model and data paths, which are
+// copied from remote filesystems first; first opens the job (model and
+// data). Errors are permanent and name the paths as the user gave them.
+func opener[J, T any](jobJSON string, paths func(*J) (model, data *string), first func(*J) (T, error)) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) {
 		var zero T
 		var j J
 		if err := json.Unmarshal([]byte(jobJSON), &j); err != nil {
@@ -240,17 +206,10 @@ func opener[J, T any](jobJSON string, paths func(*J) (model, data *string), firs
 		if *model, err = localize(ctx, *model); err != nil {
 			return zero, permanent{err}
 		}
-		var v T
-		if isFirst {
-			if *data, err = localize(ctx, *data); err == nil {
-				v, err = first(&j)
-			}
-		} else {
-			var m *modelio.Model
-			if m, err = job.OpenModel(*model); err == nil {
-				v, err = again(m)
-			}
+		if *data, err = localize(ctx, *data); err != nil {
+			return zero, permanent{err}
 		}
+		v, err := first(&j)
 		if err != nil {
 			return zero, permanent{asGiven(err, given, []string{*model, *data})}
 		}

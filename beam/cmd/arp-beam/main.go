@@ -94,7 +94,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&dataDir, "data-dir", "", "directory of named datasets (default $ARP_DATA_DIR, else arp in the user cache directory)")
 	fs.IntVar(&cfg.BatchesPerItem, "batches-per-item", 1, "batches in one work item")
 	fs.IntVar(&retries, "retries", 2, "times a worker runs a failed work item again (prism and direct never retry bundles)")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 1, "work items one worker process runs at once, each with its own model and an equal share of the cores")
 	fs.BoolVar(&verbose, "verbose", false, "show the runner's log")
 	fs.AddGoFlagSet(flag.CommandLine) // Beam's: --runner, --endpoint, --project, ...
 	if f := fs.Lookup("runner"); f != nil {
@@ -121,9 +120,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Retries = retries
 	if retries == 0 {
 		cfg.Retries = -1 // Config's zero is the default
-	}
-	if cfg.Concurrency < 1 {
-		return fmt.Errorf("--concurrency %d must be >= 1", cfg.Concurrency)
 	}
 	if cfg.BatchesPerItem < 1 {
 		return fmt.Errorf("--batches-per-item %d must be >= 1", cfg.BatchesPerItem)

@@ -20,7 +20,7 @@ func TestCommand(t *testing.T) {
 	dir := t.TempDir()
 	js := filepath.Join(dir, "eval.json")
 	out, err := arpBeam("eval", "--model", runDir, "--data", "mnist-mini", "--attacks", "fgsm,pgd:steps=2", "--eps", "0.1",
-		"--limit", "16", "--batch", "8", "--check-images", "4", "--json", js, "--concurrency", "2")
+		"--limit", "16", "--batch", "8", "--check-images", "4", "--json", js, "--retries", "0")
 	if err != nil || !strings.Contains(out, "worst case") || !strings.Contains(out, "wrote "+js) {
 		t.Fatalf("eval: %v\n%s", err, out)
 	}
@@ -38,7 +38,8 @@ func TestCommand(t *testing.T) {
 		{[]string{"eval", "--model", runDir, "--data", "mnist-mini", "--eps", "0.1", "--json", js, "--runner", "nope"}, `--runner "nope"`},
 		{[]string{"eval", "--model", runDir, "--data", "mnist-mini", "--eps", "0.1", "--json", js, "--shard", "0/2", "--state", "s"}, "arp-beam splits the work itself"},
 		{[]string{"eval", "--model", filepath.Join(dir, "none"), "--data", "mnist-mini", "--eps", "0.1", "--json", js}, "no such file or directory"},
-		{[]string{"eval", "--model", runDir, "--data", "mnist-mini", "--eps", "0.1", "--json", js, "--concurrency", "0"}, "must be >= 1"},
+		{[]string{"eval", "--model", runDir, "--data", "mnist-mini", "--eps", "0.1", "--json", js, "--batches-per-item", "0"}, "--batches-per-item 0 must be >= 1"},
+		{[]string{"eval", "--model", runDir, "--data", "mnist-mini", "--eps", "0.1", "--json", js, "--concurrency", "2"}, "unknown flag: --concurrency"},
 		{[]string{"analyze", "--model", runDir, "--data", "mnist-mini"}, "--out DIR is required"},
 		{[]string{"eval", "--model", runDir, "--data", "mnist-mini", "--eps", "0.1", "--json", js, "extra"}, `unexpected argument "extra"`},
 	} {
