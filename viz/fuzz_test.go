@@ -48,6 +48,11 @@ func FuzzPlots(f *testing.F) {
 				{Name: "one point", X: []float64{b}, Y: []float64{a}}}}.Image()
 			return line
 		})
+		drawNoPanic(t, "line plot with an envelope, without markers", func() error {
+			_, err := LinePlot{NoPoints: true, Series: []Series{{Name: "s", X: []float64{a, b, c}, Y: []float64{c, a, b}},
+				{Name: "worst", X: []float64{a, b, c}, Y: []float64{c, b, a}, Envelope: true}}}.Image()
+			return err
+		})
 		drawNoPanic(t, "fixed-range line plot", func() error {
 			_, err := LinePlot{Series: []Series{{X: []float64{1, 2}, Y: []float64{a, b}}}, YMin: b, YMax: c}.Image()
 			return err
