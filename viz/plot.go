@@ -6,11 +6,13 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"strings"
 
 	"github.com/arp-robustness/arp/checkpoint"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -153,7 +155,9 @@ func drawPlot(p *plot.Plot, dc draw.Canvas) (err error) {
 	if lw := r.Max.X - r.Min.X; lw > 0 {
 		p.Legend = plot.NewLegend() // drawn separately below
 		gap := vg.Points(10)
-		p.Draw(draw.Crop(dc, 0, -(lw + gap), 0, 0))
+		pc := draw.Crop(dc, 0, -(lw + gap), 0, 0)
+		wrapLabels(p, pc.Max.X-pc.Min.X, pc.Max.Y-pc.Min.Y)
+		p.Draw(pc)
 		leg.Top, leg.Left = true, true
 		if p.Title.Text != "" {
 			leg.YOffs = -(p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding)
@@ -161,9 +165,48 @@ func drawPlot(p *plot.Plot, dc draw.Canvas) (err error) {
 		leg.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-lw, 0, 0, 0))
 		p.Legend = leg
 	} else {
+		wrapLabels(p, dc.Max.X-dc.Min.X, dc.Max.Y-dc.Min.Y)
 		p.Draw(dc)
 	}
 	return nil
+}
+
+// yAxisWidth is about the width of a vertical axis with its tick labels
+// and label, which the horizontal axis label is centred beside; xAxisHeight
+// likewise for the horizontal axis (with a label of up to two lines).
+const (
+	yAxisWidth  = 60 // points
+	xAxisHeight = 60
+)
+
+// wrapLabels breaks the title and the axis labels into lines that fit a
+// plot of width x height (gonum/plot centres them and lets the ends run
+// off the image).
+func wrapLabels(p *plot.Plot, width, height vg.Length) {
+	p.Title.Text = wrapText(p.Title.TextStyle, p.Title.Text, width)
+	p.X.Label.Text = wrapText(p.X.Label.TextStyle, p.X.Label.Text, width-vg.Points(yAxisWidth))
+	if p.Title.Text != "" {
+		height -= p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding
+	}
+	p.Y.Label.Text = wrapText(p.Y.Label.TextStyle, p.Y.Label.Text, height-vg.Points(xAxisHeight))
+}
+
+// wrapText breaks s at spaces into lines no wider than width in style sty
+// where possible (a word wider than width gets a line of its own).
+func wrapText(sty text.Style, s string, width vg.Length) string {
+	if s == "" || sty.Width(s) <= width {
+		return s
+	}
+	words := strings.Fields(s)
+	lines := []string{words[0]}
+	for _, w := range words[1:] {
+		if cur := lines[len(lines)-1] + " " + w; sty.Width(cur) <= width {
+			lines[len(lines)-1] = cur
+		} else {
+			lines = append(lines, w)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func encode(img image.Image, err error) ([]byte, error) {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/image/font/sfnt"
 	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/vg"
 )
 
 func TestColormaps(t *testing.T) {
@@ -642,5 +643,45 @@ func TestColorBar(t *testing.T) {
 		if got := FormatValue(v); got != want {
 			t.Errorf("FormatValue(%g) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestLongLabelsWrapped: a title or axis label wider than the plot is
+// broken into lines instead of running off the image.
+func TestLongLabelsWrapped(t *testing.T) {
+	long := "coverage of the object by the clean attention (area-matched mask)"
+	for _, tc := range []struct {
+		name string
+		draw func() (image.Image, error)
+	}{
+		{"line plot", LinePlot{Title: long + " " + long, XLabel: long, YLabel: long, Width: 300, Height: 300,
+			Series: []Series{{Name: "a long series name", X: []float64{0, 1}, Y: []float64{0, 1}}}}.Image},
+	} {
+		img, err := tc.draw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		// the 8-pixel margin around the plot stays white
+		for _, r := range []image.Rectangle{image.Rect(0, 0, 4, b.Dy()), image.Rect(b.Dx()-4, 0, b.Dx(), b.Dy()),
+			image.Rect(0, 0, b.Dx(), 4), image.Rect(0, b.Dy()-4, b.Dx(), b.Dy())} {
+			if n := countNear(img, r, White, 0); n != r.Dx()*r.Dy() {
+				t.Errorf("%s: %d pixels drawn in the margin %v (text running off the plot)", tc.name, r.Dx()*r.Dy()-n, r)
+			}
+		}
+	}
+	sty := newPlot("", "", "").X.Label.TextStyle
+	if got := wrapText(sty, "a b c", vg.Points(1000)); got != "a b c" {
+		t.Errorf("a label that fits: %q", got)
+	}
+	w := vg.Points(150)
+	got := wrapText(sty, long, w)
+	for _, line := range strings.Split(got, "\n") {
+		if sty.Width(line) > w {
+			t.Errorf("line %q of %q is wider than %v", line, got, w)
+		}
+	}
+	if strings.ReplaceAll(got, "\n", " ") != long {
+		t.Errorf("wrapped %q lost words of %q", got, long)
 	}
 }
