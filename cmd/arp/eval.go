@@ -85,6 +85,14 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *job.Eval, quiet bool) erro
 	}
 	ctx, stop := onInterrupt(cmdContext(cmd))
 	defer stop()
+	if sh.Whole() {
+		// a quick measurement, so that an evaluation of hours says so
+		est, err := eval.Estimate(ctx, in.Model.Classifier, in.X, in.Y, opt)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "estimate: %s\n", est)
+	}
 	if !sh.Whole() {
 		err := eval.RunShard(ctx, in.Model.Classifier, in.X, in.Y, opt, sh)
 		bar.Done()

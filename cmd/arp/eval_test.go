@@ -35,6 +35,10 @@ func TestEvalCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// the time is estimated up front (issue #18)
+	if !strings.HasPrefix(errs, "estimate: at most about ") || !strings.Contains(errs, "input gradients") {
+		t.Errorf("no time estimate first on stderr:\n%s", errs)
+	}
 	b, err := os.ReadFile(js)
 	if err != nil {
 		t.Fatal(err)
