@@ -12,6 +12,7 @@ import (
 	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/modelio"
 	"github.com/arp-robustness/arp/nn"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/train"
@@ -109,6 +110,13 @@ func (j *Eval) Check() error {
 	}
 	if err := CheckOutputs(Output{Flag: "state", Path: j.State}); err != nil {
 		return err
+	}
+	if j.State != "" {
+		// refused now rather than after loading the model and data (the
+		// evaluation locks the file for its duration)
+		if err := rundir.FileBusy(j.State); err != nil {
+			return fmt.Errorf("record file %w", err)
+		}
 	}
 	return CheckReportPaths(j.JSON, j.Markdown, j.Plot)
 }

@@ -165,6 +165,8 @@ func TestTrainLockHeld(t *testing.T) {
 	oneLineError(t, "record file "+state+" is in use by another process", "eval", "--model", dir, "--data", "mnist-mini:test", "--limit", "10",
 		"--attacks", "fgsm", "--eps", "0.1", "--state", state)
 	oneLineError(t, "record file "+state+" is in use by another process", "merge", "--json", filepath.Join(t.TempDir(), "e.json"), state)
+	oneLineError(t, "record file "+state+" is in use by another process", "tune", "--model", dir, "--data", "mnist-mini:test", "--limit", "10",
+		"--eps", "0.1", "--steps", "2", "--restarts", "1", "--state", state)
 	s.Unlock()
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/limits"
+	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/tensor"
 	"github.com/spf13/cobra"
 )
@@ -91,6 +92,11 @@ func (f *tuneFlags) check() error {
 	} {
 		if err := limits.Int("--"+c.flag, c.v, c.lo, c.hi, c.meaning); err != nil {
 			return err
+		}
+	}
+	if f.state != "" {
+		if err := rundir.FileBusy(f.state); err != nil {
+			return fmt.Errorf("record file %w", err)
 		}
 	}
 	return job.CheckOutputs(job.Output{Flag: "state", Path: f.state}, job.Output{Flag: "json", Path: f.jsonOut}, job.Output{Flag: "markdown", Path: f.mdOut})
