@@ -33,7 +33,10 @@ type progress struct {
 
 	task, unit, desc string
 	total            int64
-	bar              *progressbar.ProgressBar
+	// bar counts the units from barBase on: those of this run, and after
+	// a change of the total those from then on (its own rate starts there)
+	bar     *progressbar.ProgressBar
+	barBase int64
 	// done0 units were done before this run (Start's from) and t0 is
 	// when the task started; the rate counts from the first report
 	// (rDone at rTime), after the work before it (loading, a first unit
@@ -70,7 +73,7 @@ func (p *progress) Start(task, unit string, from, total int64) {
 		return
 	}
 	p.Done()
-	p.task, p.unit, p.total, p.done0, p.done, p.desc = task, unit, total, from, from, ""
+	p.task, p.unit, p.total, p.done0, p.done, p.barBase, p.desc = task, unit, total, from, from, from, ""
 	p.t0, p.rTime, p.tenth, p.lastLine = p.now(), time.Time{}, -1, time.Time{}
 	if p.term {
 		p.bar = p.newBar()
@@ -87,9 +90,12 @@ func (p *progress) Report(task, unit string, done, total int64, desc string) {
 		p.Start(task, unit, 0, total)
 	}
 	if total != p.total {
+		// a new bar: one that reached its old total has finished for good
 		p.total = total
 		if p.bar != nil {
-			p.bar.ChangeMax64(max(total-p.done0, -1))
+			_ = p.bar.Clear()
+			p.barBase = p.done
+			p.bar = p.newBar()
 		}
 	}
 	p.done, p.desc = done, desc
@@ -102,7 +108,7 @@ func (p *progress) Report(task, unit string, done, total int64, desc string) {
 			label += ": " + desc
 		}
 		p.bar.Describe(label)
-		_ = p.bar.Set64(done - p.done0)
+		_ = p.bar.Set64(done - p.barBase)
 		return
 	}
 	now := p.now()
@@ -126,7 +132,7 @@ func (p *progress) label() string {
 
 // newBar makes the terminal bar of the current task.
 func (p *progress) newBar() *progressbar.ProgressBar {
-	total := max(p.total-p.done0, -1) // the bar counts this run's units
+	total := max(p.total-p.barBase, -1)
 	if p.total <= 0 {
 		total = -1 // unknown: a spinner
 	}

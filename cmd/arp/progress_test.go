@@ -111,6 +111,15 @@ func TestProgressTerminal(t *testing.T) {
 	if !strings.Contains(b.String(), "\r") || !strings.Contains(b.String(), "a line above the bar\n") {
 		t.Errorf("terminal progress: want frames (\\r) and the line, got %q", b.String())
 	}
+	// eval's total grows after the clean pass: the bar goes on
+	b.Reset()
+	p.Report("eval", "units", 15, 15, "clean images")
+	p.Report("eval", "units", 16, 75, "fgsm")
+	p.Report("eval", "units", 75, 75, "fgsm")
+	p.Done()
+	if !strings.Contains(b.String(), "eval: fgsm") || !strings.Contains(b.String(), "/60,") {
+		t.Errorf("terminal progress with a growing total: want a bar of the 60 further units; got %q", b.String())
+	}
 	var nilp *progress
 	nilp.Report("x", "y", 1, 2, "") // no writer, no progress
 	nilp.Done()
