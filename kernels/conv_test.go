@@ -269,6 +269,38 @@ func TestFlatChoice(t *testing.T) {
 	}
 }
 
+// TestIm2colPanel holds the im2col panels (zeros, copies and strided
+// gathers per row segment) to the definition on random geometries and
+// pixel ranges.
+func TestIm2colPanel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	for trial := 0; trial < 300; trial++ {
+		g := randGeom(rng)
+		x := randSlice[float32](rng, g.C*g.H*g.W)
+		nr := 1 + rng.IntN(70)
+		p0 := rng.IntN(g.ohw())
+		cnt := 1 + rng.IntN(min(nr, g.ohw()-p0))
+		panel := randSlice[float32](rng, g.ckk()*nr)
+		im2colPanel(g, x, p0, cnt, nr, panel)
+		for r := 0; r < g.ckk(); r++ {
+			c, kh, kw := r/(g.KH*g.KW), r/g.KW%g.KH, r%g.KW
+			for j := 0; j < nr; j++ {
+				want := float32(0)
+				if j < cnt {
+					oy, ox := (p0+j)/g.OW, (p0+j)%g.OW
+					iy, ix := oy*g.SH+kh*g.DH-g.PT, ox*g.SW+kw*g.DW-g.PL
+					if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+						want = x[(c*g.H+iy)*g.W+ix]
+					}
+				}
+				if got := panel[r*nr+j]; got != want {
+					t.Fatalf("%+v p0 %d cnt %d nr %d: panel[%d][%d] = %v, want %v", g, p0, cnt, nr, r, j, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestModelGeomsValid(t *testing.T) {
 	for _, g := range modelGeoms(1) {
 		if err := g.Check(); err != nil {
