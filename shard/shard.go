@@ -64,7 +64,7 @@ func (s Spec) Batches(nb int) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("shard %d/%d: the index must be in 0..%d", s.Index, s.Count, s.Count-1)
 	}
 	if s.Count > nb {
-		return 0, 0, fmt.Errorf("shard %s: %d shards for %d batches would leave some empty; use at most %d shards (or a smaller --batch)", s, s.Count, nb, nb)
+		return 0, 0, fmt.Errorf("--shard %s: %d shards for %d batches would leave some empty; use at most %d shards (or a smaller --batch)", s, s.Count, nb, nb)
 	}
 	return s.Index * nb / s.Count, (s.Index + 1) * nb / s.Count, nil
 }

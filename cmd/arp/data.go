@@ -148,7 +148,7 @@ func (f *openFlags) options(g *globalOptions) (data.Options, error) {
 	if f.size != "" {
 		h, w, ok := parseSize(f.size)
 		if !ok {
-			return opt, fmt.Errorf("--size %q: want HxW, e.g. 224x224", f.size)
+			return opt, fmt.Errorf("--size %q: want HxW with sides of 1 to %d pixels, e.g. 224x224", f.size, maxSide)
 		}
 		opt.Folder.Height, opt.Folder.Width = h, w
 	}
@@ -162,8 +162,11 @@ func parseSize(s string) (h, w int, ok bool) {
 	}
 	h, err1 := strconv.Atoi(a)
 	w, err2 := strconv.Atoi(b)
-	return h, w, err1 == nil && err2 == nil && h > 0 && w > 0 && h <= 1<<14 && w <= 1<<14
+	return h, w, err1 == nil && err2 == nil && h > 0 && w > 0 && h <= maxSide && w <= maxSide
 }
+
+// maxSide bounds --size (an image of 16384x16384 pixels is 3 GB decoded).
+const maxSide = 1 << 14
 
 func newDataInfoCmd(g *globalOptions) *cobra.Command {
 	var f openFlags

@@ -245,3 +245,35 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 		oneLineError(t, want, "analyze", "--model", dir, "--data", "mnist-mini:test", "--limit", "10", "--attacks", "fgsm")
 	}
 }
+
+// TestNumbersInStrings: numbers inside string flags and specs (sizes,
+// shards, held-out specs, boxes) out of range give one line naming the
+// flag or spec, never a runaway or a silent substitution.
+func TestNumbersInStrings(t *testing.T) {
+	run := attacktest.RunDir(t)
+	img, _ := writeTestImage(t, 0)
+	folder := filepath.Join(t.TempDir(), "folder")
+	for _, class := range []string{"a", "b"} {
+		b, _ := os.ReadFile(img)
+		writeTestFile(t, filepath.Join(folder, class, "1.png"), b)
+	}
+	for _, s := range []string{"0x0", "-1x5", "100000x100000", "NaNxNaN", "1e3x1e3", "99999999999x2"} {
+		oneLineError(t, `--size "`+s+`": want HxW with sides of 1 to 16384 pixels`, "data", "info", folder, "--size", s)
+	}
+	for s, want := range map[string]string{"0/0": "the number of shards must be >= 1", "-1/2": "the index must be in 0..1", "2/2": "the index must be in 0..1",
+		"NaN/2": "want i/N", "1/1000000000000": "--shard 1/1000000000000: 1000000000000 shards for 1 batches would leave some empty",
+		"0/9223372036854775807": "--shard 0/9223372036854775807: 9223372036854775807 shards"} {
+		oneLineError(t, want, "eval", "--model", run, "--data", "mnist-mini:test", "--limit", "10", "--attacks", "fgsm", "--eps", "0.1",
+			"--state", filepath.Join(t.TempDir(), "s.jsonl"), "--shard", s, "--quiet")
+	}
+	for s, want := range map[string]string{"heldout=-1": "heldout=-1 must be a number of images >= 1", "heldout=0": "heldout=0 must be a number of images >= 1",
+		"heldout=NaN": "heldout=NaN must be a number", "heldout=1000000000000": "cannot hold out 1000000000000 of the 2000 images",
+		"heldout=5:seed=-1": "seed=-1 must be a non-negative integer", "heldout=5:seed=99999999999999999999": "must be a non-negative integer"} {
+		oneLineError(t, want, "data", "info", "mnist-mini:train:"+s)
+	}
+	for b, want := range map[string]string{"NaN,0,1,1": `"NaN" is not an integer`, "0,0,0,0": "is empty", "-5,0,3,3": "lies outside the 28x28 image",
+		"0,0,1e9,5": `"1e9" is not an integer`, "3,3,1,1": "minimum corner exceeds maximum corner", "0,0,99999999999999999999,1": "is not an integer"} {
+		oneLineError(t, "--box \""+b+"\"", "explain", "--model", run, "--image", img, "--out", filepath.Join(t.TempDir(), "x"), "--box", b)
+		oneLineError(t, want, "explain", "--model", run, "--image", img, "--out", filepath.Join(t.TempDir(), "x"), "--box", b)
+	}
+}

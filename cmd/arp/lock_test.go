@@ -119,8 +119,8 @@ func TestTrainLockedRunDirectory(t *testing.T) {
 	p, rest := arpProcess(t, "training mnist-small", "train", "--resume", "--out", out, "--steps", "100000", "--quiet")
 	time.Sleep(300 * time.Millisecond)
 	p.Process.Signal(syscall.SIGHUP)
+	errs := <-rest // all of stderr before Wait, which closes the pipe
 	err := p.Wait()
-	errs := <-rest
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(errs, "interrupted") ||
 		!strings.Contains(errs, "checkpoint saved") || !strings.Contains(errs, "arp train --resume --out "+out) {
