@@ -42,7 +42,7 @@ func PlanAnalyze(j *job.Analyze, cfg Config) (*beam.Pipeline, *analysis.Header, 
 	if local.Model, err = localize(context.Background(), j.Model); err != nil {
 		return nil, nil, err
 	}
-	if local.Data, err = localize(context.Background(), j.Data); err != nil {
+	if local.Data, err = localizeData(context.Background(), j.Data); err != nil {
 		return nil, nil, err
 	}
 	st, err := local.Open()

@@ -38,7 +38,7 @@ func PlanEval(j *job.Eval, cfg Config) (*beam.Pipeline, *eval.Header, error) {
 	if local.Model, err = localize(context.Background(), j.Model); err != nil {
 		return nil, nil, err
 	}
-	if local.Data, err = localize(context.Background(), j.Data); err != nil {
+	if local.Data, err = localizeData(context.Background(), j.Data); err != nil {
 		return nil, nil, err
 	}
 	local.State = ""
@@ -51,6 +51,8 @@ func PlanEval(j *job.Eval, cfg Config) (*beam.Pipeline, *eval.Header, error) {
 		return nil, nil, err
 	}
 	h := e.Header()
+	// the report names the model and the data as given, not their copies
+	h.Model, h.Data = j.Model, dataSpec(j.Data, h.Data, local.Data)
 	cfg = cfg.withDefaults()
 	p, err := EvalPipeline(j, h, e.Items(0, e.Batches(), cfg.BatchesPerItem), cfg)
 	return p, h, err

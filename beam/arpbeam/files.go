@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/arp-robustness/arp/checkpoint"
+	"github.com/arp-robustness/arp/data"
 
 	// Beam filesystems a path may name: local files, Google Cloud Storage,
 	// Amazon S3, and memfs (in memory, for tests).
@@ -105,6 +106,21 @@ func asGiven(err error, remote, local []string) error {
 		return err
 	}
 	return errors.New(msg)
+}
+
+// localizeData is localize for a dataset argument, which may end in a
+// split (":train", ":test", ":all"): the directory is copied and the split
+// kept, so "gs://bucket/mnist:test" becomes "<cache>/mnist:test".
+func localizeData(ctx context.Context, p string) (string, error) {
+	base, split := data.SplitSpec(p)
+	if split == "" || !remote(base) {
+		return localize(ctx, p)
+	}
+	l, err := localize(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	return l + ":" + split, nil
 }
 
 func copyToCache(ctx context.Context, p string) (string, error) {

@@ -432,3 +432,61 @@ func TestAnalyzeFailuresLeaveOutputsAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalRemoteInputs: the model and a dataset with a split suffix on a
+// Beam filesystem (memfs, as gs:// would be) give the units and the report
+// of arp eval on local copies, and the report names them as given.
+func TestEvalRemoteInputs(t *testing.T) {
+	dir := t.TempDir()
+	run := attacktest.RunDir(t)
+	local := filepath.Join(dir, "mini")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ from, to string }{
+		{rundir.Info, "memfs://scale/run/" + rundir.Info},
+		{rundir.Weights, "memfs://scale/run/" + rundir.Weights},
+	} {
+		b, err := os.ReadFile(filepath.Join(run, f.from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		memfs.Write(f.to, b)
+	}
+	// mnist-mini's files as an IDX directory's test split
+	for _, f := range []struct{ from, to string }{
+		{"mnist-mini-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"},
+		{"mnist-mini-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"},
+	} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "data", "embedded", f.from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(local, f.to), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		memfs.Write("memfs://scale/mini/"+f.to, b)
+	}
+	ref := evalJob(t, dir)
+	ref.Data, ref.Eps, ref.Limit = local+":test", []float64{0.1}, 24
+	want := oneMachine(t, ref)
+	wantUnits := readUnits(t, ref.State)
+	j := *ref
+	j.Model, j.Data = "memfs://scale/run", "memfs://scale/mini:test"
+	j.JSON, j.State = filepath.Join(dir, "beam.json"), filepath.Join(dir, "beam.jsonl")
+	if err := runEval(t, "prism", &j, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	got := readUnits(t, j.State)
+	if !reflect.DeepEqual(got, wantUnits) {
+		t.Fatalf("units differ from one machine's on local copies (%d vs %d)", len(got), len(wantUnits))
+	}
+	rep := readReport(t, j.JSON)
+	if rep.Model != j.Model || rep.Data != j.Data {
+		t.Errorf("report names model %q and data %q, want them as given: %q, %q", rep.Model, rep.Data, j.Model, j.Data)
+	}
+	rep.Model, rep.Data = want.Model, want.Data
+	if a, b := timeless(want), timeless(rep); !reflect.DeepEqual(a, b) {
+		t.Fatalf("eval.json differs from one machine's:\n%+v\n%+v", b, a)
+	}
+}

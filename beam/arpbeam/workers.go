@@ -206,7 +206,7 @@ func opener[J, T any](jobJSON string, paths func(*J) (model, data *string), firs
 		if *model, err = localize(ctx, *model); err != nil {
 			return zero, permanent{err}
 		}
-		if *data, err = localize(ctx, *data); err != nil {
+		if *data, err = localizeData(ctx, *data); err != nil {
 			return zero, permanent{err}
 		}
 		v, err := first(&j)
