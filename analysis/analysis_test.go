@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/rundir"
+	"github.com/arp-robustness/arp/shard"
 )
 
 // TestRegionModel runs the whole study on a model whose attention is known:
@@ -530,4 +532,32 @@ func TestAttackSeedRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("analysis.json of an earlier version", h)
+}
+
+// TestEstimate: the time of the whole study is the measured time per image
+// times its images (a shard's, for a shard), and nothing is written.
+func TestEstimate(t *testing.T) {
+	m := newRegionModel(16, 16, 8, 3)
+	ds := squares()
+	cfg := Config{Attacks: []string{"pgd:steps=3"}, Eps: 0.2, Layer: "feat", BatchSize: 20, Seed: 5}
+	dir := filepath.Join(t.TempDir(), "never")
+	st := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: cfg}
+	total, per, err := st.Estimate(context.Background(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if per <= 0 || total != per*time.Duration(ds.Len()) {
+		t.Errorf("estimate %v at %v per image for %d images", total, per, ds.Len())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Estimate wrote %s: %v", dir, err)
+	}
+	sh := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: cfg, Shard: shard.Spec{Index: 0, Count: 2}}
+	total, per, err = sh.Estimate(context.Background(), 4)
+	nb := shard.Count(ds.Len(), 20)
+	lo, hi, _ := sh.Shard.Batches(nb)
+	ilo, ihi := shard.Images(lo, hi, 20, ds.Len())
+	if err != nil || total != per*time.Duration(ihi-ilo) {
+		t.Errorf("shard: %v at %v per image, want %d images: %v", total, per, ihi-ilo, err)
+	}
 }

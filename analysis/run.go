@@ -633,3 +633,38 @@ func rows(x *tensor.Tensor, idx []int) *tensor.Tensor {
 	}
 	return tensor.FromFloat32(out, len(idx), sh[1], sh[2], sh[3])
 }
+
+// Estimate runs the per-image work of the study on its first k images
+// twice (in memory, nothing written; the second run is timed) and returns the time the whole study (or
+// shard) would take at that rate, and the rate: a quick measurement for
+// long analyses to say up front how long they take.
+func (s *Study) Estimate(ctx context.Context, k int) (total, perImage time.Duration, err error) {
+	h, err := s.Header()
+	if err != nil {
+		return 0, 0, err
+	}
+	k = max(1, min(k, h.Data.Images))
+	cfg := s.Config
+	cfg.Limit, cfg.BatchSize, cfg.Gallery = k, k, 0
+	probe := &Study{Model: s.Model, ModelRef: s.ModelRef, Data: s.Data, DataSpec: s.DataSpec, Config: cfg, Version: s.Version}
+	// the first pass of a process is slower (buffers, BLAS start-up):
+	// measure the second
+	for rep := 0; rep < 2; rep++ {
+		start := time.Now()
+		if _, err := probe.Work(ctx, 0, 1); err != nil {
+			return 0, 0, err
+		}
+		perImage = time.Since(start) / time.Duration(k)
+	}
+	images := h.Data.Images
+	if !s.Shard.Whole() {
+		nb := shard.Count(images, s.Config.WithDefaults().BatchSize)
+		lo, hi, err := s.Shard.Batches(nb)
+		if err != nil {
+			return 0, 0, err
+		}
+		ilo, ihi := shard.Images(lo, hi, s.Config.WithDefaults().BatchSize, images)
+		images = ihi - ilo
+	}
+	return perImage * time.Duration(images), perImage, nil
+}

@@ -6,9 +6,11 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/spf13/cobra"
 )
@@ -107,6 +109,16 @@ func runAnalyze(ctx context.Context, g *globalOptions, f *job.Analyze, restart b
 		if err := rundir.Remove(out, rundir.AnalysisFiles()...); err != nil {
 			return nil, "", err
 		}
+	}
+	if show != nil {
+		// a quick measurement on the first images, so that an analysis of
+		// hours says so
+		total, per, err := st.Estimate(ctx, 4)
+		if err != nil {
+			return nil, "", err
+		}
+		fmt.Fprintf(show, "estimate: at most about %s for the whole analysis (measured on its first images, in a batch of 4, slower per image than the full batches: %s per image; images already recorded are skipped)\n",
+			limits.Duration(total), per.Round(time.Millisecond))
 	}
 	bar := newProgress(show)
 	if show != nil {

@@ -277,3 +277,12 @@ func TestNumbersInStrings(t *testing.T) {
 		oneLineError(t, want, "explain", "--model", run, "--image", img, "--out", filepath.Join(t.TempDir(), "x"), "--box", b)
 	}
 }
+
+// TestAnalyzeEstimate: arp analyze says up front how long it will take.
+func TestAnalyzeEstimate(t *testing.T) {
+	code, _, errs := arp(t, "analyze", "--model", attacktest.RunDir(t), "--data", "mnist-mini", "--attacks", "fgsm", "--eps", "0.1",
+		"--limit", "10", "--out", filepath.Join(t.TempDir(), "an"))
+	if code != 0 || !strings.HasPrefix(errs, "estimate: at most about ") || !strings.Contains(errs, "per image") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+}
