@@ -207,31 +207,9 @@ func runTrain(cmd *cobra.Command, g *globalOptions, f *trainFlags) error {
 	}
 
 	// data
-	opt := data.Options{DataDir: g.dataDir}
-	trainSet, err := data.Open(f.data, opt)
+	trainSet, eval, evalName, holdoutSpec, err := openTrainData(f, data.Options{DataDir: g.dataDir})
 	if err != nil {
 		return err
-	}
-	holdoutSpec := ""
-	if f.holdout > 0 {
-		if _, trainSet, err = trainSet.HoldOut(f.holdout, f.holdoutSeed); err != nil {
-			return fmt.Errorf("--holdout: %v", err)
-		}
-		holdoutSpec = data.HoldOutSpec(f.data, f.holdout, f.holdoutSeed)
-	}
-	if f.limit > 0 && f.limit < trainSet.Len() {
-		trainSet, _ = trainSet.Split(f.limit)
-	}
-	var eval *data.Dataset
-	evalName := ""
-	if f.evalN > 0 {
-		eval, evalName, trainSet, err = train.EvalData(f.data, f.evalData, holdoutSpec, f.evalN, f.cfg.Seed, opt, trainSet)
-		if err != nil {
-			return err
-		}
-	}
-	if trainSet.Len() == 0 {
-		return fmt.Errorf("%s: no training images", f.data)
 	}
 	batch := f.cfg.BatchSize
 	perEpoch := trainSet.Len() / batch

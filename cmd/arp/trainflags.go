@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/job"
 	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/train"
@@ -182,4 +183,33 @@ func dropUnused(cfg *train.Config) {
 	if cfg.Schedule.Kind != "cosine" {
 		cfg.Schedule.MinLR = 0
 	}
+}
+
+// openTrainData opens the training images of --data, less the images held
+// out by --holdout and --limit, and the held-out evaluation set (--eval-n
+// images of --eval-data, or of the training split when none is named).
+func openTrainData(f *trainFlags, opt data.Options) (trainSet, eval *data.Dataset, evalName, holdoutSpec string, err error) {
+	trainSet, err = data.Open(f.data, opt)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if f.holdout > 0 {
+		if _, trainSet, err = trainSet.HoldOut(f.holdout, f.holdoutSeed); err != nil {
+			return nil, nil, "", "", fmt.Errorf("--holdout: %v", err)
+		}
+		holdoutSpec = data.HoldOutSpec(f.data, f.holdout, f.holdoutSeed)
+	}
+	if f.limit > 0 && f.limit < trainSet.Len() {
+		trainSet, _ = trainSet.Split(f.limit)
+	}
+	if f.evalN > 0 {
+		eval, evalName, trainSet, err = train.EvalData(f.data, f.evalData, holdoutSpec, f.evalN, f.cfg.Seed, opt, trainSet)
+		if err != nil {
+			return nil, nil, "", "", err
+		}
+	}
+	if trainSet.Len() == 0 {
+		return nil, nil, "", "", fmt.Errorf("%s: no training images", f.data)
+	}
+	return trainSet, eval, evalName, holdoutSpec, nil
 }
