@@ -51,3 +51,25 @@ func TestEstimate(t *testing.T) {
 		t.Errorf("cascade with 10 check images: %g gradients, standalone %g", casc.Gradients, est.Gradients)
 	}
 }
+
+// TestEstimateTune: the tuning's estimate counts PGD and the attack with
+// every weight, stand-alone, at the steps and restarts asked for.
+func TestEstimateTune(t *testing.T) {
+	m, _ := attacktest.MNIST(t)
+	x, y := attacktest.Batch(t, 40)
+	opt := TuneOptions{Lambdas: []float64{0, 1}, Eps: 0.1, Steps: 4, Restarts: 2, Options: Options{BatchSize: 20, Seed: 1}}
+	est, err := EstimateTune(context.Background(), m, x, y, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := est.Attacked
+	// PGD: 4 steps x 2 restarts; attention-loss twice: 4 x 2 second-order steps
+	wantG := 40 + a*(4*2+2*secondOrder*4*2)
+	if math.Abs(est.Gradients-wantG) > 1e-9 || est.Total <= 0 {
+		t.Errorf("gradients %g, want %g; total %v", est.Gradients, wantG, est.Total)
+	}
+	opt.Lambdas = []float64{1, 1}
+	if _, err := EstimateTune(context.Background(), m, x, y, opt); err == nil {
+		t.Error("a weight listed twice was accepted")
+	}
+}

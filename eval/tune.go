@@ -61,39 +61,10 @@ const TuneRule = "the weight whose stand-alone attack leaves the lowest accuracy
 // opt.Lambdas, all with the same steps, restarts and budget, each on every
 // correctly classified image, then TuneRule.
 func Tune(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt TuneOptions) (*TuneReport, error) {
-	if len(opt.Lambdas) == 0 {
-		return nil, fmt.Errorf("tune: no weights to try")
-	}
-	for i, l := range opt.Lambdas {
-		if !(l >= 0) || math.IsInf(l, 0) {
-			return nil, fmt.Errorf("tune: weight %g must be a finite number >= 0", l)
-		}
-		for _, k := range opt.Lambdas[:i] {
-			if k == l {
-				return nil, fmt.Errorf("tune: weight %g is listed twice", l)
-			}
-		}
-	}
-	if !(opt.Eps > 0 && opt.Eps <= 1) {
-		return nil, fmt.Errorf("tune: eps %g must be in (0,1] (the [0,1] pixel scale)", opt.Eps)
-	}
-	if opt.Steps <= 0 {
-		opt.Steps = 40
-	}
-	if opt.Restarts <= 0 {
-		opt.Restarts = 5
-	}
-	specs := []string{fmt.Sprintf("pgd:steps=%d:restarts=%d", opt.Steps, opt.Restarts)}
-	for _, l := range opt.Lambdas {
-		specs = append(specs, fmt.Sprintf("attention-loss:steps=%d:restarts=%d:lambda=%s", opt.Steps, opt.Restarts, strconv.FormatFloat(l, 'g', -1, 64)))
-	}
-	attacks, err := ParseAttacks(specs)
+	eo, err := opt.evalOptions()
 	if err != nil {
 		return nil, err
 	}
-	eo := opt.Options
-	eo.Attacks, eo.Eps, eo.EpsL2, eo.Standalone = attacks, []float64{opt.Eps}, nil, true
-	eo.CheckImages = -1 // the sanity checks' extra runs are not what tuning is for
 	rep, err := Run(ctx, m, x, y, eo)
 	if err != nil {
 		return nil, err
@@ -114,6 +85,56 @@ func Tune(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt T
 	best := selectLambda(t.Results)
 	t.Selected, t.Spec = *t.Results[best].Lambda, t.Results[best].Spec
 	return t, nil
+}
+
+// EstimateTune estimates Tune's running time before it starts, as
+// [Estimate] does for an evaluation: the stand-alone PGD and attention-loss
+// attacks' passes at a rate measured on a few of the images.
+func EstimateTune(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt TuneOptions) (*TimeEstimate, error) {
+	eo, err := opt.evalOptions()
+	if err != nil {
+		return nil, err
+	}
+	return Estimate(ctx, m, x, y, eo)
+}
+
+// evalOptions checks opt and returns the stand-alone evaluation Tune runs:
+// PGD, then the attention-loss attack with every weight.
+func (opt TuneOptions) evalOptions() (Options, error) {
+	if len(opt.Lambdas) == 0 {
+		return Options{}, fmt.Errorf("tune: no weights to try")
+	}
+	for i, l := range opt.Lambdas {
+		if !(l >= 0) || math.IsInf(l, 0) {
+			return Options{}, fmt.Errorf("tune: weight %g must be a finite number >= 0", l)
+		}
+		for _, k := range opt.Lambdas[:i] {
+			if k == l {
+				return Options{}, fmt.Errorf("tune: weight %g is listed twice", l)
+			}
+		}
+	}
+	if !(opt.Eps > 0 && opt.Eps <= 1) {
+		return Options{}, fmt.Errorf("tune: eps %g must be in (0,1] (the [0,1] pixel scale)", opt.Eps)
+	}
+	if opt.Steps <= 0 {
+		opt.Steps = 40
+	}
+	if opt.Restarts <= 0 {
+		opt.Restarts = 5
+	}
+	specs := []string{fmt.Sprintf("pgd:steps=%d:restarts=%d", opt.Steps, opt.Restarts)}
+	for _, l := range opt.Lambdas {
+		specs = append(specs, fmt.Sprintf("attention-loss:steps=%d:restarts=%d:lambda=%s", opt.Steps, opt.Restarts, strconv.FormatFloat(l, 'g', -1, 64)))
+	}
+	attacks, err := ParseAttacks(specs)
+	if err != nil {
+		return Options{}, err
+	}
+	eo := opt.Options
+	eo.Attacks, eo.Eps, eo.EpsL2, eo.Standalone = attacks, []float64{opt.Eps}, nil, true
+	eo.CheckImages = -1 // the sanity checks' extra runs are not what tuning is for
+	return eo, nil
 }
 
 // selectLambda applies TuneRule.

@@ -142,6 +142,12 @@ func runTune(cmd *cobra.Command, g *globalOptions, f *tuneFlags) error {
 	ctx, stop := onInterrupt(cmdContext(cmd))
 	defer stop()
 	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
+	// a quick measurement, so that a tuning of hours says so (as arp eval does)
+	est, err := eval.EstimateTune(ctx, lm.Classifier, x, d.Labels, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "estimate: %s\n", est)
 	rep, err := eval.Tune(ctx, lm.Classifier, x, d.Labels, opt)
 	bar.Done()
 	if err != nil {
