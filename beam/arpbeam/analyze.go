@@ -39,10 +39,7 @@ func PlanAnalyze(j *job.Analyze, cfg Config) (*beam.Pipeline, *analysis.Header, 
 	}
 	local := *j
 	var err error
-	if local.Model, err = localize(context.Background(), j.Model); err != nil {
-		return nil, nil, err
-	}
-	if local.Data, err = localizeData(context.Background(), j.Data); err != nil {
+	if local.Model, local.Data, err = localizeInputs(context.Background(), j.Model, j.Data); err != nil {
 		return nil, nil, err
 	}
 	st, err := local.Open()

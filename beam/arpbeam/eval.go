@@ -35,10 +35,7 @@ func PlanEval(j *job.Eval, cfg Config) (*beam.Pipeline, *eval.Header, error) {
 	}
 	local := *j
 	var err error
-	if local.Model, err = localize(context.Background(), j.Model); err != nil {
-		return nil, nil, err
-	}
-	if local.Data, err = localizeData(context.Background(), j.Data); err != nil {
+	if local.Model, local.Data, err = localizeInputs(context.Background(), j.Model, j.Data); err != nil {
 		return nil, nil, err
 	}
 	local.State = ""

@@ -123,6 +123,20 @@ func localizeData(ctx context.Context, p string) (string, error) {
 	return l + ":" + split, nil
 }
 
+// localizeInputs returns local paths for a job's model and data (see
+// localize and localizeData).
+func localizeInputs(ctx context.Context, model, data string) (string, string, error) {
+	m, err := localize(ctx, model)
+	if err != nil {
+		return "", "", err
+	}
+	d, err := localizeData(ctx, data)
+	if err != nil {
+		return "", "", err
+	}
+	return m, d, nil
+}
+
 func copyToCache(ctx context.Context, p string) (string, error) {
 	fs, err := filesystem.New(ctx, p)
 	if err != nil {
