@@ -31,8 +31,24 @@ step() { # model eps
     commit $n $o/eval2000-eps$e.json $o/eval2000-eps$e.md
   fi
 }
+fullpgd() { # model: PGD-20 on the whole test set at both budgets (cheap; issue15.sh's full-pgd phase)
+  local m=$1 n=$(basename $1) ds eps
+  case $n in fashion-mnist-*) ds=fashion-mnist eps=0.075,0.1 ;; *) ds=mnist eps=0.075,0.3 ;; esac
+  local o=$OUT/$n; mkdir -p $o
+  echo "== $(date -u +%FT%TZ) full-pgd20 $n"
+  nice -n 19 $BIN eval --model $m --data $ds --eps $eps --attacks pgd:steps=20 --check-images 0 --quiet \
+    --state $o/eval-full-pgd20.state --json $o/eval-full-pgd20.json --markdown $o/eval-full-pgd20.md || return 1
+  commit $n $o/eval-full-pgd20.json $o/eval-full-pgd20.md
+}
 while true; do
   did=0
+  # the cheap full-set PGD-20 of every trained model first
+  for m in $MODELS/*-s[0-9]; do
+    [ -e $m/model.json ] || continue
+    [ -e $OUT/$(basename $m)/eval-full-pgd20.json ] && continue
+    fullpgd $m && did=1; break
+  done
+  [ $did = 1 ] && continue
   for e in 0.075; do
     # MNIST's adv and arp seed by seed first (the paired ARP - adv), then the undefended
     # models, then Fashion-MNIST likewise, then the one-seed variants
