@@ -13,6 +13,17 @@ import (
 	"github.com/arp-robustness/arp/tensor"
 )
 
+// Tune's defaults, which arp tune's flags show: the strengthened
+// ensemble's PGD-40 with 5 restarts, and weights from none to ten times
+// the cross-entropy's.
+const (
+	DefaultTuneSteps    = 40
+	DefaultTuneRestarts = 5
+)
+
+// DefaultTuneLambdas returns the weights arp tune tries unless told otherwise.
+func DefaultTuneLambdas() []float64 { return []float64{0, 0.1, 0.3, 1, 3, 10} }
+
 // TuneOptions configure Tune: the adaptive attention-loss attack's weight
 // Lambda is chosen from Lambdas by running the attack stand-alone, with
 // Steps steps and Restarts random restarts at budget Eps, on held-out
@@ -20,8 +31,8 @@ import (
 type TuneOptions struct {
 	Lambdas  []float64
 	Eps      float64
-	Steps    int // default 40
-	Restarts int // default 5
+	Steps    int // default DefaultTuneSteps
+	Restarts int // default DefaultTuneRestarts
 	// Options of the evaluation that runs them (standalone mode; Attacks,
 	// Eps and Standalone are set by Tune). State makes it resumable.
 	Options
@@ -118,10 +129,10 @@ func (opt TuneOptions) evalOptions() (Options, error) {
 		return Options{}, fmt.Errorf("tune: eps %g must be in (0,1] (the [0,1] pixel scale)", opt.Eps)
 	}
 	if opt.Steps <= 0 {
-		opt.Steps = 40
+		opt.Steps = DefaultTuneSteps
 	}
 	if opt.Restarts <= 0 {
-		opt.Restarts = 5
+		opt.Restarts = DefaultTuneRestarts
 	}
 	specs := []string{fmt.Sprintf("pgd:steps=%d:restarts=%d", opt.Steps, opt.Restarts)}
 	for _, l := range opt.Lambdas {
