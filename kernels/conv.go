@@ -632,6 +632,9 @@ type wgradPlan[T Float] struct {
 	tab      []int32
 	fpad     int
 	rowTiles int
+	// rdisp[r] is the displacement of row r of dw^T, (c,kh,kw), in the
+	// padded image (bytes)
+	rdisp []int
 }
 
 func newWgradPlan[T Float](g ConvGeom) *wgradPlan[T] {
@@ -647,6 +650,11 @@ func newWgradPlan[T Float](g ConvGeom) *wgradPlan[T] {
 		pl.tab[2*pix] = int32((oy*g.SH*wpd + ox*g.SW) * size)
 		pl.tab[2*pix+1] = int32((pix % wgradBlock) * pl.fpad * size)
 	}
+	pl.rdisp = make([]int, g.ckk())
+	for r := range pl.rdisp {
+		c, kh, kw := r/(g.KH*g.KW), r/g.KW%g.KH, r%g.KW
+		pl.rdisp[r] = (c*g.hp()*wpd + kh*g.DH*wpd + kw*g.DW) * size
+	}
 	return pl
 }
 
@@ -659,13 +667,6 @@ func (pl *wgradPlan[T]) size() int { return pl.g.ckk() * pl.fpad }
 func (pl *wgradPlan[T]) buffers() (xp, dyT []T) {
 	g := pl.g
 	return GetBuf[T](g.C * g.hp() * g.wp()), GetBuf[T](g.ohw() * pl.fpad)
-}
-
-// disp is the displacement of row r of dw^T in the padded image (bytes).
-func (pl *wgradPlan[T]) disp(r int) int {
-	g := pl.g
-	c, kh, kw := r/(g.KH*g.KW), r/g.KW%g.KH, r%g.KW
-	return (c*g.hp()*g.wp() + kh*g.DH*g.wp() + kw*g.DW) * sizeOf[T]()
 }
 
 // image adds image xn's contribution, for output gradient gyn, to rows of
@@ -681,23 +682,37 @@ func (pl *wgradPlan[T]) image(xn, gyn []T, r0, r1 int, part, xp, dyT []T) {
 	var p kargs
 	p.ldc = fpad * size
 	p.flags = flagAcc
+	for j := 0; j < nv; j++ {
+		p.coff[j] = j * vl * size
+	}
+	// the lane masks of the last group of nr output channels (all the
+	// others are full)
+	var lastMask [8]int
+	fl := (g.F - 1) / nr * nr
+	for j := 0; j < nv; j++ {
+		mk.setMask(&p, j, max(0, min(vl, g.F-fl-j*vl)))
+	}
+	lastMask = p.mask
 	for b0 := 0; b0 < ohw; b0 += wgradBlock {
 		p.k = min(wgradBlock, ohw-b0)
 		p.tab = &pl.tab[2*b0]
 		for rt := r0; rt < r1; rt++ {
 			row := rt * mr
 			p.rows = min(mr, ckk-row)
-			d0 := pl.disp(row)
+			d0 := pl.rdisp[row]
 			p.a = unsafe.Add(unsafe.Pointer(&xp[0]), d0)
 			for i := 0; i < mr; i++ {
-				p.disp[i] = pl.disp(row+min(i, p.rows-1)) - d0
+				p.disp[i] = pl.rdisp[row+min(i, p.rows-1)] - d0
 			}
 			for f0 := 0; f0 < g.F; f0 += nr {
 				p.b = unsafe.Pointer(&dyT[b0*fpad+f0])
 				p.c = unsafe.Pointer(&part[row*fpad+f0])
-				for j := 0; j < nv; j++ {
-					p.coff[j] = j * vl * size
-					mk.setMask(&p, j, max(0, min(vl, g.F-f0-j*vl)))
+				if f0 == fl {
+					p.mask = lastMask
+				} else {
+					for j := 0; j < nv; j++ {
+						mk.setMask(&p, j, vl)
+					}
 				}
 				mk.kernB(&p)
 			}
