@@ -635,3 +635,36 @@ func TestConv2dBiasReluMaxPoolGrads(t *testing.T) {
 		}
 	}
 }
+
+func TestNonFinite32(t *testing.T) {
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	for _, n := range []int{0, 1, 3, 4, 255, 256, 257, 1000} {
+		for _, at := range []int{0, 1, 3, 255, 256, 257, 999} {
+			for _, bad := range []float32{nan, inf, -inf} {
+				v := make([]float32, n)
+				for i := range v {
+					v[i] = float32(i%7-3) * (math.MaxFloat32 / 4) // large finite values, some negative zero products
+				}
+				if n > 0 {
+					v[n-1] = float32(math.Copysign(0, -1))
+				}
+				want := -1
+				if at < n {
+					v[at] = bad
+					want = at
+					if at+2 < n {
+						v[at+2] = nan // a later one is not reported
+					}
+				}
+				i, x := NonFinite32(v)
+				if i != want {
+					t.Fatalf("n=%d bad=%v at %d: index %d, want %d", n, bad, at, i, want)
+				}
+				if i >= 0 && !(math.IsNaN(x) && math.IsNaN(float64(bad)) || x == float64(bad)) {
+					t.Fatalf("n=%d at %d: value %v, want %v", n, at, x, bad)
+				}
+			}
+		}
+	}
+}

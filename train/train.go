@@ -268,10 +268,8 @@ func newStep(m *nn.Model, params []*autograd.Var, names []string, opt optim.Opti
 			return err
 		}
 		for i, g := range grads {
-			for _, v := range g.Value().Float32s() {
-				if !finite(float64(v)) {
-					return &NonFiniteError{Step: step + 1, What: "gradient of " + names[i], Value: float64(v), Terms: l.Terms}
-				}
+			if j, v := g.Value().NonFinite(); j >= 0 {
+				return &NonFiniteError{Step: step + 1, What: "gradient of " + names[i], Value: v, Terms: l.Terms}
 			}
 		}
 		return opt.Step(grads)
