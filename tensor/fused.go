@@ -116,18 +116,21 @@ func Conv2dBiasReluMaxPoolGrads(x, w, gy, y *Tensor, idx []int32, p Conv2dParams
 	if !SameShape(zshape, []int{g.n, g.f, g.oh, g.ow}) {
 		Panicf(op, "convolution output shape %v does not match input %v and weight %v", zshape, x.shape, w.shape)
 	}
+	fused := (needX || needW) && g.n >= 2*Workers()
 	if needB {
 		db = Zeros(x.dtype, g.f)
-		if x.dtype == Float32 {
-			pooledBiasGrad(gy.f32, y.f32, g.n, g.f, db.f32)
-		} else {
-			pooledBiasGrad(gy.f64, y.f64, g.n, g.f, db.f64)
+		if !fused { // the fused route sums it while scattering gy
+			if x.dtype == Float32 {
+				pooledBiasGrad(gy.f32, y.f32, g.n, g.f, db.f32)
+			} else {
+				pooledBiasGrad(gy.f64, y.f64, g.n, g.f, db.f64)
+			}
 		}
 	}
 	if !needX && !needW {
 		return nil, nil, db
 	}
-	if g.n < 2*Workers() {
+	if !fused {
 		gz := MaxPoolReluGrad(gy, y, idx, zshape, true)
 		defer Recycle(gz)
 		if needX {
@@ -145,9 +148,9 @@ func Conv2dBiasReluMaxPoolGrads(x, w, gy, y *Tensor, idx []int32, p Conv2dParams
 		dw = Zeros(x.dtype, w.shape...)
 	}
 	if x.dtype == Float32 {
-		fusedBackward(g, x.f32, w.f32, gy.f32, y.f32, idx, valsOf32(dx), valsOf32(dw))
+		fusedBackward(g, x.f32, w.f32, gy.f32, y.f32, idx, valsOf32(dx), valsOf32(dw), valsOf32(db))
 	} else {
-		fusedBackward(g, x.f64, w.f64, gy.f64, y.f64, idx, valsOf64(dx), valsOf64(dw))
+		fusedBackward(g, x.f64, w.f64, gy.f64, y.f64, idx, valsOf64(dx), valsOf64(dw), valsOf64(db))
 	}
 	return dx, dw, db
 }
@@ -168,27 +171,47 @@ func valsOf64(t *Tensor) []float64 {
 
 // fusedBackward runs kernels.ConvBackwardEach with image n's convolution
 // output gradient made from the pooled gradient: cleared, then gy where
-// the pooled value is positive added at the indexed positions.
-func fusedBackward[T Float](g convGeom, x, w, gy, y []T, idx []int32, dx, dw []T) {
+// the pooled value is positive added at the indexed positions. When db is
+// not nil it is set to the bias gradient, each image's channel sums taken
+// in the same pass (and added up in image order).
+func fusedBackward[T Float](g convGeom, x, w, gy, y []T, idx []int32, dx, dw, db []T) {
 	zper := g.f * g.oh * g.ow
 	per := len(idx) / g.n
+	pc := per / g.f // pooled positions per channel
+	var sums []T    // [N][F] per-image channel sums of the selected gy
+	if db != nil {
+		sums = make([]T, g.n*g.f)
+	}
 	kernels.ConvBackwardEach(g.kern(), x, w, func(n int, buf []T) []T {
 		buf = buf[:zper]
 		clear(buf)
 		off := int32(n * zper)
-		gb, yb := gy[n*per:(n+1)*per], y[n*per:(n+1)*per]
-		for i, j := range idx[n*per : (n+1)*per] {
-			if j < 0 || !(yb[i] > 0) {
-				continue
+		for ch := 0; ch < g.f; ch++ {
+			o := n*per + ch*pc
+			gb, yb := gy[o:o+pc], y[o:o+pc]
+			var s T
+			for i, j := range idx[o : o+pc] {
+				if j < 0 || !(yb[i] > 0) {
+					continue
+				}
+				j -= off
+				if j < 0 || int(j) >= zper {
+					Panicf("tensor.Conv2dBiasReluMaxPoolGrads", "index %d of image %d is outside it", j+off, n)
+				}
+				buf[j] += gb[i]
+				s += gb[i]
 			}
-			j -= off
-			if j < 0 || int(j) >= zper {
-				Panicf("tensor.Conv2dBiasReluMaxPoolGrads", "index %d of image %d is outside it", j+off, n)
+			if sums != nil {
+				sums[n*g.f+ch] = s
 			}
-			buf[j] += gb[i]
 		}
 		return buf
 	}, dx, dw)
+	for n := 0; n < g.n && db != nil; n++ {
+		for ch, v := range sums[n*g.f : (n+1)*g.f] {
+			db[ch] += v
+		}
+	}
 }
 
 // pooledBiasGrad sets db[c] to the sum over images and pooled positions of
