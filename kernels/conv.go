@@ -74,6 +74,10 @@ func padImage[T Float](g ConvGeom, x, xp []T, slack int) {
 		clear(xp[g.C*g.H*g.W : g.C*g.H*g.W+slack])
 		return
 	}
+	if x32, ok := any(x).([]float32); ok && Current() == AVX512 && g.PL+g.PR <= 16 {
+		padImage512(g, x32, any(xp).([]float32), slack)
+		return
+	}
 	for c := 0; c < g.C; c++ {
 		plane := xp[c*hp*wp : (c+1)*hp*wp]
 		clear(plane[:g.PT*wp])
@@ -86,6 +90,30 @@ func padImage[T Float](g ConvGeom, x, xp []T, slack int) {
 		clear(plane[(g.PT+g.H)*wp:])
 	}
 	clear(xp[g.C*hp*wp : g.C*hp*wp+slack])
+}
+
+// padImage512 is padImage for float32 on the AVX-512 path with at most 16
+// elements of padding per row (left and right): each plane's rows are
+// copied, and the padding between them zeroed, by one call of padRows512
+// (vector copies, no call per row); the runs from one plane's last row to
+// the next plane's first are cleared in Go.
+func padImage512(g ConvGeom, x, xp []float32, slack int) {
+	hp, wp, w := g.hp(), g.wp(), g.W
+	x, xp = x[:g.C*g.H*w], xp[:g.C*hp*wp+slack]
+	clear(xp[:g.PT*wp+g.PL])
+	tail, gap := uint16(1<<(w%16)-1), uint16(1<<(g.PL+g.PR)-1)
+	for c := 0; c < g.C; c++ {
+		d := (c*hp+g.PT)*wp + g.PL
+		padRows512(unsafe.Pointer(&x[c*g.H*w]), unsafe.Pointer(&xp[d]), g.H, w/16, w*4, wp*4, tail, gap)
+		// the last row's right padding, the bottom rows, and the next
+		// plane's top rows and first left padding (or the slack)
+		e := d + (g.H-1)*wp + w
+		n := g.PR + g.PB*wp + slack
+		if c < g.C-1 {
+			n = g.PR + (g.PB+g.PT)*wp + g.PL
+		}
+		clear(xp[e : e+n])
+	}
 }
 
 // outVec is one vector of output pixels: lanes consecutive pixels of one

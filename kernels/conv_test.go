@@ -457,3 +457,42 @@ func TestConvBackwardEach(t *testing.T) {
 		}
 	})
 }
+
+// TestPadImage holds padImage (on every path; AVX-512 copies rows with
+// padRows512) to an element-by-element reference on random geometries,
+// with stale data in the buffer and the slack checked.
+func TestPadImage(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		for trial := 0; trial < 300; trial++ {
+			g := ConvGeom{C: 1 + rng.IntN(5), H: 1 + rng.IntN(20), W: 1 + rng.IntN(40),
+				PT: rng.IntN(4), PB: rng.IntN(4), PL: rng.IntN(10), PR: rng.IntN(10)}
+			if trial%5 == 0 {
+				g.PL, g.PR = rng.IntN(2), rng.IntN(2)
+			}
+			slack := rng.IntN(20)
+			x := randSlice[float32](rng, g.C*g.H*g.W)
+			n := g.C*g.hp()*g.wp() + slack
+			xp := randSlice[float32](rng, n+8) // stale data, and 8 elements that must not be written
+			guard := append([]float32(nil), xp[n:]...)
+			padImage(g, x, xp, slack)
+			for i := 0; i < n; i++ {
+				want := float32(0)
+				if c, r := i/(g.hp()*g.wp()), i%(g.hp()*g.wp()); c < g.C {
+					y, col := r/g.wp()-g.PT, r%g.wp()-g.PL
+					if y >= 0 && y < g.H && col >= 0 && col < g.W {
+						want = x[(c*g.H+y)*g.W+col]
+					}
+				}
+				if xp[i] != want {
+					t.Fatalf("%+v slack %d: element %d = %v, want %v", g, slack, i, xp[i], want)
+				}
+			}
+			for i, v := range guard {
+				if xp[n+i] != v {
+					t.Fatalf("%+v slack %d: element %d past the end written", g, slack, n+i)
+				}
+			}
+		}
+	})
+}

@@ -3547,3 +3547,40 @@ adamBlock256_moments:
 adamBlock256_done:
 	VZEROUPPER
 	RET
+
+// func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16)
+TEXT ·padRows512(SB), NOSPLIT, $0-52
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ rows+16(FP), CX
+	MOVQ nvec+24(FP), DX
+	MOVQ lds+32(FP), R8
+	MOVQ ldd+40(FP), R9
+	KMOVW tail+48(FP), K1
+	KMOVW gap+50(FP), K2
+	VPXORD Z1, Z1, Z1
+	TESTQ CX, CX
+	JLE padRows512_done
+padRows512_row:
+	XORQ AX, AX
+	MOVQ DX, BX
+	TESTQ BX, BX
+	JZ padRows512_tail
+padRows512_vec:
+	VMOVUPS (SI)(AX*1), Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ BX
+	JNZ padRows512_vec
+padRows512_tail:
+	VMOVUPS.Z (SI)(AX*1), K1, Z0
+	VMOVUPS Z0, K1, (DI)(AX*1)
+	DECQ CX
+	JZ padRows512_done
+	VMOVUPS Z1, K2, (DI)(R8*1)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	JMP padRows512_row
+padRows512_done:
+	VZEROUPPER
+	RET

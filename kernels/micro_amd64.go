@@ -73,3 +73,11 @@ func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
 //
 //go:noescape
 func maxPool2x2Tail512(r0, r1 unsafe.Pointer, n int, w int, base int32, idx *int32, val *float32) int
+
+// padRows512 copies rows rows of a plane from src (lds bytes apart: nvec
+// full vectors, then the lanes of the mask tail) to dst (ldd bytes apart)
+// and zeros, after each row but the last, the lanes of the mask gap at
+// the row's end (its right padding and the next row's left padding).
+//
+//go:noescape
+func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16)

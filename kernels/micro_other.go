@@ -35,3 +35,7 @@ func adamBlock256(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts) {
 func maxPool2x2Tail512(r0, r1 unsafe.Pointer, n int, w int, base int32, idx *int32, val *float32) int {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16) {
+	panic("kernels: no AVX-512 kernels in this build")
+}
