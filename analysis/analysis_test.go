@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/mask"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
@@ -28,7 +29,7 @@ func TestRegionModel(t *testing.T) {
 	m := newRegionModel(16, 16, 8, 3)
 	ds := squares()
 	dir := t.TempDir()
-	st := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir,
+	st := &Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir,
 		Config: Config{Attacks: []string{"fgsm", "iter-ll:steps=4"}, Eps: 0.3, Layer: "feat", BatchSize: 32, Gallery: 2}}
 	h, err := st.Run(context.Background())
 	if err != nil {
@@ -255,13 +256,13 @@ func TestResume(t *testing.T) {
 	ds := squares()
 	cfg := Config{Attacks: []string{"pgd:steps=3", "iter-ll:steps=2"}, Eps: 0.2, Layer: "feat", BatchSize: 20, Gallery: 1, Seed: 5}
 	full := t.TempDir()
-	if _, err := (&Study{Model: m, Data: ds, DataSpec: "squares", Dir: full, Config: cfg}).Run(context.Background()); err != nil {
+	if _, err := (&Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: full, Config: cfg}).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	st := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: cfg, Progress: func(done, total int) {
+	st := &Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir, Config: cfg, Progress: func(done, total int) {
 		calls++
 		if done >= 20 {
 			cancel()
@@ -278,11 +279,11 @@ func TestResume(t *testing.T) {
 	// Another setting is refused.
 	other := cfg
 	other.Eps = 0.25
-	if _, err := (&Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: other}).Run(context.Background()); !errors.Is(err, ErrSettingsChanged) {
+	if _, err := (&Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir, Config: other}).Run(context.Background()); !errors.Is(err, ErrSettingsChanged) {
 		t.Fatalf("changed settings: %v", err)
 	}
 	var first int
-	st = &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: cfg, Progress: func(done, total int) {
+	st = &Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir, Config: cfg, Progress: func(done, total int) {
 		if first == 0 {
 			first = done
 		}
@@ -325,7 +326,7 @@ func TestBadInput(t *testing.T) {
 		{"no layer", Config{}, "no attention layer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := (&Study{Model: m, Data: ds, Dir: t.TempDir(), Config: tc.cfg}).Run(context.Background())
+			_, err := (&Study{Model: m, Data: data.FromDataset(ds), Dir: t.TempDir(), Config: tc.cfg}).Run(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
@@ -334,7 +335,7 @@ func TestBadInput(t *testing.T) {
 	// Records without a header.
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, rundir.AnalysisRecords), []byte("{}\n"), 0o644)
-	_, err := (&Study{Model: m, Data: ds, Dir: dir, Config: Config{Layer: "feat"}}).Run(context.Background())
+	_, err := (&Study{Model: m, Data: data.FromDataset(ds), Dir: dir, Config: Config{Layer: "feat"}}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "analysis.json is missing") {
 		t.Fatalf("records without header: %v", err)
 	}
@@ -417,7 +418,7 @@ func TestLIME(t *testing.T) {
 	m := newRegionModel(16, 16, 8, 3)
 	ds := squares().Subset([]int{0, 40, 70})
 	dir := t.TempDir()
-	st := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir,
+	st := &Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir,
 		Config: Config{Attacks: []string{"fgsm"}, Eps: 0.3, Method: "lime", LIMESamples: 60, LIMESegments: 16}}
 	h, err := st.Run(context.Background())
 	if err != nil {
@@ -483,7 +484,7 @@ func TestAttackSeedRecorded(t *testing.T) {
 	m := newRegionModel(16, 16, 8, 3)
 	cfg := Config{Attacks: []string{"pgd:steps=2", "r-step-ll:seed=9"}, Eps: 0.2, Layer: "feat", BatchSize: 20, Limit: 20, Gallery: -1, Seed: 5}
 	dir := t.TempDir()
-	hr, err := (&Study{Model: m, Data: squares(), DataSpec: "squares", Dir: dir, Config: cfg}).Run(context.Background())
+	hr, err := (&Study{Model: m, Data: data.FromDataset(squares()), DataSpec: "squares", Dir: dir, Config: cfg}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +542,7 @@ func TestEstimate(t *testing.T) {
 	ds := squares()
 	cfg := Config{Attacks: []string{"pgd:steps=3"}, Eps: 0.2, Layer: "feat", BatchSize: 20, Seed: 5}
 	dir := filepath.Join(t.TempDir(), "never")
-	st := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: cfg}
+	st := &Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir, Config: cfg}
 	total, per, err := st.Estimate(context.Background(), 4)
 	if err != nil {
 		t.Fatal(err)
@@ -552,7 +553,7 @@ func TestEstimate(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("Estimate wrote %s: %v", dir, err)
 	}
-	sh := &Study{Model: m, Data: ds, DataSpec: "squares", Dir: dir, Config: cfg, Shard: shard.Spec{Index: 0, Count: 2}}
+	sh := &Study{Model: m, Data: data.FromDataset(ds), DataSpec: "squares", Dir: dir, Config: cfg, Shard: shard.Spec{Index: 0, Count: 2}}
 	total, per, err = sh.Estimate(context.Background(), 4)
 	nb := shard.Count(ds.Len(), 20)
 	lo, hi, _ := sh.Shard.Batches(nb)

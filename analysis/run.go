@@ -32,7 +32,9 @@ import (
 type Study struct {
 	Model    nn.Classifier
 	ModelRef ModelRef
-	Data     *data.Dataset
+	// Data is read a batch at a time (data.FromDataset for a dataset in
+	// memory): a study holds one batch's images, never the whole dataset.
+	Data     *data.Source
 	DataSpec string
 	Config   Config
 	// Dir receives analysis.json and records.jsonl.
@@ -201,12 +203,15 @@ func (s *Study) newRunner() (*batchRunner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if s.Model == nil || s.Data == nil || s.Data.Len() == 0 {
+	if s.Model == nil || s.Data == nil {
 		return nil, fmt.Errorf("analysis: no model or no images")
 	}
 	ds := s.Data
 	if err := nn.CheckInput(s.Model, []int{1, ds.C, ds.H, ds.W}); err != nil {
 		return nil, fmt.Errorf("model and dataset %s do not fit: %v", ds.Name, err)
+	}
+	if ds.Len() == 0 {
+		return nil, fmt.Errorf("analysis: no model or no images")
 	}
 	if len(ds.Classes) > 0 && len(ds.Classes) != s.Model.NumClasses() {
 		return nil, fmt.Errorf("model has %d classes, dataset %s has %d", s.Model.NumClasses(), ds.Name, len(ds.Classes))
@@ -265,13 +270,17 @@ func (s *Study) header(cfg Config, mp mapper, total int) (*Header, error) {
 	ds := s.Data
 	h := &Header{Format: Format, Config: cfg, Model: s.ModelRef, Layer: mp.layer(),
 		Data: DataRef{Spec: s.DataSpec, Name: ds.Name, C: ds.C, H: ds.H, W: ds.W, Classes: ds.Classes,
-			Images: total, Total: ds.Len(), Truth: ds.Masks != nil, Preprocessing: ds.Preprocessing},
+			Images: total, Total: ds.Len(), Truth: ds.Truth, Preprocessing: ds.Preprocessing},
 		Created: time.Now().UTC().Format(time.RFC3339)}
 	h.Version = s.Version
 	if cfg.Method == "lime" {
 		h.MapH, h.MapW = ds.H, ds.W
 	} else {
-		x := tensor.FromFloat32(append([]float32(nil), ds.Image(0)...), 1, ds.C, ds.H, ds.W)
+		first, err := ds.Read(0, 1)
+		if err != nil {
+			return nil, err
+		}
+		x := tensor.FromFloat32(first.Images, 1, ds.C, ds.H, ds.W)
 		mb, err := mp.maps(context.Background(), x, []int{ds.Labels[0]}, []uint64{0})
 		if err != nil {
 			return nil, err
@@ -468,11 +477,14 @@ func attackSeeds(base uint64, key string, idx []int) []uint64 {
 // batch analyses images [lo, hi) (batch b), keeping gallery images on the
 // records gallery still wants.
 func (r *batchRunner) batch(ctx context.Context, b, lo, hi int, gallery *galleryCount) ([]*Record, error) {
-	ds := r.s.Data
+	ds, err := r.s.Data.Read(lo, hi)
+	if err != nil {
+		return nil, err
+	}
 	per := ds.ImageSize()
 	n := hi - lo
-	x := tensor.FromFloat32(append([]float32(nil), ds.Images[lo*per:hi*per]...), n, ds.C, ds.H, ds.W)
-	labels := ds.Labels[lo:hi]
+	x := tensor.FromFloat32(ds.Images, n, ds.C, ds.H, ds.W)
+	labels := ds.Labels
 	seeds := make([]uint64, n)
 	for i := range seeds {
 		seeds[i] = seed(r.cfg.Seed, lo+i, 1000)
@@ -505,7 +517,7 @@ func (r *batchRunner) batch(ctx context.Context, b, lo, hi int, gallery *gallery
 	truth := make([][]bool, len(keep))
 	cleanMasks := make([]masks, len(keep))
 	for j, i := range keep {
-		truth[j] = ds.Mask(lo + i)
+		truth[j] = ds.Mask(i)
 		rec := recs[i]
 		if truth[j] != nil {
 			rec.TruthArea = Num(float64(mask.Count(truth[j])) / float64(len(truth[j])))

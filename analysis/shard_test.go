@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
 )
 
 func shardStudy(dir string, sh shard.Spec) *Study {
 	cfg := Config{Attacks: []string{"pgd:steps=3", "iter-ll:steps=2", "r-step-ll"}, Eps: 0.2, Layer: "feat", BatchSize: 10, Gallery: 2, Seed: 5}
-	return &Study{Model: newRegionModel(16, 16, 8, 3), Data: squares(), DataSpec: "squares", Dir: dir, Config: cfg, Shard: sh}
+	return &Study{Model: newRegionModel(16, 16, 8, 3), Data: data.FromDataset(squares()), DataSpec: "squares", Dir: dir, Config: cfg, Shard: sh}
 }
 
 // summaryJSON is a summary without what depends on the clock or the

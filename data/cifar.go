@@ -214,14 +214,16 @@ func ReadCIFAR(dir string, opt CIFAROptions) (*Dataset, error) {
 		return nil, err
 	}
 	var p problems
-	d := loadCIFARFiles(dir, k, files, opt, &p)
+	s := cifarSource(dir, k, files, opt, &p)
 	if !p.ok() {
 		return nil, p.first()
 	}
-	return d, nil
+	return s.ReadAll()
 }
 
-func loadCIFARFiles(dir string, k cifarKind, files []string, opt CIFAROptions, p *problems) *Dataset {
+// cifarSource is the Source of CIFAR batch files: their pixel bytes are
+// kept, converted when read.
+func cifarSource(dir string, k cifarKind, files []string, opt CIFAROptions, p *problems) *Source {
 	classes, err := cifarClasses(dir, k, opt.Coarse)
 	if err != nil {
 		p.addErr(err)
@@ -235,7 +237,8 @@ func loadCIFARFiles(dir string, k cifarKind, files []string, opt CIFAROptions, p
 	if opt.Split != "" {
 		name += ":" + opt.Split
 	}
-	d := &Dataset{Name: name, C: 3, H: cifarSide, W: cifarSide, Classes: classes}
+	s := &Source{Name: name, C: 3, H: cifarSide, W: cifarSide, Classes: classes}
+	var all []byte
 	for _, f := range files {
 		b, err := readFile(f)
 		if err != nil {
@@ -243,17 +246,18 @@ func loadCIFARFiles(dir string, k cifarKind, files []string, opt CIFAROptions, p
 			continue
 		}
 		labels, pix, _ := decodeCIFAR(f, b, k.labelBytes, use, k.nClasses, p)
-		d.Labels = append(d.Labels, labels...)
-		off := len(d.Images)
-		d.Images = append(d.Images, make([]float32, len(pix))...)
-		for i, v := range pix {
-			d.Images[off+i] = float32(v) / 255
+		s.Labels = append(s.Labels, labels...)
+		if all == nil && len(files) == 1 {
+			all = pix
+		} else {
+			all = append(all, pix...)
 		}
 	}
 	if !p.ok() {
 		return nil
 	}
-	return d
+	s.dec = byteDecoder{pix: all, per: cifarPixels}
+	return s
 }
 
 // EncodeCIFAR builds CIFAR binary records: labels has labelBytes bytes per

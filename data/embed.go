@@ -30,6 +30,15 @@ const (
 // MNISTMini returns the embedded subset of real MNIST test images. split is
 // "train" (the first MiniTrain images), "test" (the rest) or "all".
 func MNISTMini(split string) (*Dataset, error) {
+	s, err := miniSource(split)
+	if err != nil {
+		return nil, err
+	}
+	return s.ReadAll()
+}
+
+// miniSource is MNISTMini's Source.
+func miniSource(split string) (*Source, error) {
 	ib, err := embedded.ReadFile(miniImages)
 	if err != nil {
 		return nil, err
@@ -45,21 +54,26 @@ func MNISTMini(split string) (*Dataset, error) {
 		return nil, err
 	}
 	var p problems
-	d := decodeIDX(miniImages, miniLabels, ib, lb, IDXOptions{Name: "mnist-mini"}, &p)
+	d := idxSource(miniImages, miniLabels, ib, lb, IDXOptions{Name: "mnist-mini"}, &p)
 	if !p.ok() {
 		return nil, p.first()
 	}
-	train, test := d.Split(MiniTrain)
+	var s *Source
 	switch split {
 	case "train":
-		train.Name += ":train"
-		return train, nil
+		s = d.Head(MiniTrain)
 	case "test":
-		test.Name += ":test"
-		return test, nil
+		idx := make([]int, d.Len()-MiniTrain)
+		for i := range idx {
+			idx[i] = MiniTrain + i
+		}
+		s = d.Subset(idx)
 	case "all", "":
-		d.Name += ":all"
-		return d, nil
+		s = d
+		split = "all"
+	default:
+		return nil, fmt.Errorf("mnist-mini: unknown split %q (want train, test or all)", split)
 	}
-	return nil, fmt.Errorf("mnist-mini: unknown split %q (want train, test or all)", split)
+	s.Name = "mnist-mini:" + split
+	return s, nil
 }

@@ -243,14 +243,17 @@ func isGrayModel(m color.Model) bool {
 // the ground-truth mask (see FolderOptions and BoxMask).
 func ReadFolder(root string, opt FolderOptions) (*Dataset, error) {
 	var p problems
-	d := loadFolder(root, opt, &p)
+	s := openFolder(root, opt, &p)
 	if !p.ok() {
 		return nil, p.first()
 	}
-	return d, nil
+	return s.ReadAll()
 }
 
-func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
+// openFolder lists an image folder (see ReadFolder) and reads every
+// image's header, to fix the common size and channel count: the Source of
+// the folder, whose images are decoded when they are read.
+func openFolder(root string, opt FolderOptions, p *problems) *Source {
 	var classes []string
 	var entries []folderEntry
 	imagenet := isImageNetVal(root)
@@ -280,11 +283,12 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 	} else if opt.CropFraction > 0 || opt.Height > 0 {
 		prep = Preprocessing{CropFraction: opt.CropFraction, Height: opt.Height, Width: opt.Width}.String()
 	}
-	// Pass 1: headers only, to fix the common size and channel count.
+	// Headers only, to fix the common size and channel count.
 	allGray := true
+	var largest, largestFile int64
 	for i := range entries {
 		e := &entries[i]
-		f, _, err := limits.Open(e.path, limits.MaxImageFile)
+		f, size, err := limits.Open(e.path, limits.MaxImageFile)
 		if err != nil {
 			p.add(e.path, -1, "%s", describeOSError(err))
 			e.bad = true
@@ -299,6 +303,7 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 		}
 		e.w, e.h, e.gray = cfg.Width, cfg.Height, isGrayModel(cfg.ColorModel)
 		allGray = allGray && e.gray
+		largest, largestFile = max(largest, min(int64(e.w)*int64(e.h), maxImagePixels)), max(largestFile, size)
 	}
 	if !p.ok() && len(entries) == 0 {
 		return nil
@@ -325,69 +330,27 @@ func loadFolder(root string, opt FolderOptions, p *problems) *Dataset {
 			}
 		}
 	}
-	if limit := int64(maxDatasetFloats); h > 0 && w > 0 && int64(len(entries))*int64(c*h*w) > limit {
-		p.add(root, -1, "%d images of %dx%dx%d need %.1f GB in memory, more than the %.0f GB limit: take fewer (--limit)",
-			len(entries), c, h, w, float64(len(entries))*float64(c*h*w)*4/1e9, float64(limit)*4/1e9)
-		return nil
-	}
-	d := &Dataset{Name: root, C: c, H: h, W: w, Classes: classes, Preprocessing: prep}
+	// Labels a flat validation folder takes from the XML files are read
+	// now: a job needs every label before it decodes images.
 	hasXML := false
-	for _, e := range entries {
+	labels := make([]int, len(entries))
+	for i := range entries {
+		e := &entries[i]
 		hasXML = hasXML || e.xml != ""
-	}
-	if hasXML {
-		d.Masks = make([][]bool, 0, len(entries))
-		d.Boxes = make([][]Box, 0, len(entries))
-	}
-	for _, e := range entries {
-		if e.bad {
-			continue
-		}
-		b, err := limits.ReadFile(e.path, limits.MaxImageFile)
-		if err != nil {
-			p.add(e.path, -1, "%s", describeOSError(err))
-			continue
-		}
-		pix, ow, oh, err := decodeImageCrop(e.path, b, c, h, w, opt.CropFraction)
-		if err != nil {
-			p.addErr(err)
-			continue
-		}
-		var boxes []Box
-		if e.xml != "" {
-			xb, err := limits.ReadFile(e.xml, limits.MaxJSONFile)
-			if err != nil {
-				p.add(e.xml, -1, "%s", describeOSError(err))
-				continue
-			}
-			a, err := ParseVOC(e.xml, xb)
+		if e.labelFromXML && !e.bad {
+			a, err := readVOC(e.xml)
 			if err == nil {
-				x0, y0, cw, ch := Preprocessing{CropFraction: opt.CropFraction}.centralCrop(ow, oh)
-				boxes, err = a.fitCrop(e.xml, ow, oh, x0, y0, cw, ch, w, h)
-			}
-			if err == nil && e.labelFromXML {
 				e.label, err = a.imagenetLabel(e.xml)
 			}
 			if err != nil {
 				p.addErr(err)
-				continue
+				e.bad = true
 			}
 		}
-		d.Images = append(d.Images, pix...)
-		d.Labels = append(d.Labels, e.label)
-		d.Sources = append(d.Sources, e.path)
-		if hasXML {
-			if e.xml != "" {
-				d.Masks = append(d.Masks, BoxMask(boxes, h, w))
-				d.Boxes = append(d.Boxes, boxes)
-			} else {
-				d.Masks = append(d.Masks, nil)
-				d.Boxes = append(d.Boxes, nil)
-			}
-		}
+		labels[i] = e.label
 	}
-	if !p.ok() {
-		return nil
-	}
-	return d
+	// with problems (reported in p) only Check goes on, to decode the
+	// other images; the bad ones are left out
+	return &Source{Name: root, C: c, H: h, W: w, Classes: classes, Labels: labels, Truth: hasXML, Preprocessing: prep,
+		dec: &folderDecoder{entries: entries, c: c, h: h, w: w, crop: opt.CropFraction, hasXML: hasXML, largest: largest, largestFile: largestFile}}
 }

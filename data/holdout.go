@@ -108,12 +108,13 @@ func parseSelection(spec string) (string, *selection, error) {
 	return spec, sel, nil
 }
 
-// apply returns the held-out images of d.
-func (s *selection) apply(d *Dataset) (*Dataset, error) {
-	held, _, err := d.HoldOut(s.heldOut, s.seed)
-	if err != nil {
-		return nil, err
+// apply returns the held-out images of d (those Dataset.HoldOut holds
+// out).
+func (s *selection) apply(d *Source) (*Source, error) {
+	if s.heldOut <= 0 || s.heldOut >= d.Len() {
+		return nil, fmt.Errorf("cannot hold out %d of the %d images of %s (want 1 to %d)", s.heldOut, d.Len(), d.Name, d.Len()-1)
 	}
+	held := d.Subset(SeededSubset(d.Len(), s.heldOut, s.seed))
 	held.Name = fmt.Sprintf("%s:heldout=%d:seed=%d", d.Name, s.heldOut, s.seed)
 	return held, nil
 }

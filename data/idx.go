@@ -214,6 +214,16 @@ func ReadIDX(imagesFile, labelsFile string, opt IDXOptions) (*Dataset, error) {
 }
 
 func decodeIDX(imagesFile, labelsFile string, ib, lb []byte, opt IDXOptions, p *problems) *Dataset {
+	s := idxSource(imagesFile, labelsFile, ib, lb, opt, p)
+	if s == nil {
+		return nil
+	}
+	return s.read(0, s.Len(), p)
+}
+
+// idxSource is the Source of an IDX images file's bytes ib and its labels
+// file's bytes lb: the pixel bytes are kept, converted when read.
+func idxSource(imagesFile, labelsFile string, ib, lb []byte, opt IDXOptions, p *problems) *Source {
 	if opt.Classes == nil {
 		opt.Classes = DigitClasses()
 	}
@@ -232,13 +242,8 @@ func decodeIDX(imagesFile, labelsFile string, ib, lb []byte, opt IDXOptions, p *
 		p.add(labelsFile, -1, "has %d labels but %s has %d images", len(labels), imagesFile, n)
 		return nil
 	}
-	d := &Dataset{Name: opt.Name, C: 1, H: h, W: w, Labels: labels, Classes: opt.Classes}
-	d.Images = make([]float32, len(pix))
-	for i, v := range pix {
-		d.Images[i] = float32(v) / 255
-	}
-	d.addObjectTruth(opt.Threshold)
-	return d
+	return &Source{Name: opt.Name, C: 1, H: h, W: w, Labels: labels, Classes: opt.Classes, Truth: true,
+		objectThr: opt.Threshold, dec: byteDecoder{pix: pix, per: h * w}}
 }
 
 // EncodeIDX writes images (N x H x W bytes) and labels in the IDX format

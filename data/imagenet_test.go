@@ -222,7 +222,9 @@ func TestImageNetValBad(t *testing.T) {
 	if err != nil || len(r.Problems) != 2 {
 		t.Fatalf("check: %v, %v", err, r.Problems)
 	}
-	// Memory is bounded before decoding.
+	// Memory is bounded before decoding (the labels from a file: labels
+	// from XML files are read while listing).
+	writeFile(t, gt, []byte("449\n1\n3\n"))
 	_, err = Open(images, Options{Folder: FolderOptions{Height: 1 << 15, Width: 1 << 15}})
 	errContains(t, err, "3 images of 3x32768x32768 need 38.7 GB in memory, more than the 17 GB limit")
 }

@@ -227,7 +227,24 @@ func idxClasses(dir string) ([]string, float32, error) {
 // the N images Dataset.HoldOut holds out of them, e.g.
 // "mnist:train:heldout=5000": the images arp train --holdout 5000 never
 // trains on.
+//
+// Open decodes every image into memory: it is OpenSource followed by
+// Source.ReadAll. Jobs over datasets larger than memory read a Source a
+// range at a time instead.
 func Open(spec string, opt Options) (*Dataset, error) {
+	s, err := OpenSource(spec, opt)
+	if err != nil {
+		return nil, err
+	}
+	return s.ReadAll()
+}
+
+// OpenSource resolves a dataset as Open does and returns its Source:
+// the list of its images and their labels, with the images decoded only
+// when they are read (see Source). Problems found while listing (a
+// missing file, an image header that does not decode, a bad labels file)
+// are reported here; an image whose pixels do not decode, when it is read.
+func OpenSource(spec string, opt Options) (*Source, error) {
 	spec, sel, err := parseSelection(spec)
 	if err != nil {
 		return nil, err
@@ -237,14 +254,14 @@ func Open(spec string, opt Options) (*Dataset, error) {
 		return nil, err
 	}
 	var p problems
-	d := src.load(split, opt, &p)
+	s := src.open(split, opt, &p)
 	if !p.ok() {
 		return nil, p.first()
 	}
 	if sel != nil {
-		return sel.apply(d)
+		return sel.apply(s)
 	}
-	return d, nil
+	return s, nil
 }
 
 // Splits returns the splits Open accepts for spec ("train", "test", "all"),
@@ -269,6 +286,16 @@ func Splits(spec string, opt Options) ([]string, error) {
 // held-out images are asked for, else what spec names. It also returns
 // spec with that split made explicit ("mnist" gives "mnist:test").
 func OpenTest(spec string, opt Options) (*Dataset, string, error) {
+	s, name, err := OpenTestSource(spec, opt)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := s.ReadAll()
+	return d, name, err
+}
+
+// OpenTestSource is OpenTest's Source: nothing is decoded yet.
+func OpenTestSource(spec string, opt Options) (*Source, string, error) {
 	name := spec
 	base, sel, err := parseSelection(spec)
 	if err != nil {
@@ -279,19 +306,20 @@ func OpenTest(spec string, opt Options) (*Dataset, string, error) {
 			opt.Split, name = "test", spec+":test"
 		}
 	}
-	d, err := Open(spec, opt)
+	s, err := OpenSource(spec, opt)
 	if err != nil {
 		return nil, "", err
 	}
-	return d, name, nil
+	return s, name, nil
 }
 
-func (s source) load(split string, opt Options, p *problems) *Dataset {
-	var d *Dataset
+// open lists the source's images (see OpenSource), reporting problems to p.
+func (s source) open(split string, opt Options, p *problems) *Source {
+	var d *Source
 	switch s.kind {
 	case kindMini:
 		var err error
-		if d, err = MNISTMini(split); err != nil {
+		if d, err = miniSource(split); err != nil {
 			p.addErr(err)
 		}
 		return d
@@ -301,37 +329,37 @@ func (s source) load(split string, opt Options, p *problems) *Dataset {
 			p.addErr(err)
 			return nil
 		}
-		return loadIDXPair(s.path, s.labels, IDXOptions{Name: s.name, Classes: classes, Threshold: thr}, p)
+		return openIDXPair(s.path, s.labels, IDXOptions{Name: s.name, Classes: classes, Threshold: thr}, p)
 	case kindIDXDir:
 		classes, thr, err := idxClasses(s.path)
 		if err != nil {
 			p.addErr(err)
 			return nil
 		}
-		var parts []*Dataset
+		var parts []*Source
 		for _, pre := range splitPrefixes(split) {
 			im, lb := idxDirFile(s.path, pre, "images"), idxDirFile(s.path, pre, "labels")
 			if im == "" || lb == "" {
 				p.add(s.path, -1, "missing %s-images-idx3-ubyte[.gz] or %s-labels-idx1-ubyte[.gz]", pre, pre)
 				continue
 			}
-			parts = append(parts, loadIDXPair(im, lb, IDXOptions{Classes: classes, Threshold: thr}, p))
+			parts = append(parts, openIDXPair(im, lb, IDXOptions{Classes: classes, Threshold: thr}, p))
 		}
 		if !p.ok() {
 			return nil
 		}
-		d = concat(parts)
+		d = concatBytes(parts)
 	case kindCIFARDir:
 		files, err := cifarFiles(s.path, s.cifar, split)
 		if err != nil {
 			p.addErr(err)
 			return nil
 		}
-		d = loadCIFARFiles(s.path, s.cifar, files, CIFAROptions{Split: split, Coarse: opt.Coarse}, p)
+		d = cifarSource(s.path, s.cifar, files, CIFAROptions{Split: split, Coarse: opt.Coarse}, p)
 	case kindCIFARFile:
-		d = loadCIFARFiles(filepath.Dir(s.path), s.cifar, []string{s.path}, CIFAROptions{Coarse: opt.Coarse}, p)
+		d = cifarSource(filepath.Dir(s.path), s.cifar, []string{s.path}, CIFAROptions{Coarse: opt.Coarse}, p)
 	case kindFolder:
-		d = loadFolder(s.path, opt.Folder, p)
+		d = openFolder(s.path, opt.Folder, p)
 	}
 	if d != nil {
 		d.Name = s.name
@@ -352,7 +380,7 @@ func splitPrefixes(split string) []string {
 	return []string{"train", "t10k"}
 }
 
-func loadIDXPair(images, labels string, opt IDXOptions, p *problems) *Dataset {
+func openIDXPair(images, labels string, opt IDXOptions, p *problems) *Source {
 	ib, err1 := readFile(images)
 	lb, err2 := readFile(labels)
 	if err1 != nil || err2 != nil {
@@ -363,31 +391,23 @@ func loadIDXPair(images, labels string, opt IDXOptions, p *problems) *Dataset {
 		}
 		return nil
 	}
-	return decodeIDX(images, labels, ib, lb, opt, p)
+	return idxSource(images, labels, ib, lb, opt, p)
 }
 
-// concat joins datasets of the same shape and classes.
-func concat(parts []*Dataset) *Dataset {
+// concatBytes joins IDX sources of the same image size and classes.
+func concatBytes(parts []*Source) *Source {
 	if len(parts) == 1 {
 		return parts[0]
 	}
-	d := &Dataset{C: parts[0].C, H: parts[0].H, W: parts[0].W, Classes: parts[0].Classes}
-	withMasks := false
+	d := *parts[0]
+	d.Labels = nil
+	var pix []byte
 	for _, q := range parts {
-		withMasks = withMasks || q.Masks != nil
-	}
-	for _, q := range parts {
-		d.Images = append(d.Images, q.Images...)
 		d.Labels = append(d.Labels, q.Labels...)
-		if withMasks {
-			if q.Masks == nil {
-				q.Masks, q.Boxes = make([][]bool, q.Len()), make([][]Box, q.Len())
-			}
-			d.Masks = append(d.Masks, q.Masks...)
-			d.Boxes = append(d.Boxes, q.Boxes...)
-		}
+		pix = append(pix, q.dec.(byteDecoder).pix...)
 	}
-	return d
+	d.dec = byteDecoder{pix: pix, per: d.C * d.H * d.W}
+	return &d
 }
 
 // CheckReport is the result of Check.
@@ -425,13 +445,26 @@ func Check(spec string, opt Options) (*CheckReport, error) {
 		return nil, fmt.Errorf("%s has no %q split", base, split)
 	}
 	var p problems
-	d := src.load(split, opt, &p)
+	d := src.open(split, opt, &p)
+	// every image is decoded, a chunk at a time (memory bounded by the
+	// chunk), and every problem reported
+	const chunk = 256
+	n := 0
+	if d != nil {
+		for lo := 0; lo < d.Len(); lo += chunk {
+			q := p.ok()
+			part := d.read(lo, min(d.Len(), lo+chunk), &p)
+			if part != nil && q && p.ok() {
+				if err := part.Validate(); err != nil {
+					p.add(src.name, -1, "%s", err.Error())
+				}
+				n += part.Len()
+			}
+		}
+	}
 	r := &CheckReport{Name: src.name, Problems: p.list, Omitted: p.dropped}
 	if d != nil && p.ok() {
-		if err := d.Validate(); err != nil {
-			r.Problems = append(r.Problems, &Error{File: src.name, Record: -1, Msg: err.Error()})
-		}
-		r.Images = d.Len()
+		r.Images = n
 		if src.hasSplit {
 			r.Name += ":" + split
 		}

@@ -240,7 +240,7 @@ func (r *runner) analyse(ctx context.Context, name, run string, m *nn.Model, tes
 		return err
 	}
 	info, _ := nn.ReadInfo(run)
-	st := &analysis.Study{Model: m, ModelRef: analysis.ModelRef{Dir: run, Info: info, WeightsSHA256: sha}, Data: test,
+	st := &analysis.Study{Model: m, ModelRef: analysis.ModelRef{Dir: run, Info: info, WeightsSHA256: sha}, Data: data.FromDataset(test),
 		DataSpec: "mnist-mini:test", Dir: rundir.AnalysisDir(run, ""), Version: r.Version,
 		Config:   analysis.Config{Attacks: cfg.AnalysisAttacks, Eps: cfg.AnalysisEps, Limit: cfg.AnalysisLimit, Seed: r.Seed, Gallery: cfg.Examples},
 		Progress: func(done, total int) { r.update("analyze "+name, "images", done, total) }}

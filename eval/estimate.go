@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/limits"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/tensor"
@@ -83,12 +84,25 @@ func attackPasses(name string, s map[string]any) (grads, forwards float64) {
 // seconds for large models) and returns the time the evaluation of x with
 // opt would take at most.
 func Estimate(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt Options) (*TimeEstimate, error) {
-	e, err := New(m, x, y, opt)
+	src, err := inMemory(m, x, y)
+	if err != nil {
+		return nil, err
+	}
+	return EstimateFrom(ctx, m, src, opt)
+}
+
+// EstimateFrom is Estimate on the images of src (it reads the sample).
+func EstimateFrom(ctx context.Context, m nn.Classifier, src *data.Source, opt Options) (*TimeEstimate, error) {
+	e, err := NewFrom(m, src, opt)
 	if err != nil {
 		return nil, err
 	}
 	t := &TimeEstimate{Sample: min(e.n, 16, e.opt.BatchSize)}
-	xs := tensor.FromFloat32(append([]float32(nil), e.x.F32()[:t.Sample*e.per]...), append([]int{t.Sample}, e.x.Shape()[1:]...)...)
+	d, err := src.Read(0, t.Sample)
+	if err != nil {
+		return nil, err
+	}
+	xs := tensor.FromFloat32(d.Images, t.Sample, src.C, src.H, src.W)
 	ys := e.y[:t.Sample]
 	fgsm, err := attack.New("fgsm", attack.Config{Eps: 1.0 / 255})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/shard"
 	"github.com/arp-robustness/arp/tensor"
@@ -110,8 +111,17 @@ const (
 // every item of the evaluation (see Evaluation) in this process, keeping
 // the finished units in opt.State if set, and combines them (Combine).
 func Run(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt Options) (*Report, error) {
+	src, err := inMemory(m, x, y)
+	if err != nil {
+		return nil, err
+	}
+	return RunFrom(ctx, m, src, opt)
+}
+
+// RunFrom is Run on the images of src, read a batch at a time.
+func RunFrom(ctx context.Context, m nn.Classifier, src *data.Source, opt Options) (*Report, error) {
 	start := time.Now()
-	e, err := New(m, x, y, opt)
+	e, err := NewFrom(m, src, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +144,19 @@ func Run(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt Op
 // (required; run it again to resume). Merge combines the record files of
 // all shards into the report Run would have given.
 func RunShard(ctx context.Context, m nn.Classifier, x *tensor.Tensor, y []int, opt Options, s shard.Spec) error {
+	src, err := inMemory(m, x, y)
+	if err != nil {
+		return err
+	}
+	return RunShardFrom(ctx, m, src, opt, s)
+}
+
+// RunShardFrom is RunShard on the images of src, read a batch at a time.
+func RunShardFrom(ctx context.Context, m nn.Classifier, src *data.Source, opt Options, s shard.Spec) error {
 	if opt.State == "" {
 		return fmt.Errorf("eval: a shard needs a record file (--state) for its results")
 	}
-	e, err := New(m, x, y, opt)
+	e, err := NewFrom(m, src, opt)
 	if err != nil {
 		return err
 	}
@@ -317,20 +336,36 @@ func unbounded(steps int) attack.Spec {
 }
 
 // validate checks the inputs of Run and fills in defaults.
-func validate(m nn.Classifier, x *tensor.Tensor, y []int, opt *Options) error {
+// inMemory is the Source of images x ([N,C,H,W]) with labels y.
+func inMemory(m nn.Classifier, x *tensor.Tensor, y []int) (*data.Source, error) {
 	if m == nil || x == nil {
+		return nil, fmt.Errorf("eval: no model or no images")
+	}
+	sh := x.Shape()
+	if len(sh) != 4 {
+		if err := nn.CheckInput(m, sh); err != nil {
+			return nil, fmt.Errorf("eval: %v", err)
+		}
+		return nil, fmt.Errorf("eval: images of shape %v, want [N,C,H,W]", sh)
+	}
+	if len(y) != sh[0] {
+		return nil, fmt.Errorf("eval: %d labels for %d images", len(y), sh[0])
+	}
+	return data.FromDataset(&data.Dataset{C: sh[1], H: sh[2], W: sh[3], Images: x.AsType(tensor.Float32).F32(), Labels: y}), nil
+}
+
+func validate(m nn.Classifier, src *data.Source, opt *Options) error {
+	if m == nil || src == nil {
 		return fmt.Errorf("eval: no model or no images")
 	}
-	if err := nn.CheckInput(m, x.Shape()); err != nil {
+	n := src.Len()
+	if err := nn.CheckInput(m, []int{n, src.C, src.H, src.W}); err != nil {
 		return fmt.Errorf("eval: %v", err)
 	}
-	n := x.Shape()[0]
 	if n == 0 {
 		return fmt.Errorf("eval: no images to evaluate")
 	}
-	if len(y) != n {
-		return fmt.Errorf("eval: %d labels for %d images", len(y), n)
-	}
+	y := src.Labels
 	for i, l := range y {
 		if l < 0 || l >= m.NumClasses() {
 			return fmt.Errorf("eval: label %d of image %d outside the model's %d classes", l, i, m.NumClasses())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arp-robustness/arp/attack"
 	"github.com/arp-robustness/arp/autograd"
+	"github.com/arp-robustness/arp/data"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/shard"
 	"github.com/arp-robustness/arp/tensor"
@@ -29,7 +30,7 @@ import (
 // into the Report, the same whichever way they were made.
 type Evaluation struct {
 	m   nn.Classifier
-	x   *tensor.Tensor
+	src *data.Source
 	y   []int
 	opt Options
 	h   *Header
@@ -39,6 +40,10 @@ type Evaluation struct {
 
 	mu    sync.Mutex
 	clean map[int]*Unit // clean units computed so far, by batch
+	// cur is the batch read last (curB its index, -1: none): an item reads
+	// each of its batches once, and holds one batch's images at a time.
+	cur  *tensor.Tensor
+	curB int
 }
 
 // Item is a piece of an evaluation's work: batches [Lo, Hi) under threat
@@ -64,13 +69,24 @@ func (it Item) String() string {
 }
 
 // New validates the inputs of an evaluation of m on images x ([N,C,H,W],
-// pixels in [0,1]) with labels y and returns it, ready to run.
+// pixels in [0,1]) held in memory with labels y and returns it, ready to
+// run (NewFrom of those images).
 func New(m nn.Classifier, x *tensor.Tensor, y []int, opt Options) (*Evaluation, error) {
-	if err := validate(m, x, y, &opt); err != nil {
+	src, err := inMemory(m, x, y)
+	if err != nil {
 		return nil, err
 	}
-	e := &Evaluation{m: m, x: x.AsType(tensor.Float32), y: y, opt: opt, n: x.Shape()[0], clean: map[int]*Unit{}}
-	e.per = e.x.Size() / e.n
+	return NewFrom(m, src, opt)
+}
+
+// NewFrom validates the inputs of an evaluation of m on the images of src
+// (read a batch at a time: the evaluation holds one batch's images, never
+// the whole dataset) and returns it, ready to run.
+func NewFrom(m nn.Classifier, src *data.Source, opt Options) (*Evaluation, error) {
+	if err := validate(m, src, &opt); err != nil {
+		return nil, err
+	}
+	e := &Evaluation{m: m, src: src, y: src.Labels, opt: opt, n: src.Len(), per: src.ImageSize(), clean: map[int]*Unit{}, curB: -1}
 	e.nb = shard.Count(e.n, opt.BatchSize)
 	h, err := e.header()
 	if err != nil {
@@ -230,6 +246,24 @@ func (e *Evaluation) batch(b int) (lo, hi int) {
 	return shard.Images(b, b+1, e.opt.BatchSize, e.n)
 }
 
+// images returns the images of batch b ([hi-lo, C, H, W]), read from the
+// source unless it is the batch read last.
+func (e *Evaluation) images(b int) (*tensor.Tensor, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.curB == b {
+		return e.cur, nil
+	}
+	e.cur, e.curB = nil, -1 // one batch at a time
+	lo, hi := e.batch(b)
+	d, err := e.src.Read(lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d (images %d-%d): %w", b, lo, hi-1, err)
+	}
+	e.cur, e.curB = tensor.FromFloat32(d.Images, hi-lo, e.src.C, e.src.H, e.src.W), b
+	return e.cur, nil
+}
+
 // cleanUnit returns the clean pass of batch b: predictions, input
 // gradient flags and the batch's data hash (computed once per
 // Evaluation).
@@ -245,9 +279,12 @@ func (e *Evaluation) cleanUnit(ctx context.Context, b int) (*Unit, error) {
 	}
 	t0 := time.Now()
 	lo, hi := e.batch(b)
-	xb := tensor.Slice(e.x, 0, lo, hi)
+	xb, err := e.images(b)
+	if err != nil {
+		return nil, err
+	}
 	u = &Unit{UnitKey: UnitKey{Phase: "clean", Batch: b}, Name: "clean", Images: []ImageResult{}, Labels: slices.Clone(e.y[lo:hi])}
-	err := autograd.Try(func() {
+	err = autograd.Try(func() {
 		autograd.NoGrad(func() {
 			logits, _ := e.m.Forward(autograd.Const(xb), nn.Eval)
 			u.Pred = autograd.ArgMax(logits, 1)
@@ -286,7 +323,7 @@ func (e *Evaluation) cleanUnit(ctx context.Context, b int) (*Unit, error) {
 		}
 	}
 	h := sha256.New()
-	binary.Write(h, binary.LittleEndian, e.x.F32()[lo*e.per:hi*e.per])
+	binary.Write(h, binary.LittleEndian, xb.F32())
 	for _, v := range e.y[lo:hi] {
 		binary.Write(h, binary.LittleEndian, int64(v))
 	}
@@ -359,7 +396,16 @@ func (e *Evaluation) unit(ctx context.Context, key UnitKey, ap *AttackPlan, idx 
 	if err != nil {
 		return nil, err
 	}
-	xs := rows(e.x, idx)
+	xb, err := e.images(key.Batch)
+	if err != nil {
+		return nil, err
+	}
+	lo, _ := e.batch(key.Batch)
+	in := make([]int, len(idx))
+	for j, i := range idx {
+		in[j] = i - lo
+	}
+	xs := rows(xb, in)
 	ys := make([]int, len(idx))
 	for j, i := range idx {
 		ys[j] = e.y[i]

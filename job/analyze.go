@@ -162,6 +162,9 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 	if err := fits(d, dataName, lm, j.Model); err != nil {
 		return nil, err
 	}
+	if err := CheckBatchMemory(d, dataName, j.Batch); err != nil {
+		return nil, err
+	}
 	out := j.Out
 	if out == "" {
 		out = rundir.AnalysisDir(j.Model, j.Method)

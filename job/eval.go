@@ -14,7 +14,6 @@ import (
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
 	"github.com/arp-robustness/arp/shard"
-	"github.com/arp-robustness/arp/tensor"
 	"github.com/arp-robustness/arp/train"
 	"github.com/spf13/pflag"
 )
@@ -160,12 +159,11 @@ func (j *Eval) ShardSpec() (shard.Spec, error) {
 	return s, nil
 }
 
-// EvalInputs is an opened evaluation: what eval.Run, eval.RunShard and
-// eval.New take.
+// EvalInputs is an opened evaluation: what eval.RunFrom,
+// eval.RunShardFrom and eval.NewFrom take. Data is read a batch at a time.
 type EvalInputs struct {
 	Model   *modelio.Model
-	X       *tensor.Tensor
-	Y       []int
+	Data    *data.Source
 	Options eval.Options
 }
 
@@ -200,6 +198,9 @@ func (j *Eval) Open() (*EvalInputs, error) {
 	if err := fits(d, dataName, lm, j.Model); err != nil {
 		return nil, err
 	}
+	if err := CheckBatchMemory(d, dataName, j.Batch); err != nil {
+		return nil, err
+	}
 	if err := j.checkBudgets(d.C * d.H * d.W); err != nil {
 		return nil, err
 	}
@@ -225,8 +226,7 @@ func (j *Eval) Open() (*EvalInputs, error) {
 		seed := lm.Meta.Info.Seed
 		opt.TrainingSeed = &seed
 	}
-	x := tensor.FromFloat32(d.Images, d.Len(), d.C, d.H, d.W)
-	return &EvalInputs{Model: lm, X: x, Y: d.Labels, Options: opt}, nil
+	return &EvalInputs{Model: lm, Data: d, Options: opt}, nil
 }
 
 // OpenModel opens the model a --model flag names (see modelio.Load).
@@ -239,9 +239,10 @@ func OpenModel(path string) (*modelio.Model, error) {
 
 // OpenData opens the dataset to evaluate on: the test split unless the
 // name says otherwise, and the first limit images (0: all). dataDir holds
-// the named datasets ("": data.Dir()). It returns the dataset, its name as
+// the named datasets ("": data.Dir()). It returns the dataset's Source
+// (nothing decoded yet: jobs read it a batch at a time), its name as
 // reported and the number of images of the whole split.
-func OpenData(spec, dataDir string, limit int) (*data.Dataset, string, int, error) {
+func OpenData(spec, dataDir string, limit int) (*data.Source, string, int, error) {
 	if spec == "" {
 		return nil, "", 0, fmt.Errorf("--data is required (a dataset name such as mnist or fashion-mnist, or a path)")
 	}
@@ -255,20 +256,31 @@ func OpenData(spec, dataDir string, limit int) (*data.Dataset, string, int, erro
 		}
 	}
 	opt := data.Options{DataDir: dataDir}
-	opt.Folder.Limit = limit // image folders (ImageNet) decode only what is used
-	d, name, err := data.OpenTest(spec, opt)
+	opt.Folder.Limit = limit // image folders (ImageNet) list only what is used
+	d, name, err := data.OpenTestSource(spec, opt)
 	if err != nil {
 		return nil, "", 0, err
 	}
 	total := d.Len()
 	if limit > 0 && limit < total {
-		d, _ = d.Split(limit)
+		d = d.Head(limit)
 	}
 	return d, name, total, nil
 }
 
+// CheckBatchMemory refuses, before any work, a batch whose images do not
+// fit in the memory available: what a job holds of its dataset is one
+// batch (data.Source.Need), not the whole dataset.
+func CheckBatchMemory(d *data.Source, dataName string, batch int) error {
+	n := min(batch, d.Len())
+	if err := limits.Check(fmt.Sprintf("--batch %d: reading %d images of %s (%dx%dx%d) at a time", batch, n, dataName, d.C, d.H, d.W), d.Need(n)); err != nil {
+		return err
+	}
+	return nil
+}
+
 // fits checks that the dataset's images fit the model.
-func fits(d *data.Dataset, dataName string, lm *modelio.Model, model string) error {
+func fits(d *data.Source, dataName string, lm *modelio.Model, model string) error {
 	in := lm.InputShape()
 	if d.C != in[0] || d.H != in[1] || d.W != in[2] {
 		return fmt.Errorf("dataset %s has %dx%dx%d images (channels x height x width) but model %s takes %dx%dx%d", dataName, d.C, d.H, d.W, model, in[0], in[1], in[2])

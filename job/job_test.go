@@ -41,7 +41,7 @@ func TestJobsTravelAsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Options.ModelID == "" || a.Options.ModelID != c.Options.ModelID || a.X.Shape()[0] != 20 || a.Options.DataImages != 1000 || a.Options.CheckImages != EvalDefaultChecks {
+	if a.Options.ModelID == "" || a.Options.ModelID != c.Options.ModelID || a.Data.Len() != 20 || a.Options.DataImages != 1000 || a.Options.CheckImages != EvalDefaultChecks {
 		t.Fatalf("opened %+v", a.Options)
 	}
 	var an Analyze

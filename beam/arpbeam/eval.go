@@ -43,7 +43,7 @@ func PlanEval(j *job.Eval, cfg Config) (*beam.Pipeline, *eval.Header, error) {
 	if err != nil {
 		return nil, nil, asGiven(err, []string{j.Model, j.Data}, []string{local.Model, local.Data})
 	}
-	e, err := eval.New(in.Model.Classifier, in.X, in.Y, in.Options)
+	e, err := eval.NewFrom(in.Model.Classifier, in.Data, in.Options)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,7 +96,7 @@ func (f *evalWorkFn) opener(ctx context.Context) (*eval.Evaluation, error) {
 			if err != nil {
 				return nil, err
 			}
-			return eval.New(in.Model.Classifier, in.X, in.Y, in.Options)
+			return eval.NewFrom(in.Model.Classifier, in.Data, in.Options)
 		})(ctx)
 }
 

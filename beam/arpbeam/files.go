@@ -76,8 +76,9 @@ type localCopy struct {
 // localize returns a local path holding what p names: p itself when it is
 // local; otherwise a copy in the process's cache directory, made once: a
 // file (with its ONNX metadata file p+".json" when there is
-// one), or the files directly inside a directory (a run directory, an IDX
-// or CIFAR directory, a flat image folder).
+// one), or a directory tree (a run directory, an IDX or CIFAR directory,
+// an image folder with one sub-folder per class, the ImageNet layouts with
+// their annotation folders; at most MaxTreeDepth levels deep).
 func localize(ctx context.Context, p string) (string, error) {
 	if p == "" || !remote(p) {
 		return p, nil
@@ -167,18 +168,19 @@ func copyToCache(ctx context.Context, p string) (string, error) {
 			}
 		}
 	} else {
-		files, err := fs.List(ctx, strings.TrimSuffix(p, "/")+"/*")
+		files, err := listTree(ctx, fs, strings.TrimSuffix(p, "/"))
 		if err != nil {
 			return "", fmt.Errorf("%s: %v", p, err)
 		}
 		if len(files) == 0 {
 			return "", fmt.Errorf("%s: no such file or directory", p)
 		}
-		if err := os.Mkdir(filepath.Join(tmp, base), 0o755); err != nil {
-			return "", err
-		}
 		for _, f := range files {
-			if err := copyFile(ctx, fs, f, filepath.Join(tmp, base, path.Base(f))); err != nil {
+			to := filepath.Join(tmp, base, filepath.FromSlash(f.rel))
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				return "", err
+			}
+			if err := copyFile(ctx, fs, f.path, to); err != nil {
 				return "", err
 			}
 		}
@@ -187,6 +189,57 @@ func copyToCache(ctx context.Context, p string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(final, base), nil
+}
+
+// MaxTreeDepth is how deep below a directory on a remote filesystem the
+// files copied to workers may lie: class folders (ImageNet's train and val
+// in one folder per class) are one level down, the devkit's
+// Annotations/CLS-LOC/val three.
+const MaxTreeDepth = 6
+
+// treeFile is a file of a directory tree: its path and its path relative to
+// the tree's root (with slashes).
+type treeFile struct{ path, rel string }
+
+// listTree lists the files of the directory tree root on a Beam
+// filesystem, down to MaxTreeDepth levels: object stores have no
+// directories, only names with slashes, and their globs do not cross a
+// slash (gs://, s3://, memfs://), so every level is listed with a glob of
+// its own.
+func listTree(ctx context.Context, fs filesystem.Interface, root string) ([]treeFile, error) {
+	var out []treeFile
+	seen := map[string]bool{}
+	glob := root
+	for depth := 1; depth <= MaxTreeDepth; depth++ {
+		glob += "/*"
+		files, err := fs.List(ctx, glob)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			rel := strings.TrimPrefix(strings.TrimPrefix(f, root), "/")
+			if seen[rel] || rel == "" || strings.HasSuffix(rel, "/") || strings.Count(rel, "/") != depth-1 {
+				continue
+			}
+			seen[rel] = true
+			out = append(out, treeFile{path: f, rel: rel})
+		}
+	}
+	// a name that is also a folder of others is a directory marker some
+	// tools leave in object stores, not a file
+	dirs := map[string]bool{}
+	for _, f := range out {
+		for d := path.Dir(f.rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	var files []treeFile
+	for _, f := range out {
+		if !dirs[f.rel] {
+			files = append(files, f)
+		}
+	}
+	return files, nil
 }
 
 func copyFile(ctx context.Context, fs filesystem.Interface, from, to string) error {

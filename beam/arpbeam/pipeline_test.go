@@ -49,7 +49,7 @@ func oneMachine(t *testing.T, j *job.Eval) *eval.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := eval.Run(context.Background(), in.Model.Classifier, in.X, in.Y, in.Options)
+	rep, err := eval.RunFrom(context.Background(), in.Model.Classifier, in.Data, in.Options)
 	if err != nil {
 		t.Fatal(err)
 	}

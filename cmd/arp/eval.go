@@ -87,14 +87,14 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *job.Eval, quiet bool) erro
 	defer stop()
 	if sh.Whole() {
 		// a quick measurement, so that an evaluation of hours says so
-		est, err := eval.Estimate(ctx, in.Model.Classifier, in.X, in.Y, opt)
+		est, err := eval.EstimateFrom(ctx, in.Model.Classifier, in.Data, opt)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "estimate: %s\n", est)
 	}
 	if !sh.Whole() {
-		err := eval.RunShard(ctx, in.Model.Classifier, in.X, in.Y, opt, sh)
+		err := eval.RunShardFrom(ctx, in.Model.Classifier, in.Data, opt, sh)
 		bar.Done()
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("interrupted; finished units are kept in %s: run the same command to resume", f.State)
@@ -105,7 +105,7 @@ func runEval(cmd *cobra.Command, g *globalOptions, f *job.Eval, quiet bool) erro
 		fmt.Fprintf(cmd.OutOrStdout(), "shard %s done: records in %s; when every shard is done, combine them with arp merge --json eval.json FILES\n", sh, f.State)
 		return nil
 	}
-	rep, err := eval.Run(ctx, in.Model.Classifier, in.X, in.Y, opt)
+	rep, err := eval.RunFrom(ctx, in.Model.Classifier, in.Data, opt)
 	bar.Done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -114,7 +114,11 @@ func runTune(cmd *cobra.Command, g *globalOptions, f *tuneFlags) error {
 	if err != nil {
 		return err
 	}
-	d, dataName, total, err := job.OpenData(f.data, dir, f.limit)
+	src, dataName, total, err := job.OpenData(f.data, dir, f.limit)
+	if err != nil {
+		return err
+	}
+	d, err := src.ReadAll() // arp tune holds its images in memory
 	if err != nil {
 		return err
 	}
