@@ -137,6 +137,12 @@ func decodeImage(name string, b []byte, c, h, w int) (pix []float32, ow, oh int,
 // decodeImageCrop is decodeImage with a central crop of the given fraction
 // of each side before the resize (see Preprocessing).
 func decodeImageCrop(name string, b []byte, c, h, w int, crop float64) (pix []float32, ow, oh int, err error) {
+	return decodeImageInto(nil, name, b, c, h, w, crop)
+}
+
+// decodeImageInto is decodeImageCrop writing the image into dst when dst
+// is not nil (dst must then hold c*h*w values).
+func decodeImageInto(dst []float32, name string, b []byte, c, h, w int, crop float64) (pix []float32, ow, oh int, err error) {
 	img, _, ie := readImage(b, maxImagePixels)
 	if ie != nil {
 		var msg string
@@ -167,7 +173,17 @@ func decodeImageCrop(name string, b []byte, c, h, w int, crop float64) (pix []fl
 		}
 		full = cut
 	}
-	return resizeBilinear(full, c, ch, cw, h, w), ow, oh, nil
+	if ch == h && cw == w {
+		if dst == nil {
+			return full, ow, oh, nil
+		}
+		return dst[:copy(dst, full)], ow, oh, nil
+	}
+	if dst == nil {
+		dst = make([]float32, c*h*w)
+	}
+	resizeInto(dst, full, c, ch, cw, h, w)
+	return dst, ow, oh, nil
 }
 
 // toCHW converts an image to c planes (1: luminance, 3: R, G, B) with values
@@ -209,6 +225,12 @@ func resizeBilinear(in []float32, c, ih, iw, oh, ow int) []float32 {
 		return in
 	}
 	out := make([]float32, c*oh*ow)
+	resizeInto(out, in, c, ih, iw, oh, ow)
+	return out
+}
+
+// resizeInto is resizeBilinear writing into out (c*oh*ow values).
+func resizeInto(out, in []float32, c, ih, iw, oh, ow int) {
 	sy, sx := float64(ih)/float64(oh), float64(iw)/float64(ow)
 	for y := 0; y < oh; y++ {
 		fy := math.Max(0, (float64(y)+0.5)*sy-0.5)
@@ -229,7 +251,6 @@ func resizeBilinear(in []float32, c, ih, iw, oh, ow int) []float32 {
 			}
 		}
 	}
-	return out
 }
 
 func isGrayModel(m color.Model) bool {

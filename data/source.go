@@ -216,14 +216,18 @@ func (f *folderDecoder) scratch() int64 {
 	return int64(f.threads(1<<30)) * (f.largestFile + f.largest*4 + 2*f.largest*4*int64(f.c))
 }
 
-// decoded is one image of a folderDecoder call.
+// decoded is what one image of a folderDecoder call gave besides its
+// pixels.
 type decoded struct {
-	pix   []float32
+	ok    bool
 	boxes []Box
 	probs problems
 }
 
 func (f *folderDecoder) decode(pos []int, p *problems) *Dataset {
+	per := f.c * f.h * f.w
+	// every image is decoded straight into its place in the result
+	d := &Dataset{Images: make([]float32, len(pos)*per)}
 	out := make([]decoded, len(pos))
 	var next sync.Mutex
 	k := 0
@@ -241,27 +245,30 @@ func (f *folderDecoder) decode(pos []int, p *problems) *Dataset {
 					return
 				}
 				if e := &f.entries[pos[j]]; !e.bad {
-					out[j].pix, out[j].boxes = f.one(e, &out[j].probs)
+					out[j].boxes, out[j].ok = f.one(e, d.Images[j*per:(j+1)*per], &out[j].probs)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	d := &Dataset{Images: make([]float32, 0, len(pos)*f.c*f.h*f.w)}
 	if f.hasXML {
 		d.Masks = make([][]bool, 0, len(pos))
 		d.Boxes = make([][]Box, 0, len(pos))
 	}
+	kept := 0
 	for j, i := range pos {
 		for _, e := range out[j].probs.list {
 			p.addErr(e)
 		}
 		p.dropped += out[j].probs.dropped
-		e := &f.entries[i]
-		if !out[j].probs.ok() || e.bad {
-			continue
+		if !out[j].ok {
+			continue // only Check goes on after a problem
 		}
-		d.Images = append(d.Images, out[j].pix...)
+		if kept != j {
+			copy(d.Images[kept*per:(kept+1)*per], d.Images[j*per:(j+1)*per])
+		}
+		kept++
+		e := &f.entries[i]
 		d.Sources = append(d.Sources, e.path)
 		if f.hasXML {
 			if e.xml != "" {
@@ -272,38 +279,38 @@ func (f *folderDecoder) decode(pos []int, p *problems) *Dataset {
 				d.Boxes = append(d.Boxes, nil)
 			}
 		}
-		out[j] = decoded{}
 	}
+	d.Images = d.Images[:kept*per]
 	return d
 }
 
-// one decodes the image of e and fits its boxes.
-func (f *folderDecoder) one(e *folderEntry, p *problems) ([]float32, []Box) {
+// one decodes the image of e into dst and fits its boxes.
+func (f *folderDecoder) one(e *folderEntry, dst []float32, p *problems) ([]Box, bool) {
 	b, err := limits.ReadFile(e.path, limits.MaxImageFile)
 	if err != nil {
 		p.add(e.path, -1, "%s", describeOSError(err))
-		return nil, nil
+		return nil, false
 	}
-	pix, ow, oh, err := decodeImageCrop(e.path, b, f.c, f.h, f.w, f.crop)
+	_, ow, oh, err := decodeImageInto(dst, e.path, b, f.c, f.h, f.w, f.crop)
 	if err != nil {
 		p.addErr(err)
-		return nil, nil
+		return nil, false
 	}
 	if e.xml == "" {
-		return pix, nil
+		return nil, true
 	}
 	a, err := readVOC(e.xml)
 	if err != nil {
 		p.addErr(err)
-		return nil, nil
+		return nil, false
 	}
 	x0, y0, cw, ch := Preprocessing{CropFraction: f.crop}.centralCrop(ow, oh)
 	boxes, err := a.fitCrop(e.xml, ow, oh, x0, y0, cw, ch, f.w, f.h)
 	if err != nil {
 		p.addErr(err)
-		return nil, nil
+		return nil, false
 	}
-	return pix, boxes
+	return boxes, true
 }
 
 // readVOC reads and parses a Pascal VOC XML file.
