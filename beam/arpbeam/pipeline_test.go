@@ -20,8 +20,10 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/arp-robustness/arp/attack/attacktest"
+	"github.com/arp-robustness/arp/data/datatest"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/rundir"
 )
 
@@ -488,5 +490,59 @@ func TestEvalRemoteInputs(t *testing.T) {
 	rep.Model, rep.Data = want.Model, want.Data
 	if a, b := timeless(want), timeless(rep); !reflect.DeepEqual(a, b) {
 		t.Fatalf("eval.json differs from one machine's:\n%+v\n%+v", b, a)
+	}
+}
+
+// TestEvalRemoteImageTree: an image folder with one sub-folder per class
+// (JPEG files, as ImageNet's train and val are laid out) on a remote
+// filesystem reaches the workers whole, and the pipeline's units equal one
+// machine's on the local folder.
+func TestEvalRemoteImageTree(t *testing.T) {
+	dir := t.TempDir()
+	local := filepath.Join(dir, "images")
+	classes := []string{"cat", "dog", "emu"}
+	files := datatest.ClassFolder(t, local, classes, 6, 28, 28, true, 4)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(local, f)
+		memfs.Write("memfs://tree/images/"+filepath.ToSlash(rel), b)
+	}
+	spec, err := nn.DefaultSpec("mnist-small", 3, 28, 28, len(classes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.Build(spec, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	if err := nn.SaveRun(run, m, nn.Info{ClassNames: classes, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{rundir.Info, rundir.Weights} {
+		b, err := os.ReadFile(filepath.Join(run, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		memfs.Write("memfs://tree/run/"+f, b)
+	}
+	ref := &job.Eval{Model: run, Data: local, Attacks: []string{"fgsm", "pgd:steps=2"}, Eps: []float64{0.1}, Seed: 3, Batch: 4,
+		CheckImages: 5, State: filepath.Join(dir, "one.jsonl")}
+	oneMachine(t, ref)
+	want := readUnits(t, ref.State)
+	j := *ref
+	j.Model, j.Data = "memfs://tree/run", "memfs://tree/images"
+	j.JSON, j.State = filepath.Join(dir, "beam.json"), filepath.Join(dir, "beam.jsonl")
+	if err := runEval(t, "prism", &j, Config{BatchesPerItem: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readUnits(t, j.State); !reflect.DeepEqual(got, want) || len(got) == 0 {
+		t.Fatalf("units differ from one machine's on the local folder (%d vs %d)", len(got), len(want))
+	}
+	if rep := readReport(t, j.JSON); rep.Images != 18 {
+		t.Fatalf("%d images evaluated, want the 18 of the tree", rep.Images)
 	}
 }

@@ -108,7 +108,7 @@ func Write(tb testing.TB, path string, b []byte) {
 }
 
 // PeakHeap runs f and returns by how many bytes the Go heap's live objects
-// grew at most while it ran, sampled every millisecond, with the garbage
+// grew at most while it ran, sampled every 2 milliseconds, with the garbage
 // collector run often (GOGC 10) so that the samples follow what f holds
 // rather than garbage not yet collected.
 func PeakHeap(f func()) uint64 {
@@ -124,7 +124,7 @@ func PeakHeap(f func()) uint64 {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(time.Millisecond)
+		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
