@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -178,6 +180,49 @@ func FuzzUntarGz(f *testing.F) {
 			if _, serr := os.Stat(filepath.Join(out, "f", "a.bin")); serr != nil {
 				t.Fatalf("no error but no a.bin: %v", serr)
 			}
+		}
+	})
+}
+
+// FuzzSourceRange reads fuzzed ranges of fuzzed IDX files through a
+// Source: a range inside the images reads exactly those images of the
+// dataset decoded whole; any other is refused with an error, never a
+// panic.
+func FuzzSourceRange(f *testing.F) {
+	pix, labels := synthDigits(5, 4, 3)
+	ib, lb := idxBytes(f, 5, 4, 3, pix, labels)
+	f.Add(ib, lb, 0, 5)
+	f.Add(ib, lb, 2, 3)
+	f.Add(ib, lb, 3, 2)
+	f.Add(ib, lb, -1, 6)
+	f.Add(ib[:30], lb, 0, 1)
+	f.Fuzz(func(t *testing.T, ib, lb []byte, lo, hi int) {
+		var p problems
+		s := idxSource("images", "labels", ib, lb, IDXOptions{}, &p)
+		if s == nil {
+			if p.ok() {
+				t.Fatal("no source and no problem")
+			}
+			return
+		}
+		whole, err := s.ReadAll()
+		if err != nil {
+			return // over the memory bound
+		}
+		d, err := s.Read(lo, hi)
+		if lo < 0 || hi > s.Len() || lo > hi {
+			if err == nil {
+				t.Fatalf("range %d-%d of %d images read", lo, hi, s.Len())
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := s.ImageSize()
+		if !slices.Equal(d.Images, whole.Images[lo*per:hi*per]) || !slices.Equal(d.Labels, whole.Labels[lo:hi]) ||
+			!reflect.DeepEqual(d.Masks, whole.Masks[lo:hi]) || !reflect.DeepEqual(d.Boxes, whole.Boxes[lo:hi]) {
+			t.Fatalf("range %d-%d differs from the whole", lo, hi)
 		}
 	})
 }

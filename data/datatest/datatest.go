@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -107,17 +108,22 @@ func Write(tb testing.TB, path string, b []byte) {
 	}
 }
 
-// PeakHeap runs f and returns by how many bytes the Go heap's live objects
-// grew at most while it ran, sampled every 2 milliseconds, with the garbage
-// collector run often (GOGC 10) so that the samples follow what f holds
-// rather than garbage not yet collected.
+// PeakHeap runs f and returns by how many bytes the Go heap's live
+// objects grew at most while it ran: the live heap the garbage collector
+// found at each of its cycles (runtime/metrics /gc/heap/live:bytes),
+// sampled every 2 milliseconds, with a cycle whenever the heap grew by 10%
+// (GOGC 10). Garbage not yet collected does not count, so the result
+// follows what f holds, not how busy the machine kept the collector.
 func PeakHeap(f func()) uint64 {
 	old := debug.SetGCPercent(10)
 	defer debug.SetGCPercent(old)
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	live := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
+	base := live()
 	var mu sync.Mutex
 	peak := base
 	stop := make(chan struct{})
@@ -131,17 +137,18 @@ func PeakHeap(f func()) uint64 {
 			case <-stop:
 				return
 			case <-t.C:
-				var m runtime.MemStats
-				runtime.ReadMemStats(&m)
+				v := live()
 				mu.Lock()
-				peak = max(peak, m.HeapAlloc)
+				peak = max(peak, v)
 				mu.Unlock()
 			}
 		}
 	}()
 	f()
+	runtime.GC() // the last cycle's live heap: what f kept
 	close(stop)
 	<-done
+	peak = max(peak, live())
 	if peak < base {
 		return 0
 	}
