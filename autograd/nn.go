@@ -96,6 +96,10 @@ func ConvTranspose2d(x, w *Var, p Conv2dParams, outputPaddingH, outputPaddingW i
 // MaxPool2d takes the maximum over kh x kw windows placed by p (padding never
 // wins). The gradient flows to each window's maximum.
 func MaxPool2d(x *Var, kh, kw int, p Conv2dParams) *Var {
+	if !recording(x) {
+		// no backward pass: the values alone, bit for bit
+		return record("MaxPool2d", tensor.MaxPool2dValues(x.val, kh, kw, p), nil, x)
+	}
 	y, idx := tensor.MaxPool2d(x.val, kh, kw, p)
 	return gathered(x, y, idx, y.Shape()[2]*y.Shape()[3])
 }
@@ -409,6 +413,10 @@ func Conv2dBiasRelu(x, w, b *Var, p Conv2dParams) *Var {
 // maximum is the mask of the pooled value), of every order.
 func Conv2dBiasReluMaxPool(x, w, b *Var, p Conv2dParams, kh, kw int, pp Conv2dParams) *Var {
 	xs, ws := checkConvBias("autograd.Conv2dBiasReluMaxPool", x, w, b)
+	if !recording(x, w, b) {
+		// no backward pass: the values alone, bit for bit
+		return record("Conv2dBiasReluMaxPool", tensor.Conv2dBiasReluMaxPoolValues(x.val, w.val, valOf(b), p, kh, kw, pp), nil, x, w, b)
+	}
 	y, idx, zs := tensor.Conv2dBiasReluMaxPool(x.val, w.val, valOf(b), p, kh, kw, pp)
 	block := y.Shape()[2] * y.Shape()[3]
 	return record("Conv2dBiasReluMaxPool", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
@@ -437,6 +445,22 @@ func checkConvBias(op string, x, w, b *Var) (xs, ws []int) {
 		}
 	}
 	return xs, ws
+}
+
+// recording reports whether an op on inputs records the graph (recording
+// is on and an input requires gradients), as record decides it. Ops whose
+// backward pass needs data the forward values do not (indices) skip
+// computing that data otherwise.
+func recording(inputs ...*Var) bool {
+	if !GradEnabled() {
+		return false
+	}
+	for _, in := range inputs {
+		if in != nil && in.requiresGrad {
+			return true
+		}
+	}
+	return false
 }
 
 // noGraph reports whether a backward function's results will not be

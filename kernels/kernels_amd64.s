@@ -3422,6 +3422,102 @@ maxPool2x2Tail512_nan:
 	VZEROUPPER
 	RET
 
+// func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.Pointer) int
+TEXT ·maxPool2x2Vals512(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ w+8(FP), AX
+	SHLQ $2, AX
+	MOVQ stride+16(FP), BX
+	SHLQ $2, BX
+	MOVQ ow+24(FP), DX
+	MOVQ rows+32(FP), CX
+	MOVQ dst+40(FP), DI
+	MOVQ CX, R11
+	MOVQ DX, R10
+	ANDQ $15, R10
+	MOVQ R10, CX
+	MOVQ $1, R12
+	SHLQ CX, R12
+	DECQ R12
+	KMOVW R12, K7
+	ADDQ CX, CX
+	MOVQ $1, R12
+	SHLQ CX, R12
+	DECQ R12
+	KMOVW R12, K6
+	SHRQ $16, R12
+	KMOVW R12, K5
+	MOVQ R11, CX
+	MOVQ DX, R13
+	SHRQ $4, R13
+	VMOVDQU32 ·evenIdx(SB), Z30
+	VMOVDQU32 ·oddIdx(SB), Z31
+	TESTQ CX, CX
+	JLE maxPool2x2Vals512_done
+maxPool2x2Vals512_row:
+	MOVQ SI, R8
+	LEAQ (SI)(AX*1), R9
+	MOVQ DI, R10
+	MOVQ R13, R12
+	TESTQ R12, R12
+	JZ maxPool2x2Vals512_tail
+maxPool2x2Vals512_block:
+	VMOVUPS (R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS (R9), Z2
+	VMOVUPS 64(R9), Z3
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z30, Z4
+	VPERMT2PS Z1, Z31, Z0
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z30, Z6
+	VPERMT2PS Z3, Z31, Z2
+	VCMPPS $3, Z0, Z4, K1
+	VCMPPS $3, Z2, Z6, K2
+	KORTESTW K1, K2
+	JNZ maxPool2x2Vals512_nan
+	VMAXPS Z4, Z0, Z8
+	VMAXPS Z6, Z2, Z9
+	VMAXPS Z8, Z9, Z8
+	VMOVUPS Z8, (R10)
+	ADDQ $128, R8
+	ADDQ $128, R9
+	ADDQ $64, R10
+	DECQ R12
+	JNZ maxPool2x2Vals512_block
+maxPool2x2Vals512_tail:
+	KORTESTW K7, K7
+	JZ maxPool2x2Vals512_next
+	VMOVUPS.Z (R8), K6, Z0
+	VMOVUPS.Z 64(R8), K5, Z1
+	VMOVUPS.Z (R9), K6, Z2
+	VMOVUPS.Z 64(R9), K5, Z3
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z30, Z4
+	VPERMT2PS Z1, Z31, Z0
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z30, Z6
+	VPERMT2PS Z3, Z31, Z2
+	VCMPPS $3, Z0, Z4, K7, K1
+	VCMPPS $3, Z2, Z6, K7, K2
+	KORTESTW K1, K2
+	JNZ maxPool2x2Vals512_nan
+	VMAXPS Z4, Z0, Z8
+	VMAXPS Z6, Z2, Z9
+	VMAXPS Z8, Z9, Z8
+	VMOVUPS Z8, K7, (R10)
+maxPool2x2Vals512_next:
+	ADDQ BX, SI
+	LEAQ (DI)(DX*4), DI
+	DECQ CX
+	JNZ maxPool2x2Vals512_row
+maxPool2x2Vals512_nan:
+maxPool2x2Vals512_done:
+	SUBQ CX, R11
+	MOVQ R11, ret+48(FP)
+	VZEROUPPER
+	RET
+
 // func adamBlock512(w, grad, m, v unsafe.Pointer, n int, c *AdamConsts)
 TEXT ·adamBlock512(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), DI

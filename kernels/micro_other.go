@@ -39,3 +39,7 @@ func maxPool2x2Tail512(r0, r1 unsafe.Pointer, n int, w int, base int32, idx *int
 func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16) {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.Pointer) int {
+	panic("kernels: no AVX-512 kernels in this build")
+}

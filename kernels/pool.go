@@ -1,6 +1,9 @@
 package kernels
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // MaxPool2x2Row pools the first windows of one output row of a 2x2,
 // stride-2 max-pool: window j reads a = r0[2j], b = r0[2j+1], c = r1[2j],
@@ -29,4 +32,23 @@ func MaxPool2x2Row(r0, r1 []float32, w int, base int32, idx []int32, val []float
 		done += tail * maxPool2x2Tail512(unsafe.Pointer(&r0[2*j]), unsafe.Pointer(&r1[2*j]), tail, w, base+int32(2*j), &idx[j], &val[j])
 	}
 	return done
+}
+
+// MaxPool2x2Values pools rows output rows of a 2x2 max-pool with stride 2
+// along rows, values only: output row i, dst[i*ow:(i+1)*ow], takes window
+// j from x[i*stride+2j], x[i*stride+2j+1] and the two elements w further
+// on, and holds the first of the window's largest values in row-major
+// order, bit for bit MaxPool2x2Row's val (-0 and +0 tie: the first wins).
+// It runs on the AVX-512 path (none on the others) and stops before a
+// row holding a NaN, whose exact rules the caller applies; it returns how
+// many rows it did.
+func MaxPool2x2Values(x []float32, w, stride, ow, rows int, dst []float32) int {
+	if Current() != AVX512 || rows <= 0 || ow <= 0 {
+		return 0
+	}
+	if 2*ow > w || stride < 0 || len(x) < (rows-1)*stride+w+2*ow || len(dst) < rows*ow {
+		panic(fmt.Sprintf("kernels.MaxPool2x2Values: %d rows of %d windows (row width %d, stride %d) do not fit %d inputs and %d outputs",
+			rows, ow, w, stride, len(x), len(dst)))
+	}
+	return maxPool2x2Vals512(unsafe.Pointer(&x[0]), w, stride, ow, rows, unsafe.Pointer(&dst[0]))
 }

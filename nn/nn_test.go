@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -282,4 +283,62 @@ func TestForwardFromAndSameInModes(t *testing.T) {
 	if f.SameInModes("f") {
 		t.Error("NewFunc layer taken as mode-free")
 	}
+}
+
+// Inference without a graph (inside autograd.NoGrad, where pools keep no
+// indices and intermediate activations are recycled) must give the
+// graph-recording pass's logits and taps bit for bit, for every
+// architecture, batches on both routes of the fused ops, with and
+// without taps.
+func TestNoGradForwardMatchesGraphBitForBit(t *testing.T) {
+	for _, arch := range ArchNames() {
+		in := []int{3, 32, 32}
+		if strings.HasPrefix(arch, "mnist") {
+			in = []int{1, 28, 28}
+		}
+		spec, err := DefaultSpec(arch, in[0], in[1], in[2], 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Build(spec, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(6, 6))
+		for _, n := range []int{1, 9} {
+			x := randImages(rng, n, in[0], in[1], in[2])
+			for _, taps := range [][]string{nil, {spec.Attention}} {
+				want, wantTaps := m.Forward(x, Eval, taps...)
+				if want.IsLeaf() {
+					t.Fatalf("%s: the reference pass recorded no graph", arch)
+				}
+				var got *autograd.Var
+				var gotTaps map[string]*autograd.Var
+				autograd.NoGrad(func() { got, gotTaps = m.Forward(x, Eval, taps...) })
+				if !got.IsLeaf() {
+					t.Fatalf("%s: NoGrad recorded a graph", arch)
+				}
+				if !sameBits(got.Value(), want.Value()) {
+					t.Fatalf("%s, %d images, taps %v: logits differ (max %g)", arch, n, taps, tensor.MaxAbsDiff(got.Value(), want.Value()))
+				}
+				for _, tp := range taps {
+					if !sameBits(gotTaps[tp].Value(), wantTaps[tp].Value()) {
+						t.Fatalf("%s, %d images: tap %s differs", arch, n, tp)
+					}
+				}
+			}
+		}
+	}
+}
+
+func sameBits(a, b *tensor.Tensor) bool {
+	if !slices.Equal(a.Shape(), b.Shape()) || a.DType() != b.DType() {
+		return false
+	}
+	for i := 0; i < a.Size(); i++ {
+		if math.Float64bits(a.AtFlat(i)) != math.Float64bits(b.AtFlat(i)) {
+			return false
+		}
+	}
+	return true
 }

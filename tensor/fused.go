@@ -9,7 +9,19 @@ import "github.com/arp-robustness/arp/kernels"
 // in the core's cache, and the batch's output is never written; otherwise
 // the output lives in a recycled scratch buffer only while it is pooled.
 func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2dParams) (*Tensor, []int32, []int) {
-	const op = "tensor.Conv2dBiasReluMaxPool"
+	return convReluPool("tensor.Conv2dBiasReluMaxPool", x, w, b, p, kh, kw, pp, true)
+}
+
+// Conv2dBiasReluMaxPoolValues returns the values of Conv2dBiasReluMaxPool,
+// bit for bit, without the max-pool's indices: for inference, where no
+// backward pass needs them.
+func Conv2dBiasReluMaxPoolValues(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2dParams) *Tensor {
+	y, _, _ := convReluPool("tensor.Conv2dBiasReluMaxPoolValues", x, w, b, p, kh, kw, pp, false)
+	return y
+}
+
+// convReluPool is Conv2dBiasReluMaxPool, with the indices when withIdx.
+func convReluPool(op string, x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2dParams, withIdx bool) (*Tensor, []int32, []int) {
 	sameDType(op, x, w)
 	g := convGeometry(op, x.shape, w.shape, p)
 	zshape := []int{g.n, g.f, g.oh, g.ow}
@@ -23,12 +35,18 @@ func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2
 		z := Scratch(x.dtype, zshape...)
 		defer Recycle(z)
 		convForwardInto(g, x, w, b, z, true)
+		if !withIdx {
+			return MaxPool2dValues(z, kh, kw, pp), nil, zshape
+		}
 		y, idx := MaxPool2d(z, kh, kw, pp)
 		return y, idx, zshape
 	}
 	pg, pshape := PoolOutShape(op, []int{1, g.f, g.oh, g.ow}, kh, kw, pp)
 	out := Zeros(x.dtype, g.n, g.f, pshape[2], pshape[3])
-	idx := make([]int32, out.Size())
+	var idx []int32
+	if withIdx {
+		idx = make([]int32, out.Size())
+	}
 	per, zper := Numel(pshape), g.f*g.oh*g.ow
 	if x.dtype == Float32 {
 		var bias []float32
@@ -36,7 +54,7 @@ func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2
 			bias = b.f32
 		}
 		kernels.ConvForwardEach(g.kern(), x.f32, w.f32, bias, true, func(n int, zn []float32) {
-			maxPoolRange(zn, pg, idx[n*per:(n+1)*per], out.f32[n*per:(n+1)*per], 0, g.f, int32(n*zper))
+			poolImage(zn, pg, idx, out.f32, n, per, zper)
 		})
 	} else {
 		var bias []float64
@@ -44,10 +62,21 @@ func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2
 			bias = b.f64
 		}
 		kernels.ConvForwardEach(g.kern(), x.f64, w.f64, bias, true, func(n int, zn []float64) {
-			maxPoolRange(zn, pg, idx[n*per:(n+1)*per], out.f64[n*per:(n+1)*per], 0, g.f, int32(n*zper))
+			poolImage(zn, pg, idx, out.f64, n, per, zper)
 		})
 	}
 	return out, idx, zshape
+}
+
+// poolImage max-pools image n's convolution output zn (pool geometry pg,
+// one image) into its per values of out and, when idx is not nil, its
+// indices (into the batch's convolution output, zper values per image).
+func poolImage[T Float](zn []T, pg convGeom, idx []int32, out []T, n, per, zper int) {
+	if idx == nil {
+		maxPoolValuesRange(zn, pg, out[n*per:(n+1)*per], 0, pg.c)
+		return
+	}
+	maxPoolRange(zn, pg, idx[n*per:(n+1)*per], out[n*per:(n+1)*per], 0, pg.c, int32(n*zper))
 }
 
 // MaxPoolReluGrad returns the gradient with respect to z of

@@ -55,6 +55,69 @@ func MaxPool2d(x *Tensor, kh, kw int, p Conv2dParams) (*Tensor, []int32) {
 	return out, idx
 }
 
+// MaxPool2dValues returns MaxPool2d's values without the indices, bit for
+// bit: for inference, where no backward pass needs them. 2x2 windows with
+// stride 2 along rows run whole planes per call of a vector kernel.
+func MaxPool2dValues(x *Tensor, kh, kw int, p Conv2dParams) *Tensor {
+	g, oshape := PoolOutShape("tensor.MaxPool2dValues", x.shape, kh, kw, p)
+	out := Zeros(x.dtype, oshape...)
+	if x.dtype == Float32 {
+		ParallelFor(g.n*g.c, 4, func(lo, hi int) { maxPoolValuesRange(x.f32, g, out.f32, lo, hi) })
+	} else {
+		ParallelFor(g.n*g.c, 4, func(lo, hi int) { maxPoolValuesRange(x.f64, g, out.f64, lo, hi) })
+	}
+	return out
+}
+
+// maxPoolValuesRange sets vals to the max-pool values of the image-channel
+// planes lo..hi-1 of x (vals indexed as x, by plane).
+func maxPoolValuesRange[T Float](x []T, g convGeom, vals []T, lo, hi int) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	x, vals = x[lo*hw:hi*hw], vals[lo*ohw:hi*ohw]
+	if x32, ok := any(x).([]float32); ok && pool2x2Fast(g) {
+		maxPool2x2Values32(x32, g, any(vals).([]float32), hi-lo)
+		return
+	}
+	// other windows: through the indices, a plane at a time
+	idx := make([]int32, ohw)
+	for nc := 0; nc < hi-lo; nc++ {
+		maxPoolRange(x[nc*hw:(nc+1)*hw], g, idx, vals[nc*ohw:(nc+1)*ohw], 0, 1, 0)
+	}
+}
+
+// pool2x2Fast reports whether every window of the pool g is a 2x2 one
+// inside the input at stride 2 along rows (pool2x2Row's windows).
+func pool2x2Fast(g convGeom) bool {
+	p := g.p
+	return p.PadTop == 0 && p.PadLeft == 0 && p.DilationH == 1 && p.DilationW == 1 && g.kh == 2 && g.kw == 2 && p.StrideW == 2 &&
+		(g.oh-1)*p.StrideH+2 <= g.h && (g.ow-1)*2+2 <= g.w
+}
+
+// maxPool2x2Values32 pools planes planes of x (pool2x2Fast) into vals:
+// with the vector kernel, rows of consecutive planes in one call when
+// they follow each other at the row stride, the rows it leaves (a NaN)
+// by pool2x2Values.
+func maxPool2x2Values32(x []float32, g convGeom, vals []float32, planes int) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	stride := g.p.StrideH * g.w
+	run := func(x, v []float32, rows int) {
+		for i := 0; i < rows; {
+			i += kernels.MaxPool2x2Values(x[i*stride:], g.w, stride, g.ow, rows-i, v[i*g.ow:])
+			if i < rows {
+				pool2x2Values(x, i*stride, g.w, v[i*g.ow:(i+1)*g.ow])
+				i++
+			}
+		}
+	}
+	if g.oh*stride == hw {
+		run(x, vals, planes*g.oh)
+		return
+	}
+	for nc := 0; nc < planes; nc++ {
+		run(x[nc*hw:(nc+1)*hw], vals[nc*ohw:(nc+1)*ohw], g.oh)
+	}
+}
+
 // pickValues sets vals[i] = x[idx[i]] (0 for negative indices).
 func pickValues[T Float](x []T, idx []int32, vals []T) {
 	for i, j := range idx {
@@ -517,8 +580,7 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 	p := g.p
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	sh, sw := p.StrideH, p.StrideW
-	inside := p.PadTop == 0 && p.PadLeft == 0 && (g.oh-1)*sh+g.kh <= g.h && (g.ow-1)*sw+g.kw <= g.w
-	fast := inside && g.kh == 2 && g.kw == 2 && sw == 2 // every window by pool2x2Row
+	fast := pool2x2Fast(g) // every window by pool2x2Row
 	for nc := lo; nc < hi; nc++ {
 		base := nc * hw
 		xc := x[base : base+hw]
@@ -561,33 +623,50 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 // pool2x2Row fills one output row o of a 2x2, stride-2 pool whose window
 // rows start at flat offset r (row width w) of the channel xc.
 func pool2x2Row(xc []float32, r, w int, o []int32, base int32, v []float32) {
-	r0 := xc[r : r+w]
-	r1 := xc[r+w : r+2*w]
 	done := 0
 	if v != nil {
-		done = kernels.MaxPool2x2Row(r0, r1, w, base+int32(r), o, v)
+		done = kernels.MaxPool2x2Row(xc[r:r+w], xc[r+w:r+2*w], w, base+int32(r), o, v)
 	}
 	for ox := done; ox < len(o); ox++ {
 		j := 2 * ox
-		a, b, c, d := r0[j], r0[j+1], r1[j], r1[j+1]
-		m := max(max(a, b), max(c, d))
-		off := w + 1
-		if c == m {
-			off = w
-		}
-		if b == m {
-			off = 1
-		}
-		if a == m {
-			off = 0
-		}
-		if m != m { // a NaN: windowArgmax's exact path picks the first one
-			off = windowArgmax(xc, w, r/w, r/w+2, j, j+2) - r - j
-		}
+		off := first2x2(xc, r, w, j)
 		o[ox] = base + int32(r+j+off)
 		if v != nil {
 			v[ox] = xc[r+j+off]
 		}
+	}
+}
+
+// first2x2 returns the offset (0, 1, w or w+1) of the first maximum in
+// row-major order of the 2x2 window at flat offset r+j of the channel xc
+// (row width w): -0 and +0 tie, the first NaN wins.
+func first2x2(xc []float32, r, w, j int) int {
+	r0, r1 := xc[r+j:r+j+2], xc[r+w+j:r+w+j+2]
+	a, b, c, d := r0[0], r0[1], r1[0], r1[1]
+	m := max(max(a, b), max(c, d))
+	off := w + 1
+	if c == m {
+		off = w
+	}
+	if b == m {
+		off = 1
+	}
+	if a == m {
+		off = 0
+	}
+	if m != m { // a NaN: windowArgmax's exact path picks the first one
+		off = windowArgmax(xc, w, r/w, r/w+2, j, j+2) - r - j
+	}
+	return off
+}
+
+// pool2x2Values sets v to the values of one output row of a 2x2, stride-2
+// pool whose window rows start at flat offset r (row width w) of the
+// channel xc: those pool2x2Row picks, without the indices.
+func pool2x2Values(xc []float32, r, w int, v []float32) {
+	for ox := range v {
+		j := 2 * ox
+		v[ox] = xc[r+j+first2x2(xc, r, w, j)]
 	}
 }
 
