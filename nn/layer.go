@@ -284,6 +284,10 @@ func (n *Normalize) Forward(x *autograd.Var, m Mode) *autograd.Var {
 		sc.SetFlat(i, 1/n.Std[j])
 		sh.SetFlat(i, -n.Mean[j]/n.Std[j])
 	}
+	if !autograd.GradEnabled() || !x.RequiresGrad() {
+		// no graph: one pass, the same bits
+		return autograd.Const(tensor.MulAddChannels(x.Value(), sc, sh))
+	}
 	return autograd.Add(autograd.Mul(x, autograd.Const(sc)), autograd.Const(sh))
 }
 

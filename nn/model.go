@@ -113,6 +113,13 @@ func (m *Model) forward(x *autograd.Var, start int, mode Mode, taps []string) (*
 		}
 	}
 	tapped := func(l Layer) bool { return slices.Contains(taps, l.Name()) }
+	// Without a graph nothing refers to a layer's output once the next
+	// layer has run: its storage goes back to the buffer pool unless it
+	// is the caller's input, a tap, or shared with the next output (a
+	// view, an identity layer).
+	recycle := !autograd.GradEnabled()
+	in := x
+	var spent *autograd.Var // the previous layer's output, untapped
 	for i := start; i < len(m.layers); i++ {
 		l := m.layers[i]
 		// a convolution followed by a ReLU (and a max-pool) runs as one
@@ -135,6 +142,13 @@ func (m *Model) forward(x *autograd.Var, start int, mode Mode, taps []string) (*
 		} else {
 			x = l.Forward(x, mode)
 		}
+		if spent != nil && !kept(spent, x, in, acts) {
+			tensor.Recycle(spent.Value())
+		}
+		spent = nil
+		if recycle && !tapped(l) {
+			spent = x
+		}
 		for _, t := range taps {
 			if t == l.Name() {
 				acts[t] = x
@@ -142,6 +156,20 @@ func (m *Model) forward(x *autograd.Var, start int, mode Mode, taps []string) (*
 		}
 	}
 	return x, acts
+}
+
+// kept reports whether v's storage must outlive the layer that consumed
+// it: it is shared with that layer's output, the pass's input or a tap.
+func kept(v, out, in *autograd.Var, acts map[string]*autograd.Var) bool {
+	if tensor.SharesStorage(v.Value(), out.Value()) || tensor.SharesStorage(v.Value(), in.Value()) {
+		return true
+	}
+	for _, a := range acts {
+		if tensor.SharesStorage(v.Value(), a.Value()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Logits runs the model in evaluation mode.

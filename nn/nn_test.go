@@ -312,19 +312,26 @@ func TestNoGradForwardMatchesGraphBitForBit(t *testing.T) {
 				if want.IsLeaf() {
 					t.Fatalf("%s: the reference pass recorded no graph", arch)
 				}
-				var got *autograd.Var
+				x0 := x.Value().Clone()
+				// two passes: the second reuses what the first recycled,
+				// so a recycled output or tap would be overwritten
+				var got, again *autograd.Var
 				var gotTaps map[string]*autograd.Var
 				autograd.NoGrad(func() { got, gotTaps = m.Forward(x, Eval, taps...) })
+				autograd.NoGrad(func() { again, _ = m.Forward(x, Eval, taps...) })
 				if !got.IsLeaf() {
 					t.Fatalf("%s: NoGrad recorded a graph", arch)
 				}
-				if !sameBits(got.Value(), want.Value()) {
+				if !sameBits(got.Value(), want.Value()) || !sameBits(again.Value(), want.Value()) {
 					t.Fatalf("%s, %d images, taps %v: logits differ (max %g)", arch, n, taps, tensor.MaxAbsDiff(got.Value(), want.Value()))
 				}
 				for _, tp := range taps {
 					if !sameBits(gotTaps[tp].Value(), wantTaps[tp].Value()) {
 						t.Fatalf("%s, %d images: tap %s differs", arch, n, tp)
 					}
+				}
+				if !sameBits(x.Value(), x0) {
+					t.Fatalf("%s: the input changed", arch)
 				}
 			}
 		}

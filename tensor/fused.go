@@ -14,7 +14,9 @@ func Conv2dBiasReluMaxPool(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2
 
 // Conv2dBiasReluMaxPoolValues returns the values of Conv2dBiasReluMaxPool,
 // bit for bit, without the max-pool's indices: for inference, where no
-// backward pass needs them.
+// backward pass needs them. The result's storage comes from the buffer
+// pool (Scratch): give it back with Recycle once unused, or leave it to
+// the collector.
 func Conv2dBiasReluMaxPoolValues(x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Conv2dParams) *Tensor {
 	y, _, _ := convReluPool("tensor.Conv2dBiasReluMaxPoolValues", x, w, b, p, kh, kw, pp, false)
 	return y
@@ -36,16 +38,19 @@ func convReluPool(op string, x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Con
 		defer Recycle(z)
 		convForwardInto(g, x, w, b, z, true)
 		if !withIdx {
-			return MaxPool2dValues(z, kh, kw, pp), nil, zshape
+			return maxPoolValues(z, kh, kw, pp, true), nil, zshape
 		}
 		y, idx := MaxPool2d(z, kh, kw, pp)
 		return y, idx, zshape
 	}
 	pg, pshape := PoolOutShape(op, []int{1, g.f, g.oh, g.ow}, kh, kw, pp)
-	out := Zeros(x.dtype, g.n, g.f, pshape[2], pshape[3])
+	var out *Tensor
 	var idx []int32
 	if withIdx {
+		out = Zeros(x.dtype, g.n, g.f, pshape[2], pshape[3])
 		idx = make([]int32, out.Size())
+	} else {
+		out = Scratch(x.dtype, g.n, g.f, pshape[2], pshape[3]) // every value is written
 	}
 	per, zper := Numel(pshape), g.f*g.oh*g.ow
 	if x.dtype == Float32 {

@@ -250,3 +250,40 @@ func AddChannelBias(y, b *Tensor) {
 		}
 	})
 }
+
+// MulAddChannels returns x*scale[c] + shift[c] on every element of channel
+// c of x [N,C,...], the product rounded before the sum: bit for bit
+// Add(Mul(x, scale), shift) with scale and shift of shape [1,C,1,...], in
+// one pass (an input normalisation at inference). scale and shift hold C
+// values each, in any shape. The result's storage comes from the buffer
+// pool (Scratch): give it back with Recycle once unused, or leave it to
+// the collector.
+func MulAddChannels(x, scale, shift *Tensor) *Tensor {
+	const op = "tensor.MulAddChannels"
+	sameDType(op, x, scale)
+	sameDType(op, x, shift)
+	if len(x.shape) < 2 || scale.Size() != x.shape[1] || shift.Size() != x.shape[1] {
+		Panicf(op, "scale %v and shift %v do not match the channels of %v", scale.shape, shift.shape, x.shape)
+	}
+	out := Scratch(x.dtype, x.shape...)
+	if x.dtype == Float32 {
+		mulAddChannels(x.f32, scale.f32, shift.f32, out.f32, x.shape[0]*x.shape[1])
+	} else {
+		mulAddChannels(x.f64, scale.f64, shift.f64, out.f64, x.shape[0]*x.shape[1])
+	}
+	return out
+}
+
+func mulAddChannels[T Float](x, scale, shift, out []T, planes int) {
+	c := len(scale)
+	inner := len(x) / max(planes, 1)
+	ParallelFor(planes, max(1, elemGrain/max(inner, 1)), func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			s, h := scale[nc%c], shift[nc%c]
+			xr, or := x[nc*inner:(nc+1)*inner], out[nc*inner:(nc+1)*inner]
+			for i, v := range xr {
+				or[i] = T(v*s) + h // T(): the product rounded, never fused
+			}
+		}
+	})
+}

@@ -59,8 +59,19 @@ func MaxPool2d(x *Tensor, kh, kw int, p Conv2dParams) (*Tensor, []int32) {
 // bit: for inference, where no backward pass needs them. 2x2 windows with
 // stride 2 along rows run whole planes per call of a vector kernel.
 func MaxPool2dValues(x *Tensor, kh, kw int, p Conv2dParams) *Tensor {
+	return maxPoolValues(x, kh, kw, p, false)
+}
+
+// maxPoolValues is MaxPool2dValues, its result from the buffer pool with
+// scratch.
+func maxPoolValues(x *Tensor, kh, kw int, p Conv2dParams, scratch bool) *Tensor {
 	g, oshape := PoolOutShape("tensor.MaxPool2dValues", x.shape, kh, kw, p)
-	out := Zeros(x.dtype, oshape...)
+	var out *Tensor
+	if scratch {
+		out = Scratch(x.dtype, oshape...) // every value is written
+	} else {
+		out = Zeros(x.dtype, oshape...)
+	}
 	if x.dtype == Float32 {
 		ParallelFor(g.n*g.c, 4, func(lo, hi int) { maxPoolValuesRange(x.f32, g, out.f32, lo, hi) })
 	} else {

@@ -36,3 +36,17 @@ func Recycle(t *Tensor) {
 	}
 	t.f32, t.f64, t.shape = nil, nil, nil
 }
+
+// SharesStorage reports whether a and b hold the same storage (one is the
+// other or a view of it, as Reshape makes), so that recycling one would
+// pull the data from under the other.
+func SharesStorage(a, b *Tensor) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return len(a.f32) > 0 && len(b.f32) > 0 && &a.f32[0] == &b.f32[0] ||
+		len(a.f64) > 0 && len(b.f64) > 0 && &a.f64[0] == &b.f64[0]
+}

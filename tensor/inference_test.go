@@ -126,3 +126,25 @@ func TestConv2dBiasReluMaxPoolValues(t *testing.T) {
 		}
 	})
 }
+
+// MulAddChannels must give Add(Mul(x, scale), shift) bit for bit (the
+// product rounded before the sum), float32 and float64, one channel and
+// several, 1x1 images.
+func TestMulAddChannelsMatchesMulThenAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 33))
+	for _, shape := range [][]int{{5, 1, 28, 28}, {3, 3, 32, 32}, {2, 7, 1, 1}, {4, 3}} {
+		for _, dt := range []DType{Float32, Float64} {
+			x := randT(rng, dt, shape...)
+			bs := make([]int, len(shape))
+			for i := range bs {
+				bs[i] = 1
+			}
+			bs[1] = shape[1]
+			sc, sh := randT(rng, dt, bs...), randT(rng, dt, bs...)
+			want := Add(Mul(x, sc), sh)
+			if got := MulAddChannels(x, sc, sh); !sameBits(got, want) {
+				t.Fatalf("%v %v: differs from Add(Mul) by %g", shape, dt, MaxAbsDiff(got, want))
+			}
+		}
+	}
+}
