@@ -88,3 +88,10 @@ func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uin
 //
 //go:noescape
 func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.Pointer) int
+
+// maxPoolGrad2x2Plane512 writes one channel plane of a max-pool's input
+// gradient whose windows' maxima lie in 2x2 blocks (see
+// MaxPoolGrad2x2Plane); it returns 0 when an index is not in its block.
+//
+//go:noescape
+func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int

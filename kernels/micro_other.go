@@ -43,3 +43,7 @@ func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uin
 func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.Pointer) int {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int {
+	panic("kernels: no AVX-512 kernels in this build")
+}

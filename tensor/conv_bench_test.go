@@ -39,3 +39,32 @@ func BenchmarkConv1(b *testing.B) {
 		b.Run(which, func(b *testing.B) { benchConvShape(b, which, 3, 32) })
 	}
 }
+
+// BenchmarkConvReluPoolGrads times the fused backward of CifarNet's
+// conv+ReLU+2x2 max-pool layers at batch 50 (Conv2dBiasReluMaxPoolGrads):
+// the input gradient alone (an attack's pass; conv1 makes the image
+// gradient), the weight and bias gradients alone (conv1 in training) and
+// all three (conv2 in training).
+func BenchmarkConvReluPoolGrads(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	p := Conv2dParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}
+	pp := Conv2dParams{StrideH: 2, StrideW: 2}
+	for _, l := range []struct {
+		name  string
+		c, hw int
+	}{{"conv1", 3, 32}, {"conv2", 64, 16}} {
+		x, w, bias := randT(rng, Float32, 50, l.c, l.hw, l.hw), randT(rng, Float32, 64, l.c, 5, 5), randT(rng, Float32, 64)
+		y, idx, zs := Conv2dBiasReluMaxPool(x, w, bias, p, 2, 2, pp)
+		gy := randT(rng, Float32, y.Shape()...)
+		for _, need := range []struct {
+			name    string
+			x, w, b bool
+		}{{"input", true, false, false}, {"weight", false, true, true}, {"all", true, true, true}} {
+			b.Run(l.name+"/"+need.name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					Conv2dBiasReluMaxPoolGrads(x, w, gy, y, idx, p, zs, need.x, need.w, need.b)
+				}
+			})
+		}
+	}
+}

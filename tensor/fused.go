@@ -182,9 +182,9 @@ func Conv2dBiasReluMaxPoolGrads(x, w, gy, y *Tensor, idx []int32, p Conv2dParams
 		dw = Zeros(x.dtype, w.shape...)
 	}
 	if x.dtype == Float32 {
-		fusedBackward(g, x.f32, w.f32, gy.f32, y.f32, idx, valsOf32(dx), valsOf32(dw), valsOf32(db))
+		fusedBackward(g, x.f32, w.f32, gy.f32, y.f32, idx, gy.shape[2], gy.shape[3], valsOf32(dx), valsOf32(dw), valsOf32(db))
 	} else {
-		fusedBackward(g, x.f64, w.f64, gy.f64, y.f64, idx, valsOf64(dx), valsOf64(dw), valsOf64(db))
+		fusedBackward(g, x.f64, w.f64, gy.f64, y.f64, idx, gy.shape[2], gy.shape[3], valsOf64(dx), valsOf64(dw), valsOf64(db))
 	}
 	return dx, dw, db
 }
@@ -204,11 +204,15 @@ func valsOf64(t *Tensor) []float64 {
 }
 
 // fusedBackward runs kernels.ConvBackwardEach with image n's convolution
-// output gradient made from the pooled gradient: cleared, then gy where
-// the pooled value is positive added at the indexed positions. When db is
-// not nil it is set to the bias gradient, each image's channel sums taken
-// in the same pass (and added up in image order).
-func fusedBackward[T Float](g convGeom, x, w, gy, y []T, idx []int32, dx, dw, db []T) {
+// output gradient made from the pooled gradient gy [N,F,ph,pw]: cleared,
+// then gy where the pooled value is positive added at the indexed
+// positions. When the pooled output tiles the convolution's (2x2 windows
+// of stride 2) float32 planes are written in one pass by
+// kernels.MaxPoolGrad2x2Plane instead, as long as every maximum lies in
+// its window's 2x2 block. When db is not nil it is set to the bias
+// gradient, each image's channel sums taken in the same pass (and added
+// up in image order).
+func fusedBackward[T Float](g convGeom, x, w, gy, y []T, idx []int32, ph, pw int, dx, dw, db []T) {
 	zper := g.f * g.oh * g.ow
 	per := len(idx) / g.n
 	pc := per / g.f // pooled positions per channel
@@ -216,10 +220,15 @@ func fusedBackward[T Float](g convGeom, x, w, gy, y []T, idx []int32, dx, dw, db
 	if db != nil {
 		sums = make([]T, g.n*g.f)
 	}
+	gy32, tiled := any(gy).([]float32)
+	tiled = tiled && g.oh == 2*ph && g.ow == 2*pw && pc == ph*pw
 	kernels.ConvBackwardEach(g.kern(), x, w, func(n int, buf []T) []T {
 		buf = buf[:zper]
-		clear(buf)
 		off := int32(n * zper)
+		if tiled && planeGrads(gy32, any(y).([]float32), idx, n*per, off, g.f, g.oh*g.ow, ph, pw, any(buf).([]float32), any(sums).([]float32)) {
+			return buf
+		}
+		clear(buf)
 		for ch := 0; ch < g.f; ch++ {
 			o := n*per + ch*pc
 			gb, yb := gy[o:o+pc], y[o:o+pc]
@@ -265,4 +274,24 @@ func pooledBiasGrad[T Float](gy, y []T, n, c int, db []T) {
 		}
 		db[ch] = s
 	}
+}
+
+// planeGrads writes the convolution output gradient z [F][ohw] of one
+// image plane by plane with kernels.MaxPoolGrad2x2Plane (pooled values,
+// gradients and indices from element o, indices counted from off) and
+// its channel sums into sums[image*F:] when sums is not nil; false (z
+// partly written) when the kernel refuses a plane.
+func planeGrads(gy, y []float32, idx []int32, o int, off int32, f, ohw, ph, pw int, z, sums []float32) bool {
+	pc := ph * pw
+	for ch := 0; ch < f; ch++ {
+		p := o + ch*pc
+		s, ok := kernels.MaxPoolGrad2x2Plane(gy[p:p+pc], y[p:p+pc], idx[p:p+pc], off+int32(ch*ohw), ph, pw, z[ch*ohw:(ch+1)*ohw])
+		if !ok {
+			return false
+		}
+		if sums != nil {
+			sums[o/pc+ch] = s
+		}
+	}
+	return true
 }
