@@ -290,22 +290,11 @@ func newFwdPlan[T Float](g ConvGeom, w, bias []T, relu bool) *fwdPlan[T] {
 	ckk, ohw := g.ckk(), g.ohw()
 	mr, nv, vl := mk.mr, mk.nv, mk.vl
 	pl := &fwdPlan[T]{g: g, mk: mk, bias: bias, relu: relu}
-	panels := (g.F + mr - 1) / mr
-	pl.wp = GetBuf[T](panels * mr * ckk)
-	packWeights(w, g.F, ckk, mr, pl.wp)
-	pl.tab = getTab(2 * ckk)
-	for t := range ckk {
-		pl.tab[2*t] = int32(t * mr * size)
-	}
 	kk := g.KH * g.KW
 	flat := useFlat(g, nv, vl)
-	if flat || useDirect(g, vl) {
-		pl.direct = true
+	pl.direct = flat || useDirect(g, vl)
+	if pl.direct {
 		hp, wpd := g.hp(), g.wp()
-		for t := range ckk {
-			c, kh, kw := t/kk, t/g.KW%g.KH, t%g.KW
-			pl.tab[2*t+1] = int32((c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size)
-		}
 		// a block of channels: its weight panel and the rows a group of
 		// vectors reads take about half of L1
 		var span int
@@ -318,12 +307,31 @@ func newFwdPlan[T Float](g ConvGeom, w, bias []T, relu bool) *fwdPlan[T] {
 			perRow := (g.OW + vl - 1) / vl
 			span = ((nv+perRow-1)/perRow*g.SH + (g.KH-1)*g.DH + 1) * wpd
 		}
-		pl.subs = (len(pl.vecs) + nv - 1) / nv
 		pl.cb = max(1, min(g.C, l1Budget/((kk*mr+span)*size)))
+		if t := mk.tall; t != nil && !flat && tallTiles(g.F, len(pl.vecs), mk.shape, t.shape) {
+			// the channel blocks stay the default tile's, so every output
+			// is summed in the same order: the same bits either way
+			pl.mk, mr, nv = t, t.mr, t.nv
+		}
+		pl.subs = (len(pl.vecs) + nv - 1) / nv
 		pl.scratch = g.C*hp*wpd + vl
 		if pl.scatter {
 			pl.ytile = pl.scratch
 			pl.scratch += g.F * nv * vl
+		}
+	}
+	panels := (g.F + mr - 1) / mr
+	pl.wp = GetBuf[T](panels * mr * ckk)
+	packWeights(w, g.F, ckk, mr, pl.wp)
+	pl.tab = getTab(2 * ckk)
+	for t := range ckk {
+		pl.tab[2*t] = int32(t * mr * size)
+	}
+	if pl.direct {
+		hp, wpd := g.hp(), g.wp()
+		for t := range ckk {
+			c, kh, kw := t/kk, t/g.KW%g.KH, t%g.KW
+			pl.tab[2*t+1] = int32((c*hp*wpd + kh*g.DH*wpd + kw*g.DW) * size)
 		}
 	} else {
 		nr := nv * vl
@@ -335,6 +343,16 @@ func newFwdPlan[T Float](g ConvGeom, w, bias []T, relu bool) *fwdPlan[T] {
 		pl.scratch = ckk * nr
 	}
 	return pl
+}
+
+// tallTiles reports whether tiles of shape tall compute fewer lanes than
+// tiles of shape def for f output channels (rows) and vecs vectors of
+// output pixels: rows and vectors rounded up to whole tiles (mnist-small's
+// conv2, 32 channels of 14 vectors: 32 rows of 15 vectors with 8x3 tiles
+// against 36 rows of 16 with 6x4).
+func tallTiles(f, vecs int, def, tall shape) bool {
+	lanes := func(s shape) int { return (f + s.mr - 1) / s.mr * s.mr * ((vecs + s.nv - 1) / s.nv * s.nv) }
+	return lanes(tall) < lanes(def)
 }
 
 func (pl *fwdPlan[T]) free() {

@@ -166,6 +166,7 @@ func modelGeoms(n int) []ConvGeom {
 	gs := []ConvGeom{
 		same(3, 32, 32, 64, 5, 1), same(64, 16, 16, 64, 5, 1), // CifarNet
 		same(1, 28, 28, 32, 5, 1), same(32, 14, 14, 64, 5, 1), // MNIST CNN
+		same(1, 28, 28, 16, 5, 1), same(16, 14, 14, 32, 5, 1), // mnist-small
 		same(3, 32, 32, 16, 3, 1), same(16, 32, 32, 16, 3, 1), same(16, 32, 32, 32, 3, 2),
 		same(32, 16, 16, 64, 3, 2), same(64, 8, 8, 64, 3, 1), same(16, 32, 32, 32, 1, 2), // ResNet-20
 		same(48, 9, 9, 32, 1, 1),
@@ -495,4 +496,59 @@ func TestPadImage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Forward convolutions on tall tiles (tallTiles: mnist-small's and the
+// MNIST CNN's) must give the default tiles' results bit for bit (the
+// channel blocks, and so every output's order of summation, are the
+// same), on random direct geometries and the models' shapes, with bias
+// and ReLU, one and several workers.
+func TestTallTilesSameBits(t *testing.T) {
+	if micro512.tall == nil || !Supported(AVX512) {
+		t.Skip("no tall tiles on this path")
+	}
+	prev := Current()
+	defer Use(prev)
+	Use(AVX512)
+	rng := rand.New(rand.NewPCG(41, 41))
+	var gs []ConvGeom
+	for _, g := range modelGeoms(3) {
+		if useDirect(g, 16) && !useFlat(g, micro512.nv, 16) {
+			gs = append(gs, g)
+		}
+	}
+	for len(gs) < 60 {
+		if g := randGeom(rng); useDirect(g, 16) && !useFlat(g, micro512.nv, 16) {
+			gs = append(gs, g)
+		}
+	}
+	tall, taken := micro512.tall, 0
+	defer func() { micro512.tall = tall }()
+	for _, g := range gs {
+		x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+		w := randSlice[float32](rng, g.F*g.ckk())
+		b := randSlice[float32](rng, g.F)
+		if tallTiles(g.F, len(rowVectors(g, 16)), micro512.shape, tall.shape) {
+			taken++
+		}
+		for _, workers := range []int{1, 3} {
+			old := Workers()
+			SetWorkers(workers)
+			y0 := make([]float32, g.N*g.F*g.ohw())
+			y1 := make([]float32, len(y0))
+			micro512.tall = nil
+			ConvForward(g, x, w, b, y0, true)
+			micro512.tall = tall
+			ConvForward(g, x, w, b, y1, true)
+			SetWorkers(old)
+			for i := range y0 {
+				if math.Float32bits(y0[i]) != math.Float32bits(y1[i]) {
+					t.Fatalf("%+v: output %d is %g on tall tiles, %g on the default ones", g, i, y1[i], y0[i])
+				}
+			}
+		}
+	}
+	if taken < 5 {
+		t.Fatalf("tall tiles taken on only %d of %d geometries", taken, len(gs))
+	}
 }

@@ -56,6 +56,9 @@ var (
 	// narrow tiles for convolutions with few output channels (kernA only)
 	avx512n = isa{"512n", "Z", 16, 3, 6}
 	avx2n   = isa{"256n", "Y", 8, 3, 3}
+	// tall tiles for forward convolutions whose channels and vectors
+	// they fit better (kernA only)
+	avx512t = isa{"512t", "Z", 16, 8, 3}
 )
 
 type emitter struct{ bytes.Buffer }
@@ -878,7 +881,7 @@ func main() {
 		kernel(&e, s, true)
 		peak(&e, s)
 	}
-	for _, s := range []isa{avx512n, avx2n} {
+	for _, s := range []isa{avx512n, avx2n, avx512t} {
 		kernel(&e, s, false)
 	}
 	transpose(&e, avx512)

@@ -55,6 +55,10 @@ type micro struct {
 	// narrow, when not nil, has a kernA with fewer rows and more vectors,
 	// for convolutions with few output channels.
 	narrow *micro
+	// tall, when not nil, has a kernA with more rows and fewer vectors,
+	// for forward convolutions whose channels and rows of vectors it
+	// tiles with fewer dropped lanes (see tallTiles).
+	tall *micro
 }
 
 // setMask sets p.mask[j] for a vector with lanes valid lanes (0: skip).

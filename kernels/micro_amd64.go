@@ -22,6 +22,9 @@ func kernA512n(p *kargs)
 func kernA256n(p *kargs)
 
 //go:noescape
+func kernA512t(p *kargs)
+
+//go:noescape
 func kernB256(p *kargs)
 
 // transposeBlock512 writes the 16x16 float32 block at src (rows lds bytes
@@ -47,7 +50,8 @@ func fmaLoop256(n int)
 
 var (
 	micro512 = micro{shape: shape{6, 4, 16}, kernA: kernA512, kernB: kernB512, bitMask: true,
-		narrow: &micro{shape: shape{3, 6, 16}, kernA: kernA512n, bitMask: true}}
+		narrow: &micro{shape: shape{3, 6, 16}, kernA: kernA512n, bitMask: true},
+		tall:   &micro{shape: shape{8, 3, 16}, kernA: kernA512t, bitMask: true}}
 	micro256 = micro{shape: shape{6, 2, 8}, kernA: kernA256, kernB: kernB256,
 		narrow: &micro{shape: shape{3, 3, 8}, kernA: kernA256n}}
 )
