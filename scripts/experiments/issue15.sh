@@ -39,6 +39,16 @@ run() {
 	[ "$DRY" = 1 ] || "$@"
 }
 
+# diffs GROUP=FILES...: the --diff flags (arp - adv, arp - none, adv - none) whose two groups
+# are both among the arguments, so a comparison runs while some groups are still unevaluated
+diffs() {
+	local have d
+	have=" $(for g in "$@"; do printf '%s ' "${g%%=*}"; done)"
+	for d in arp,adv arp,none adv,none; do
+		case "$have" in *" ${d%,*} "*) case "$have" in *" ${d#*,} "*) printf -- '--diff %s ' "$d" ;; esac ;; esac
+	done
+}
+
 flip() { [ "$1" = fashion-mnist ] && echo --flip; }
 budgets() { [ "$1" = mnist ] && echo "0.075 0.3" || echo "0.075 0.1"; }
 dataset() { case $1 in fashion-mnist-*) echo fashion-mnist ;; mnist-*) echo mnist ;; esac; }
@@ -151,7 +161,7 @@ compare | all)
 				[ -n "$files" ] && args+=("$d=$files")
 			done
 			[ ${#args[@]} -ge 2 ] || { echo "compare $ds eps $e: fewer than two groups evaluated yet"; continue; }
-			run "$ARP" report seeds --diff arp,adv --diff arp,none --diff adv,none "${args[@]}" \
+			run "$ARP" report seeds $(diffs "${args[@]}") "${args[@]}" \
 				--markdown "$OUT/seeds-$ds-eps$e.md" --json "$OUT/seeds-$ds-eps$e.json"
 		done
 		args=()
@@ -159,7 +169,7 @@ compare | all)
 			files=$(ls "$OUT"/$ds-$d-s[0-9]*/eval-full-pgd20.json 2>/dev/null | paste -sd,)
 			[ -n "$files" ] && args+=("$d=$files")
 		done
-		[ ${#args[@]} -ge 2 ] && run "$ARP" report seeds --diff arp,adv --diff arp,none --diff adv,none "${args[@]}" \
+		[ ${#args[@]} -ge 2 ] && run "$ARP" report seeds $(diffs "${args[@]}") "${args[@]}" \
 			--markdown "$OUT/seeds-$ds-full-pgd20.md" --json "$OUT/seeds-$ds-full-pgd20.json"
 	done
 	;;
