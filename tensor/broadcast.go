@@ -90,6 +90,13 @@ func binKernel[T Float](op binOp, a []T, sa int, b []T, sb int, out []T) {
 			}
 		}
 	case opSub:
+		if sa == 1 && sb == 1 {
+			a, b := a[:n], b[:n]
+			for i := range out {
+				out[i] = a[i] - b[i]
+			}
+			return
+		}
 		for i := 0; i < n; i++ {
 			out[i] = a[i*sa] - b[i*sb]
 		}
@@ -110,8 +117,21 @@ func binKernel[T Float](op binOp, a []T, sa int, b []T, sb int, out []T) {
 			}
 		}
 	case opDiv:
-		for i := 0; i < n; i++ {
-			out[i] = a[i*sa] / b[i*sb]
+		switch {
+		case sa == 1 && sb == 1:
+			a, b := a[:n], b[:n]
+			for i := range out {
+				out[i] = a[i] / b[i]
+			}
+		case sa == 1:
+			a, v := a[:n], b[0]
+			for i := range out {
+				out[i] = a[i] / v
+			}
+		default:
+			for i := 0; i < n; i++ {
+				out[i] = a[i*sa] / b[i*sb]
+			}
 		}
 	case opGt:
 		for i := 0; i < n; i++ {
