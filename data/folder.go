@@ -200,6 +200,34 @@ func toCHW(img image.Image, c int) []float32 {
 		}
 		return out
 	}
+	if c == 3 {
+		// the decoders' own image types, read without boxing every pixel
+		// into a color.Color (the same RGBA values as At gives)
+		var at func(x, y int) (r, g, b, a uint32)
+		switch src := img.(type) {
+		case *image.YCbCr:
+			at = func(x, y int) (uint32, uint32, uint32, uint32) { return src.YCbCrAt(x, y).RGBA() }
+		case *image.Gray:
+			at = func(x, y int) (uint32, uint32, uint32, uint32) { return src.GrayAt(x, y).RGBA() }
+		case *image.NRGBA:
+			at = func(x, y int) (uint32, uint32, uint32, uint32) { return src.NRGBAAt(x, y).RGBA() }
+		case *image.RGBA:
+			at = func(x, y int) (uint32, uint32, uint32, uint32) { return src.RGBAAt(x, y).RGBA() }
+		case *image.CMYK:
+			at = func(x, y int) (uint32, uint32, uint32, uint32) { return src.CMYKAt(x, y).RGBA() }
+		}
+		if at != nil {
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					rr, gg, bb, _ := at(r.Min.X+x, r.Min.Y+y)
+					out[y*w+x] = float32(rr) / 65535
+					out[h*w+y*w+x] = float32(gg) / 65535
+					out[2*h*w+y*w+x] = float32(bb) / 65535
+				}
+			}
+			return out
+		}
+	}
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			col := img.At(r.Min.X+x, r.Min.Y+y)
