@@ -44,6 +44,20 @@
 // preprocessing (InceptionPreprocessing: central crop 0.875, resize to
 // 299x299), recorded in Dataset.Preprocessing; boxes follow the crop.
 //
+// # Reading a range at a time
+//
+// Open decodes every image into a Dataset. OpenSource resolves the same
+// names and paths into a Source instead: the list of images and their
+// labels, with the pixels decoded only when a range is read
+// (Source.Read(lo, hi)), bit for bit the images Open gives there. Jobs
+// over datasets larger than memory (ImageNet's 50,000 validation images
+// are 53.6 GB decoded) read their batches from a Source, so what they hold
+// of the dataset is one batch (Source.Need says how much, checked against
+// the memory available before reading). Image folders decode the files of
+// the range, in parallel; IDX and CIFAR keep their files' bytes (a quarter
+// of the decoded size) and convert the range; FromDataset makes a Source
+// of a Dataset in memory.
+//
 // Every parser returns an *Error naming the file, the record (when there is
 // one) and what is wrong; Check collects all such problems instead of
 // stopping at the first.

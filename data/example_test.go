@@ -35,3 +35,27 @@ func Example() {
 	// batches: 31
 	// batch: 64 x 1 x 28 x 28 values in -1 1
 }
+
+// Read a dataset a batch at a time: the Source lists the images and their
+// labels; each Read decodes only its range.
+func ExampleOpenSource() {
+	s, err := data.OpenSource("mnist-mini:test", data.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s.Name, s.Len(), "images; one batch of 100 needs", s.Need(100), "bytes")
+	for lo := 0; lo < s.Len(); lo += 100 {
+		b, err := s.Read(lo, min(s.Len(), lo+100))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if lo == 900 {
+			fmt.Println("images", lo, "to", lo+b.Len()-1, "first label:", b.Labels[0])
+		}
+	}
+	// Output:
+	// mnist-mini:test 1000 images; one batch of 100 needs 392000 bytes
+	// images 900 to 999 first label: 4
+}

@@ -29,7 +29,9 @@
 //
 // # Splitting the work
 //
-// An Evaluation (New) splits into Items: a range of batches under one threat
+// An Evaluation (NewFrom, on a data.Source read a batch at a time, so
+// that the images of a batch are all it holds of the dataset; New on
+// images in memory) splits into Items: a range of batches under one threat
 // model, or the clean pass. An item's units depend only on the item: the
 // images of a batch are always attacked together (arp's kernels may round
 // differently for other batch sizes, so identical batches, not only

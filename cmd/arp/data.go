@@ -72,7 +72,7 @@ appears only when it is complete. --from DIR|URL takes the published files
 				}
 				var counts []string
 				for _, split := range []string{"train", "test"} {
-					d, err := data.Open(name+":"+split, data.Options{DataDir: dir})
+					d, err := data.OpenSource(name+":"+split, data.Options{DataDir: dir}) // counts: nothing decoded
 					if err != nil {
 						return err
 					}
