@@ -366,7 +366,33 @@ func noGradientReason(logits *tensor.Tensor) string {
 
 // signStep returns clip(x + step*sign(g), 0, 1).
 func signStep(x, g *tensor.Tensor, step float64) *tensor.Tensor {
-	return tensor.Clamp(tensor.Add(x, tensor.Scale(tensor.Sign(g), step)), 0, 1)
+	if x.DType() != tensor.Float32 || g.DType() != tensor.Float32 || !tensor.SameShape(x.Shape(), g.Shape()) {
+		return tensor.Clamp(tensor.Add(x, tensor.Scale(tensor.Sign(g), step)), 0, 1)
+	}
+	// one pass, bit for bit the composed ops' float32 result: x plus
+	// +-float32(step) where g is positive or negative (nothing where it is
+	// zero or NaN), then clamped to [0,1] with -0 made +0 and NaN kept
+	out := tensor.Zeros(tensor.Float32, x.Shape()...)
+	xs, gs, os := x.F32(), g.F32()[:len(x.F32())], out.F32()[:len(x.F32())]
+	a := float32(step)
+	for i, v := range xs {
+		var d float32
+		if gv := gs[i]; gv > 0 {
+			d = a
+		} else if gv < 0 {
+			d = -a
+		} else {
+			d = 0 * a
+		}
+		r := v + d
+		if r <= 0 {
+			r = 0
+		} else if r > 1 {
+			r = 1
+		}
+		os[i] = r
+	}
+	return out
 }
 
 func unknown(name string) error {

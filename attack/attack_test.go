@@ -619,3 +619,34 @@ func TestAttentionLossLambdaZero(t *testing.T) {
 		}
 	}
 }
+
+// TestSignStepMatchesComposedOps holds the one-pass float32 signStep to
+// the composed tensor ops it replaces, bit for bit, on gradients with
+// zeros, -0, NaNs and infinities, images with values at and beyond the
+// bounds, and positive and negative steps.
+func TestSignStepMatchesComposedOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1, -1e-30}
+	for trial := 0; trial < 50; trial++ {
+		n := 1 + rng.IntN(300)
+		x, g := tensor.Zeros(tensor.Float32, n), tensor.Zeros(tensor.Float32, n)
+		for i := range x.F32() {
+			x.F32()[i] = float32(rng.Float64()*1.4 - 0.2)
+			g.F32()[i] = float32(rng.NormFloat64())
+			if rng.IntN(4) == 0 {
+				g.F32()[i] = special[rng.IntN(len(special))]
+			}
+			if rng.IntN(8) == 0 {
+				x.F32()[i] = special[rng.IntN(len(special))]
+			}
+		}
+		step := rng.Float64()*0.1 - 0.05
+		got := signStep(x, g, step)
+		want := tensor.Clamp(tensor.Add(x, tensor.Scale(tensor.Sign(g), step)), 0, 1)
+		for i, w := range want.F32() {
+			if math.Float32bits(got.F32()[i]) != math.Float32bits(w) {
+				t.Fatalf("step %v, x %v, g %v: %v, want %v", step, x.F32()[i], g.F32()[i], got.F32()[i], w)
+			}
+		}
+	}
+}
