@@ -552,3 +552,24 @@ func TestTallTilesSameBits(t *testing.T) {
 		t.Fatalf("tall tiles taken on only %d of %d geometries", taken, len(gs))
 	}
 }
+
+// BenchmarkConvForwardMNISTSmall times mnist-small's two forward
+// convolutions (with bias and ReLU) at a Square-sized batch, in GFLOP per
+// CPU-second (robust to a shared machine).
+func BenchmarkConvForwardMNISTSmall(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for li, g := range modelGeoms(512)[4:6] {
+		x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+		w := randSlice[float32](rng, g.F*g.ckk())
+		bias := randSlice[float32](rng, g.F)
+		y := make([]float32, g.N*g.F*g.ohw())
+		flops := 2 * float64(g.N*g.F*g.ohw()*g.ckk())
+		b.Run(fmt.Sprintf("%s/conv%d", Current(), li+1), func(b *testing.B) {
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				ConvForward(g, x, w, bias, y, true)
+			}
+			reportFlops(b, flops, cpu0)
+		})
+	}
+}
