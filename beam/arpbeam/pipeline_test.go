@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -544,5 +545,36 @@ func TestEvalRemoteImageTree(t *testing.T) {
 	}
 	if rep := readReport(t, j.JSON); rep.Images != 18 {
 		t.Fatalf("%d images evaluated, want the 18 of the tree", rep.Images)
+	}
+}
+
+// TestListTree: a directory tree on an object store is listed level by
+// level down to MaxTreeDepth, with relative paths, without the folder
+// markers some tools leave ("dir/") and without other trees sharing the
+// prefix.
+func TestListTree(t *testing.T) {
+	for _, f := range []string{"lt/a.txt", "lt/cls/1.JPEG", "lt/cls/2.JPEG", "lt/cls/", "lt/x/y/z/w/v/6.txt", "lt/x/y/z/w/v/u/7.txt", "ltother/no.txt"} {
+		memfs.Write("memfs://"+f, []byte(f))
+	}
+	ctx := context.Background()
+	fs, err := filesystem.New(ctx, "memfs://lt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	files, err := listTree(ctx, fs, "memfs://lt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		if f.path != "memfs://lt/"+f.rel {
+			t.Errorf("%s listed as %s", f.path, f.rel)
+		}
+		got = append(got, f.rel)
+	}
+	want := []string{"a.txt", "cls/1.JPEG", "cls/2.JPEG", "x/y/z/w/v/6.txt"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("listed %q, want %q (depth %d)", got, want, MaxTreeDepth)
 	}
 }
