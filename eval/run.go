@@ -169,7 +169,9 @@ func RunShardFrom(ctx context.Context, m nn.Classifier, src *data.Source, opt Op
 }
 
 // runItems runs every item of batches [lo, hi): the clean pass first (the
-// sanity-check subset needs its predictions), then every threat model.
+// sanity-check subset needs its predictions), then every threat model,
+// batch by batch (each batch's images are read for the clean pass and
+// once more for all threat models).
 // The units go to opt.State when it is set. It returns the units and how
 // many of them were read back from the state file.
 func (e *Evaluation) runItems(ctx context.Context, lo, hi int, shardName string) ([]Unit, int, error) {
@@ -195,7 +197,15 @@ func (e *Evaluation) runItems(ctx context.Context, lo, hi int, shardName string)
 			e.opt.Progress(p)
 		}
 	}
-	items := e.Items(lo, hi, hi-lo)
+	// the clean pass over all batches, then every threat model batch by
+	// batch, so that a batch's images are read (decoded) twice in all, not
+	// once per threat model; the units do not depend on the order
+	items := []Item{{Threat: Clean, Lo: lo, Hi: hi}}
+	for b := lo; b < hi; b++ {
+		for t := range e.h.Threats {
+			items = append(items, Item{Threat: t, Lo: b, Hi: b + 1})
+		}
+	}
 	for i, it := range items {
 		if i == 1 {
 			// the clean pass is done: count the units
