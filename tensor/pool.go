@@ -604,7 +604,7 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 				if vals != nil {
 					v = vals[nc*ohw+oy*g.ow : nc*ohw+(oy+1)*g.ow]
 				}
-				pool2x2Row(xc, y0*g.w, g.w, o, int32(base), v)
+				pool2x2Row(xc, y0*g.w, g.w, o, int32(base)+off, v)
 				continue
 			}
 			i0, i1 := max(y0, 0), min(y0+g.kh, g.h)
@@ -621,7 +621,7 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 		if vals != nil && !fast {
 			pickValues(x, out, vals[nc*ohw:(nc+1)*ohw])
 		}
-		if off != 0 {
+		if off != 0 && !fast { // the fast route adds it as it stores
 			for i, j := range out {
 				if j >= 0 {
 					out[i] = j + off
