@@ -3,6 +3,7 @@ package eval
 import (
 	"errors"
 	"fmt"
+	"github.com/arp-robustness/arp/buildinfo"
 	"math"
 	"slices"
 	"sort"
@@ -34,6 +35,9 @@ func Combine(h *Header, units []Unit) (*Report, error) {
 		c.units[u.UnitKey] = u
 	}
 	rep, err := c.report()
+	if rep != nil {
+		rep.Version = buildinfo.String()
+	}
 	if err != nil {
 		return nil, err
 	}

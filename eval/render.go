@@ -186,6 +186,9 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "- Clean accuracy: %s (%d/%d)\n", pctf(r.Clean.Accuracy), r.Clean.Correct, r.Clean.Total)
 	fmt.Fprintf(&b, "- Started %s, %.0f s\n", r.Started.Format("2006-01-02 15:04:05 UTC"), r.Seconds)
+	if r.Version != "" {
+		fmt.Fprintf(&b, "- arp %s\n", r.Version)
+	}
 	for _, t := range r.Threats {
 		fmt.Fprintf(&b, "\n## %s eps %.4g\n\n", normName(t.Norm), t.Eps)
 		fmt.Fprintf(&b, "| attack | accuracy | success rate | attacked | mean L-inf | max L-inf | mean L2 | max L2 | seconds |\n")

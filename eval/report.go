@@ -39,6 +39,9 @@ type Report struct {
 	Resumed   int       `json:"resumed_units,omitempty"` // units read back from the state file
 	Started   time.Time `json:"started"`
 	Seconds   float64   `json:"seconds"`
+	// Version is the arp that combined the records into this report
+	// (buildinfo.String: the release and, when recorded, the revision).
+	Version string `json:"arp_version,omitempty"`
 }
 
 // Subset is a seeded subset of a dataset's images (data.SeededSubset):

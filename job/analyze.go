@@ -3,6 +3,7 @@ package job
 import (
 	"errors"
 	"fmt"
+	"github.com/arp-robustness/arp/buildinfo"
 	"path/filepath"
 	"strings"
 
@@ -180,7 +181,7 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 		return nil, err
 	}
 	st := &analysis.Study{Model: lm.Classifier, ModelRef: ref, Data: d, DataSpec: dataName, Config: cfg, Dir: out,
-		Version: BuildVersion(), Shard: sh}
+		Version: buildinfo.String(), Shard: sh}
 	// the settings that depend on the model (the map's size): checked now,
 	// on one image, not after the first batch
 	if _, err := st.Header(); err != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/arp-robustness/arp/job"
+	"github.com/arp-robustness/arp/buildinfo"
 	"github.com/arp-robustness/arp/kernels"
 	"github.com/spf13/cobra"
 )
@@ -43,5 +43,5 @@ func newVersionCmd(*globalOptions) *cobra.Command {
 	}
 }
 
-// arpVersion is the release plus the VCS revision (job.BuildVersion).
-func arpVersion() string { return job.BuildVersion() }
+// arpVersion is the release plus the VCS revision (buildinfo.String).
+func arpVersion() string { return buildinfo.String() }

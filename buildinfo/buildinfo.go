@@ -1,15 +1,17 @@
-package job
+// Package buildinfo says which arp a binary is: the release set at link time
+// and the VCS revision the Go toolchain recorded, as every output records it.
+package buildinfo
 
 import "runtime/debug"
 
 // Version is the arp release recorded in outputs; set it with -ldflags
-// "-X github.com/arp-robustness/arp/job.Version=v1.2.3".
+// "-X github.com/arp-robustness/arp/buildinfo.Version=v1.2.3".
 var Version = "dev"
 
-// BuildVersion is Version plus the VCS revision the binary was built
+// String is Version plus the VCS revision the binary was built
 // from, when the build recorded one: what arp version prints and what
 // analyses record, the same for arp and arp-beam.
-func BuildVersion() string {
+func String() string {
 	v := Version
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
