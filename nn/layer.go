@@ -173,7 +173,10 @@ type Func struct {
 	modeFree bool
 }
 
-// NewFunc wraps f as a named layer.
+// NewFunc wraps f as a named layer. f must return its input (or a view
+// of it) or a value it computed afresh, never a tensor it keeps: a model
+// running without a graph (autograd.NoGrad) gives each layer's output
+// back to the buffer pool once the next layer has run.
 func NewFunc(name string, f func(x *autograd.Var, m Mode) *autograd.Var) *Func {
 	return &Func{name: name, f: f}
 }
