@@ -23,7 +23,9 @@
 // differentiate a Grad-CAM map, which is a gradient). Without createGraph the
 // backward pass records nothing.
 //
-// NoGrad switches recording off (process-wide) for inference.
+// NoGrad switches recording off (process-wide) for inference; ops whose
+// backward pass needs more than their values (max-pools' arg-max indices)
+// then compute the values alone, bit for bit the same.
 //
 // # Errors
 //

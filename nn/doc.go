@@ -10,6 +10,12 @@
 // forward pass (Classifier.Forward's taps), which is how attention maps
 // reach intermediate activations.
 //
+// Inference without a graph (inside autograd.NoGrad) gives the same bits
+// as a graph-recording pass with less work: pools keep no arg-max
+// indices, the input normalisation is one pass, and each layer's output
+// goes back to the engine's buffer pool once the next layer has run (the
+// caller's input, taps and the logits are never recycled).
+//
 // A trained model is a run directory with model.safetensors (weights by name,
 // in PyTorch's layouts: conv [out,in,kh,kw], dense [out,in]) and model.json
 // (Info: the Spec, class names, seed, versions, training settings); see
