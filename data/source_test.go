@@ -138,6 +138,19 @@ func TestSourceWithinMemory(t *testing.T) {
 	if heap > uint64(limit) {
 		t.Errorf("reading a batch grew the heap by %d bytes, more than the limit %d", heap, limit)
 	}
+	// the planted defect: the whole-dataset path (its memory check passed
+	// by measuring the machine, not the limit) must trip the same
+	// measurement, or the check above could not fail
+	var all []*data.Dataset
+	whole := datatest.PeakHeap(func() { all = []*data.Dataset{nil}; all[0], err = s.ReadAll() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("decoding all %d images: heap grew by %d bytes (peak)", s.Len(), whole)
+	if whole <= uint64(limit) {
+		t.Errorf("decoding the whole dataset grew the heap by only %d bytes, within the limit %d: the measurement cannot tell a batch from the dataset", whole, limit)
+	}
+	all = nil
 	want, err := data.Open(dir, data.Options{})
 	if err != nil {
 		t.Fatal(err)
