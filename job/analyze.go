@@ -163,7 +163,7 @@ func (j *Analyze) Open() (*analysis.Study, error) {
 	if err := fits(d, dataName, lm, j.Model); err != nil {
 		return nil, err
 	}
-	if err := CheckBatchMemory(d, dataName, j.Batch); err != nil {
+	if err := CheckBatchMemory(d, dataName, j.Batch, lm); err != nil {
 		return nil, err
 	}
 	out := j.Out

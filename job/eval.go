@@ -2,6 +2,7 @@ package job
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -198,7 +199,7 @@ func (j *Eval) Open() (*EvalInputs, error) {
 	if err := fits(d, dataName, lm, j.Model); err != nil {
 		return nil, err
 	}
-	if err := CheckBatchMemory(d, dataName, j.Batch); err != nil {
+	if err := CheckBatchMemory(d, dataName, j.Batch, lm); err != nil {
 		return nil, err
 	}
 	if err := j.checkBudgets(d.C * d.H * d.W); err != nil {
@@ -268,15 +269,27 @@ func OpenData(spec, dataDir string, limit int) (*data.Source, string, int, error
 	return d, name, total, nil
 }
 
-// CheckBatchMemory refuses, before any work, a batch whose images do not
-// fit in the memory available: what a job holds of its dataset is one
-// batch (data.Source.Need), not the whole dataset.
-func CheckBatchMemory(d *data.Source, dataName string, batch int) error {
+// CheckBatchMemory refuses, before any work, a batch that does not fit in
+// the memory available together with the model: what a job holds of its
+// dataset is one batch (data.Source.Need), not the whole dataset, and
+// beside it the model's weights (modelio.Model.WeightBytes). The
+// attacks' working memory (activations and gradients per image) is not
+// counted. Where the memory available is measured (not $ARP_MEMORY) the
+// model is already loaded, so the check is conservative by its weights.
+func CheckBatchMemory(d *data.Source, dataName string, batch int, lm *modelio.Model) error {
 	n := min(batch, d.Len())
-	if err := limits.Check(fmt.Sprintf("--batch %d: reading %d images of %s (%dx%dx%d) at a time", batch, n, dataName, d.C, d.H, d.W), d.Need(n)); err != nil {
+	weights, err := lm.WeightBytes()
+	if err != nil {
 		return err
 	}
-	return nil
+	need := d.Need(n)
+	if need < math.MaxInt64-weights {
+		need += weights
+	} else {
+		need = math.MaxInt64
+	}
+	return limits.Check(fmt.Sprintf("--batch %d: reading %d images of %s (%dx%dx%d) at a time beside model %s (%s of weights)",
+		batch, n, dataName, d.C, d.H, d.W, lm.Path, limits.Bytes(weights)), need)
 }
 
 // fits checks that the dataset's images fit the model.

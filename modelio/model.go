@@ -76,11 +76,27 @@ func (m *Model) Class(what, s string) (int, error) {
 // WeightsSHA256 returns the hex SHA-256 of the model's weights: the run's
 // model.safetensors, or the ONNX file (which holds its weights).
 func (m *Model) WeightsSHA256() (string, error) {
-	weights := m.Meta.Path
-	if m.Meta.Kind == KindRun {
-		weights = filepath.Join(m.Meta.Path, rundir.Weights)
+	return data.FileSHA256(m.weightsFile())
+}
+
+// WeightBytes returns the size of the file holding the model's weights
+// (the run's model.safetensors, or the ONNX file): an estimate of the
+// memory the loaded weights take, which both formats store as the float32
+// values the model computes with.
+func (m *Model) WeightBytes() (int64, error) {
+	st, err := os.Stat(m.weightsFile())
+	if err != nil {
+		return 0, fmt.Errorf("model %v", err)
 	}
-	return data.FileSHA256(weights)
+	return st.Size(), nil
+}
+
+// weightsFile is the file that holds the model's weights.
+func (m *Model) weightsFile() string {
+	if m.Meta.Kind == KindRun {
+		return filepath.Join(m.Meta.Path, rundir.Weights)
+	}
+	return m.Meta.Path
 }
 
 // MapLayer returns the layer attention maps are taken at: layer when given
