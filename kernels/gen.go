@@ -489,17 +489,7 @@ func pool2x2Tail(e *emitter) {
 	e.f("MOVQ idx+40(FP), R8")
 	e.f("MOVQ val+48(FP), R9")
 	// masks: K7 the n windows, K6 and K5 the 2n input columns
-	e.f("MOVQ $1, R10")
-	e.f("SHLQ CX, R10")
-	e.f("DECQ R10")
-	e.f("KMOVW R10, K7")
-	e.f("ADDQ CX, CX") // 2n
-	e.f("MOVQ $1, R10")
-	e.f("SHLQ CX, R10")
-	e.f("DECQ R10")
-	e.f("KMOVW R10, K6") // columns 0..15 (KMOVW keeps the low 16 bits)
-	e.f("SHRQ $16, R10")
-	e.f("KMOVW R10, K5")
+	poolTailMasks(e, "R10")
 	e.f("VMOVDQU32 ·evenIdx(SB), Z30")
 	e.f("VMOVDQU32 ·oddIdx(SB), Z31")
 	e.f("VPBROADCASTD DX, Z29")
@@ -550,6 +540,23 @@ func pool2x2Tail(e *emitter) {
 	e.f("MOVQ $0, ret+56(FP)")
 	e.f("VZEROUPPER")
 	e.f("RET")
+}
+
+// poolTailMasks emits the masks of a block of n < 16 2x2-pool windows, n
+// in CX: K7 the n windows, K6 and K5 the 2n input columns (CX is doubled;
+// tmp is clobbered).
+func poolTailMasks(e *emitter, tmp string) {
+	e.f("MOVQ $1, %s", tmp)
+	e.f("SHLQ CX, %s", tmp)
+	e.f("DECQ %s", tmp)
+	e.f("KMOVW %s, K7", tmp)
+	e.f("ADDQ CX, CX") // 2n
+	e.f("MOVQ $1, %s", tmp)
+	e.f("SHLQ CX, %s", tmp)
+	e.f("DECQ %s", tmp)
+	e.f("KMOVW %s, K6", tmp) // columns 0..15 (KMOVW keeps the low 16 bits)
+	e.f("SHRQ $16, %s", tmp)
+	e.f("KMOVW %s, K5", tmp)
 }
 
 // padRows writes padRows512: rows rows of a plane copied from src (rows
@@ -621,17 +628,7 @@ func pool2x2Vals(e *emitter) {
 	e.f("MOVQ DX, R10")
 	e.f("ANDQ $15, R10")
 	e.f("MOVQ R10, CX")
-	e.f("MOVQ $1, R12")
-	e.f("SHLQ CX, R12")
-	e.f("DECQ R12")
-	e.f("KMOVW R12, K7")
-	e.f("ADDQ CX, CX")
-	e.f("MOVQ $1, R12")
-	e.f("SHLQ CX, R12")
-	e.f("DECQ R12")
-	e.f("KMOVW R12, K6")
-	e.f("SHRQ $16, R12")
-	e.f("KMOVW R12, K5")
+	poolTailMasks(e, "R12")
 	e.f("MOVQ R11, CX")
 	e.f("MOVQ DX, R13")
 	e.f("SHRQ $4, R13") // full blocks per row
