@@ -88,25 +88,28 @@ grid | all)
 	# ARP's weights on MNIST, chosen on held-out training images; adv with the same
 	# held-out images as the reference
 	g=$RUNS/grid
-	train "$g/mnist-adv-ho-s1" --data mnist --defense adv --seed 1 --holdout $HELDOUT --holdout-seed $HELDOUT_SEED
-	names=(mnist-adv-ho-s1)
-	for w in $GRID; do
-		IFS=, read -r a b c <<<"$w"
-		n=mnist-arp-a${a}b${b}c${c}-ho-s1
-		train "$g/$n" --data mnist --defense arp --a $a --b $b --c $c --seed 1 --holdout $HELDOUT --holdout-seed $HELDOUT_SEED
-		names+=($n)
-	done
+	# one setting at a time: train it, evaluate it on the held-out images, and rewrite the
+	# grid's report over the settings finished so far, so an interrupted grid still reports
+	# what it has (runs of 6,000 ARP steps take hours each on two cores)
 	groups=()
-	for n in "${names[@]}"; do
+	for w in adv $GRID; do
+		if [ "$w" = adv ]; then
+			n=mnist-adv-ho-s1
+			train "$g/$n" --data mnist --defense adv --seed 1 --holdout $HELDOUT --holdout-seed $HELDOUT_SEED || exit 1
+		else
+			IFS=, read -r a b c <<<"$w"
+			n=mnist-arp-a${a}b${b}c${c}-ho-s1
+			train "$g/$n" --data mnist --defense arp --a $a --b $b --c $c --seed 1 --holdout $HELDOUT --holdout-seed $HELDOUT_SEED || exit 1
+		fi
 		e=$g/$n/eval-heldout.json
 		if [ ! -e "$e" ]; then
 			run "$ARP" eval --model "$g/$n" --data mnist:train:heldout=$HELDOUT:seed=$HELDOUT_SEED --subset 1000 --subset-seed 2 \
 				--eps 0.075 --attacks step-ll,pgd:steps=20:restarts=2,attention-loss:steps=20:restarts=2,square:queries=1000 \
-				--quiet --state "$g/$n/eval-heldout.state" --json "$e" --markdown "$g/$n/eval-heldout.md"
+				--quiet --state "$g/$n/eval-heldout.state" --json "$e" --markdown "$g/$n/eval-heldout.md" || exit 1
 		fi
 		groups+=("$n=$e")
+		[ ${#groups[@]} -ge 2 ] && { run "$ARP" report seeds "${groups[@]}" --markdown "$g/grid-heldout.md" --json "$g/grid-heldout.json" || exit 1; }
 	done
-	run "$ARP" report seeds "${groups[@]}" --markdown "$g/grid-heldout.md" --json "$g/grid-heldout.json"
 	;;&
 tune | all)
 	# the attention-loss attack's weight per model and budget, on held-out training images
