@@ -7,6 +7,9 @@ set -uo pipefail
 cd /work/main
 export MODELS=experiments/models RUNS=/work/exp/runs15 OUT=/work/exp/evals
 r=$RUNS/mnist-arp-iou-s1
+# phase2b.sh (pgid in phase2.pgid) is finishing it: wait, then stop phase2b before its next run
+while [ ! -e $r/DONE ] && kill -0 $(cat /work/exp/phase2.pgid) 2>/dev/null; do sleep 20; done
+kill -- -$(cat /work/exp/phase2.pgid) 2>/dev/null; sleep 2
 if [ ! -e $r/DONE ]; then
   nice -n 19 /work/exp/bin/arp-f15efa5 train --resume --out $r --quiet && touch $r/DONE
 fi
