@@ -272,24 +272,34 @@ func OpenData(spec, dataDir string, limit int) (*data.Source, string, int, error
 // CheckBatchMemory refuses, before any work, a batch that does not fit in
 // the memory available together with the model: what a job holds of its
 // dataset is one batch (data.Source.Need), not the whole dataset, and
-// beside it the model's weights (modelio.Model.WeightBytes). The
-// attacks' working memory (activations and gradients per image) is not
-// counted. Where the memory available is measured (not $ARP_MEMORY) the
-// model is already loaded, so the check is conservative by its weights.
+// beside it the model's weights (modelio.Model.WeightBytes). The weights
+// are added only against a budget ($ARP_MEMORY): where the memory available
+// is measured from the machine, the model is already loaded and its weights
+// are already in use. The attacks' working memory (activations and
+// gradients per image) is not counted.
 func CheckBatchMemory(d *data.Source, dataName string, batch int, lm *modelio.Model) error {
 	n := min(batch, d.Len())
 	weights, err := lm.WeightBytes()
 	if err != nil {
 		return err
 	}
-	need := d.Need(n)
-	if need < math.MaxInt64-weights {
-		need += weights
-	} else {
-		need = math.MaxInt64
+	need, beside := batchNeed(d.Need(n), weights, limits.Budgeted())
+	return limits.Check(fmt.Sprintf("--batch %d: reading %d images of %s (%dx%dx%d) at a time %s model %s (%s of weights)",
+		batch, n, dataName, d.C, d.H, d.W, beside, lm.Path, limits.Bytes(weights)), need)
+}
+
+// batchNeed is the memory a batch of images bytes needs beside a model of
+// weights bytes: the two summed (saturating) against a budget, the images
+// alone against measured free memory, which the loaded model has already
+// reduced. beside says which, for the message.
+func batchNeed(images, weights int64, budgeted bool) (need int64, beside string) {
+	if !budgeted {
+		return images, "beside the loaded"
 	}
-	return limits.Check(fmt.Sprintf("--batch %d: reading %d images of %s (%dx%dx%d) at a time beside model %s (%s of weights)",
-		batch, n, dataName, d.C, d.H, d.W, lm.Path, limits.Bytes(weights)), need)
+	if images < math.MaxInt64-weights {
+		return images + weights, "beside"
+	}
+	return math.MaxInt64, "beside"
 }
 
 // fits checks that the dataset's images fit the model.

@@ -99,3 +99,42 @@ func refused(t *testing.T, err error, prefix, model string) {
 		t.Fatalf("error %q: want one line starting %q naming the model", msg, prefix)
 	}
 }
+
+// TestBatchNeedCountsWeightsOnlyAgainstABudget: against $ARP_MEMORY the
+// model's weights are added to the batch; against memory measured from the
+// machine (where the loaded model is already in use) they are not, so the
+// model is not counted twice; sums saturate instead of overflowing.
+func TestBatchNeedCountsWeightsOnlyAgainstABudget(t *testing.T) {
+	const max = int64(^uint64(0) >> 1)
+	for _, c := range []struct {
+		name            string
+		images, weights int64
+		budgeted        bool
+		want            int64
+	}{
+		{"budget: both", 1000, 300, true, 1300},
+		{"measured: images only", 1000, 300, false, 1000},
+		{"budget: saturates", max - 10, 300, true, max},
+		{"measured: no overflow", max - 10, 300, false, max - 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, _ := batchNeed(c.images, c.weights, c.budgeted); got != c.want {
+				t.Fatalf("batchNeed(%d, %d, %v) = %d, want %d", c.images, c.weights, c.budgeted, got, c.want)
+			}
+		})
+	}
+	// the switch: SetAvailable and $ARP_MEMORY are budgets, neither is a measurement
+	t.Setenv(limits.MemoryEnv, "")
+	if limits.Budgeted() {
+		t.Fatal("Budgeted with neither $ARP_MEMORY nor SetAvailable")
+	}
+	restore := limits.SetAvailable(1 << 30)
+	if !limits.Budgeted() {
+		t.Fatal("SetAvailable is not a budget")
+	}
+	restore()
+	t.Setenv(limits.MemoryEnv, "4GB")
+	if !limits.Budgeted() {
+		t.Fatalf("$%s is not a budget", limits.MemoryEnv)
+	}
+}

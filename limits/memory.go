@@ -64,6 +64,18 @@ func Available() (int64, error) {
 	return avail, nil
 }
 
+// Budgeted reports whether Available returns a budget ($ARP_MEMORY, or
+// SetAvailable) rather than a measurement of the machine. A measurement
+// already leaves out what the process holds (a loaded model, say); a budget
+// covers everything the process will hold, so estimates checked against it
+// must count that too.
+func Budgeted() bool {
+	override.Lock()
+	n := override.bytes
+	override.Unlock()
+	return n > 0 || os.Getenv(MemoryEnv) != ""
+}
+
 // meminfo reads a field of /proc/meminfo in bytes.
 func meminfo(field string) (int64, bool) {
 	f, err := os.Open("/proc/meminfo")
