@@ -22,9 +22,12 @@ type SeedGroup struct {
 // SeedCell is one number every report has: the clean accuracy, an
 // attack's accuracy at a budget, or the worst case at a budget.
 type SeedCell struct {
-	Norm   string  `json:"norm,omitempty"` // "" for the clean accuracy
-	Eps    float64 `json:"eps,omitempty"`
-	Attack string  `json:"attack"` // "clean", the attack's spec (the first report's), or "worst case"
+	Norm string  `json:"norm,omitempty"` // "" for the clean accuracy
+	Eps  float64 `json:"eps,omitempty"`
+	// Attack is "clean", "worst case", or the attack's spec: the one all
+	// reports share, else the options they share with the differing ones
+	// named, e.g. "attention-loss:steps=40 (lambda per model)".
+	Attack string `json:"attack"`
 	// Index is the attack's position in its threat model (-1: clean or
 	// worst case). Attacks pair by position and name; their settings may
 	// differ between models (a weight tuned per model), which Notes say.
@@ -167,6 +170,9 @@ func CompareSeeds(groups []SeedGroup, diffs [][2]string) (*SeedComparison, error
 		}
 	}
 	for _, cell := range cells(ref) {
+		if cell.Index >= 0 {
+			cell.Attack = sharedSpec(specsOf(groups, cell))
+		}
 		row := SeedRow{Cell: cell}
 		for _, g := range groups {
 			var st SeedStat
@@ -293,6 +299,78 @@ func cells(r *Report) []SeedCell {
 		out = append(out, SeedCell{Norm: t.Norm, Eps: t.Eps, Attack: "worst case", Index: -1})
 	}
 	return out
+}
+
+// specsOf lists every report's spec of a cell's attack.
+func specsOf(groups []SeedGroup, c SeedCell) []string {
+	var out []string
+	for _, g := range groups {
+		for _, r := range g.Reports {
+			for _, t := range r.Threats {
+				if t.Norm == c.Norm && t.Eps == c.Eps && c.Index < len(t.Attacks) {
+					out = append(out, t.Attacks[c.Index].Spec)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sharedSpec labels attacks paired across reports: their spec when all are
+// the same, else the attack's name with the options all share and the
+// names of those that differ ("attention-loss:steps=40:restarts=5 (lambda
+// per model)"), so that a row is not labelled by one model's tuned value.
+func sharedSpec(specs []string) string {
+	if len(specs) == 0 {
+		return ""
+	}
+	if !slices.ContainsFunc(specs, func(s string) bool { return s != specs[0] }) {
+		return specs[0]
+	}
+	name, _, _ := strings.Cut(specs[0], ":")
+	opts := func(s string) map[string]string {
+		m := map[string]string{}
+		_, rest, _ := strings.Cut(s, ":")
+		for _, kv := range strings.Split(rest, ":") {
+			if kv == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		return m
+	}
+	first := opts(specs[0])
+	var keys []string // option names in the first spec's order, then the others'
+	seen := map[string]bool{}
+	for _, s := range specs {
+		_, rest, _ := strings.Cut(s, ":")
+		for _, kv := range strings.Split(rest, ":") {
+			if k, _, _ := strings.Cut(kv, "="); kv != "" && !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	label, differ := name, []string{}
+	for _, k := range keys {
+		v, ok := first[k]
+		same := ok
+		for _, s := range specs[1:] {
+			if w, has := opts(s)[k]; !has || w != v {
+				same = false
+			}
+		}
+		if same {
+			label += ":" + k + "=" + v
+		} else {
+			differ = append(differ, k)
+		}
+	}
+	if len(differ) == 0 { // the same options in another order or a differing name
+		return strings.Join(slices.Compact(slices.Sorted(slices.Values(specs))), " or ")
+	}
+	return label + " (" + strings.Join(differ, ", ") + " per model)"
 }
 
 // accuracy is a report's accuracy in a cell.

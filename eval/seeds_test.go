@@ -72,6 +72,9 @@ func TestCompareSeeds(t *testing.T) {
 	if err != nil || len(c2.Notes) != 1 || !strings.Contains(c2.Notes[0], "fgsm:smoothing=0.1 (x seed 1)") {
 		t.Fatalf("tuned settings: %v %v", err, c2)
 	}
+	if got := c2.Rows[1].Cell.Attack; got != "fgsm (smoothing per model)" {
+		t.Fatalf("row of a tuned attack labelled %q, want the shared spec", got)
+	}
 	if _, err := CompareSeeds([]SeedGroup{adv, arp}, [][2]string{{"arp", "trades"}}); err == nil {
 		t.Fatal("unknown group accepted")
 	}
@@ -82,5 +85,26 @@ func TestCompareSeeds(t *testing.T) {
 	c, err = CompareSeeds([]SeedGroup{adv, arp}, [][2]string{{"arp", "adv"}})
 	if err != nil || !strings.HasPrefix(c.Pairing, "order") || math.Abs(c.Rows[2].Diffs[0].Values[0]-0) > 1e-12 {
 		t.Fatalf("order pairing: %v %+v", err, c)
+	}
+}
+
+// TestSharedSpec: a row pairing an attack whose settings differ between
+// models is labelled by what they share, not by one model's value.
+func TestSharedSpec(t *testing.T) {
+	for _, c := range []struct {
+		specs []string
+		want  string
+	}{
+		{[]string{"pgd:steps=40:restarts=5", "pgd:steps=40:restarts=5"}, "pgd:steps=40:restarts=5"},
+		{[]string{"attention-loss:steps=40:restarts=5:lambda=0", "attention-loss:steps=40:restarts=5:lambda=0.3"},
+			"attention-loss:steps=40:restarts=5 (lambda per model)"},
+		{[]string{"attention-loss:steps=40:lambda=0", "attention-loss:steps=20:lambda=1"}, "attention-loss (steps, lambda per model)"},
+		{[]string{"fgsm", "fgsm:smoothing=0.1"}, "fgsm (smoothing per model)"},
+		{[]string{"pgd:steps=40:restarts=5", "pgd:restarts=5:steps=40"}, "pgd:restarts=5:steps=40 or pgd:steps=40:restarts=5"},
+		{nil, ""},
+	} {
+		if got := sharedSpec(c.specs); got != c.want {
+			t.Errorf("sharedSpec(%q) = %q, want %q", c.specs, got, c.want)
+		}
 	}
 }
