@@ -32,12 +32,15 @@ type PeakConfig struct {
 
 // PeakRow is one timed operation.
 type PeakRow struct {
-	Path   string  `json:"path"`
-	Layer  string  `json:"layer"`
-	Op     string  `json:"op"`
-	Shape  string  `json:"shape"`
-	GFLOP  float64 `json:"gflop"`
-	MS     float64 `json:"median_ms"`
+	Path  string  `json:"path"`
+	Layer string  `json:"layer"`
+	Op    string  `json:"op"`
+	Shape string  `json:"shape"`
+	GFLOP float64 `json:"gflop"`
+	MS    float64 `json:"median_ms"`
+	MinMS float64 `json:"min_ms"`
+	// GFLOPS is the rate of the fastest repetition (MinMS): like the
+	// peak, what the cores do when they run this code uninterrupted.
 	GFLOPS float64 `json:"gflops"`
 	// Share is GFLOPS over the path's measured FMA peak (0 for the Go path,
 	// which has none).
@@ -46,10 +49,14 @@ type PeakRow struct {
 
 // PeakPath is the FMA peak of one kernel path and its operations.
 type PeakPath struct {
-	Path       string    `json:"path"`
-	PeakGFLOPS float64   `json:"peak_gflops"`
-	Threads    int       `json:"threads"`
-	Rows       []PeakRow `json:"rows"`
+	Path       string  `json:"path"`
+	PeakGFLOPS float64 `json:"peak_gflops"`
+	// ClockGHz and FMAPerCycle are the threads' clock rate and vector
+	// FMAs per cycle per thread measured with the peak (kernels.Peak).
+	ClockGHz    float64   `json:"clock_ghz,omitempty"`
+	FMAPerCycle float64   `json:"fma_per_cycle,omitempty"`
+	Threads     int       `json:"threads"`
+	Rows        []PeakRow `json:"rows"`
 }
 
 func (c *PeakConfig) defaults() {
@@ -85,10 +92,11 @@ type peakOp struct {
 }
 
 // Peak measures, for each kernel path, the FMA peak (kernels.Peak: 12
-// independent chains of vector FMAs per thread on Threads threads) and the
-// throughput of the model's convolution and dense layers (forward, input
-// gradient, weight gradient) and of square GEMMs, each as a share of that
-// peak. The path in use is restored afterwards.
+// independent chains of vector FMAs per thread on Threads threads, each
+// thread's uninterrupted rate) and the throughput of the model's
+// convolution and dense layers (forward, input gradient, weight gradient)
+// and of square GEMMs in their fastest repetition, each as a share of
+// that peak. The path in use is restored afterwards.
 func Peak(ctx context.Context, cfg PeakConfig, progress func(PeakPath)) ([]PeakPath, error) {
 	cfg.defaults()
 	runtime.GOMAXPROCS(cfg.Threads)
@@ -110,15 +118,15 @@ func Peak(ctx context.Context, cfg PeakConfig, progress func(PeakPath)) ([]PeakP
 			if err != nil {
 				return out, err
 			}
-			pp.PeakGFLOPS = g
+			pp.PeakGFLOPS, pp.ClockGHz, pp.FMAPerCycle = g.GFLOPS, g.GHz, g.FMAPerCycle
 		}
 		for _, op := range ops {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
-			ms := timeOp(op.run, cfg.MinTime)
-			r := PeakRow{Path: pp.Path, Layer: op.layer, Op: op.op, Shape: op.shape, GFLOP: op.flops / 1e9, MS: ms}
-			r.GFLOPS = op.flops / (ms / 1000) / 1e9
+			ms, minMS := timeOp(op.run, cfg.MinTime)
+			r := PeakRow{Path: pp.Path, Layer: op.layer, Op: op.op, Shape: op.shape, GFLOP: op.flops / 1e9, MS: ms, MinMS: minMS}
+			r.GFLOPS = op.flops / (minMS / 1000) / 1e9
 			if pp.PeakGFLOPS > 0 {
 				r.Share = r.GFLOPS / pp.PeakGFLOPS
 			}
@@ -132,13 +140,13 @@ func Peak(ctx context.Context, cfg PeakConfig, progress func(PeakPath)) ([]PeakP
 	return out, nil
 }
 
-// timeOp returns the median time in ms of run over at least minTime and 3
-// repetitions, after warming up for a third of minTime (at least one run):
+// timeOp returns the median and the fastest time in ms of run over at
+// least minTime and 3 repetitions, after warming up for a third of minTime (at least one run):
 // an operation's first runs in a process also time the growth of the Go
 // heap to its working size (fresh pages faulted in, collections at a small
 // heap goal), which made the first operation measured, conv1's forward
 // pass, 10 times slower than it runs afterwards.
-func timeOp(run func(), minTime time.Duration) float64 {
+func timeOp(run func(), minTime time.Duration) (median, fastest float64) {
 	for warm := time.Now(); ; {
 		run()
 		if time.Since(warm) >= minTime/3 {
@@ -153,7 +161,7 @@ func timeOp(run func(), minTime time.Duration) float64 {
 		times = append(times, float64(time.Since(t0).Nanoseconds())/1e6)
 	}
 	sort.Float64s(times)
-	return times[len(times)/2]
+	return times[len(times)/2], times[0]
 }
 
 // peakOps lists the operations: every convolution and dense layer of the

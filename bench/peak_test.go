@@ -24,7 +24,7 @@ func TestPeakRows(t *testing.T) {
 			t.Fatalf("path %s: %d rows, want 13: %+v", pp.Path, len(pp.Rows), pp.Rows)
 		}
 		for _, r := range pp.Rows {
-			if r.MS <= 0 || r.GFLOPS <= 0 || r.GFLOP <= 0 {
+			if r.MS <= 0 || r.MinMS <= 0 || r.MinMS > r.MS || r.GFLOPS <= 0 || r.GFLOP <= 0 {
 				t.Errorf("path %s: bad row %+v", pp.Path, r)
 			}
 			if (pp.Path == kernels.Go.String()) != (r.Share == 0) {

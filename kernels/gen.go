@@ -258,6 +258,21 @@ func peak(e *emitter, s isa) {
 	e.f("RET")
 }
 
+// clock emits clockLoop, the clock-rate measurement of the peak: n
+// iterations of 100 dependent integer additions, one cycle each.
+func clock(e *emitter) {
+	e.WriteString("\n// func clockLoop(n int)\nTEXT ·clockLoop(SB), NOSPLIT, $0-8\n")
+	e.f("MOVQ n+0(FP), CX")
+	e.f("XORQ AX, AX")
+	e.label("clockLoop_loop")
+	for i := 0; i < 100; i++ {
+		e.f("ADDQ $1, AX")
+	}
+	e.f("DECQ CX")
+	e.f("JNZ clockLoop_loop")
+	e.f("RET")
+}
+
 // transpose emits transposeBlock512 (16x16) or transposeBlock256 (8x8):
 // the block of rows src, src+lds, ... is written transposed to dst,
 // dst+ldd, ... (strides in bytes).
@@ -881,6 +896,7 @@ func main() {
 	for _, s := range []isa{avx512n, avx2n, avx512t} {
 		kernel(&e, s, false)
 	}
+	clock(&e)
 	transpose(&e, avx512)
 	transpose(&e, avx2)
 	pool2x2(&e)

@@ -43,6 +43,11 @@ func transposeBlock256(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int)
 //go:noescape
 func fmaLoop512(n int)
 
+// clockLoop runs n iterations of 100 dependent integer additions.
+//
+//go:noescape
+func clockLoop(n int)
+
 // fmaLoop256 runs n iterations of 12 independent 256-bit FMAs.
 //
 //go:noescape

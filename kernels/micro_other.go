@@ -15,6 +15,8 @@ func transposeBlock256(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int)
 }
 func fmaLoop256(n int) { panic("kernels: no AVX2 kernels in this build") }
 
+func clockLoop(n int) { panic("kernels: no assembly in this build") }
+
 var (
 	micro512 = microGo32
 	micro256 = microGo32
