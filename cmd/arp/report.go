@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/arp-robustness/arp/analysis"
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/eval"
 	"github.com/arp-robustness/arp/job"
@@ -49,8 +50,69 @@ Runs evaluated on different datasets are refused unless --allow-mixed is given.`
 	fl.StringVar(&f.title, "title", "", "page title (default \"arp report\")")
 	fl.IntVar(&f.examples, "examples", 4, "gallery examples per attack and outcome (0: no galleries)")
 	fl.BoolVar(&f.allowMixed, "allow-mixed", false, "allow runs evaluated on different datasets in one report")
-	cmd.AddCommand(newReportSeedsCmd())
+	cmd.AddCommand(newReportSeedsCmd(), newReportVerdictsCmd())
 	return cmd
+}
+
+func newReportVerdictsCmd() *cobra.Command {
+	f := &seedsFlags{}
+	cmd := &cobra.Command{
+		Use:   "verdicts GROUP=ANALYSIS[,ANALYSIS...]...",
+		Short: "Line up the attention analysis's verdicts over training seeds",
+		Long: `Line up the verdicts of arp analyze over the training seeds of each recipe:
+per observation and attack, each seed's outcome (holds, negligible, opposite,
+inconclusive, not tested) with its effect size and 90% interval, the mean effect
+over seeds with its 95% t interval, and whether the outcome repeats on every
+seed; then the clean attention's coverage of the object per seed. Each ANALYSIS
+is an arp analyze directory or its summary.json. Every analysis must have run
+the same attacks at the same budget, with the same attention method and layer,
+on the same data; otherwise the command says how two of them differ.`,
+		Example: `  arp report verdicts \
+    mnist-adv=a/mnist-adv-s1,a/mnist-adv-s2,a/mnist-adv-s3 \
+    mnist-arp=a/mnist-arp-s1,a/mnist-arp-s2,a/mnist-arp-s3 --markdown verdicts.md`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runReportVerdicts(cmd, args, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.jsonOut, "json", "", "write the comparison as JSON to this file")
+	fl.StringVar(&f.mdOut, "markdown", "", "write the comparison as Markdown to this file (default: standard output)")
+	return cmd
+}
+
+func runReportVerdicts(cmd *cobra.Command, args []string, f *seedsFlags) error {
+	if err := job.CheckOutputs(job.Output{Flag: "json", Path: f.jsonOut}, job.Output{Flag: "markdown", Path: f.mdOut}); err != nil {
+		return err
+	}
+	var groups []analysis.SeedGroup
+	for _, a := range args {
+		name, dirs, ok := strings.Cut(a, "=")
+		if !ok || name == "" || dirs == "" {
+			return fmt.Errorf("%q: want GROUP=ANALYSIS[,ANALYSIS...]", a)
+		}
+		g := analysis.SeedGroup{Name: name}
+		for _, p := range strings.Split(dirs, ",") {
+			s, err := analysis.ReadSummary(p)
+			if err != nil {
+				return err
+			}
+			g.Summaries = append(g.Summaries, s)
+		}
+		groups = append(groups, g)
+	}
+	c, err := analysis.CompareSeedVerdicts(groups)
+	if err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	if err := c.Markdown(&md); err != nil {
+		return err
+	}
+	if f.mdOut == "" {
+		if _, err := cmd.OutOrStdout().Write(md.Bytes()); err != nil {
+			return err
+		}
+	}
+	return writeMarkdownJSON(cmd.OutOrStdout(), f.mdOut, md.Bytes(), f.jsonOut, c)
 }
 
 type seedsFlags struct {
