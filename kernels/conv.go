@@ -504,12 +504,27 @@ func im2colPanel[T Float](g ConvGeom, x []T, p0, cnt, nr int, panel []T) {
 
 // ConvInputGrad computes dx = the gradient of ConvForward with respect to
 // x for output gradient gy [N,F,OH,OW], overwriting dx [N,C,H,W]; it is
-// also the transposed convolution of gy with w. With unit strides, padding
-// within the kernel's reach and enough input channels it is a forward
-// convolution of gy with the flipped, transposed weights; otherwise each
-// image's columns W^T gy are computed by a GEMM and added up into dx
-// (col2im).
+// also the transposed convolution of gy with w. With at most 3 input
+// channels and unit strides on the AVX-512 path it is colsPlan's GEMM and
+// gather. Otherwise, with unit strides, padding within the kernel's reach
+// and enough input channels it is a forward convolution of gy with the
+// flipped, transposed weights; else each image's columns W^T gy are
+// computed by a GEMM and added up into dx (col2im).
 func ConvInputGrad[T Float](g ConvGeom, gy, w, dx []T) {
+	if useCols[T](g) {
+		gy32, w32, dx32 := any(gy).([]float32), any(w).([]float32), any(dx).([]float32)
+		pl := newColsPlan(g, w32)
+		defer pl.free()
+		fo, chw := g.F*g.ohw(), g.C*g.H*g.W
+		ParallelFor(g.N, 1, func(lo, hi int) {
+			buf := pl.buffer()
+			defer PutBuf(buf)
+			for n := lo; n < hi; n++ {
+				pl.image(gy32[n*fo:(n+1)*fo], buf, dx32[n*chw:(n+1)*chw])
+			}
+		})
+		return
+	}
 	if g2, ok := inputGradAsForward[T](g); ok {
 		wt := GetBuf[T](len(w))
 		defer PutBuf(wt)
@@ -647,7 +662,15 @@ func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) [
 	pl := newWgradPlan[T](g)
 	defer pl.free()
 	var worker func() (func(int, []T), func())
-	if g2, ok := inputGradAsForward[T](g); ok {
+	if useCols[T](g) {
+		pl := newColsPlan(g, any(w).([]float32))
+		defer pl.free()
+		dx32 := any(dx).([]float32)
+		worker = func() (func(int, []T), func()) {
+			buf := pl.buffer()
+			return func(n int, gyn []T) { pl.image(any(gyn).([]float32), buf, dx32[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
+		}
+	} else if g2, ok := inputGradAsForward[T](g); ok {
 		wt := GetBuf[T](len(w))
 		defer PutBuf(wt)
 		flipWeights(g, w, wt)

@@ -42,7 +42,11 @@
 //     run across the padded rows, the pixels past each row's end computed
 //     and dropped; other strided or narrow outputs use im2col panels of nr
 //     pixels. The input gradient is a forward convolution of the output
-//     gradient with flipped weights (stride 1) or a GEMM and col2im. The
+//     gradient with flipped weights (stride 1) or a GEMM and col2im; with
+//     at most 3 input channels and unit strides on the AVX-512 path
+//     (CifarNet's first layer) a GEMM writes each tap's plane of columns
+//     inside a zero border and a gather kernel sums every input-gradient
+//     vector over its taps' shifted planes (colsPlan). The
 //     weight gradient sums, over the pixels of all images, rows of the
 //     padded image (each (c,kh,kw) at its displacement) times the output
 //     gradient transposed by assembly block transposes.

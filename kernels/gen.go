@@ -258,6 +258,57 @@ func peak(e *emitter, s isa) {
 	e.f("RET")
 }
 
+// sumTaps emits sumTaps512, the gather half of the input gradient of a
+// convolution with few input channels (see colsPlan in conv.go): up to 8
+// vectors j, each the sum over the k taps t = 0..k-1 (in that order) of
+// the 16 floats at a + tab[t] + disp[j] (tab: one int32 byte offset per
+// tap; disp[0] = 0), stored to c + coff[j] with lane mask mask[j] (0:
+// skipped). Every vector is computed, so every address must be readable.
+func sumTaps(e *emitter) {
+	const name = "sumTaps512"
+	fmt.Fprintf(&e.Buffer, "\n// func %s(p *kargs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	regs := []string{"", "R9", "R10", "R11", "R12", "R13", "BX", "DX"}
+	e.f("MOVQ p+0(FP), DI")
+	e.f("MOVQ %d(DI), SI", offA)
+	e.f("MOVQ %d(DI), CX", offK)
+	for j := 1; j < 8; j++ {
+		e.f("MOVQ %d(DI), %s", offDisp+8*j, regs[j])
+	}
+	e.f("MOVQ %d(DI), DI", offTab)
+	for j := 0; j < 8; j++ {
+		e.f("VPXORD Z%d, Z%d, Z%d", j, j, j)
+	}
+	e.f("TESTQ CX, CX")
+	e.f("JLE %s_store", name)
+	e.label(name + "_loop")
+	e.f("MOVLQSX (DI), AX")
+	e.f("LEAQ (SI)(AX*1), R8")
+	for j := 0; j < 8; j++ {
+		if j == 0 {
+			e.f("VADDPS (R8), Z0, Z0")
+		} else {
+			e.f("VADDPS (R8)(%s*1), Z%d, Z%d", regs[j], j, j)
+		}
+	}
+	e.f("ADDQ $4, DI")
+	e.f("DECQ CX")
+	e.f("JNZ %s_loop", name)
+	e.label(name + "_store")
+	e.f("MOVQ p+0(FP), DI")
+	e.f("MOVQ %d(DI), SI", offC)
+	for j := 0; j < 8; j++ {
+		e.f("MOVQ %d(DI), DX", offMask+8*j)
+		e.f("TESTQ DX, DX")
+		e.f("JZ %s_skip%d", name, j)
+		e.f("KMOVW DX, K1")
+		e.f("MOVQ %d(DI), AX", offCoff+8*j)
+		e.f("VMOVUPS Z%d, K1, (SI)(AX*1)", j)
+		e.label(fmt.Sprintf("%s_skip%d", name, j))
+	}
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
 // clock emits clockLoop, the clock-rate measurement of the peak: n
 // iterations of 100 dependent integer additions, one cycle each.
 func clock(e *emitter) {
@@ -906,6 +957,7 @@ func main() {
 	adam(&e, avx2)
 	padRows(&e)
 	poolGrad(&e)
+	sumTaps(&e)
 	if err := os.WriteFile("kernels_amd64.s", e.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

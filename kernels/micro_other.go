@@ -49,3 +49,5 @@ func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.P
 func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func sumTaps512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
