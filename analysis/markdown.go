@@ -12,6 +12,7 @@ import (
 
 	"github.com/arp-robustness/arp/checkpoint"
 	"github.com/arp-robustness/arp/rundir"
+	"github.com/arp-robustness/arp/stats"
 )
 
 // WriteFiles writes summary.json and summary.md into dir (atomically).
@@ -121,7 +122,7 @@ func (s *Summary) Markdown(w io.Writer) {
 			}
 			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", c.Metric, step,
 				c.Attacked.N, f3(c.Attacked.Median.Est), ci(c.Attacked.Mean),
-				c.Resisted.N, f3(c.Resisted.Median.Est), ci(c.Resisted.Mean), ci(c.DiffMean), rci(c.RankBiserial, c.RankBiserialCI), FormatP(c.P.F()), FormatP(c.PEquivalence.F()))
+				c.Resisted.N, f3(c.Resisted.Median.Est), ci(c.Resisted.Mean), ci(c.DiffMean), rci(c.RankBiserial, c.RankBiserialCI), stats.FormatP(c.P.F()), stats.FormatP(c.PEquivalence.F()))
 		}
 		fmt.Fprintln(w)
 		if len(a.Bins) > 0 {
@@ -143,13 +144,13 @@ func (s *Summary) Markdown(w io.Writer) {
 				}
 				adj := ""
 				if l.AdjNote == "" {
-					adj = fmt.Sprintf(" Adjusted for the clean confidence (log-odds of the true class), the coverage slope is %s (p = %s).", f3(l.AdjSlope), FormatP(l.AdjP.F()))
+					adj = fmt.Sprintf(" Adjusted for the clean confidence (log-odds of the true class), the coverage slope is %s (p = %s).", f3(l.AdjSlope), stats.FormatP(l.AdjP.F()))
 				}
 				if l.ClassNote == "" {
-					adj += fmt.Sprintf(" Within classes (the true class as a factor), it is %s (p = %s).", f3(l.ClassSlope), FormatP(l.ClassP.F()))
+					adj += fmt.Sprintf(" Within classes (the true class as a factor), it is %s (p = %s).", f3(l.ClassSlope), stats.FormatP(l.ClassP.F()))
 				}
 				fmt.Fprintf(w, "Logistic fit of success on area-matched coverage (n = %d): slope %s (SE %s, p = %s); the odds of success change by a factor %s per +0.1 coverage.%s%s\n\n",
-					l.N, f3(l.Slope), f3(l.SlopeSE), FormatP(l.P.F()), f3(l.OddsRatio10), sep, adj)
+					l.N, f3(l.Slope), f3(l.SlopeSE), stats.FormatP(l.P.F()), f3(l.OddsRatio10), sep, adj)
 			}
 		}
 		if sc := a.Steps; sc != nil {

@@ -790,8 +790,8 @@ func rankText(v *Verdict, c *Comparison) string {
 	}
 	return fmt.Sprintf("%s is %s for attacked images (median %s vs %s, mean %s vs %s; r = %+.2f, 90%% CI [%+.2f, %+.2f], %s effect; Mann-Whitney p = %s, %s after Holm over %d attacks; equivalence p = %s; %s)",
 		c.Metric, word, f3(c.Attacked.Median.Est), f3(c.Resisted.Median.Est), f3(c.Attacked.Mean.Est), f3(c.Resisted.Mean.Est),
-		r, c.RankBiserialCI.Lo.F(), c.RankBiserialCI.Hi.F(), v.Strength, FormatP(c.P.F()), FormatP(v.PHolm.F()), v.Family,
-		FormatP(v.PEquivalenceHolm.F()), counts)
+		r, c.RankBiserialCI.Lo.F(), c.RankBiserialCI.Hi.F(), v.Strength, stats.FormatP(c.P.F()), stats.FormatP(v.PHolm.F()), v.Family,
+		stats.FormatP(v.PEquivalenceHolm.F()), counts)
 }
 
 // decide settles the tested verdicts of every observation: Holm's
@@ -1033,7 +1033,7 @@ func decideSteps(v *Verdict, as *AttackSummary) {
 	detail := fmt.Sprintf("the success rate levels off at step %d (%s; best %s, %s after step %d) while the mean IoU goes from %s at step %d to %s at step %d (drop %s, 95%% CI [%s, %s]; d_z = %.2f, 90%% CI [%.2f, %.2f], %s; sign test p = %s, %s after Holm over %d attacks; equivalence p = %s; n = %d)",
 		sc.Plateau, pct(sc.Success[sc.Plateau].Est.F()), pct(best), pct(final), steps, f3(sc.IoU[sc.Plateau].Est), sc.Plateau,
 		f3(sc.IoU[steps].Est), steps, f3(drop.Est), f3(drop.Lo), f3(drop.Hi), d, sc.DZCI.Lo.F(), sc.DZCI.Hi.F(), v.Strength,
-		FormatP(sc.SignP.F()), FormatP(v.PHolm.F()), v.Family, FormatP(v.PEquivalenceHolm.F()), sc.N)
+		stats.FormatP(sc.SignP.F()), stats.FormatP(v.PHolm.F()), v.Family, stats.FormatP(v.PEquivalenceHolm.F()), sc.N)
 	big := math.Abs(d) >= NegligibleDZ
 	switch {
 	case v.PEquivalenceHolm.F() < Alpha:
@@ -1105,22 +1105,6 @@ func f3(n Num) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.3g", n.F())
-}
-
-// FormatP formats a p-value as the summaries and the report print it:
-// three significant digits, scientific below 1e-4, "<1e-300" at the floor
-// of float64, "n/a" for NaN.
-func FormatP(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "n/a"
-	case p < 1e-300:
-		return "<1e-300"
-	case p < 1e-4:
-		return fmt.Sprintf("%.1e", p)
-	default:
-		return fmt.Sprintf("%.3g", p)
-	}
 }
 
 func pct(x float64) string {

@@ -131,6 +131,7 @@ func (c *combiner) report() (*Report, error) {
 		rep.Seconds += u.Seconds
 	}
 	rep.Clean = counts(nc, h.Images)
+	rep.Correct = slices.Clone(correct)
 	// the check subset: the first CheckImages correct images
 	var subset []int
 	for i, ok := range correct {
@@ -168,6 +169,7 @@ func (c *combiner) report() (*Report, error) {
 			t.Attacks = append(t.Attacks, *ar)
 		}
 		t.Worst = counts(countTrue(robust), h.Images)
+		t.Robust = slices.Clone(robust)
 		rep.Threats = append(rep.Threats, t)
 	}
 	// the sanity-check runs on the subset

@@ -1,9 +1,12 @@
 package eval
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"time"
 
 	"github.com/arp-robustness/arp/limits"
@@ -29,16 +32,18 @@ type Report struct {
 	// Mode is "cascade" (each attack only attacks the images every earlier
 	// attack failed on; per-attack accuracies are cumulative) or
 	// "standalone" (every attack attacks every correctly classified image).
-	Mode      string    `json:"mode"`
-	Seed      uint64    `json:"seed"`
-	BatchSize int       `json:"batch_size"`
-	Clean     Counts    `json:"clean"`
-	Scale     Scale     `json:"input_scale"`
-	Threats   []Threat  `json:"threats"`
-	Checks    []Check   `json:"checks"`
-	Resumed   int       `json:"resumed_units,omitempty"` // units read back from the state file
-	Started   time.Time `json:"started"`
-	Seconds   float64   `json:"seconds"`
+	Mode      string `json:"mode"`
+	Seed      uint64 `json:"seed"`
+	BatchSize int    `json:"batch_size"`
+	Clean     Counts `json:"clean"`
+	// Correct marks the images classified correctly (PairImages).
+	Correct ImageSet  `json:"correct_images,omitempty"`
+	Scale   Scale     `json:"input_scale"`
+	Threats []Threat  `json:"threats"`
+	Checks  []Check   `json:"checks"`
+	Resumed int       `json:"resumed_units,omitempty"` // units read back from the state file
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
 	// Version is the arp that combined the records into this report
 	// (buildinfo.String: the release and, when recorded, the revision).
 	Version string `json:"arp_version,omitempty"`
@@ -92,6 +97,8 @@ type Threat struct {
 	// an image counts as robust only if it was classified correctly and
 	// every attack failed on it.
 	Worst Counts `json:"worst_case"`
+	// Robust marks the images robust under the worst case (PairImages).
+	Robust ImageSet `json:"robust_images,omitempty"`
 }
 
 // AttackResult is one attack under one threat model.
@@ -149,8 +156,17 @@ func (r *Report) Warnings() []Check {
 	return w
 }
 
-// ReadReport reads a report written by Report.JSON (arp eval --json).
+// ReadReport reads a report written by Report.JSON (arp eval --json), or
+// combines an evaluation's complete record file (arp eval --state) into
+// its report, as arp merge does.
 func ReadReport(path string) (*Report, error) {
+	if isRecordFile(path) {
+		rep, err := Merge([]string{path})
+		if err != nil {
+			return nil, err
+		}
+		return rep, nil
+	}
 	b, err := limits.ReadFile(path, limits.FitsMemory)
 	if err != nil {
 		return nil, err
@@ -162,10 +178,32 @@ func ReadReport(path string) (*Report, error) {
 	if rep.Clean.Total <= 0 {
 		return nil, fmt.Errorf("%s: not an arp eval report (no images)", path)
 	}
-	for _, t := range rep.Threats {
+	if err := rep.Correct.trim(rep.Images, path+": correct_images"); err != nil {
+		return nil, err
+	}
+	for i := range rep.Threats {
+		t := &rep.Threats[i]
 		if t.Norm == "" || math.IsNaN(t.Eps) {
 			return nil, fmt.Errorf("%s: threat without norm or eps", path)
 		}
+		if err := t.Robust.trim(rep.Images, fmt.Sprintf("%s: robust_images of %s eps %g", path, t.Norm, t.Eps)); err != nil {
+			return nil, err
+		}
 	}
 	return rep, nil
+}
+
+// isRecordFile says whether path is an evaluation's record file (arp eval
+// --state) rather than its JSON report: ReadReport combines a record file
+// into the report it holds, with the per-image outcomes that reports
+// written before they existed lack.
+func isRecordFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 64)
+	n, _ := io.ReadFull(f, b)
+	return bytes.HasPrefix(bytes.TrimSpace(b[:n]), []byte(`{"header":{"format":"arp-eval-records/`))
 }

@@ -75,6 +75,16 @@ type SeedComparison struct {
 	// Notes name the attacks whose settings differ between reports.
 	Notes []string  `json:"notes,omitempty"`
 	Rows  []SeedRow `json:"rows"`
+	// ByImage are the differences seed by seed paired image by image
+	// (PairImages), for the pairs whose reports carry per-image outcomes.
+	ByImage []SeedImagePairs `json:"by_image,omitempty"`
+}
+
+// SeedImagePairs is one difference of one seed pair, image by image.
+type SeedImagePairs struct {
+	Diff  [2]string   `json:"diff"`
+	Seed  uint64      `json:"seed"`
+	Cells []ImagePair `json:"cells"`
 }
 
 // CompareSeeds puts several training recipes side by side over their
@@ -169,6 +179,20 @@ func CompareSeeds(groups []SeedGroup, diffs [][2]string) (*SeedComparison, error
 			}
 		}
 	}
+	for di, d := range diffs {
+		ga, gb := groups[index[d[0]]], groups[index[d[1]]]
+		for _, p := range pairs[di] {
+			ra, rb := ga.Reports[p[0]], gb.Reports[p[1]]
+			if ra.Correct == nil || rb.Correct == nil {
+				continue
+			}
+			cs, err := PairImages(ra, rb)
+			if err != nil {
+				return nil, fmt.Errorf("difference %s - %s: %v", d[0], d[1], err)
+			}
+			c.ByImage = append(c.ByImage, SeedImagePairs{Diff: d, Seed: seedOf(ra, p[0]), Cells: cs})
+		}
+	}
 	for _, cell := range cells(ref) {
 		if cell.Index >= 0 {
 			cell.Attack = sharedSpec(specsOf(groups, cell))
@@ -216,13 +240,10 @@ func (s SeedStat) summarise() SeedStat {
 // sameEvaluation explains how two reports differ in what they evaluated
 // ("" nil: they evaluated the same images the same way).
 func sameEvaluation(a, b *Report) error {
+	if err := sameImages(a, b); err != nil {
+		return err
+	}
 	switch {
-	case a.Data != b.Data:
-		return fmt.Errorf("data %s vs %s", a.Data, b.Data)
-	case a.Images != b.Images || a.DataImages != b.DataImages || a.Limit != b.Limit:
-		return fmt.Errorf("images: %s vs %s", a.ImagesLine(), b.ImagesLine())
-	case (a.Subset == nil) != (b.Subset == nil) || a.Subset != nil && !slices.Equal(a.Subset.Indices, b.Subset.Indices):
-		return fmt.Errorf("other images: %s vs %s", a.ImagesLine(), b.ImagesLine())
 	case a.Mode != b.Mode:
 		return fmt.Errorf("mode %s vs %s", a.Mode, b.Mode)
 	case !slices.Equal(attackNames(a), attackNames(b)):
@@ -426,6 +447,16 @@ func (c *SeedComparison) Markdown(w io.Writer) error {
 			cols = append(cols, pctCI(s, true))
 		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(cols, " | "))
+	}
+	if len(c.ByImage) > 0 {
+		b.WriteString("\n## Paired by image\n\nEach difference on each seed, image by image on the same images: the difference in points with Newcombe's 95% interval for paired proportions, the images counted only in the first model / only in the second, and the exact McNemar p-value (not corrected for the several rows).\n\n| difference | seed | cell | difference | 95% interval | only first / only second | McNemar p |\n|---|---|---|---|---|---|---|\n")
+		for _, bi := range c.ByImage {
+			for _, cl := range bi.Cells {
+				p := cl.Paired
+				fmt.Fprintf(&b, "| %s − %s | %d | %s | %+.2f | [%+.2f, %+.2f] | %d / %d | %s |\n", bi.Diff[0], bi.Diff[1], bi.Seed, cl.Cell,
+					100*p.Diff.Estimate, 100*p.Diff.Lo, 100*p.Diff.Hi, p.OnlyA, p.OnlyB, stats.FormatP(p.P))
+			}
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -303,7 +303,7 @@ func verdicts(cols []column) *section {
 				txt := v.Status
 				if v.Status != analysis.Inconclusive && v.Strength != "" {
 					txt += fmt.Sprintf(" (%s, %s = %s [%s, %s], Holm p = %s)", v.Strength, shortEffect(v.EffectName), num(v.Effect.F(), 2),
-						num(v.EffectCI.Lo.F(), 2), num(v.EffectCI.Hi.F(), 2), analysis.FormatP(v.PHolm.F()))
+						num(v.EffectCI.Lo.F(), 2), num(v.EffectCI.Hi.F(), 2), stats.FormatP(v.PHolm.F()))
 				}
 				cells = append(cells, cell{Text: txt, Class: statusClass(v.Status), Title: v.Text})
 			}
@@ -650,7 +650,7 @@ func attention(cols []column) *section {
 				if c.Note != "" && math.IsNaN(c.P.F()) {
 					return cell{Text: c.Note, Class: "small"}
 				}
-				return cell{Text: fmt.Sprintf("r = %s [%s, %s], p = %s", num(c.RankBiserial.F(), 2), num(c.RankBiserialCI.Lo.F(), 2), num(c.RankBiserialCI.Hi.F(), 2), analysis.FormatP(c.P.F())), Class: "num"}
+				return cell{Text: fmt.Sprintf("r = %s [%s, %s], p = %s", num(c.RankBiserial.F(), 2), num(c.RankBiserialCI.Lo.F(), 2), num(c.RankBiserialCI.Hi.F(), 2), stats.FormatP(c.P.F())), Class: "num"}
 			})
 		}
 		row("logistic: success on area-matched coverage", func(a *analysis.AttackSummary) cell {
@@ -665,9 +665,9 @@ func attention(cols []column) *section {
 			if l.Separated {
 				sep = " (separated)"
 			}
-			return cell{Text: fmt.Sprintf("slope %s, p = %s; odds ×%s per +0.1%s", num(l.Slope.F(), 3), analysis.FormatP(l.P.F()), num(l.OddsRatio10.F(), 3), sep), Class: "num",
+			return cell{Text: fmt.Sprintf("slope %s, p = %s; odds ×%s per +0.1%s", num(l.Slope.F(), 3), stats.FormatP(l.P.F()), num(l.OddsRatio10.F(), 3), sep), Class: "num",
 				Title: fmt.Sprintf("adjusted for clean confidence: slope %s, p = %s; within classes: slope %s, p = %s",
-					num(l.AdjSlope.F(), 3), analysis.FormatP(l.AdjP.F()), num(l.ClassSlope.F(), 3), analysis.FormatP(l.ClassP.F()))}
+					num(l.AdjSlope.F(), 3), stats.FormatP(l.AdjP.F()), num(l.ClassSlope.F(), 3), stats.FormatP(l.ClassP.F()))}
 		})
 		anySteps := false
 		for _, c := range present {

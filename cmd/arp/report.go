@@ -123,7 +123,7 @@ type seedsFlags struct {
 func newReportSeedsCmd() *cobra.Command {
 	f := &seedsFlags{}
 	cmd := &cobra.Command{
-		Use:   "seeds GROUP=EVAL.json[,EVAL.json...]... [--diff A,B]...",
+		Use:   "seeds GROUP=EVAL.json|STATE[,...]... [--diff A,B]...",
 		Short: "Compare training recipes over their seeds: mean and 95% interval per cell, paired differences",
 		Long: `Compare training recipes, each trained with several seeds and evaluated by
 arp eval --json on the same images (use --subset N --subset-seed S, the same for
@@ -132,7 +132,11 @@ worst case at every budget. For each group (a name and its eval reports, one per
 seed) it gives the mean accuracy over seeds with a 95% Student t interval; each
 --diff A,B adds the paired difference A - B, seed by seed, with its mean and 95%
 t interval. Seeds pair by the training seed each report records (arp eval reads
-it from model.json), else by the order of the files.
+it from model.json), else by the order of the files. Each difference is also
+taken image by image on each seed (the clean accuracy and every worst case:
+Newcombe's 95% interval for paired proportions, the exact McNemar test) where
+both reports carry per-image outcomes: reports of this version do, and an
+evaluation's record file (arp eval --state) may be given in place of its report.
 
 Every report must have evaluated the same images with the same attacks, budgets
 and mode; otherwise the command says how two of them differ.`,
