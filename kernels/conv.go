@@ -626,13 +626,22 @@ const wgradBlock = 256
 // rows of the image's output gradient transposed to [OH*OW][F]. Images
 // are split between the workers, each summing into its own partial
 // gradient (added up in image order), or, with fewer images than twice the
-// workers, the rows of dw^T are.
+// workers, the rows of dw^T are. With at most 3 input channels and output
+// rows of whole vectors on the AVX-512 path, dotPlan sums over the pixels
+// in vector lanes instead (no transposes).
 func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
+	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
+	images := func(n int, _ []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gy[n*fo : (n+1)*fo] }
+	if useDot[T](g) && g.N >= 2*Workers() {
+		dp := newDotPlan(g)
+		defer dp.free()
+		byImages(g, any(dp).(wgradSum[T]), dw, images, nil)
+		return
+	}
 	pl := newWgradPlan[T](g)
 	defer pl.free()
-	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
 	if w := Workers(); w > 1 && g.N >= 2*w {
-		pl.byImages(dw, func(n int, _ []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gy[n*fo : (n+1)*fo] }, nil)
+		byImages(g, wgradSum[T](pl), dw, images, nil)
 		return
 	}
 	dwT := GetBuf[T](pl.size())
@@ -659,8 +668,16 @@ func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
 // ConvWeightGrad's up to the order in which dw sums its images.
 func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) []T, dx, dw []T) {
 	chw := g.C * g.H * g.W
-	pl := newWgradPlan[T](g)
-	defer pl.free()
+	var sum wgradSum[T]
+	if useDot[T](g) {
+		dp := newDotPlan(g)
+		defer dp.free()
+		sum = any(dp).(wgradSum[T])
+	} else {
+		pl := newWgradPlan[T](g)
+		defer pl.free()
+		sum = pl
+	}
 	var worker func() (func(int, []T), func())
 	if useCols[T](g) {
 		pl := newColsPlan(g, any(w).([]float32))
@@ -690,7 +707,7 @@ func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) [
 	if dx == nil {
 		worker = nil
 	}
-	pl.byImages(dw, func(n int, buf []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gyOf(n, buf) }, worker)
+	byImages(g, sum, dw, func(n int, buf []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gyOf(n, buf) }, worker)
 }
 
 // wgradPlan is a weight gradient ready to be summed image by image into
@@ -728,6 +745,24 @@ func newWgradPlan[T Float](g ConvGeom) *wgradPlan[T] {
 }
 
 func (pl *wgradPlan[T]) free() { putTab(pl.tab) }
+
+// wgradSum is a weight gradient summed image by image into partial sums
+// of its own layout (wgradPlan, dotPlan), for byImages.
+type wgradSum[T Float] interface {
+	// size is the length of a partial sum.
+	size() int
+	// buffers returns a worker's scratch (PutBuf each when done; dyT may
+	// be nil).
+	buffers() (xp, dyT []T)
+	// add adds image xn's contribution for output gradient gyn to part.
+	add(xn, gyn, part, xp, dyT []T)
+	// store writes dw from the sum of the partial sums.
+	store(sum, dw []T)
+}
+
+func (pl *wgradPlan[T]) add(xn, gyn, part, xp, dyT []T) {
+	pl.image(xn, gyn, 0, pl.rowTiles, part, xp, dyT)
+}
 
 // size is the length of dw^T.
 func (pl *wgradPlan[T]) size() int { return pl.g.ckk() * pl.fpad }
@@ -790,13 +825,12 @@ func (pl *wgradPlan[T]) image(xn, gyn []T, r0, r1 int, part, xp, dyT []T) {
 }
 
 // byImages splits the images between the workers, each summing into its
-// own partial dw^T the images that images(n, buf) returns (input and
+// own partial sum (pl's layout) the images that images(n, buf) returns (input and
 // output gradient; buf is a worker's buffer of F*OH*OW elements that the
 // output gradient may be made in), adds the partials up in image order and
 // stores dw (none of it when dw is nil). worker, if not nil, is called once per worker first and its
 // result, if not nil, after each image with the image's output gradient.
-func (pl *wgradPlan[T]) byImages(dw []T, images func(n int, buf []T) (xn, gyn []T), worker func() (each func(n int, gyn []T), done func())) {
-	g := pl.g
+func byImages[T Float](g ConvGeom, pl wgradSum[T], dw []T, images func(n int, buf []T) (xn, gyn []T), worker func() (each func(n int, gyn []T), done func())) {
 	parts := make([][]T, g.N)
 	ParallelFor(g.N, 1, func(lo, hi int) {
 		var each func(int, []T)
@@ -822,7 +856,7 @@ func (pl *wgradPlan[T]) byImages(dw []T, images func(n int, buf []T) (xn, gyn []
 				each(n, gyn)
 			}
 			if dw != nil {
-				pl.image(xn, gyn, 0, pl.rowTiles, part, xp, dyT)
+				pl.add(xn, gyn, part, xp, dyT)
 			}
 		}
 	})

@@ -49,7 +49,10 @@
 //     vector over its taps' shifted planes (colsPlan). The
 //     weight gradient sums, over the pixels of all images, rows of the
 //     padded image (each (c,kh,kw) at its displacement) times the output
-//     gradient transposed by assembly block transposes.
+//     gradient transposed by assembly block transposes; with at most 3
+//     input channels and output rows of whole vectors on the AVX-512 path
+//     it sums in vector lanes over the pixels instead, 5 taps by 5 output
+//     channels per tile, the output gradient read in place (dotPlan).
 //   - [ConvForwardEach], [ConvBackwardEach]: the same image by image on
 //     each worker, so a caller can pool an image's output, or make an
 //     image's output gradient, while it is in the core's cache.

@@ -309,6 +309,70 @@ func sumTaps(e *emitter) {
 	e.f("RET")
 }
 
+// kernDot emits kernD512, the weight-gradient kernel of convolutions with
+// few input channels (see dotPlan in wgrad.go): a 5x5 tile of vector
+// accumulators, lanes over output pixels,
+//
+//	acc[i][j] += V(a + tab[2t] + disp[i]) * V(b + tab[2t+1] + j*ldc)
+//
+// (disp[0] = 0; i: taps, rows of the padded image; j: output channels,
+// rows of the output gradient ldc bytes apart), then C vector (i, j) at
+// c + (5i+j)*64 += acc[i][j].
+func kernDot(e *emitter) {
+	const name = "kernD512"
+	fmt.Fprintf(&e.Buffer, "\n// func %s(p *kargs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	aRegs := []string{"", "R9", "R10", "R11", "R12"}
+	acc := func(i, j int) string { return fmt.Sprintf("Z%d", 5*i+j) }
+	e.f("MOVQ p+0(FP), DI")
+	e.f("MOVQ %d(DI), SI", offA)
+	e.f("MOVQ %d(DI), R8", offB)
+	e.f("MOVQ %d(DI), CX", offK)
+	e.f("MOVQ %d(DI), R13", offLdc)
+	for i := 1; i < 5; i++ {
+		e.f("MOVQ %d(DI), %s", offDisp+8*i, aRegs[i])
+	}
+	e.f("MOVQ %d(DI), DI", offTab)
+	for i := 0; i < 25; i++ {
+		e.f("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	e.f("TESTQ CX, CX")
+	e.f("JLE %s_store", name)
+	e.label(name + "_loop")
+	e.f("MOVLQSX (DI), AX")
+	e.f("MOVLQSX 4(DI), DX")
+	e.f("LEAQ (SI)(AX*1), AX")
+	e.f("LEAQ (R8)(DX*1), DX")
+	e.f("LEAQ (DX)(R13*2), BX")
+	e.f("VMOVUPS (DX), Z25")
+	e.f("VMOVUPS (DX)(R13*1), Z26")
+	e.f("VMOVUPS (DX)(R13*2), Z27")
+	e.f("VMOVUPS (BX)(R13*1), Z28")
+	e.f("VMOVUPS (DX)(R13*4), Z29")
+	for i := 0; i < 5; i++ {
+		a := fmt.Sprintf("Z%d", 30+i%2)
+		if i == 0 {
+			e.f("VMOVUPS (AX), %s", a)
+		} else {
+			e.f("VMOVUPS (AX)(%s*1), %s", aRegs[i], a)
+		}
+		for j := 0; j < 5; j++ {
+			e.f("VFMADD231PS Z%d, %s, %s", 25+j, a, acc(i, j))
+		}
+	}
+	e.f("ADDQ $8, DI")
+	e.f("DECQ CX")
+	e.f("JNZ %s_loop", name)
+	e.label(name + "_store")
+	e.f("MOVQ p+0(FP), DI")
+	e.f("MOVQ %d(DI), SI", offC)
+	for i := 0; i < 25; i++ {
+		e.f("VADDPS %d(SI), Z%d, Z%d", 64*i, i, i)
+		e.f("VMOVUPS Z%d, %d(SI)", i, 64*i)
+	}
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
 // clock emits clockLoop, the clock-rate measurement of the peak: n
 // iterations of 100 dependent integer additions, one cycle each.
 func clock(e *emitter) {
@@ -958,6 +1022,7 @@ func main() {
 	padRows(&e)
 	poolGrad(&e)
 	sumTaps(&e)
+	kernDot(&e)
 	if err := os.WriteFile("kernels_amd64.s", e.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

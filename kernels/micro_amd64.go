@@ -112,3 +112,10 @@ func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, 
 //
 //go:noescape
 func sumTaps512(p *kargs)
+
+// kernD512 is the 5x5 dot-product tile of dotPlan: acc[i][j] +=
+// V(a + tab[2t] + disp[i]) * V(b + tab[2t+1] + j*ldc) over the k steps t,
+// then the 25 vectors at c (row-major) += acc.
+//
+//go:noescape
+func kernD512(p *kargs)

@@ -51,3 +51,5 @@ func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, 
 }
 
 func sumTaps512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
+
+func kernD512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }

@@ -13,8 +13,12 @@ func fewChannelGeom(rng *rand.Rand) ConvGeom {
 		g := ConvGeom{N: 1 + rng.IntN(3), C: 1 + rng.IntN(3), H: 1 + rng.IntN(20), W: 1 + rng.IntN(40),
 			F: 1 + rng.IntN(40), KH: 1 + rng.IntN(6), KW: 1 + rng.IntN(6), SH: 1, SW: 1,
 			DH: 1 + rng.IntN(2), DW: 1 + rng.IntN(2), PT: rng.IntN(5), PB: rng.IntN(5), PL: rng.IntN(5), PR: rng.IntN(5)}
-		if rng.IntN(3) == 0 {
-			g.W = 16 * (1 + rng.IntN(3))
+		if rng.IntN(2) == 0 { // right padding to output rows of whole vectors
+			ow := g.W + g.PL - (g.KW-1)*g.DW
+			g.PR = (16 - ow%16) % 16
+			if ow+g.PR <= 0 {
+				g.PR += 16
+			}
 		}
 		g.OH = g.H + g.PT + g.PB - (g.KH-1)*g.DH
 		g.OW = g.W + g.PL + g.PR - (g.KW-1)*g.DW
@@ -25,10 +29,10 @@ func fewChannelGeom(rng *rand.Rand) ConvGeom {
 }
 
 // TestFewChannelGrads holds the AVX-512 kernels of convolutions with few
-// input channels (colsPlan's input gradient) to the naive references, by
-// ConvInputGrad and ConvBackwardEach, on random geometries that take them
-// (checked, so that the test cannot pass on another path), and CifarNet's
-// conv1.
+// input channels (colsPlan's input gradient, dotPlan's weight gradient)
+// to the naive references, by ConvInputGrad, ConvWeightGrad and
+// ConvBackwardEach, on random geometries that take them (checked, so that
+// the test cannot pass on another path), and CifarNet's conv1.
 func TestFewChannelGrads(t *testing.T) {
 	if !Supported(AVX512) {
 		t.Skip("no AVX-512")
@@ -42,6 +46,7 @@ func TestFewChannelGrads(t *testing.T) {
 	for range 60 {
 		geoms = append(geoms, fewChannelGeom(rng))
 	}
+	dots := 0 // geometries whose weight gradient takes dotPlan
 	for i, g := range geoms {
 		if !useCols[float32](g) {
 			t.Fatalf("%+v does not take colsPlan", g)
@@ -58,5 +63,20 @@ func TestFewChannelGrads(t *testing.T) {
 		fo := g.F * g.ohw()
 		ConvBackwardEach(g, x, w, func(n int, buf []float32) []float32 { return gy[n*fo : (n+1)*fo] }, dx, nil)
 		closeTo(t, "each: input grad", g, dx, wdx, g.F*g.KH*g.KW)
+		if !useDot[float32](g) {
+			continue
+		}
+		dots++
+		_, wdw := naiveConvGrads(g, x, w, gy)
+		dw := randSlice[float32](rng, len(w))
+		ConvWeightGrad(g, x, gy, dw)
+		closeTo(t, "weight grad", g, dw, wdw, g.N*g.ohw())
+		dw = randSlice[float32](rng, len(w))
+		ConvBackwardEach(g, x, w, func(n int, buf []float32) []float32 { return gy[n*fo : (n+1)*fo] }, nil, dw)
+		closeTo(t, "each: weight grad", g, dw, wdw, g.N*g.ohw())
+	}
+	t.Logf("%d of %d geometries took dotPlan", dots, len(geoms))
+	if dots < 15 {
+		t.Fatalf("only %d geometries took dotPlan", dots)
 	}
 }

@@ -194,3 +194,116 @@ func (pl *colsPlan) image(gyn, buf, dxn []float32) {
 		sumTaps512(&p)
 	}
 }
+
+// dotTile is the side of kernD512's tile: 5 taps by 5 output channels.
+const dotTile = 5
+
+// dotPlan is the weight gradient of a convolution with few input channels
+// (at most 3), unit strides and output rows of whole vectors on the
+// AVX-512 path (CifarNet's conv1). The general plan (wgradPlan) makes
+// every pixel a k step, which needs each image's output gradient
+// transposed to [OH*OW][F] first; here the lanes run over output pixels
+// instead: kernD512 multiplies vectors of 16 output pixels of 5 output
+// channels (rows of the output gradient, read in place) with the vectors
+// of the zero-padded image that 5 taps (c, kh, kw) read at the same
+// pixels, keeping 25 vectors of partial sums over all the pixels of a
+// worker's images; the lanes are added up once at the end.
+//
+// Every dw element is the sum over lanes of the sums over a worker's
+// images and pixel vectors in order, then over the workers in order:
+// another order than wgradPlan's, so the bits differ from it (the tests
+// hold both to the naive float64 reference).
+type dotPlan struct {
+	g   ConvGeom
+	ckk int
+	// fg and tg are the first output channel and tap of each group of 5
+	// (the last group moved back to end at F or C*KH*KW: groups may
+	// overlap, never reach past the end)
+	fg, tg []int
+	tab    []int32 // per pixel vector: its offset in the padded image and in the output gradient
+	rdisp  []int   // per tap (c, kh, kw): its displacement in the padded image (bytes)
+}
+
+// useDot reports whether the weight gradient of g is computed by dotPlan.
+func useDot[T Float](g ConvGeom) bool {
+	return sizeOf[T]() == 4 && Current() == AVX512 && g.SH == 1 && g.SW == 1 && g.C <= micro512.narrow.mr &&
+		g.OW%16 == 0 && g.F >= dotTile && g.ckk() >= dotTile
+}
+
+// groups returns the starts of groups of dotTile covering 0..n-1.
+func groups(n int) []int {
+	var s []int
+	for i := 0; i < n; i += dotTile {
+		s = append(s, min(i, n-dotTile))
+	}
+	return s
+}
+
+func newDotPlan(g ConvGeom) *dotPlan {
+	pl := &dotPlan{g: g, ckk: g.ckk(), fg: groups(g.F), tg: groups(g.ckk())}
+	wpd := g.wp()
+	pl.tab = getTab(2 * g.ohw() / 16)
+	t := 0
+	for oy := 0; oy < g.OH; oy++ {
+		for ox := 0; ox < g.OW; ox += 16 {
+			pl.tab[2*t], pl.tab[2*t+1] = int32((oy*wpd+ox)*4), int32((oy*g.OW+ox)*4)
+			t++
+		}
+	}
+	pl.rdisp = make([]int, pl.ckk)
+	for r := range pl.rdisp {
+		c, kh, kw := r/(g.KH*g.KW), r/g.KW%g.KH, r%g.KW
+		pl.rdisp[r] = (c*g.hp()*wpd + kh*g.DH*wpd + kw*g.DW) * 4
+	}
+	return pl
+}
+
+func (pl *dotPlan) free() { putTab(pl.tab) }
+
+func (pl *dotPlan) size() int { return len(pl.fg) * len(pl.tg) * dotTile * dotTile * 16 }
+
+func (pl *dotPlan) buffers() (xp, dyT []float32) {
+	return GetBuf[float32](pl.g.C * pl.g.hp() * pl.g.wp()), nil
+}
+
+// add adds image xn's products with its output gradient gyn to part.
+func (pl *dotPlan) add(xn, gyn, part, xp, _ []float32) {
+	g := pl.g
+	padImage(g, xn, xp, 0)
+	var p kargs
+	p.k = g.ohw() / 16
+	p.tab = &pl.tab[0]
+	p.ldc = g.ohw() * 4
+	c := 0
+	for _, f0 := range pl.fg {
+		p.b = unsafe.Pointer(&gyn[f0*g.ohw()])
+		for _, t0 := range pl.tg {
+			p.a = unsafe.Add(unsafe.Pointer(&xp[0]), pl.rdisp[t0])
+			for i := 1; i < dotTile; i++ {
+				p.disp[i] = pl.rdisp[t0+i] - pl.rdisp[t0]
+			}
+			p.c = unsafe.Pointer(&part[c])
+			kernD512(&p)
+			c += dotTile * dotTile * 16
+		}
+	}
+}
+
+// store writes dw [F][C*KH*KW] from the sum of the workers' parts.
+func (pl *dotPlan) store(sum, dw []float32) {
+	c := 0
+	for _, f0 := range pl.fg {
+		for _, t0 := range pl.tg {
+			for i := 0; i < dotTile; i++ {
+				for j := 0; j < dotTile; j++ {
+					var s float32
+					for _, v := range sum[c : c+16] {
+						s += v
+					}
+					dw[(f0+j)*pl.ckk+t0+i] = s
+					c += 16
+				}
+			}
+		}
+	}
+}
