@@ -13,6 +13,9 @@
 #   RUNS    directory for new training runs and checkpoints (default runs/issue15)
 #   OUT     directory for evaluation outputs, one sub-directory per model
 #           (default experiments/evals)
+#   REPORT  the arp binary of the report steps (default: ARP); they read each evaluation's
+#           record file (--state) where it exists, for the per-image paired tests, which
+#           needs arp at main@cd30f22 or later (older binaries: the JSON reports only)
 #   DRY=1   print the commands instead of running them
 set -uo pipefail
 phase=${1:?usage: issue15.sh train-iou|grid|tune|eval|full-pgd|compare|all}
@@ -21,6 +24,7 @@ MODELS=${MODELS:-experiments/models}
 RUNS=${RUNS:-runs/issue15}
 OUT=${OUT:-experiments/evals}
 DRY=${DRY:-0}
+REPORT=${REPORT:-$ARP}
 
 # the training recipe of every model (docs/training.md; the lead's train_seeds.sh)
 COMMON="--model mnist-small --steps 6000 --lr 1e-3 --lr-schedule cosine --eval-every 1000 --checkpoint-every 250 --quiet"
@@ -37,6 +41,13 @@ GRID="8,4,1 8,4,1.6 8,0,1 8,4,0 8,8,1 8,4,4 8,2,0.5"
 run() {
 	echo "+ $*"
 	[ "$DRY" = 1 ] || "$@"
+}
+
+# evidence REPORT.json: what the report steps read for one evaluation: its record file (same
+# name, .state) where it exists, which carries the per-image outcomes, else the JSON report
+evidence() {
+	local st=${1%.json}.state
+	if [ -e "$st" ]; then echo "$st"; else echo "$1"; fi
 }
 
 # diffs GROUP=FILES...: the --diff flags (arp - adv, arp - none, adv - none) whose two groups
@@ -91,7 +102,7 @@ grid | all)
 	# one setting at a time: train it, evaluate it on the held-out images, and rewrite the
 	# grid's report over the settings finished so far, so an interrupted grid still reports
 	# what it has (runs of 6,000 ARP steps take hours each on two cores)
-	groups=()
+	groups=() gdiffs=()
 	for w in adv $GRID; do
 		if [ "$w" = adv ]; then
 			n=mnist-adv-ho-s1
@@ -107,8 +118,9 @@ grid | all)
 				--eps 0.075 --attacks step-ll,pgd:steps=20:restarts=2,attention-loss:steps=20:restarts=2,square:queries=1000 \
 				--quiet --state "$g/$n/eval-heldout.state" --json "$e" --markdown "$g/$n/eval-heldout.md" || exit 1
 		fi
-		groups+=("$n=$e")
-		[ ${#groups[@]} -ge 2 ] && { run "$ARP" report seeds "${groups[@]}" --markdown "$g/grid-heldout.md" --json "$g/grid-heldout.json" || exit 1; }
+		groups+=("$n=$(evidence "$e")")
+		[ "$n" = mnist-adv-ho-s1 ] || gdiffs+=(--diff "$n,mnist-adv-ho-s1")
+		[ ${#groups[@]} -ge 2 ] && { run "$REPORT" report seeds "${gdiffs[@]}" "${groups[@]}" --markdown "$g/grid-heldout.md" --json "$g/grid-heldout.json" || exit 1; }
 	done
 	;;&
 tune | all)
@@ -160,19 +172,19 @@ compare | all)
 		for e in $(budgets $ds); do
 			args=()
 			for d in none adv arp two-step arp-iou; do
-				files=$(ls "$OUT"/$ds-$d-s[0-9]*/eval$SUBSET-eps$e.json 2>/dev/null | paste -sd,)
+				files=$(for f in "$OUT"/$ds-$d-s[0-9]*/eval$SUBSET-eps$e.json; do [ -e "$f" ] && evidence "$f"; done | paste -sd,)
 				[ -n "$files" ] && args+=("$d=$files")
 			done
 			[ ${#args[@]} -ge 2 ] || { echo "compare $ds eps $e: fewer than two groups evaluated yet"; continue; }
-			run "$ARP" report seeds $(diffs "${args[@]}") "${args[@]}" \
+			run "$REPORT" report seeds $(diffs "${args[@]}") "${args[@]}" \
 				--markdown "$OUT/seeds-$ds-eps$e.md" --json "$OUT/seeds-$ds-eps$e.json"
 		done
 		args=()
 		for d in none adv arp two-step arp-iou; do
-			files=$(ls "$OUT"/$ds-$d-s[0-9]*/eval-full-pgd20.json 2>/dev/null | paste -sd,)
+			files=$(for f in "$OUT"/$ds-$d-s[0-9]*/eval-full-pgd20.json; do [ -e "$f" ] && evidence "$f"; done | paste -sd,)
 			[ -n "$files" ] && args+=("$d=$files")
 		done
-		[ ${#args[@]} -ge 2 ] && run "$ARP" report seeds $(diffs "${args[@]}") "${args[@]}" \
+		[ ${#args[@]} -ge 2 ] && run "$REPORT" report seeds $(diffs "${args[@]}") "${args[@]}" \
 			--markdown "$OUT/seeds-$ds-full-pgd20.md" --json "$OUT/seeds-$ds-full-pgd20.json"
 	done
 	;;
