@@ -83,28 +83,55 @@ func runReportVerdicts(cmd *cobra.Command, args []string, f *seedsFlags) error {
 	if err := job.CheckOutputs(job.Output{Flag: "json", Path: f.jsonOut}, job.Output{Flag: "markdown", Path: f.mdOut}); err != nil {
 		return err
 	}
+	parsed, err := parseGroups(args, "ANALYSIS", analysis.ReadSummary)
+	if err != nil {
+		return err
+	}
 	var groups []analysis.SeedGroup
-	for _, a := range args {
-		name, dirs, ok := strings.Cut(a, "=")
-		if !ok || name == "" || dirs == "" {
-			return fmt.Errorf("%q: want GROUP=ANALYSIS[,ANALYSIS...]", a)
-		}
-		g := analysis.SeedGroup{Name: name}
-		for _, p := range strings.Split(dirs, ",") {
-			s, err := analysis.ReadSummary(p)
-			if err != nil {
-				return err
-			}
-			g.Summaries = append(g.Summaries, s)
-		}
-		groups = append(groups, g)
+	for _, g := range parsed {
+		groups = append(groups, analysis.SeedGroup{Name: g.name, Summaries: g.items})
 	}
 	c, err := analysis.CompareSeedVerdicts(groups)
 	if err != nil {
 		return err
 	}
+	return writeComparison(cmd, f, c.Markdown, c)
+}
+
+// group is one GROUP=FILE[,FILE...] argument of the report subcommands,
+// each file read.
+type group[T any] struct {
+	name  string
+	items []T
+}
+
+// parseGroups reads GROUP=FILE[,FILE...] arguments; what names the kind
+// of file in the one-line error for a malformed argument.
+func parseGroups[T any](args []string, what string, read func(string) (T, error)) ([]group[T], error) {
+	var out []group[T]
+	for _, a := range args {
+		name, files, ok := strings.Cut(a, "=")
+		if !ok || name == "" || files == "" {
+			return nil, fmt.Errorf("%q: want GROUP=%s[,%s...]", a, what, what)
+		}
+		g := group[T]{name: name}
+		for _, p := range strings.Split(files, ",") {
+			v, err := read(p)
+			if err != nil {
+				return nil, err
+			}
+			g.items = append(g.items, v)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// writeComparison writes a comparison's Markdown (to --markdown, else
+// standard output) and JSON (to --json).
+func writeComparison(cmd *cobra.Command, f *seedsFlags, markdown func(io.Writer) error, v any) error {
 	var md bytes.Buffer
-	if err := c.Markdown(&md); err != nil {
+	if err := markdown(&md); err != nil {
 		return err
 	}
 	if f.mdOut == "" {
@@ -112,7 +139,7 @@ func runReportVerdicts(cmd *cobra.Command, args []string, f *seedsFlags) error {
 			return err
 		}
 	}
-	return writeMarkdownJSON(cmd.OutOrStdout(), f.mdOut, md.Bytes(), f.jsonOut, c)
+	return writeMarkdownJSON(cmd.OutOrStdout(), f.mdOut, md.Bytes(), f.jsonOut, v)
 }
 
 type seedsFlags struct {
@@ -158,21 +185,13 @@ func runReportSeeds(cmd *cobra.Command, args []string, f *seedsFlags) error {
 	if err := job.CheckOutputs(job.Output{Flag: "json", Path: f.jsonOut}, job.Output{Flag: "markdown", Path: f.mdOut}); err != nil {
 		return err
 	}
+	parsed, err := parseGroups(args, "EVAL.json", eval.ReadReport)
+	if err != nil {
+		return err
+	}
 	var groups []eval.SeedGroup
-	for _, a := range args {
-		name, files, ok := strings.Cut(a, "=")
-		if !ok || name == "" || files == "" {
-			return fmt.Errorf("%q: want GROUP=EVAL.json[,EVAL.json...]", a)
-		}
-		g := eval.SeedGroup{Name: name}
-		for _, p := range strings.Split(files, ",") {
-			r, err := eval.ReadReport(p)
-			if err != nil {
-				return err
-			}
-			g.Reports = append(g.Reports, r)
-		}
-		groups = append(groups, g)
+	for _, g := range parsed {
+		groups = append(groups, eval.SeedGroup{Name: g.name, Reports: g.items})
 	}
 	var diffs [][2]string
 	for _, d := range f.diffs {
@@ -186,17 +205,7 @@ func runReportSeeds(cmd *cobra.Command, args []string, f *seedsFlags) error {
 	if err != nil {
 		return err
 	}
-	var md bytes.Buffer
-	if err := c.Markdown(&md); err != nil {
-		return err
-	}
-	out := cmd.OutOrStdout()
-	if f.mdOut == "" {
-		if _, err := out.Write(md.Bytes()); err != nil {
-			return err
-		}
-	}
-	return writeMarkdownJSON(out, f.mdOut, md.Bytes(), f.jsonOut, c)
+	return writeComparison(cmd, f, c.Markdown, c)
 }
 
 // writeMarkdownJSON writes md to mdPath and v as indented JSON to
