@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -28,7 +29,7 @@ func newBenchCmd(*globalOptions) *cobra.Command {
 	var cfg bench.Config
 	var cases string
 	var asJSON bool
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	var peak bool
 	var peakCfg bench.PeakConfig
 	var peakPaths string
@@ -67,14 +68,14 @@ of every convolution and dense layer of --model at --batch, and square
 GEMMs, each in GFLOP/s (of its fastest repetition) and as a share of that
 path's peak.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (rerr error) {
 			if cases != "" {
 				cfg.Cases = strings.Split(cases, ",")
 			}
 			if err := checkBenchFlags(cfg, peakCfg); err != nil {
 				return err
 			}
-			if err := job.CheckOutputs(job.Output{Flag: "cpuprofile", Path: cpuProfile}); err != nil {
+			if err := job.CheckOutputs(job.Output{Flag: "cpuprofile", Path: cpuProfile}, job.Output{Flag: "memprofile", Path: memProfile}); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
@@ -106,6 +107,21 @@ path's peak.`,
 			if !asJSON {
 				fmt.Fprintf(w, "%-8s %6s %10s %10s %8s %10s %10s %9s\n", "case", "batch", "median_ms", "images/s", "GFLOP/s", "allocs", "alloc_MB", "rss_MB")
 			}
+			if memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+				defer func() {
+					f, err := os.Create(memProfile)
+					if err == nil {
+						err = pprof.Lookup("allocs").WriteTo(f, 0)
+						if cerr := f.Close(); err == nil {
+							err = cerr
+						}
+					}
+					if err != nil && rerr == nil {
+						rerr = fmt.Errorf("--memprofile: %w", err)
+					}
+				}()
+			}
 			_, err := bench.Run(cmd.Context(), cfg, arpBenchStep, func(r bench.Result) {
 				if asJSON {
 					b, _ := json.Marshal(r)
@@ -132,6 +148,7 @@ path's peak.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per case")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the weights and data")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
+	f.StringVar(&memProfile, "memprofile", "", "write a Go allocation profile of the run to this file (go tool pprof -sample_index=alloc_space)")
 	f.BoolVar(&peak, "peak", false, "measure the FMA peak and each layer's and GEMM's share of it instead of the cases")
 	f.StringVar(&peakPaths, "paths", "", "with --peak: comma-separated kernel paths to measure (avx512, avx2, go; default every one this CPU supports)")
 	f.DurationVar(&peakCfg.MinTime, "min-time", 300*time.Millisecond, "with --peak: how long each operation is repeated at least")
