@@ -269,6 +269,10 @@ func targetLossGrad(m nn.Classifier, x *tensor.Tensor, targets func(logits *auto
 // inputGrad returns the logits of m on x (evaluation mode), the gradient
 // of loss(logits) with respect to x and the loss.
 func inputGrad(m nn.Classifier, x *tensor.Tensor, loss func(logits *autograd.Var) *autograd.Var) (logits, grad *tensor.Tensor, value float64, err error) {
+	// The forward and backward passes' working memory is recycled from one
+	// gradient to the next; only the logits and the gradient escape.
+	a := autograd.OpenArena()
+	defer a.Close()
 	terr := autograd.Try(func() {
 		xv := autograd.Param(x)
 		lv, _ := m.Forward(xv, nn.Eval)
@@ -283,6 +287,7 @@ func inputGrad(m nn.Classifier, x *tensor.Tensor, loss func(logits *autograd.Var
 			return
 		}
 		logits, grad, value = lv.Value(), g[0].Value(), l.Item()
+		tensor.Keep(logits, grad)
 	})
 	if terr != nil {
 		return nil, nil, 0, terr

@@ -27,6 +27,20 @@
 // backward pass needs more than their values (max-pools' arg-max indices)
 // then compute the values alone, bit for bit the same.
 //
+// # Memory
+//
+// OpenArena opens a tensor.Arena for one unit of work: the training loop
+// runs every step in one, and the attacks every input gradient. While it is
+// open, every op's value and every gradient takes recycled storage, which
+// goes back to the pool when the arena closes, so a step does not allocate,
+// zero and fault in its working memory afresh. What outlives the arena must
+// be kept: Keep keeps variables with their graphs (the values of every op
+// they depend on and what the ops' backward functions captured), so they
+// can still be differentiated; tensor.Keep keeps bare values. Parameters
+// and optimiser state are never the arena's (they were made before it, or
+// by no op). Released variables are emptied, so a use after the arena
+// closed fails instead of reading reused memory.
+//
 // # Errors
 //
 // Ops panic with a *tensor.ShapeError naming the op and the shapes when

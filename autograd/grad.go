@@ -78,6 +78,7 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 		}
 	}
 
+	mark := tensor.ArenaMark() // gradients made by this call come after it
 	grads := map[*Var]*Var{}
 	// owned[v]: grads[v] is a sum this call made (no graph), which nothing
 	// else holds, so further contributions are added to it in place; a
@@ -113,7 +114,7 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 				g = g.Detach()
 			}
 		} else {
-			g = Const(tensor.Full(o.DType(), 1, o.Shape()...))
+			g = constValue(tensor.Full(o.DType(), 1, o.Shape()...))
 		}
 		accumulate(o, g)
 	}
@@ -157,6 +158,9 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 			if _, isInput := want[v]; !isInput {
 				delete(grads, v) // free intermediate gradients early
 				delete(owned, v)
+				if !createGraph {
+					release(gy, grads, mark)
+				}
 			}
 		}
 	}
@@ -167,10 +171,26 @@ func Grad(outputs, gradOutputs, inputs []*Var, createGraph bool) ([]*Var, error)
 		if g, ok := grads[in]; ok {
 			res[i] = g
 		} else {
-			res[i] = Const(tensor.Zeros(in.DType(), in.Shape()...))
+			res[i] = constValue(tensor.Zeros(in.DType(), in.Shape()...))
 		}
 	}
 	return res, nil
+}
+
+// release gives the storage of gy, an intermediate gradient that has been
+// propagated, back to the open arena's pool at once (lowering a step's
+// peak memory) unless a pending gradient shares it (a backward function
+// may pass gy on to its inputs, or a view of it; what it passed on and
+// was added into another gradient in place is no longer needed). Only
+// storage this Grad call made (after mark) is released: never a caller's
+// gradOutputs or a forward value a backward function passed on.
+func release(gy *Var, grads map[*Var]*Var, mark uint64) {
+	for _, g := range grads {
+		if tensor.SharesStorage(g.val, gy.val) {
+			return
+		}
+	}
+	tensor.ReleaseSince(gy.val, mark)
 }
 
 // MustGrad is Grad for a single scalar output that panics on error.

@@ -162,7 +162,7 @@ func LRN(x *Var, radius int, bias, alpha, beta float64) *Var {
 		x := in[0]
 		if !x.requiresGrad && !gy.requiresGrad {
 			// first order (no graph of the backward pass): one fused kernel
-			return []*Var{Const(tensor.LRNGrad(x.val, gy.val, radius, bias, alpha, beta))}
+			return []*Var{constValue(tensor.LRNGrad(x.val, gy.val, radius, bias, alpha, beta))}
 		}
 		d := AddScalar(Scale(ChannelWindowSum(Mul(x, x), radius), alpha), bias)
 		t := ChannelWindowSum(Mul(Mul(gy, x), Pow(d, -beta-1)), radius)
@@ -419,7 +419,7 @@ func Conv2dBiasReluMaxPool(x, w, b *Var, p Conv2dParams, kh, kw int, pp Conv2dPa
 	}
 	y, idx, zs := tensor.Conv2dBiasReluMaxPool(x.val, w.val, valOf(b), p, kh, kw, pp)
 	block := y.Shape()[2] * y.Shape()[3]
-	return record("Conv2dBiasReluMaxPool", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+	return saving(record("Conv2dBiasReluMaxPool", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		if noGraph(gy, in...) {
 			// first order: fused kernels, each image's convolution output
 			// gradient made and used while in cache
@@ -429,7 +429,7 @@ func Conv2dBiasReluMaxPool(x, w, b *Var, p Conv2dParams, kh, kw int, pp Conv2dPa
 		}
 		gz := scatterBlocks(reluGrad(gy, out.val), idx, block, zs...)
 		return convBiasGrads(in, gz, xs, ws, p, needs)
-	}, x, w, b)
+	}, x, w, b), tensor.IndexStorage(idx))
 }
 
 // checkConvBias checks the operands of a convolution with an optional bias
@@ -482,7 +482,7 @@ func constOrNil(t *tensor.Tensor) *Var {
 	if t == nil {
 		return nil
 	}
-	return Const(t)
+	return constValue(t)
 }
 
 func valOf(v *Var) *tensor.Tensor {

@@ -152,7 +152,7 @@ func Abs(x *Var) *Var {
 }
 
 // Sign returns -1, 0 or 1; its gradient is zero everywhere.
-func Sign(x *Var) *Var { return Const(tensor.Sign(x.val)) }
+func Sign(x *Var) *Var { return constValue(tensor.Sign(x.val)) }
 
 // Clamp limits x to [lo, hi]; the gradient is passed where lo <= x <= hi.
 func Clamp(x *Var, lo, hi float64) *Var {
@@ -230,9 +230,9 @@ func nilUnless(need bool, g *Var) *Var {
 // reluGrad passes gy where the ReLU output y is positive. It is linear in
 // gy, so its own gradient is the same selection; y is a constant of it.
 func reluGrad(gy *Var, y *tensor.Tensor) *Var {
-	return record("ReluGrad", tensor.ReluGrad(gy.val, y), func(in []*Var, out, gz *Var, needs []bool) []*Var {
+	return saving(record("ReluGrad", tensor.ReluGrad(gy.val, y), func(in []*Var, out, gz *Var, needs []bool) []*Var {
 		return []*Var{reluGrad(gz, y)}
-	}, gy)
+	}, gy), y)
 }
 
 // LeakyRelu returns x for x > 0 and slope*x otherwise.

@@ -103,9 +103,9 @@ func gatherBlocks(x *Var, idx []int32, block int, shape ...int) *Var {
 // backward.
 func gathered(x *Var, y *tensor.Tensor, idx []int32, block int) *Var {
 	xs := append([]int(nil), x.Shape()...)
-	return record("GatherFlat", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+	return saving(record("GatherFlat", y, func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		return []*Var{scatterBlocks(gy, idx, block, xs...)}
-	}, x)
+	}, x), tensor.IndexStorage(idx))
 }
 
 // scatterBlocks is ScatterAddFlat with gatherBlocks' block promise.
@@ -117,9 +117,9 @@ func scatterBlocks(g *Var, idx []int32, block int, shape ...int) *Var {
 	} else {
 		v = tensor.ScatterAddFlat(g.val, idx, shape...)
 	}
-	return record("ScatterAddFlat", v, func(in []*Var, out, gy *Var, needs []bool) []*Var {
+	return saving(record("ScatterAddFlat", v, func(in []*Var, out, gy *Var, needs []bool) []*Var {
 		return []*Var{gatherBlocks(gy, idx, block, gs...)}
-	}, g)
+	}, g), tensor.IndexStorage(idx))
 }
 
 // Max returns the largest value along axis (first on ties); the gradient

@@ -29,6 +29,10 @@ type node struct {
 	op       string
 	inputs   []*Var
 	backward backwardFn
+	// saved are tensors the backward function captured that are values of
+	// other variables (not constants it made itself), so that Keep keeps
+	// them with the graph
+	saved []*tensor.Tensor
 }
 
 var noGrad atomic.Int32
@@ -117,9 +121,32 @@ func (v *Var) String() string {
 	return fmt.Sprintf("%s%v", n, v.val.Shape())
 }
 
+// saving lists tensors v's backward function captured that other ops made
+// (a forward value, arg-max indices) with v's node, so that Keep keeps
+// them with the graph, and returns v.
+func saving(v *Var, ts ...*tensor.Tensor) *Var {
+	if v.node != nil {
+		for _, t := range ts {
+			if t != nil {
+				v.node.saved = append(v.node.saved, t)
+			}
+		}
+	}
+	return v
+}
+
+// constValue is Const for a value an op or a backward function computed
+// (a gradient of no graph, a seed): like every op's value it is adopted by
+// the open arena.
+func constValue(t *tensor.Tensor) *Var {
+	tensor.Adopt(t)
+	return Const(t)
+}
+
 // record makes the output variable of an op; it records the node when
 // recording is on and an input requires gradients.
 func record(op string, val *tensor.Tensor, bw backwardFn, inputs ...*Var) *Var {
+	tensor.Adopt(val)
 	out := &Var{val: val}
 	if !GradEnabled() || bw == nil {
 		return out

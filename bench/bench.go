@@ -166,6 +166,8 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 			mode := nn.Mode{Train: true, Rng: rand.New(rand.NewPCG(cfg.Seed, 5))}
 			step = func() error {
 				var err error
+				a := autograd.OpenArena() // as the training loop's steps
+				defer a.Close()
 				terr := autograd.Try(func() {
 					logits, _ := m.Forward(autograd.Const(x), mode)
 					loss := autograd.CrossEntropy(logits, y, 0)

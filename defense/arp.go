@@ -354,6 +354,9 @@ func (t *tapRecorder) Forward(x *autograd.Var, mode nn.Mode, taps ...string) (*a
 	}
 	logits, acts := t.Model.Forward(x, mode, append(slices.Clone(taps), t.layer)...)
 	t.out = acts[t.layer]
+	// the tap outlives the attack's gradient computation (and its arena):
+	// the loss continues from it and differentiates through its graph
+	autograd.Keep(t.out)
 	if !slices.Contains(taps, t.layer) {
 		delete(acts, t.layer)
 	}

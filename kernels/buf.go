@@ -73,17 +73,29 @@ func PutBuf[T Float](b []T) {
 	if bufs.idle+bytes > maxIdleBytes {
 		return
 	}
-	bufs.idle += bytes
 	switch v := any(b[:c]).(type) {
 	case []float32:
 		if bufs.free32 == nil {
 			bufs.free32 = map[int][][]float32{}
 		}
-		bufs.free32[c] = append(bufs.free32[c], v)
+		bufs.free32[c] = appendOnce(bufs.free32[c], v)
 	case []float64:
 		if bufs.free64 == nil {
 			bufs.free64 = map[int][][]float64{}
 		}
-		bufs.free64[c] = append(bufs.free64[c], v)
+		bufs.free64[c] = appendOnce(bufs.free64[c], v)
 	}
+	bufs.idle += bytes
+}
+
+// appendOnce appends b to the free list l, panicking if it is there
+// already: a buffer given back twice would be handed to two users.
+func appendOnce[T Float](l [][]T, b []T) [][]T {
+	p := unsafe.SliceData(b)
+	for _, f := range l {
+		if unsafe.SliceData(f) == p {
+			panic("kernels.PutBuf: buffer given back twice")
+		}
+	}
+	return append(l, b)
 }

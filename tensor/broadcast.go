@@ -232,7 +232,7 @@ func binary(op binOp, a, b *Tensor) *Tensor {
 	if !ok {
 		Panicf(name, "shapes %v and %v are not broadcastable", a.shape, b.shape)
 	}
-	out := Zeros(a.dtype, oshape...)
+	out := newOut(a.dtype, oshape...) // every element is written
 	if a.dtype == Float32 {
 		binaryT(op, a.f32, a.shape, b.f32, b.shape, out.f32, oshape)
 	} else {

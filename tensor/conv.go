@@ -117,7 +117,7 @@ func Conv2dBiasRelu(x, w, b *Tensor, p Conv2dParams) *Tensor {
 func conv2dForward(x, w, b *Tensor, p Conv2dParams, relu bool) *Tensor {
 	sameDType("tensor.Conv2d", x, w)
 	g := convGeometry("tensor.Conv2d", x.shape, w.shape, p)
-	out := Zeros(x.dtype, g.n, g.f, g.oh, g.ow)
+	out := newOut(x.dtype, g.n, g.f, g.oh, g.ow) // every element is written
 	convForwardInto(g, x, w, b, out, relu)
 	return out
 }

@@ -24,6 +24,19 @@
 // panic into an error at an API boundary. Inputs from users (files, flags)
 // are validated before they reach the engine.
 //
+// # Memory
+//
+// Results are fresh tensors, except inside an Arena (OpenArena): there new
+// tensors take recycled storage from the engine's buffer pool, and when
+// the arena closes the storage of the tensors handed to Adopt (package
+// autograd adopts every op's value and gradient) goes back to the pool,
+// unless kept (Keep). Storage the arena did not hand out, or that nothing
+// adopted (optimiser state, results of this package's functions called
+// directly), is never given back; views share their base's fate. The
+// environment variable ARP_ARENA=off switches arenas off; ARP_ARENA_CHECK=1
+// makes them fill released storage and uninitialised results with NaN and
+// never reuse it, so that a test reading memory the rule gave back fails.
+//
 // # Parallelism
 //
 // Kernels split large work over Workers() goroutines (SetWorkers, which

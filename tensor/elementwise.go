@@ -6,7 +6,7 @@ const elemGrain = 1 << 15
 
 // Apply returns f applied to every element of x (computed in float64).
 func Apply(x *Tensor, f func(float64) float64) *Tensor {
-	out := ZerosLike(x)
+	out := newOut(x.dtype, x.shape...) // every element is written
 	if x.dtype == Float32 {
 		xs, os := x.f32, out.f32
 		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
@@ -103,8 +103,8 @@ func Pow(x *Tensor, p float64) *Tensor {
 
 // Relu returns max(x, 0) elementwise.
 func Relu(x *Tensor) *Tensor {
-	out := ZerosLike(x)
 	if x.dtype == Float32 {
+		out := newOut(x.dtype, x.shape...) // every element is written
 		xs, os := x.f32, out.f32
 		ParallelFor(len(xs), elemGrain, func(lo, hi int) {
 			xs, os := xs[lo:hi], os[lo:hi]
@@ -114,11 +114,12 @@ func Relu(x *Tensor) *Tensor {
 				os[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 			}
 		})
-	} else {
-		for i, v := range x.f64 {
-			if v > 0 {
-				out.f64[i] = v
-			}
+		return out
+	}
+	out := ZerosLike(x)
+	for i, v := range x.f64 {
+		if v > 0 {
+			out.f64[i] = v
 		}
 	}
 	return out
@@ -132,8 +133,8 @@ func AddRelu(a, b *Tensor) *Tensor {
 	if !SameShape(a.shape, b.shape) {
 		Panicf("tensor.AddRelu", "operands %v and %v differ in shape", a.shape, b.shape)
 	}
-	out := ZerosLike(a)
 	if a.dtype == Float32 {
+		out := newOut(a.dtype, a.shape...) // every element is written
 		as, bs, os := a.f32, b.f32, out.f32
 		ParallelFor(len(as), elemGrain, func(lo, hi int) {
 			as, bs, os := as[lo:hi], bs[lo:hi], os[lo:hi]
@@ -144,6 +145,7 @@ func AddRelu(a, b *Tensor) *Tensor {
 		})
 		return out
 	}
+	out := ZerosLike(a)
 	for i, v := range a.f64 {
 		if s := v + b.f64[i]; s > 0 {
 			out.f64[i] = s
@@ -159,8 +161,8 @@ func ReluGrad(gy, y *Tensor) *Tensor {
 	if !SameShape(gy.shape, y.shape) {
 		Panicf("tensor.ReluGrad", "gradient %v does not match output %v", gy.shape, y.shape)
 	}
-	out := ZerosLike(gy)
 	if gy.dtype == Float32 {
+		out := newOut(gy.dtype, gy.shape...) // every element is written
 		gs, ys, os := gy.f32, y.f32, out.f32
 		ParallelFor(len(gs), elemGrain, func(lo, hi int) {
 			gs, ys, os := gs[lo:hi], ys[lo:hi], os[lo:hi]
@@ -173,6 +175,7 @@ func ReluGrad(gy, y *Tensor) *Tensor {
 		})
 		return out
 	}
+	out := ZerosLike(gy)
 	for i, v := range y.f64 {
 		if v > 0 {
 			out.f64[i] = gy.f64[i]
@@ -222,7 +225,7 @@ func Clamp(x *Tensor, lo, hi float64) *Tensor {
 
 // Scale returns c*x.
 func Scale(x *Tensor, c float64) *Tensor {
-	out := ZerosLike(x)
+	out := newOut(x.dtype, x.shape...) // every element is written
 	if x.dtype == Float32 {
 		cf := float32(c)
 		xs, os := x.f32, out.f32
@@ -241,7 +244,7 @@ func Scale(x *Tensor, c float64) *Tensor {
 
 // AddScalar returns x+c.
 func AddScalar(x *Tensor, c float64) *Tensor {
-	out := ZerosLike(x)
+	out := newOut(x.dtype, x.shape...) // every element is written
 	if x.dtype == Float32 {
 		cf := float32(c)
 		for i, v := range x.f32 {

@@ -47,8 +47,8 @@ func convReluPool(op string, x, w, b *Tensor, p Conv2dParams, kh, kw int, pp Con
 	var out *Tensor
 	var idx []int32
 	if withIdx {
-		out = Zeros(x.dtype, g.n, g.f, pshape[2], pshape[3])
-		idx = make([]int32, out.Size())
+		out = newOut(x.dtype, g.n, g.f, pshape[2], pshape[3]) // every value is written
+		idx = newIndices(out.Size())
 	} else {
 		out = Scratch(x.dtype, g.n, g.f, pshape[2], pshape[3]) // every value is written
 	}

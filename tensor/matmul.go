@@ -170,11 +170,15 @@ func MatMul(a, b *Tensor, ta, tb bool) *Tensor {
 	if k != k2 {
 		Panicf("tensor.MatMul", "inner dimensions differ: %v (transposed %v) and %v (transposed %v)", a.shape, ta, b.shape, tb)
 	}
-	var out *Tensor
+	oshape := []int{m, n}
 	if ra == 3 {
-		out = Zeros(a.dtype, batch, m, n)
+		oshape = []int{batch, m, n}
+	}
+	var out *Tensor
+	if k > 0 {
+		out = newOut(a.dtype, oshape...) // the products (beta 0) write every element
 	} else {
-		out = Zeros(a.dtype, m, n)
+		out = Zeros(a.dtype, oshape...)
 	}
 	sa, sb, sc := ar*ac, br*bc, m*n
 	if rb == 2 {

@@ -45,8 +45,8 @@ func MaxPool2dIndices(x *Tensor, kh, kw int, p Conv2dParams) ([]int32, []int) {
 // values picked in the same pass: it equals GatherFlat(x, idx, shape...).
 func MaxPool2d(x *Tensor, kh, kw int, p Conv2dParams) (*Tensor, []int32) {
 	g, oshape := PoolOutShape("tensor.MaxPool2d", x.shape, kh, kw, p)
-	idx := make([]int32, Numel(oshape))
-	out := Zeros(x.dtype, oshape...)
+	idx := newIndices(Numel(oshape))
+	out := newOut(x.dtype, oshape...) // every value is written
 	if x.dtype == Float32 {
 		maxPoolIdx(x.f32, g, idx, out.f32)
 	} else {

@@ -5,11 +5,15 @@ import "github.com/arp-robustness/arp/kernels"
 // Scratch returns a tensor of the given shape whose storage comes from the
 // engine's buffer pool (package kernels): its contents are undefined, and
 // no zeroing or page faults are paid for memory recycled within a step.
-// Give it back with Recycle when done.
+// Give it back with Recycle when done (or, inside an Arena, let the arena
+// give it back if the graph adopts it).
 func Scratch(dt DType, shape ...int) *Tensor {
 	checkShape("tensor.Scratch", shape)
 	n := Numel(shape)
 	t := &Tensor{dtype: dt, shape: append([]int(nil), shape...)}
+	if arenaAlloc(dt, n, t) {
+		return t
+	}
 	switch dt {
 	case Float32:
 		t.f32 = kernels.GetBuf[float32](n)
@@ -28,6 +32,7 @@ func Recycle(t *Tensor) {
 	if t == nil {
 		return
 	}
+	arenaForget(t)
 	if t.f32 != nil {
 		kernels.PutBuf(t.f32)
 	}

@@ -79,6 +79,11 @@ func Zeros(dt DType, shape ...int) *Tensor {
 	checkShape("tensor.Zeros", shape)
 	n := Numel(shape)
 	t := &Tensor{dtype: dt, shape: append([]int(nil), shape...)}
+	if arenaAlloc(dt, n, t) {
+		clear(t.f32)
+		clear(t.f64)
+		return t
+	}
 	switch dt {
 	case Float32:
 		t.f32 = make([]float32, n)

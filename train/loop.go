@@ -80,7 +80,7 @@ func (r *runner) loop(ctx context.Context, params []*autograd.Var, names []strin
 		lr := cfg.Schedule.LR(cfg.LR, step, cfg.Steps)
 		r.opt.SetLR(lr)
 		s := newStep(r.m, params, names, r.opt, tensor.FromFloat32(b.Images, b.N, b.C, b.H, b.W), b.Labels, cfg.Seed, step)
-		res, err := cfg.Objective.Step(s)
+		res, err := runStep(cfg.Objective, s)
 		if err != nil {
 			sum.Done, sum.Elapsed = step, time.Since(r.t0)
 			if errors.Is(err, ErrNonFinite) {

@@ -295,7 +295,18 @@ func Step(obj defense.Objective, m *nn.Model, opt optim.Optimizer, x *tensor.Ten
 	if x.DType() != tensor.Float32 {
 		x = x.AsType(tensor.Float32)
 	}
-	return obj.Step(newStep(m, params, names, opt, x, y, seed, step))
+	return runStep(obj, newStep(m, params, names, opt, x, y, seed, step))
+}
+
+// runStep runs one training step inside an arena (autograd.OpenArena):
+// its forward passes, gradients and attacks' working memory are recycled
+// from step to step. Nothing computed in a step outlives it but the
+// parameters and the optimiser's state, which are updated in place (their
+// storage is not the arena's), and the scalars of the result.
+func runStep(obj defense.Objective, s *defense.Step) (*defense.Result, error) {
+	a := autograd.OpenArena()
+	defer a.Close()
+	return obj.Step(s)
 }
 
 // finite reports whether v is neither NaN nor infinite.
