@@ -6,14 +6,21 @@ import (
 )
 
 // gemmTabs recycles the offset tables of gemmSerial.
-var gemmTabs = sync.Pool{New: func() any { return new([2 * gemmKC]int32) }}
+var gemmTabs = sync.Pool{New: func() any { return new([2 * gemmKCBig]int32) }}
 
 // Block sizes of the packed GEMM (in elements). A kc x nr micro-panel of B
 // stays in L1 while the mr x kc micro-panels of A stream past it from L2.
+// Products with at least gemmBigM rows take k blocks of gemmKCBig instead:
+// their B micro-panel is read from L2 (4 vectors per 24 FMAs, well within
+// its bandwidth) and C, too large for the caches, is read and written half
+// as often. (arp's models have no such products: their dense layers' k
+// blocking, and so their bits, are unchanged.)
 const (
-	gemmKC = 128
-	gemmMC = 144
-	gemmNC = 4096
+	gemmKC    = 128
+	gemmKCBig = 512
+	gemmBigM  = 512
+	gemmMC    = 144
+	gemmNC    = 4096
 )
 
 // microFor returns the microkernels of the path in use for element type T
@@ -139,15 +146,19 @@ func gemmSerial[T Float](mk *micro, tA, tB bool, m, n, k int, alpha T, a []T, ld
 	if tA {
 		aStep, aRow = lda*size, size
 	}
-	tp := gemmTabs.Get().(*[2 * gemmKC]int32)
+	kc := gemmKC
+	if m >= gemmBigM {
+		kc = gemmKCBig
+	}
+	tp := gemmTabs.Get().(*[2 * gemmKCBig]int32)
 	defer gemmTabs.Put(tp)
 	tab := tp[:]
-	for t := 0; t < gemmKC; t++ {
+	for t := 0; t < kc; t++ {
 		tab[2*t] = int32(t * aStep)
 		tab[2*t+1] = int32(t * nr * size)
 	}
 	nc := min(n, gemmNC)
-	pb := GetBuf[T](gemmKC * ((nc + nr - 1) / nr * nr))
+	pb := GetBuf[T](kc * ((nc + nr - 1) / nr * nr))
 	defer PutBuf(pb)
 	var p kargs
 	p.tab = &tab[0]
@@ -157,28 +168,34 @@ func gemmSerial[T Float](mk *micro, tA, tB bool, m, n, k int, alpha T, a []T, ld
 	}
 	for jc := 0; jc < n; jc += gemmNC {
 		nb := min(gemmNC, n-jc)
-		for pc := 0; pc < k; pc += gemmKC {
-			kb := min(gemmKC, k-pc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
 			packB(tB, kb, nb, nr, alpha, b, ldb, pc, jc, pb)
 			p.k = kb
 			p.flags = 0
 			if pc > 0 || beta != 0 {
 				p.flags = flagAcc
 			}
-			for jr := 0; jr < nb; jr += nr {
-				p.b = unsafe.Pointer(&pb[jr*kb])
-				cols := min(nr, nb-jr)
-				for j := 0; j < mk.nv; j++ {
-					mk.setMask(&p, j, max(0, min(mk.vl, cols-j*mk.vl)))
-				}
-				for ir := 0; ir < m; ir += mr {
-					p.rows = min(mr, m-ir)
-					for i := 0; i < mr; i++ {
-						p.disp[i] = min(i, p.rows-1) * aRow // rows past m re-read the last one
+			// blocks of mc rows of A (mc x kc: in L2 while every panel of
+			// B passes); each tile of C still adds the k blocks in order,
+			// so the blocking does not change a bit of the result
+			for ic := 0; ic < m; ic += gemmMC {
+				mb := min(gemmMC, m-ic)
+				for jr := 0; jr < nb; jr += nr {
+					p.b = unsafe.Pointer(&pb[jr*kb])
+					cols := min(nr, nb-jr)
+					for j := 0; j < mk.nv; j++ {
+						mk.setMask(&p, j, max(0, min(mk.vl, cols-j*mk.vl)))
 					}
-					p.a = unsafe.Pointer(&a[rowOffset(tA, ir, lda)+pc*aStep/size])
-					p.c = unsafe.Pointer(&c[ir*ldc+jc+jr])
-					mk.kernB(&p)
+					for ir := ic; ir < ic+mb; ir += mr {
+						p.rows = min(mr, ic+mb-ir)
+						for i := 0; i < mr; i++ {
+							p.disp[i] = min(i, p.rows-1) * aRow // rows past the block re-read its last one
+						}
+						p.a = unsafe.Pointer(&a[rowOffset(tA, ir, lda)+pc*aStep/size])
+						p.c = unsafe.Pointer(&c[ir*ldc+jc+jr])
+						mk.kernB(&p)
+					}
 				}
 			}
 		}

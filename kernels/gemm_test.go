@@ -121,6 +121,11 @@ func TestGemmAgainstNaive(t *testing.T) {
 			checkGemm(t, rng, 1+rng.IntN(3), tA, tB, m, n, k, alpha, beta)
 			checkGemm(t, rng, 1+rng.IntN(3), tA, tB, m, n, k, float64(alpha), float64(beta))
 		}
+		// products of at least gemmBigM rows (on one worker, which takes
+		// all of them) take k blocks of gemmKCBig
+		for _, tr := range [][2]bool{{false, false}, {true, true}} {
+			checkGemm[float32](t, rng, 1, tr[0], tr[1], gemmBigM+5, 20, gemmKCBig+37, 1, 0.25)
+		}
 		// k = 0 and alpha = 0 scale C by beta
 		checkGemm[float32](t, rng, 2, false, false, 5, 7, 0, 1, 0.5)
 		checkGemm[float32](t, rng, 2, false, true, 5, 7, 3, 0, 0)
