@@ -429,7 +429,11 @@ func (c *SeedComparison) Markdown(w io.Writer) error {
 		if len(c.Rows) > 0 {
 			n = len(c.Rows[0].Groups[i].Values)
 		}
-		head = append(head, fmt.Sprintf("%s (%d seeds)", g, n))
+		unit := "seeds"
+		if n == 1 {
+			unit = "seed"
+		}
+		head = append(head, fmt.Sprintf("%s (%d %s)", g, n, unit))
 	}
 	for _, d := range c.Diffs {
 		head = append(head, d[0]+" − "+d[1])

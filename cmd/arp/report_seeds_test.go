@@ -37,7 +37,7 @@ func TestReportSeeds(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"| cell | adv (2 seeds) | arp (2 seeds) | two-step (1 seeds) | arp − adv |", "paired by training seed",
+	for _, want := range []string{"| cell | adv (2 seeds) | arp (2 seeds) | two-step (1 seed) | arp − adv |", "paired by training seed",
 		"| **worst case linf eps 0.1** | 91.00 [", "| 85.00 |", "-1.50 [", "(-2.00, -1.00)", "wrote " + js} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
