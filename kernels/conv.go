@@ -74,9 +74,11 @@ func padImage[T Float](g ConvGeom, x, xp []T, slack int) {
 		clear(xp[g.C*g.H*g.W : g.C*g.H*g.W+slack])
 		return
 	}
-	if x32, ok := any(x).([]float32); ok && Current() == AVX512 && g.PL+g.PR <= 16 {
-		padImage512(g, x32, any(xp).([]float32), slack)
-		return
+	if x32, ok := any(x).([]float32); ok {
+		if p := Current(); p == AVX512 && g.PL+g.PR <= 16 || p == AVX2 && g.PL+g.PR <= 8 {
+			padImageVec(g, x32, any(xp).([]float32), slack, p == AVX512)
+			return
+		}
 	}
 	for c := 0; c < g.C; c++ {
 		plane := xp[c*hp*wp : (c+1)*hp*wp]
@@ -92,19 +94,26 @@ func padImage[T Float](g ConvGeom, x, xp []T, slack int) {
 	clear(xp[g.C*hp*wp : g.C*hp*wp+slack])
 }
 
-// padImage512 is padImage for float32 on the AVX-512 path with at most 16
-// elements of padding per row (left and right): each plane's rows are
-// copied, and the padding between them zeroed, by one call of padRows512
-// (vector copies, no call per row); the runs from one plane's last row to
-// the next plane's first are cleared in Go.
-func padImage512(g ConvGeom, x, xp []float32, slack int) {
+// padImageVec is padImage for float32 on the AVX-512 path (avx512) with at
+// most 16 elements of padding per row (left and right), or on the AVX2
+// path with at most 8: each plane's rows are copied, and the padding
+// between them zeroed, by one call of padRows512 or padRows256 (vector
+// copies, no call per row); the runs from one plane's last row to the
+// next plane's first are cleared in Go.
+func padImageVec(g ConvGeom, x, xp []float32, slack int, avx512 bool) {
 	hp, wp, w := g.hp(), g.wp(), g.W
 	x, xp = x[:g.C*g.H*w], xp[:g.C*hp*wp+slack]
 	clear(xp[:g.PT*wp+g.PL])
-	tail, gap := uint16(1<<(w%16)-1), uint16(1<<(g.PL+g.PR)-1)
+	rows := func(src, dst unsafe.Pointer) {
+		padRows256(src, dst, g.H, w/8, w*4, wp*4, uint16(w%8), uint16(g.PL+g.PR))
+	}
+	if avx512 {
+		tail, gap := uint16(1<<(w%16)-1), uint16(1<<(g.PL+g.PR)-1)
+		rows = func(src, dst unsafe.Pointer) { padRows512(src, dst, g.H, w/16, w*4, wp*4, tail, gap) }
+	}
 	for c := 0; c < g.C; c++ {
 		d := (c*hp+g.PT)*wp + g.PL
-		padRows512(unsafe.Pointer(&x[c*g.H*w]), unsafe.Pointer(&xp[d]), g.H, w/16, w*4, wp*4, tail, gap)
+		rows(unsafe.Pointer(&x[c*g.H*w]), unsafe.Pointer(&xp[d]))
 		// the last row's right padding, the bottom rows, and the next
 		// plane's top rows and first left padding (or the slack)
 		e := d + (g.H-1)*wp + w

@@ -459,8 +459,9 @@ func TestConvBackwardEach(t *testing.T) {
 	})
 }
 
-// TestPadImage holds padImage (on every path; AVX-512 copies rows with
-// padRows512) to an element-by-element reference on random geometries,
+// TestPadImage holds padImage (on every path; AVX-512 and AVX2 copy rows
+// with padRows512 and padRows256) to an element-by-element reference on
+// random geometries,
 // with stale data in the buffer and the slack checked.
 func TestPadImage(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {

@@ -689,6 +689,55 @@ func poolTailMasks(e *emitter, tmp string) {
 	e.f("KMOVW %s, K5", tmp)
 }
 
+// padRows256 writes padRows256, padRows512 for AVX2: vectors of 8 lanes,
+// tail and gap lane counts (at most 8) instead of bit masks, the partial
+// vectors moved by VMASKMOVPS.
+func padRows256(e *emitter) {
+	const name = "padRows256"
+	fmt.Fprintf(&e.Buffer, "\n// func %s(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16)\nTEXT ·%s(SB), NOSPLIT, $0-52\n", name, name)
+	e.f("MOVQ src+0(FP), SI")
+	e.f("MOVQ dst+8(FP), DI")
+	e.f("MOVQ rows+16(FP), CX")
+	e.f("MOVQ nvec+24(FP), DX")
+	e.f("MOVQ lds+32(FP), R8")
+	e.f("MOVQ ldd+40(FP), R9")
+	// lane masks: lane i set where i < tail (Y2), i < gap (Y4)
+	e.f("MOVWQZX tail+48(FP), AX")
+	e.f("VMOVQ AX, X2")
+	e.f("VPBROADCASTD X2, Y2")
+	e.f("VPCMPGTD ·iota8(SB), Y2, Y2")
+	e.f("MOVWQZX gap+50(FP), AX")
+	e.f("VMOVQ AX, X4")
+	e.f("VPBROADCASTD X4, Y4")
+	e.f("VPCMPGTD ·iota8(SB), Y4, Y4")
+	e.f("VXORPS Y1, Y1, Y1")
+	e.f("TESTQ CX, CX")
+	e.f("JLE %s_done", name)
+	e.label(name + "_row")
+	e.f("XORQ AX, AX")
+	e.f("MOVQ DX, BX")
+	e.f("TESTQ BX, BX")
+	e.f("JZ %s_tail", name)
+	e.label(name + "_vec")
+	e.f("VMOVUPS (SI)(AX*1), Y0")
+	e.f("VMOVUPS Y0, (DI)(AX*1)")
+	e.f("ADDQ $32, AX")
+	e.f("DECQ BX")
+	e.f("JNZ %s_vec", name)
+	e.label(name + "_tail")
+	e.f("VMASKMOVPS (SI)(AX*1), Y2, Y0")
+	e.f("VMASKMOVPS Y0, Y2, (DI)(AX*1)")
+	e.f("DECQ CX")
+	e.f("JZ %s_done", name)
+	e.f("VMASKMOVPS Y1, Y4, (DI)(R8*1)")
+	e.f("ADDQ R8, SI")
+	e.f("ADDQ R9, DI")
+	e.f("JMP %s_row", name)
+	e.label(name + "_done")
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
 // padRows writes padRows512: rows rows of a plane copied from src (rows
 // lds bytes apart, nvec full vectors then the lanes of tail) to dst (rows
 // ldd bytes apart), and after every row but the last the lanes of gap
@@ -1020,6 +1069,7 @@ func main() {
 	adam(&e, avx512)
 	adam(&e, avx2)
 	padRows(&e)
+	padRows256(&e)
 	poolGrad(&e)
 	sumTaps(&e)
 	kernDot(&e)

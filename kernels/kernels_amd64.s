@@ -4402,6 +4402,49 @@ padRows512_done:
 	VZEROUPPER
 	RET
 
+// func padRows256(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16)
+TEXT ·padRows256(SB), NOSPLIT, $0-52
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ rows+16(FP), CX
+	MOVQ nvec+24(FP), DX
+	MOVQ lds+32(FP), R8
+	MOVQ ldd+40(FP), R9
+	MOVWQZX tail+48(FP), AX
+	VMOVQ AX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD ·iota8(SB), Y2, Y2
+	MOVWQZX gap+50(FP), AX
+	VMOVQ AX, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD ·iota8(SB), Y4, Y4
+	VXORPS Y1, Y1, Y1
+	TESTQ CX, CX
+	JLE padRows256_done
+padRows256_row:
+	XORQ AX, AX
+	MOVQ DX, BX
+	TESTQ BX, BX
+	JZ padRows256_tail
+padRows256_vec:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ BX
+	JNZ padRows256_vec
+padRows256_tail:
+	VMASKMOVPS (SI)(AX*1), Y2, Y0
+	VMASKMOVPS Y0, Y2, (DI)(AX*1)
+	DECQ CX
+	JZ padRows256_done
+	VMASKMOVPS Y1, Y4, (DI)(R8*1)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	JMP padRows256_row
+padRows256_done:
+	VZEROUPPER
+	RET
+
 // func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int
 TEXT ·maxPoolGrad2x2Plane512(SB), NOSPLIT, $0-80
 	MOVQ gy+0(FP), SI

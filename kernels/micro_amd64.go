@@ -91,6 +91,12 @@ func maxPool2x2Tail512(r0, r1 unsafe.Pointer, n int, w int, base int32, idx *int
 //go:noescape
 func padRows512(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16)
 
+// padRows256 is padRows512 for AVX2: nvec vectors of 8 lanes, tail and
+// gap lane counts (at most 8).
+//
+//go:noescape
+func padRows256(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16)
+
 // maxPool2x2Vals512 pools rows output rows of a 2x2 max-pool, values only
 // (see MaxPool2x2Values), and returns how many rows it did: all, or those
 // before the first one holding a NaN.

@@ -53,3 +53,7 @@ func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, 
 func sumTaps512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
 
 func kernD512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
+
+func padRows256(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16) {
+	panic("kernels: no AVX2 kernels in this build")
+}
