@@ -29,8 +29,9 @@
 // # Operations
 //
 //   - [Gemm]: row-major C = alpha op(A) op(B) + beta C, BLIS-style: B packed
-//     in kc x nr panels that stay in L1 while every mr-row tile passes, A
-//     read in place.
+//     in kc x nr panels that stay in L1 while the mr-row tiles of a block
+//     of mc rows of A (in L2) pass, A read in place; products of 512 rows
+//     or more take k blocks of 512 (C read and written less often).
 //   - [ConvForward], [ConvInputGrad], [ConvWeightGrad]: NCHW convolutions
 //     without im2col where it would cost memory traffic. The forward pass
 //     reads vectors of output pixels straight from each zero-padded image
@@ -67,6 +68,7 @@
 // # Peak
 //
 // [Peak] measures a path's float32 FMA throughput (12 independent chains
-// of vector FMAs per thread), the ceiling `arp bench --peak` reports every
+// of vector FMAs per thread, each thread's rate in its uninterrupted short
+// slices) and the clock rate, the ceiling `arp bench --peak` reports every
 // layer's share of.
 package kernels
