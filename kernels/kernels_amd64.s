@@ -4840,3 +4840,187 @@ kernD512_store:
 	VMOVUPS Z24, 1536(SI)
 	VZEROUPPER
 	RET
+
+// func binAdd512(a, b, out unsafe.Pointer, n, sa, sb int)
+TEXT ·binAdd512(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ binAdd512_done
+	XORQ AX, AX
+	MOVQ sa+32(FP), R8
+	MOVQ sb+40(FP), R9
+	TESTQ R8, R8
+	JZ binAdd512_sv
+	TESTQ R9, R9
+	JZ binAdd512_vs
+binAdd512_vv:
+	VMOVUPS (SI)(AX*1), Z0
+	VADDPS (DX)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binAdd512_vv
+	JMP binAdd512_done
+binAdd512_vs:
+	VBROADCASTSS (DX), Z1
+binAdd512_vsloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binAdd512_vsloop
+	JMP binAdd512_done
+binAdd512_sv:
+	VBROADCASTSS (SI), Z1
+binAdd512_svloop:
+	VMOVUPS (DX)(AX*1), Z0
+	VADDPS Z0, Z1, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binAdd512_svloop
+binAdd512_done:
+	VZEROUPPER
+	RET
+
+// func binSub512(a, b, out unsafe.Pointer, n, sa, sb int)
+TEXT ·binSub512(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ binSub512_done
+	XORQ AX, AX
+	MOVQ sa+32(FP), R8
+	MOVQ sb+40(FP), R9
+	TESTQ R8, R8
+	JZ binSub512_sv
+	TESTQ R9, R9
+	JZ binSub512_vs
+binSub512_vv:
+	VMOVUPS (SI)(AX*1), Z0
+	VSUBPS (DX)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binSub512_vv
+	JMP binSub512_done
+binSub512_vs:
+	VBROADCASTSS (DX), Z1
+binSub512_vsloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VSUBPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binSub512_vsloop
+	JMP binSub512_done
+binSub512_sv:
+	VBROADCASTSS (SI), Z1
+binSub512_svloop:
+	VMOVUPS (DX)(AX*1), Z0
+	VSUBPS Z0, Z1, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binSub512_svloop
+binSub512_done:
+	VZEROUPPER
+	RET
+
+// func binMul512(a, b, out unsafe.Pointer, n, sa, sb int)
+TEXT ·binMul512(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ binMul512_done
+	XORQ AX, AX
+	MOVQ sa+32(FP), R8
+	MOVQ sb+40(FP), R9
+	TESTQ R8, R8
+	JZ binMul512_sv
+	TESTQ R9, R9
+	JZ binMul512_vs
+binMul512_vv:
+	VMOVUPS (SI)(AX*1), Z0
+	VMULPS (DX)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binMul512_vv
+	JMP binMul512_done
+binMul512_vs:
+	VBROADCASTSS (DX), Z1
+binMul512_vsloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VMULPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binMul512_vsloop
+	JMP binMul512_done
+binMul512_sv:
+	VBROADCASTSS (SI), Z1
+binMul512_svloop:
+	VMOVUPS (DX)(AX*1), Z0
+	VMULPS Z0, Z1, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binMul512_svloop
+binMul512_done:
+	VZEROUPPER
+	RET
+
+// func binDiv512(a, b, out unsafe.Pointer, n, sa, sb int)
+TEXT ·binDiv512(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ binDiv512_done
+	XORQ AX, AX
+	MOVQ sa+32(FP), R8
+	MOVQ sb+40(FP), R9
+	TESTQ R8, R8
+	JZ binDiv512_sv
+	TESTQ R9, R9
+	JZ binDiv512_vs
+binDiv512_vv:
+	VMOVUPS (SI)(AX*1), Z0
+	VDIVPS (DX)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binDiv512_vv
+	JMP binDiv512_done
+binDiv512_vs:
+	VBROADCASTSS (DX), Z1
+binDiv512_vsloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VDIVPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binDiv512_vsloop
+	JMP binDiv512_done
+binDiv512_sv:
+	VBROADCASTSS (SI), Z1
+binDiv512_svloop:
+	VMOVUPS (DX)(AX*1), Z0
+	VDIVPS Z0, Z1, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ binDiv512_svloop
+binDiv512_done:
+	VZEROUPPER
+	RET

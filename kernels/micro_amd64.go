@@ -125,3 +125,19 @@ func sumTaps512(p *kargs)
 //
 //go:noescape
 func kernD512(p *kargs)
+
+// binAdd512, binSub512, binMul512 and binDiv512 set out[i] = a[i*sa] op
+// b[i*sb] for n elements (a multiple of 16); sa and sb are 1 or 0 (a
+// scalar), not both 0. See Binary32.
+//
+//go:noescape
+func binAdd512(a, b, out unsafe.Pointer, n, sa, sb int)
+
+//go:noescape
+func binSub512(a, b, out unsafe.Pointer, n, sa, sb int)
+
+//go:noescape
+func binMul512(a, b, out unsafe.Pointer, n, sa, sb int)
+
+//go:noescape
+func binDiv512(a, b, out unsafe.Pointer, n, sa, sb int)

@@ -57,3 +57,19 @@ func kernD512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
 func padRows256(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uint16) {
 	panic("kernels: no AVX2 kernels in this build")
 }
+
+func binAdd512(a, b, out unsafe.Pointer, n, sa, sb int) {
+	panic("kernels: no AVX-512 kernels in this build")
+}
+
+func binSub512(a, b, out unsafe.Pointer, n, sa, sb int) {
+	panic("kernels: no AVX-512 kernels in this build")
+}
+
+func binMul512(a, b, out unsafe.Pointer, n, sa, sb int) {
+	panic("kernels: no AVX-512 kernels in this build")
+}
+
+func binDiv512(a, b, out unsafe.Pointer, n, sa, sb int) {
+	panic("kernels: no AVX-512 kernels in this build")
+}

@@ -1,5 +1,7 @@
 package tensor
 
+import "github.com/arp-robustness/arp/kernels"
+
 // BroadcastShapes returns the shape two shapes broadcast to (NumPy rules) and
 // whether they are compatible.
 func BroadcastShapes(a, b []int) ([]int, bool) {
@@ -64,7 +66,16 @@ const (
 
 var binNames = [...]string{"tensor.Add", "tensor.Sub", "tensor.Mul", "tensor.Div", "tensor.Greater", "tensor.Maximum", "tensor.Minimum"}
 
+// vectorOps are the kernels' names of the operations they vectorise.
+var vectorOps = [...]kernels.BinOp{opAdd: kernels.BinAdd, opSub: kernels.BinSub, opMul: kernels.BinMul, opDiv: kernels.BinDiv}
+
 func binKernel[T Float](op binOp, a []T, sa int, b []T, sb int, out []T) {
+	if o32, ok := any(out).([]float32); ok && op <= opDiv && len(out) >= 16 {
+		// whole vectors in assembly (AVX-512), the rest below
+		if done := kernels.Binary32(vectorOps[op], any(a).([]float32), sa, any(b).([]float32), sb, o32); done > 0 {
+			out, a, b = out[done:], a[done*sa:], b[done*sb:]
+		}
+	}
 	n := len(out)
 	switch op {
 	case opAdd:
