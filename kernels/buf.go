@@ -6,7 +6,7 @@ import (
 )
 
 // Scratch buffers (packed panels, padded images, the engine's temporaries)
-// are recycled through free lists by power-of-two size class, so a
+// are recycled through free lists by size class (bufClass), so a
 // training step does not allocate, zero and fault in its working memory
 // afresh. Unlike a sync.Pool, the lists survive garbage collections; idle
 // buffers beyond maxIdleBytes are left to the collector. Buffers handed
@@ -30,10 +30,23 @@ func sizeClass(n int) int {
 	return c
 }
 
+// bufClass is the capacity of a pool buffer for n elements: a power of
+// two up to 64, above that the next multiple of a quarter of the largest
+// power of two not above n, so that a buffer wastes at most a fifth of its
+// storage (a power of two wastes up to half).
+func bufClass(n int) int {
+	if n <= 64 {
+		return sizeClass(n)
+	}
+	p := sizeClass(n+1) >> 1 // largest power of two <= n
+	q := p >> 2
+	return (n + q - 1) / q * q
+}
+
 // GetBuf returns a buffer of n elements (contents undefined); give it back
 // with PutBuf when done.
 func GetBuf[T Float](n int) []T {
-	c := sizeClass(n)
+	c := bufClass(n)
 	var zero T
 	bufs.Lock()
 	switch any(zero).(type) {
@@ -59,11 +72,11 @@ func GetBuf[T Float](n int) []T {
 }
 
 // PutBuf gives a buffer obtained from GetBuf back; nothing may use it
-// afterwards. Buffers of other origins (capacity not a power of two) are
+// afterwards. Buffers of other origins (capacity not a class's) are
 // ignored.
 func PutBuf[T Float](b []T) {
 	c := cap(b)
-	if c == 0 || c&(c-1) != 0 {
+	if c == 0 || bufClass(c) != c {
 		return
 	}
 	var zero T
