@@ -377,27 +377,28 @@ func signStep(x, g *tensor.Tensor, step float64) *tensor.Tensor {
 	// one pass, bit for bit the composed ops' float32 result: x plus
 	// +-float32(step) where g is positive or negative (nothing where it is
 	// zero or NaN), then clamped to [0,1] with -0 made +0 and NaN kept
+	// (the gradient's signs are random: branch-free, see signOf)
 	out := tensor.Zeros(tensor.Float32, x.Shape()...)
 	xs, gs, os := x.F32(), g.F32()[:len(x.F32())], out.F32()[:len(x.F32())]
-	a := float32(step)
+	ab := math.Float32bits(float32(step))
 	for i, v := range xs {
-		var d float32
-		if gv := gs[i]; gv > 0 {
-			d = a
-		} else if gv < 0 {
-			d = -a
-		} else {
-			d = 0 * a
-		}
-		r := v + d
-		if r <= 0 {
-			r = 0
-		} else if r > 1 {
-			r = 1
-		}
-		os[i] = r
+		d, _ := signOf(gs[i], ab)
+		// +-step, or +0 where the composed ops add 0*step (+-0: the
+		// clamp makes either +0); max(-0, 0) is +0, NaN stays
+		os[i] = min(max(v+math.Float32frombits(d), 0), 1)
 	}
 	return out
+}
+
+// signOf returns the bits of a (bits ab) where g is positive, of -a where
+// g is negative and of +0 where g is zero or NaN, and a mask of all ones
+// where g is neither zero nor NaN, without a branch (the signs of a
+// gradient are unpredictable).
+func signOf(g float32, ab uint32) (d, nz uint32) {
+	gb := math.Float32bits(g)
+	t := int32(gb&0x7fffffff) - 1                    // -1 for zeros; >= 0x7f800000 for NaNs
+	nz = uint32(^t>>31) & uint32((t-0x7f800000)>>31) // all ones unless zero or NaN
+	return (ab ^ gb&0x80000000) & nz, nz
 }
 
 func unknown(name string) error {

@@ -295,15 +295,15 @@ func startGaussian(sd, eps float64) func(r []*rand.Rand, x0, xt []float32, per i
 
 // stepSign moves by alpha*sign(g).
 func stepSign(alpha float64) func(xt, g []float32, idx []int, per int) {
-	a := float32(alpha)
+	ab := math.Float32bits(float32(alpha))
 	return func(xt, g []float32, _ []int, _ int) {
-		for i, v := range g {
-			switch {
-			case v > 0:
-				xt[i] += a
-			case v < 0:
-				xt[i] -= a
-			}
+		// branch-free (the signs are unpredictable): xt+-alpha where g is
+		// non-zero, xt itself (its bits, -0 included) where g is zero or NaN
+		g = g[:len(xt)]
+		for i, v := range xt {
+			d, nz := signOf(g[i], ab)
+			moved := math.Float32bits(v + math.Float32frombits(d))
+			xt[i] = math.Float32frombits(moved&nz | math.Float32bits(v)&^nz)
 		}
 	}
 }
