@@ -60,10 +60,15 @@
 //   - [MaxPool2x2Row]: 2x2 max-pooling with first-maximum indices;
 //     [MaxPool2x2Values]: the same values without indices (inference),
 //     whole planes of rows per call.
+//   - [Binary32]: elementwise float32 add, subtract, multiply and divide of
+//     two vectors or a vector and a scalar (AVX-512), the same bits as a
+//     Go loop.
 //
 // Work is split between [Workers] goroutines (images, or tiles when there
 // are few images); scratch memory comes from free lists ([GetBuf],
-// [PutBuf]) that survive garbage collections.
+// [PutBuf]) that survive garbage collections, in size classes a quarter of
+// a power of two apart (a buffer wastes at most a fifth of its storage);
+// a buffer given back twice panics.
 //
 // # Peak
 //
