@@ -998,6 +998,153 @@ func poolGrad(e *emitter) {
 	e.f("RET")
 }
 
+// poolGrad256 writes maxPoolGrad2x2Plane256, maxPoolGrad2x2Plane512 for
+// AVX2: blocks of 8 windows, lane masks in vectors (the tail's loads and
+// stores by VMASKMOVPS), the interleaving of each block row by unpacks
+// and 128-bit permutes, the sum in 8 lanes.
+func poolGrad256(e *emitter) {
+	const name = "maxPoolGrad2x2Plane256"
+	fmt.Fprintf(&e.Buffer, "\n// func %s(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int\nTEXT ·%s(SB), NOSPLIT, $0-80\n", name, name)
+	e.f("MOVQ gy+0(FP), SI")
+	e.f("MOVQ y+8(FP), DI")
+	e.f("MOVQ idx+16(FP), R8")
+	e.f("MOVQ z+24(FP), R9")
+	e.f("MOVL base+32(FP), DX")
+	e.f("MOVQ ph+40(FP), R10")
+	e.f("MOVQ pw+48(FP), R11")
+	e.f("MOVQ ow+56(FP), R12")
+	bcast := func(gpr, y string) {
+		e.f("VMOVD %s, X%s", gpr, y[1:])
+		e.f("VPBROADCASTD X%s, %s", y[1:], y)
+	}
+	// tail masks: Y9 the t = pw%8 windows, Y8 and Y7 their 2t columns
+	e.f("MOVQ R11, CX")
+	e.f("ANDQ $7, CX")
+	bcast("CX", "Y9")
+	e.f("VPCMPGTD ·iota8(SB), Y9, Y9")
+	e.f("ADDQ CX, CX")
+	bcast("CX", "Y8")
+	e.f("VPCMPGTD ·iota8(SB), Y8, Y8")
+	e.f("SUBQ $8, CX")
+	bcast("CX", "Y7")
+	e.f("VPCMPGTD ·iota8(SB), Y7, Y7")
+	e.f("VMOVDQU ·evenIdx(SB), Y13") // 0, 2, ..., 14
+	bcast("R12", "Y12")
+	e.f("LEAQ 1(R12), AX")
+	bcast("AX", "Y11")
+	e.f("MOVL $1, AX")
+	bcast("AX", "Y10")
+	e.f("VPXOR Y15, Y15, Y15")
+	e.f("VPXOR Y14, Y14, Y14")
+	e.f("MOVQ R12, R13")
+	e.f("SHLQ $2, R13") // bytes per row of z
+	e.label(name + "_row")
+	e.f("TESTQ R10, R10")
+	e.f("JZ %s_done", name)
+	e.f("MOVQ R11, CX")
+	e.f("SHRQ $3, CX")
+	e.f("MOVL DX, AX")
+	e.f("MOVQ R9, BX")
+	e.label(name + "_blk")
+	e.f("TESTQ CX, CX")
+	e.f("JZ %s_tail", name)
+	e.f("VMOVUPS (SI), Y0")
+	e.f("VMOVUPS (DI), Y1")
+	e.f("VMOVDQU (R8), Y2")
+	e.f("VPCMPEQD Y4, Y4, Y4") // every window must have its index in its block
+	poolGradBlock256(e)
+	e.f("JCC %s_fail", name)
+	e.f("VMOVUPS Y5, (BX)")
+	e.f("VMOVUPS Y6, 32(BX)")
+	e.f("VMOVUPS Y0, (BX)(R13*1)")
+	e.f("VMOVUPS Y1, 32(BX)(R13*1)")
+	e.f("ADDQ $32, SI")
+	e.f("ADDQ $32, DI")
+	e.f("ADDQ $32, R8")
+	e.f("ADDQ $64, BX")
+	e.f("ADDL $16, AX")
+	e.f("DECQ CX")
+	e.f("JMP %s_blk", name)
+	e.label(name + "_tail")
+	e.f("MOVQ R11, CX")
+	e.f("ANDQ $7, CX")
+	e.f("JZ %s_next", name)
+	e.f("VMASKMOVPS (SI), Y9, Y0")
+	e.f("VMASKMOVPS (DI), Y9, Y1")
+	e.f("VPMASKMOVD (R8), Y9, Y2")
+	e.f("VMOVDQU Y9, Y4") // the tail's windows must
+	poolGradBlock256(e)
+	e.f("JCC %s_fail", name)
+	e.f("VMASKMOVPS Y5, Y8, (BX)")
+	e.f("VMASKMOVPS Y6, Y7, 32(BX)")
+	e.f("VMASKMOVPS Y0, Y8, (BX)(R13*1)")
+	e.f("VMASKMOVPS Y1, Y7, 32(BX)(R13*1)")
+	e.f("SHLQ $2, CX")
+	e.f("ADDQ CX, SI")
+	e.f("ADDQ CX, DI")
+	e.f("ADDQ CX, R8")
+	e.label(name + "_next")
+	e.f("ADDQ R13, R9")
+	e.f("ADDQ R13, R9")
+	e.f("ADDL R12, DX")
+	e.f("ADDL R12, DX")
+	e.f("DECQ R10")
+	e.f("JMP %s_row", name)
+	e.label(name + "_done")
+	e.f("VEXTRACTF128 $1, Y14, X0")
+	e.f("VADDPS X0, X14, X0")
+	e.f("VMOVHLPS X0, X0, X1")
+	e.f("VADDPS X1, X0, X0")
+	e.f("VPSHUFD $1, X0, X1")
+	e.f("VADDSS X1, X0, X0")
+	e.f("MOVQ sum+64(FP), AX")
+	e.f("VMOVSS X0, (AX)")
+	e.f("MOVQ $1, ret+72(FP)")
+	e.f("VZEROUPPER")
+	e.f("RET")
+	e.label(name + "_fail")
+	e.f("MOVQ $0, ret+72(FP)")
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
+// poolGradBlock256 emits the body of maxPoolGrad2x2Plane256 for 8
+// windows: gy in Y0, y in Y1, idx in Y2, the windows that must have their
+// index in their block in Y4 (lane masks), the first window's block origin
+// (index of z) in AX; it leaves the two rows of the blocks in Y5, Y6 (top)
+// and Y0, Y1 (bottom), adds the gradients to Y14 and sets the carry flag
+// if every window of Y4 has its index in its block.
+func poolGradBlock256(e *emitter) {
+	e.f("VCMPPS $0x1e, Y15, Y1, Y1") // y > 0 (not NaN)
+	e.f("VANDPS Y1, Y0, Y3")
+	e.f("VADDPS Y15, Y3, Y3")
+	e.f("VADDPS Y3, Y14, Y14")
+	e.f("VMOVD AX, X5")
+	e.f("VPBROADCASTD X5, Y5")
+	e.f("VPADDD Y13, Y5, Y5")
+	e.f("VPSUBD Y5, Y2, Y2") // offset of the maximum in its block
+	e.f("VPCMPEQD Y15, Y2, Y5")
+	e.f("VPCMPEQD Y10, Y2, Y6")
+	e.f("VPCMPEQD Y12, Y2, Y0")
+	e.f("VPCMPEQD Y11, Y2, Y1")
+	e.f("VPOR Y5, Y6, Y2")
+	e.f("VPOR Y0, Y2, Y2")
+	e.f("VPOR Y1, Y2, Y2")
+	e.f("VANDPS Y3, Y5, Y5")
+	e.f("VANDPS Y3, Y6, Y6")
+	e.f("VANDPS Y3, Y0, Y0")
+	e.f("VANDPS Y3, Y1, Y1")
+	e.f("VUNPCKLPS Y6, Y5, Y3")
+	e.f("VUNPCKHPS Y6, Y5, Y6")
+	e.f("VPERM2F128 $0x20, Y6, Y3, Y5")
+	e.f("VPERM2F128 $0x31, Y6, Y3, Y6")
+	e.f("VUNPCKLPS Y1, Y0, Y3")
+	e.f("VUNPCKHPS Y1, Y0, Y1")
+	e.f("VPERM2F128 $0x20, Y1, Y3, Y0")
+	e.f("VPERM2F128 $0x31, Y1, Y3, Y1")
+	e.f("VPTEST Y4, Y2") // carry: no window of Y4 outside its block
+}
+
 // poolGradBlock emits the body of maxPoolGrad2x2Plane512 for 16 windows:
 // gy in Z0, y in Z1, idx in Z2, the first window's block origin (index of
 // z) in AX; it leaves the two rows of the blocks in Z9, Z10 (top) and
@@ -1129,6 +1276,7 @@ func main() {
 	padRows(&e)
 	padRows256(&e)
 	poolGrad(&e)
+	poolGrad256(&e)
 	sumTaps(&e)
 	kernDot(&e)
 	binOps(&e)

@@ -111,6 +111,12 @@ func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.P
 //go:noescape
 func maxPoolGrad2x2Plane512(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int
 
+// maxPoolGrad2x2Plane256 is maxPoolGrad2x2Plane512 for AVX2 (blocks of 8
+// windows).
+//
+//go:noescape
+func maxPoolGrad2x2Plane256(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int
+
 // sumTaps512 sums, for up to 8 vectors j, the 16 floats at
 // a + tab[t] + disp[j] over the k taps t (tab holds one int32 byte offset
 // per tap) and stores the sums to c + coff[j] under lane mask mask[j]

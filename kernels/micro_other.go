@@ -73,3 +73,7 @@ func binMul512(a, b, out unsafe.Pointer, n, sa, sb int) {
 func binDiv512(a, b, out unsafe.Pointer, n, sa, sb int) {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func maxPoolGrad2x2Plane256(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int {
+	panic("kernels: no AVX2 kernels in this build")
+}

@@ -54,7 +54,7 @@ func MaxPool2x2Values(x []float32, w, stride, ow, rows int, dst []float32) int {
 }
 
 // MaxPoolGrad2x2Plane writes z [2ph][2pw], one channel plane of a
-// max-pool's input gradient, on the AVX-512 path when the maximum of
+// max-pool's input gradient, on the AVX-512 and AVX2 paths when the maximum of
 // every window (i, j) (index idx[i*pw+j], counted from base for z[0])
 // lies in the 2x2 block of z at (2i, 2j): that block gets gy[i*pw+j]
 // where y[i*pw+j] > 0 (plus 0) at the maximum and zeros elsewhere. This
@@ -62,13 +62,21 @@ func MaxPool2x2Values(x []float32, w, stride, ow, rows int, dst []float32) int {
 // for any pool whose output tiles z so when every maximum happens to lie
 // in its block. It returns the sum of the gradients written (summed in
 // vector lanes) and true, or false (z partly written) when an index is
-// not in its block or the path is not AVX-512.
+// not in its block or the path is the Go one.
 func MaxPoolGrad2x2Plane(gy, y []float32, idx []int32, base int32, ph, pw int, z []float32) (float32, bool) {
 	n := ph * pw
-	if Current() != AVX512 || n == 0 || len(gy) < n || len(y) < n || len(idx) < n || len(z) < 4*n {
+	kern := maxPoolGrad2x2Plane512
+	switch Current() {
+	case AVX512:
+	case AVX2:
+		kern = maxPoolGrad2x2Plane256
+	default:
+		return 0, false
+	}
+	if n == 0 || len(gy) < n || len(y) < n || len(idx) < n || len(z) < 4*n {
 		return 0, false
 	}
 	var s float32
-	ok := maxPoolGrad2x2Plane512(unsafe.Pointer(&gy[0]), unsafe.Pointer(&y[0]), &idx[0], unsafe.Pointer(&z[0]), base, ph, pw, 2*pw, &s)
+	ok := kern(unsafe.Pointer(&gy[0]), unsafe.Pointer(&y[0]), &idx[0], unsafe.Pointer(&z[0]), base, ph, pw, 2*pw, &s)
 	return s, ok == 1
 }
