@@ -171,7 +171,7 @@ func (pl *colsPlan) image(gyn, buf, dxn []float32) {
 			p.a = unsafe.Pointer(&pl.wpad[r0])
 			p.c = unsafe.Pointer(&cols[r0*pl.ps+pl.opos[s]])
 			p.rows = min(mr, pl.ckk-r0)
-			kernA512(&p)
+			micro512.kernA(&p) // kernA512
 		}
 	}
 	// the gather: 8 input gradient vectors per call
