@@ -59,7 +59,8 @@
 //     image's output gradient, while it is in the core's cache.
 //   - [MaxPool2x2Row]: 2x2 max-pooling with first-maximum indices;
 //     [MaxPool2x2Values]: the same values without indices (inference),
-//     whole planes of rows per call.
+//     whole planes of rows per call; [MaxPoolGrad2x2Plane]: the backward
+//     pass's writes of one channel plane (AVX-512 and AVX2).
 //   - [Binary32]: elementwise float32 add, subtract, multiply and divide of
 //     two vectors or a vector and a scalar (AVX-512), the same bits as a
 //     Go loop.
