@@ -211,6 +211,7 @@ func peakOps(cfg PeakConfig) ([]peakOp, error) {
 				peakOp{l.Name(), "input grad", shape, flops, func() { tensor.Conv2dInputGrad(gy, w, xs, p) }},
 				peakOp{l.Name(), "weight grad", shape, flops, func() { tensor.Conv2dWeightGrad(x, gy, ws, p) }},
 			)
+			ops = append(ops, perImageOps(l.Name(), shape, flops, x, w, bias, gy, p)...)
 		case *nn.Dense:
 			w := l.W.Value()
 			ws := w.Shape() // [out, in]
@@ -231,4 +232,38 @@ func peakOps(cfg PeakConfig) ([]peakOp, error) {
 			func() { tensor.MatMul(a, bm, false, false) }})
 	}
 	return ops, nil
+}
+
+// perImageOps are a convolution's three products one image at a time, as
+// the models' fused convolution+ReLU+pool ops run them
+// (kernels.ConvForwardEach, ConvBackwardEach): each image's output is
+// consumed, and its output gradient made, while it is in the core's cache,
+// instead of the whole batch's going through memory. Here the consumer
+// does nothing and the output gradient is copied from one image's (in
+// cache), so the rows time the convolutions alone (the pooling is not in
+// them). float32 only.
+func perImageOps(layer, shape string, flops float64, x, w, bias, gy *tensor.Tensor, p tensor.Conv2dParams) []peakOp {
+	xv, wv, bv, gv := x.F32(), w.F32(), bias.F32(), gy.F32()
+	if xv == nil || wv == nil || bv == nil || gv == nil {
+		return nil
+	}
+	xs, ws, ys := x.Shape(), w.Shape(), gy.Shape()
+	one := func(v int) int { return max(v, 1) }
+	g := kernels.ConvGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], F: ws[0], KH: ws[2], KW: ws[3], OH: ys[2], OW: ys[3],
+		SH: one(p.StrideH), SW: one(p.StrideW), PT: p.PadTop, PB: p.PadBottom, PL: p.PadLeft, PR: p.PadRight,
+		DH: one(p.DilationH), DW: one(p.DilationW)}
+	if g.Check() != nil {
+		return nil
+	}
+	fo := g.F * g.OH * g.OW
+	gy0 := gv[:fo]
+	gyOf := func(_ int, buf []float32) []float32 { copy(buf, gy0); return buf }
+	dx, dw := make([]float32, len(xv)), make([]float32, len(wv))
+	return []peakOp{
+		{layer, "forward, per image", shape, flops, func() {
+			kernels.ConvForwardEach(g, xv, wv, bv, true, func(int, []float32) {})
+		}},
+		{layer, "input grad, per image", shape, flops, func() { kernels.ConvBackwardEach(g, xv, wv, gyOf, dx, nil) }},
+		{layer, "weight grad, per image", shape, flops, func() { kernels.ConvBackwardEach(g, xv, wv, gyOf, nil, dw) }},
+	}
 }

@@ -18,10 +18,10 @@ func TestPeakRows(t *testing.T) {
 		t.Fatalf("%d paths, want %d", len(res), want)
 	}
 	for _, pp := range res {
-		// mnist-small: two convolutions and two dense layers, three ops
-		// each, and one GEMM
-		if len(pp.Rows) != 4*3+1 {
-			t.Fatalf("path %s: %d rows, want 13: %+v", pp.Path, len(pp.Rows), pp.Rows)
+		// mnist-small: two convolutions (three ops on the batch, three
+		// per image) and two dense layers (three ops), and one GEMM
+		if len(pp.Rows) != 2*6+2*3+1 {
+			t.Fatalf("path %s: %d rows, want 19: %+v", pp.Path, len(pp.Rows), pp.Rows)
 		}
 		for _, r := range pp.Rows {
 			if r.MS <= 0 || r.MinMS <= 0 || r.MinMS > r.MS || r.GFLOPS <= 0 || r.GFLOP <= 0 {

@@ -64,9 +64,11 @@ chooses the default one, see arp version) the FMA peak (12 independent
 chains of 512-bit or 256-bit FMAs per thread on --threads threads, each
 thread's rate in its uninterrupted 7 µs slices, with the clock rate and
 FMAs per cycle), then the forward pass, input gradient and weight gradient
-of every convolution and dense layer of --model at --batch, and square
-GEMMs, each in GFLOP/s (of its fastest repetition) and as a share of that
-path's peak.`,
+of every convolution and dense layer of --model at --batch (each
+convolution also one image at a time, as the fused convolution+ReLU+pool
+ops run it: outputs consumed and output gradients made in the cache), and
+square GEMMs, each in GFLOP/s (of its fastest repetition) and as a share
+of that path's peak.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (rerr error) {
 			if cases != "" {
@@ -183,13 +185,13 @@ func runPeak(cmd *cobra.Command, cfg bench.Config, pc bench.PeakConfig, paths st
 		} else {
 			fmt.Fprintf(w, "path %s: no vector FMA peak (shares not defined)\n", pp.Path)
 		}
-		fmt.Fprintf(w, "  %-8s %-12s %-34s %8s %9s %9s %8s %6s\n", "layer", "op", "shape", "GFLOP", "median ms", "min ms", "GFLOP/s", "peak")
+		fmt.Fprintf(w, "  %-8s %-22s %-34s %8s %9s %9s %8s %6s\n", "layer", "op", "shape", "GFLOP", "median ms", "min ms", "GFLOP/s", "peak")
 		for _, r := range pp.Rows {
 			share := "-"
 			if r.Share > 0 {
 				share = fmt.Sprintf("%.0f%%", 100*r.Share)
 			}
-			fmt.Fprintf(w, "  %-8s %-12s %-34s %8.3f %9.3f %9.3f %8.1f %6s\n", r.Layer, r.Op, r.Shape, r.GFLOP, r.MS, r.MinMS, r.GFLOPS, share)
+			fmt.Fprintf(w, "  %-8s %-22s %-34s %8.3f %9.3f %9.3f %8.1f %6s\n", r.Layer, r.Op, r.Shape, r.GFLOP, r.MS, r.MinMS, r.GFLOPS, share)
 		}
 	})
 	return err
