@@ -336,19 +336,21 @@ func withinL2(eps float64) func(xt, x0 []float32, per int) {
 }
 
 // projectLinf clips xt to the L-inf ball of radius eps around x0 (unless
-// eps < 0) and to [0,1], in place.
+// eps < 0) and to [0,1], in place. The clips are min and max, without
+// branches (after a few steps about half the pixels sit on the ball's
+// surface, unpredictably); x0 holds no NaN (attacks' images are checked
+// to lie in [0,1]).
 func projectLinf(xt, x0 []float32, eps float64) {
 	e := float32(eps)
-	for i, v := range xt {
-		if eps >= 0 {
-			if lo := x0[i] - e; v < lo {
-				v = lo
-			}
-			if hi := x0[i] + e; v > hi {
-				v = hi
-			}
+	if eps < 0 {
+		for i, v := range xt {
+			xt[i] = min(max(v, 0), 1)
 		}
-		xt[i] = min(max(v, 0), 1)
+		return
+	}
+	x0 = x0[:len(xt)]
+	for i, v := range xt {
+		xt[i] = min(max(min(max(v, x0[i]-e), x0[i]+e), 0), 1)
 	}
 }
 

@@ -57,3 +57,49 @@ func TestSignStepsMatchComposedOps(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectLinfMatchesBranches holds the branch-free L-inf projection
+// to the comparisons it replaces (v < lo: lo; v > hi: hi; then [0,1]),
+// bit for bit, with iterates that include NaNs, infinities and zeros of
+// both signs, clean pixels in [0,1] (as attacks check) and budgets 0,
+// positive, infinite and negative (no ball).
+func TestProjectLinfMatchesBranches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), 1e-42, 1, 1.5, -0.5}
+	n := 3001
+	x0, xt := make([]float32, n), make([]float32, n)
+	for i := range xt {
+		x0[i] = float32(rng.Float64())
+		if rng.IntN(10) == 0 {
+			x0[i] = []float32{0, 1}[rng.IntN(2)]
+		}
+		xt[i] = x0[i] + float32(rng.NormFloat64()*0.05)
+		if rng.IntN(6) == 0 {
+			xt[i] = special[rng.IntN(len(special))]
+		}
+	}
+	for _, eps := range []float64{0.03, 0, math.Inf(1), -1} {
+		got := append([]float32(nil), xt...)
+		projectLinf(got, x0, eps)
+		e := float32(eps)
+		for i, v := range xt {
+			if eps >= 0 {
+				if lo := x0[i] - e; v < lo {
+					v = lo
+				}
+				if hi := x0[i] + e; v > hi {
+					v = hi
+				}
+			}
+			if v <= 0 {
+				v = 0
+			} else if v > 1 {
+				v = 1
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(v) && !(v != v && got[i] != got[i]) {
+				t.Fatalf("eps %g: x0 %v xt %v: %v, want %v", eps, x0[i], xt[i], got[i], v)
+			}
+		}
+	}
+}
