@@ -171,7 +171,7 @@ func (pl *colsPlan) image(gyn, buf, dxn []float32) {
 			p.a = unsafe.Pointer(&pl.wpad[r0])
 			p.c = unsafe.Pointer(&cols[r0*pl.ps+pl.opos[s]])
 			p.rows = min(mr, pl.ckk-r0)
-			micro512.kernA(&p) // kernA512
+			kernA512(&p) // directly: through micro512.kernA, p would escape to the heap (an allocation per image)
 		}
 	}
 	// the gather: 8 input gradient vectors per call

@@ -77,3 +77,5 @@ func binDiv512(a, b, out unsafe.Pointer, n, sa, sb int) {
 func maxPoolGrad2x2Plane256(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, base int32, ph, pw, ow int, sum *float32) int {
 	panic("kernels: no AVX2 kernels in this build")
 }
+
+func kernA512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }

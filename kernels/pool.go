@@ -65,18 +65,20 @@ func MaxPool2x2Values(x []float32, w, stride, ow, rows int, dst []float32) int {
 // not in its block or the path is the Go one.
 func MaxPoolGrad2x2Plane(gy, y []float32, idx []int32, base int32, ph, pw int, z []float32) (float32, bool) {
 	n := ph * pw
-	kern := maxPoolGrad2x2Plane512
-	switch Current() {
-	case AVX512:
-	case AVX2:
-		kern = maxPoolGrad2x2Plane256
-	default:
-		return 0, false
-	}
 	if n == 0 || len(gy) < n || len(y) < n || len(idx) < n || len(z) < 4*n {
 		return 0, false
 	}
+	// direct calls: through a function value the noescape promise is
+	// lost and s would be a heap allocation per plane
 	var s float32
-	ok := kern(unsafe.Pointer(&gy[0]), unsafe.Pointer(&y[0]), &idx[0], unsafe.Pointer(&z[0]), base, ph, pw, 2*pw, &s)
+	var ok int
+	switch Current() {
+	case AVX512:
+		ok = maxPoolGrad2x2Plane512(unsafe.Pointer(&gy[0]), unsafe.Pointer(&y[0]), &idx[0], unsafe.Pointer(&z[0]), base, ph, pw, 2*pw, &s)
+	case AVX2:
+		ok = maxPoolGrad2x2Plane256(unsafe.Pointer(&gy[0]), unsafe.Pointer(&y[0]), &idx[0], unsafe.Pointer(&z[0]), base, ph, pw, 2*pw, &s)
+	default:
+		return 0, false
+	}
 	return s, ok == 1
 }
