@@ -89,6 +89,9 @@ func newColsPlan(g ConvGeom, w []float32) *colsPlan {
 			pl.taps[kh*g.KW+kw] = int32(((kh*g.KW+kw)*pl.ps - kh*g.DH*pl.pw - kw*g.DW) * 4)
 		}
 	}
+	perRow, perIn := (g.OW+vl-1)/vl, (g.W+vl-1)/vl
+	pl.ovecs, pl.opos = make([]outVec, 0, g.OH*perRow), make([]int, 0, g.OH*perRow)
+	pl.xvecs = make([]outVec, 0, g.C*g.H*perIn)
 	for oy := 0; oy < g.OH; oy++ {
 		for ox := 0; ox < g.OW; ox += vl {
 			pl.ovecs = append(pl.ovecs, outVec{out: oy*g.OW + ox, lanes: min(vl, g.OW-ox)})
@@ -232,7 +235,7 @@ func useDot[T Float](g ConvGeom) bool {
 
 // groups returns the starts of groups of dotTile covering 0..n-1.
 func groups(n int) []int {
-	var s []int
+	s := make([]int, 0, (n+dotTile-1)/dotTile)
 	for i := 0; i < n; i += dotTile {
 		s = append(s, min(i, n-dotTile))
 	}
