@@ -22,6 +22,6 @@ while true; do
   for f in $R/grid/grid-heldout.md $R/grid/grid-heldout.json; do
     [ -e "$f" ] && { mkdir -p experiments/evals/grid; cmp -s "$f" experiments/evals/grid/$(basename $f) || cp "$f" experiments/evals/grid/; }
   done
-  flock /work/.merge.lock bash -c 'cd /work/main && git add -A experiments && { git diff --cached --quiet || { git commit -q -m "experiments: finished runs and evaluations of issue #15 ($(git diff --cached --name-only | sed -n "s|experiments/\(models\|evals\)/\([^/]*\(/[^/]*\)\?\)/.*|\2|p" | sort -u | tr "\n" " "))" && echo "$(date -u +%T) committed"; }; }'
+  flock /work/.merge.lock bash -c 'cd /work/main && git add -A experiments && { git diff --cached --quiet || { git commit -q -m "experiments: finished runs and evaluations of issue #15 ($(git diff --cached --name-only | sed -n "s#experiments/\(models\|evals\)/\([^/]*\(/[^/]*\)\?\)/.*#\2#p" | sort -u | tr "\n" " "))" && echo "$(date -u +%T) committed"; }; }'
   sleep 600
 done
