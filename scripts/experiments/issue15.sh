@@ -5,7 +5,7 @@
 # finished outputs are skipped. docs/experiments-plan.md describes the protocol.
 #
 # usage: scripts/experiments/issue15.sh PHASE
-#   PHASE: train-iou | grid | tune | eval | full-pgd | compare | all
+#   PHASE: train-iou | train-proj | grid | tune | eval | full-pgd | compare | all
 # environment:
 #   ARP     the arp binary (default bin/arp); use one binary for a whole phase
 #   MODELS  directory of trained run directories named DATA-DEFENSE-sSEED
@@ -18,7 +18,7 @@
 #           needs arp at main@cd30f22 or later (older binaries: the JSON reports only)
 #   DRY=1   print the commands instead of running them
 set -uo pipefail
-phase=${1:?usage: issue15.sh train-iou|grid|tune|eval|full-pgd|compare|all}
+phase=${1:?usage: issue15.sh train-iou|train-proj|grid|tune|eval|full-pgd|compare|all}
 ARP=${ARP:-bin/arp}
 MODELS=${MODELS:-experiments/models}
 RUNS=${RUNS:-runs/issue15}
@@ -83,7 +83,7 @@ models() {
 	for m in "$MODELS"/*-s[0-9]*; do
 		[ -e "$m/model.json" ] && echo "$m"
 	done
-	for m in "$RUNS"/*-arp-iou-s[0-9]*; do
+	for m in "$RUNS"/*-arp-iou-s[0-9]* "$RUNS"/*-proj-s[0-9]*; do
 		[ -e "$m/DONE" ] && echo "$m"
 	done
 }
@@ -93,6 +93,15 @@ train-iou | all)
 	# arp-iou (the authors' iou_train.py schedule, main >= 5de1cb0), one seed per dataset
 	for ds in mnist fashion-mnist; do
 		train "$RUNS/$ds-arp-iou-s1" --data $ds --defense arp-iou --seed 1 $(flip $ds)
+	done
+	;;&
+train-proj | all)
+	# two-step and arp-iou at the same budget as adv and arp: their further Step-LL steps
+	# projected back to the eps-ball (--project); as trained above they follow the paper and
+	# the authors' code, whose unprojected steps reach 2 eps and 5 eps
+	for ds in mnist fashion-mnist; do
+		train "$RUNS/$ds-two-step-proj-s1" --data $ds --defense two-step --project --seed 1 $(flip $ds)
+		train "$RUNS/$ds-arp-iou-proj-s1" --data $ds --defense arp-iou --project --seed 1 $(flip $ds)
 	done
 	;;&
 grid | all)
@@ -171,7 +180,7 @@ compare | all)
 	for ds in mnist fashion-mnist; do
 		for e in $(budgets $ds); do
 			args=()
-			for d in none adv arp two-step arp-iou; do
+			for d in none adv arp two-step arp-iou two-step-proj arp-iou-proj; do
 				files=$(for f in "$OUT"/$ds-$d-s[0-9]*/eval$SUBSET-eps$e.json; do [ -e "$f" ] && evidence "$f"; done | paste -sd,)
 				[ -n "$files" ] && args+=("$d=$files")
 			done
@@ -180,7 +189,7 @@ compare | all)
 				--markdown "$OUT/seeds-$ds-eps$e.md" --json "$OUT/seeds-$ds-eps$e.json"
 		done
 		args=()
-		for d in none adv arp two-step arp-iou; do
+		for d in none adv arp two-step arp-iou two-step-proj arp-iou-proj; do
 			files=$(for f in "$OUT"/$ds-$d-s[0-9]*/eval-full-pgd20.json; do [ -e "$f" ] && evidence "$f"; done | paste -sd,)
 			[ -n "$files" ] && args+=("$d=$files")
 		done
@@ -188,7 +197,7 @@ compare | all)
 			--markdown "$OUT/seeds-$ds-full-pgd20.md" --json "$OUT/seeds-$ds-full-pgd20.json"
 	done
 	;;
-train-iou | grid | tune | eval | full-pgd) ;;
+train-iou | train-proj | grid | tune | eval | full-pgd) ;;
 *)
 	echo "issue15.sh: unknown phase $phase" >&2
 	exit 2
