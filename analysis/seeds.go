@@ -161,6 +161,7 @@ func CompareSeedVerdicts(groups []SeedGroup) (*SeedVerdicts, error) {
 	if len(groups) == 0 {
 		return nil, fmt.Errorf("no groups to compare")
 	}
+	groups = slices.Clone(groups) // sorted by seed below; the caller's groups stay as given
 	var ref *Summary
 	seen := map[string]bool{}
 	c := &SeedVerdicts{}
@@ -172,28 +173,27 @@ func CompareSeedVerdicts(groups []SeedGroup) (*SeedVerdicts, error) {
 			return nil, fmt.Errorf("group %s is given twice", g.Name)
 		}
 		seen[g.Name] = true
-		ss := slices.Clone(g.Summaries)
-		seeds := make([]uint64, len(ss))
-		for i, s := range ss {
+		type seeded struct {
+			seed uint64
+			s    *Summary
+		}
+		ss := make([]seeded, len(g.Summaries))
+		for i, s := range g.Summaries {
 			if ref == nil {
 				ref = s
 			} else if a, b := settingsKey(ref), settingsKey(s); a != b {
 				return nil, fmt.Errorf("%s analysis %d is not comparable: %s vs %s", g.Name, i+1, b, a)
 			}
-			seeds[i] = seedOfSummary(s, i)
+			ss[i] = seeded{seedOfSummary(s, i), s}
 		}
-		order := make([]int, len(ss))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(seeds[a], seeds[b]) })
-		sorted, sortedSeeds := make([]*Summary, len(ss)), make([]uint64, len(ss))
-		for i, j := range order {
-			sorted[i], sortedSeeds[i] = ss[j], seeds[j]
+		slices.SortStableFunc(ss, func(a, b seeded) int { return cmp.Compare(a.seed, b.seed) })
+		sorted, seeds := make([]*Summary, len(ss)), make([]uint64, len(ss))
+		for i, x := range ss {
+			sorted[i], seeds[i] = x.s, x.seed
 		}
 		groups[gi] = SeedGroup{Name: g.Name, Summaries: sorted}
 		c.Groups = append(c.Groups, g.Name)
-		c.Seeds = append(c.Seeds, sortedSeeds)
+		c.Seeds = append(c.Seeds, seeds)
 	}
 	c.Settings = settingsKey(ref)
 	for _, o := range Observations {

@@ -54,9 +54,13 @@ func TestCompareSeedVerdicts(t *testing.T) {
 	inc := verdict(Inconclusive, "", 0.05, 0.4)
 	a := SeedGroup{Name: "arp", Summaries: []*Summary{seedSummary(3, 0.1, opp, holds), seedSummary(1, 0.1, inc, holds)}}
 	b := SeedGroup{Name: "adv", Summaries: []*Summary{seedSummary(1, 0.1, opp, holds), seedSummary(2, 0.1, opp, verdict(Holds, "large", -0.6, 1))}}
-	c, err := CompareSeedVerdicts([]SeedGroup{a, b})
+	given := []SeedGroup{a, b}
+	c, err := CompareSeedVerdicts(given)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if seedOfSummary(given[0].Summaries[0], 0) != 3 {
+		t.Fatal("the caller's groups were reordered")
 	}
 	if len(c.Seeds) != 2 || c.Seeds[0][0] != 1 || c.Seeds[0][1] != 3 {
 		t.Fatalf("seeds %v, want each group in the order of its training seeds", c.Seeds)
