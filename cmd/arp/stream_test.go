@@ -24,14 +24,14 @@ import (
 )
 
 // folderRun writes a class-folder dataset of JPEG images (3 classes, n
-// per class, 3x28x28) and an untrained mnist-small run for it.
-func folderRun(t *testing.T, n int) (run, images string, files []string) {
+// per class, 3 x side x side) and an untrained mnist-small run for it.
+func folderRun(t *testing.T, n, side int) (run, images string, files []string) {
 	t.Helper()
 	dir := t.TempDir()
 	images = filepath.Join(dir, "images")
 	classes := []string{"cat", "dog", "emu"}
-	files = datatest.ClassFolder(t, images, classes, n, 28, 28, true, 11)
-	spec, err := nn.DefaultSpec("mnist-small", 3, 28, 28, len(classes))
+	files = datatest.ClassFolder(t, images, classes, n, side, side, true, 11)
+	spec, err := nn.DefaultSpec("mnist-small", 3, side, side, len(classes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func timelessReport(t *testing.T, b []byte) eval.Report {
 // decoded whole, as before streaming) bit for bit; shards over the folder
 // merge into the same report.
 func TestEvalStreamsWithinMemory(t *testing.T) {
-	run, images, _ := folderRun(t, 334)
+	run, images, _ := folderRun(t, 334, 56)
 	dir := t.TempDir()
 	common := []string{"eval", "--model", run, "--data", images, "--attacks", "fgsm", "--eps", "0.1",
 		"--batch", "5", "--check-images", "0"}
@@ -151,8 +151,9 @@ func TestEvalStreamsWithinMemory(t *testing.T) {
 		t.Fatal("merged shards' eval.json differs from one process's")
 	}
 
-	// a batch needing more memory than there is is refused before any work
-	defer limits.SetAvailable(1 << 20)()
+	// a batch needing more memory than there is (300 images of 3x56x56
+	// float32: 11.3 MB) is refused before any work; the model (3.2 MB) fits
+	defer limits.SetAvailable(6 << 20)()
 	code, _, errs = arp(t, append(common, "--batch", "300")...)
 	if code != 1 || !strings.Contains(errs, "--batch 300: reading 300 images of "+images) || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -163,7 +164,7 @@ func TestEvalStreamsWithinMemory(t *testing.T) {
 // files reads it a batch at a time and writes the records the in-memory
 // path writes, byte for byte, whole and in shards.
 func TestAnalyzeStreams(t *testing.T) {
-	run, images, _ := folderRun(t, 8)
+	run, images, _ := folderRun(t, 8, 28)
 	dir := t.TempDir()
 	common := []string{"analyze", "--model", run, "--data", images, "--attacks", "fgsm,pgd:steps=2", "--eps", "0.1",
 		"--batch", "5", "--gallery", "1"}
@@ -213,7 +214,7 @@ func TestAnalyzeStreams(t *testing.T) {
 // TestEvalCorruptImage: a JPEG whose pixels do not decode, in the middle
 // of a batch, ends arp eval and arp analyze with one line naming it.
 func TestEvalCorruptImage(t *testing.T) {
-	run, images, files := folderRun(t, 4)
+	run, images, files := folderRun(t, 4, 28)
 	datatest.Corrupt(t, files[6])
 	for _, args := range [][]string{
 		{"eval", "--model", run, "--data", images, "--attacks", "fgsm", "--eps", "0.1", "--batch", "4", "--quiet"},
