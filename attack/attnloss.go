@@ -25,7 +25,9 @@ import (
 // attention map cannot hide from it.
 //
 // Defaults: 20 steps of 2.5*eps/steps from a random start, 1 restart,
-// Lambda 1.
+// Lambda 1. With Lambda 0 the objective is the cross-entropy alone and the
+// attack takes PGD's steps (from its own random starts, seeded by its
+// name) without computing the map.
 type AttentionLoss struct {
 	Base
 	Steps         int
@@ -73,6 +75,9 @@ func (a *AttentionLoss) Settings() map[string]any {
 	s["lambda"] = a.lambda()
 	s["layer"] = layerSetting(a.Layer)
 	s["objective"] = "CE + lambda * mean|clean mask - adversarial map/max| (second-order)"
+	if a.lambda() == 0 {
+		s["objective"] = "CE (lambda 0: the attention map is not computed; PGD's steps with this attack's own random starts)"
+	}
 	return s
 }
 
@@ -90,6 +95,11 @@ func (a *AttentionLoss) Perturb(ctx context.Context, m nn.Classifier, x *tensor.
 	l := loop{steps: a.steps(), restarts: a.restarts(), stepRule: stepRule{step: stepSign(a.alpha()), project: withinLinf(a.Eps)}}
 	if !a.NoRandomStart {
 		l.start = startUniformLinf(a.Eps)
+	}
+	if a.lambda() == 0 {
+		// the attention term weighs nothing: PGD on the cross-entropy, without
+		// the map and its second-order gradient (which cost as much again)
+		return a.iterate(ctx, a.Name(), m, x, y, l, nil)
 	}
 	return a.iterate(ctx, a.Name(), m, x, y, l, func(x32 *tensor.Tensor, t []int, sign float64) (objective, error) {
 		_, clean, err := attentionMasks(m, x32, y, layer)

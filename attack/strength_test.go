@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/arp-robustness/arp/attack/attacktest"
@@ -194,5 +195,38 @@ func TestAttentionLossMovesAttention(t *testing.T) {
 	t.Logf("mean |clean mask - adversarial map/max|: %.4f without the attention term, %.4f with lambda 50", plain, adaptive)
 	if adaptive <= plain {
 		t.Errorf("the attention term did not move the attention: %.4f <= %.4f", adaptive, plain)
+	}
+}
+
+// TestAttentionLossLambdaZeroIsPGD: with lambda 0 the adaptive attack's
+// objective is the cross-entropy alone, so it takes PGD's steps exactly
+// (bit for bit from the same start) without computing the attention map
+// and its second-order gradient, which cost as much again as PGD.
+func TestAttentionLossLambdaZeroIsPGD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	m, _ := attacktest.MNIST(t)
+	x, y := correctBatch(t, 12)
+	zero := 0.0
+	for _, steps := range []int{1, 7} {
+		al := &AttentionLoss{Base: Base{Eps: 0.1}, Steps: steps, NoRandomStart: true, Lambda: &zero}
+		pgd := &PGD{Base: Base{Eps: 0.1}, Steps: steps, NoRandomStart: true}
+		a, err := al.Perturb(context.Background(), m, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := pgd.Perturb(context.Background(), m, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range a.F32() {
+			if math.Float32bits(v) != math.Float32bits(b.F32()[i]) {
+				t.Fatalf("%d steps: value %d: attention-loss (lambda 0) %v, PGD %v", steps, i, v, b.F32()[i])
+			}
+		}
+	}
+	if got := (&AttentionLoss{Lambda: &zero}).Settings()["objective"]; !strings.Contains(got.(string), "lambda 0") {
+		t.Errorf("objective setting %q does not say what lambda 0 computes", got)
 	}
 }
