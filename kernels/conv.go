@@ -468,7 +468,7 @@ func (pl *fwdPlan[T]) tile(p *kargs, yn []T, ld int) {
 			if pl.bias != nil && c0 == 0 {
 				p.bias = unsafe.Pointer(&pl.bias[q*mr])
 			}
-			mk.kernA(p)
+			mk.forRows(p.rows).kernA(p)
 		}
 	}
 }
@@ -827,7 +827,7 @@ func (pl *wgradPlan[T]) image(xn, gyn []T, r0, r1 int, part, xp, dyT []T) {
 						mk.setMask(&p, j, vl)
 					}
 				}
-				mk.kernB(&p)
+				mk.forRows(p.rows).kernB(&p)
 			}
 		}
 	}

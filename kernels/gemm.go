@@ -194,7 +194,7 @@ func gemmSerial[T Float](mk *micro, tA, tB bool, m, n, k int, alpha T, a []T, ld
 						}
 						p.a = unsafe.Pointer(&a[rowOffset(tA, ir, lda)+pc*aStep/size])
 						p.c = unsafe.Pointer(&c[ir*ldc+jc+jr])
-						mk.kernB(&p)
+						mk.forRows(p.rows).kernB(&p)
 					}
 				}
 			}

@@ -59,6 +59,13 @@ var (
 	// tall tiles for forward convolutions whose channels and vectors
 	// they fit better (kernA only)
 	avx512t = isa{"512t", "Z", 16, 8, 3}
+	// short tiles: the default tiles' vectors with fewer rows, for the
+	// last rows of a panel (CifarNet's 64 channels: 10 tiles of 6 rows
+	// and one of 4), reading A in the default tile's layout
+	avx512s4 = isa{"512s4", "Z", 16, 4, 4}
+	avx512s2 = isa{"512s2", "Z", 16, 2, 4}
+	avx2s4   = isa{"256s4", "Y", 8, 4, 2}
+	avx2s2   = isa{"256s2", "Y", 8, 2, 2}
 )
 
 type emitter struct{ bytes.Buffer }
@@ -1264,6 +1271,10 @@ func main() {
 	}
 	for _, s := range []isa{avx512n, avx2n, avx512t} {
 		kernel(&e, s, false)
+	}
+	for _, s := range []isa{avx512s4, avx512s2, avx2s4, avx2s2} {
+		kernel(&e, s, false)
+		kernel(&e, s, true)
 	}
 	clock(&e)
 	transpose(&e, avx512)

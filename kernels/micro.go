@@ -59,6 +59,23 @@ type micro struct {
 	// for forward convolutions whose channels and rows of vectors it
 	// tiles with fewer dropped lanes (see tallTiles).
 	tall *micro
+	// short, in ascending rows, has kernels with the same vectors and
+	// fewer rows (both variants), reading A in this kernel's layout: a
+	// tile of rows < mr rows runs the shortest that holds them (forRows)
+	// instead of computing mr rows and dropping the rest. Every output is
+	// summed in the same order either way: the same bits.
+	short []*micro
+}
+
+// forRows returns the kernels for a tile of rows rows: the shortest of
+// m.short that holds them, or m.
+func (m *micro) forRows(rows int) *micro {
+	for _, s := range m.short {
+		if rows <= s.mr {
+			return s
+		}
+	}
+	return m
 }
 
 // setMask sets p.mask[j] for a vector with lanes valid lanes (0: skip).

@@ -27,6 +27,32 @@ func kernA512t(p *kargs)
 //go:noescape
 func kernB256(p *kargs)
 
+// The short tiles (4 and 2 rows of the default tiles' vectors).
+
+//go:noescape
+func kernA512s4(p *kargs)
+
+//go:noescape
+func kernB512s4(p *kargs)
+
+//go:noescape
+func kernA512s2(p *kargs)
+
+//go:noescape
+func kernB512s2(p *kargs)
+
+//go:noescape
+func kernA256s4(p *kargs)
+
+//go:noescape
+func kernB256s4(p *kargs)
+
+//go:noescape
+func kernA256s2(p *kargs)
+
+//go:noescape
+func kernB256s2(p *kargs)
+
 // transposeBlock512 writes the 16x16 float32 block at src (rows lds bytes
 // apart) transposed to dst (rows ldd bytes apart).
 //
@@ -56,9 +82,13 @@ func fmaLoop256(n int)
 var (
 	micro512 = micro{shape: shape{6, 4, 16}, kernA: kernA512, kernB: kernB512, bitMask: true,
 		narrow: &micro{shape: shape{3, 6, 16}, kernA: kernA512n, bitMask: true},
-		tall:   &micro{shape: shape{8, 3, 16}, kernA: kernA512t, bitMask: true}}
+		tall:   &micro{shape: shape{8, 3, 16}, kernA: kernA512t, bitMask: true},
+		short: []*micro{{shape: shape{2, 4, 16}, kernA: kernA512s2, kernB: kernB512s2, bitMask: true},
+			{shape: shape{4, 4, 16}, kernA: kernA512s4, kernB: kernB512s4, bitMask: true}}}
 	micro256 = micro{shape: shape{6, 2, 8}, kernA: kernA256, kernB: kernB256,
-		narrow: &micro{shape: shape{3, 3, 8}, kernA: kernA256n}}
+		narrow: &micro{shape: shape{3, 3, 8}, kernA: kernA256n},
+		short: []*micro{{shape: shape{2, 2, 8}, kernA: kernA256s2, kernB: kernB256s2},
+			{shape: shape{4, 2, 8}, kernA: kernA256s4, kernB: kernB256s4}}}
 )
 
 // maxPool2x2Block512 pools blocks of 16 windows (see MaxPool2x2Row) and

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -60,10 +61,16 @@ func micros() map[string]micro {
 	if Supported(AVX512) {
 		m["avx512"] = micro512
 		m["avx512-narrow"] = *micro512.narrow
+		for _, s := range micro512.short {
+			m[fmt.Sprintf("avx512-short%d", s.mr)] = *s
+		}
 	}
 	if Supported(AVX2) {
 		m["avx2"] = micro256
 		m["avx2-narrow"] = *micro256.narrow
+		for _, s := range micro256.short {
+			m[fmt.Sprintf("avx2-short%d", s.mr)] = *s
+		}
 	}
 	return m
 }

@@ -288,8 +288,12 @@ func (n *Normalize) Forward(x *autograd.Var, m Mode) *autograd.Var {
 		sh.SetFlat(i, -n.Mean[j]/n.Std[j])
 	}
 	if !autograd.GradEnabled() || !x.RequiresGrad() {
-		// no graph: one pass, the same bits
-		return autograd.Const(tensor.MulAddChannels(x.Value(), sc, sh))
+		// no graph: one pass, the same bits; the result is adopted by the
+		// open arena like every op's value (a Const is not), so a training
+		// step does not take a fresh buffer for it every time
+		y := tensor.MulAddChannels(x.Value(), sc, sh)
+		tensor.Adopt(y)
+		return autograd.Const(y)
 	}
 	return autograd.Add(autograd.Mul(x, autograd.Const(sc)), autograd.Const(sh))
 }
