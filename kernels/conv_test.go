@@ -574,3 +574,66 @@ func BenchmarkConvForwardMNISTSmall(b *testing.B) {
 		})
 	}
 }
+
+// Tiles of fewer rows than a kernel's (the last rows of a panel: 64
+// channels in tiles of 6 rows) run on the short kernels (micro.forRows);
+// every output must be the default kernels' bit for bit (each output's
+// order of summation is the same), in the forward convolution, both
+// gradients and GEMMs, on both vector paths, on random geometries and the
+// models' shapes.
+func TestShortTilesSameBits(t *testing.T) {
+	prev := Current()
+	defer Use(prev)
+	rng := rand.New(rand.NewPCG(43, 43))
+	gs := modelGeoms(3)
+	for len(gs) < 40 {
+		gs = append(gs, randGeom(rng))
+	}
+	for _, path := range []Path{AVX512, AVX2} {
+		if !Supported(path) {
+			continue
+		}
+		Use(path)
+		mk := microFor[float32]()
+		short := mk.short
+		if len(short) == 0 {
+			t.Fatalf("%s: no short tiles", path)
+		}
+		type run struct{ y, dx, dw, c []float32 }
+		compute := func(g ConvGeom, x, w, b, gy, a, bm []float32, m, n, k int) run {
+			var r run
+			r.y = make([]float32, g.N*g.F*g.ohw())
+			ConvForward(g, x, w, b, r.y, true)
+			r.dx = make([]float32, len(x))
+			ConvInputGrad(g, gy, w, r.dx)
+			r.dw = make([]float32, len(w))
+			ConvWeightGrad(g, x, gy, r.dw)
+			r.c = make([]float32, m*n)
+			Gemm(false, true, m, n, k, 1, a, k, bm, k, 0, r.c, n)
+			return r
+		}
+		for gi, g := range gs {
+			x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+			w := randSlice[float32](rng, g.F*g.ckk())
+			b := randSlice[float32](rng, g.F)
+			gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+			m, n, k := 1+rng.IntN(40), 1+rng.IntN(70), 1+rng.IntN(300)
+			if gi == 0 {
+				m, n, k = 50, 384, 600 // a dense layer of batch 50: 8 tiles of 6 rows and one of 2
+			}
+			a := randSlice[float32](rng, m*k)
+			bm := randSlice[float32](rng, n*k)
+			mk.short = nil
+			r0 := compute(g, x, w, b, gy, a, bm, m, n, k)
+			mk.short = short
+			r1 := compute(g, x, w, b, gy, a, bm, m, n, k)
+			for name, pair := range map[string][2][]float32{"forward": {r0.y, r1.y}, "input grad": {r0.dx, r1.dx}, "weight grad": {r0.dw, r1.dw}, "gemm": {r0.c, r1.c}} {
+				for i := range pair[0] {
+					if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+						t.Fatalf("%s %+v (gemm %dx%dx%d): %s element %d is %g with short tiles, %g without", path, g, m, n, k, name, i, pair[1][i], pair[0][i])
+					}
+				}
+			}
+		}
+	}
+}
