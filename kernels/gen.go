@@ -886,6 +886,133 @@ func pool2x2Vals(e *emitter) {
 	e.f("RET")
 }
 
+// pool2x2Rows emits maxPool2x2Rows512: rows output rows of a 2x2
+// max-pool with indices (see MaxPool2x2Rows), each row in blocks of 16
+// windows and a masked tail, with MaxPool2x2Row's arithmetic (the first
+// maximum in row-major order, its value). A row holding a NaN stops the
+// kernel before that row is finished; it returns the rows done.
+func pool2x2Rows(e *emitter) {
+	const name = "maxPool2x2Rows512"
+	fmt.Fprintf(&e.Buffer, "\n// func %s(src unsafe.Pointer, w, stride, ow, rows int, base int32, idx *int32, val unsafe.Pointer) int\nTEXT ·%s(SB), NOSPLIT, $0-72\n", name, name)
+	e.f("MOVQ src+0(FP), SI")
+	e.f("MOVQ w+8(FP), AX")
+	e.f("MOVQ stride+16(FP), BX")
+	e.f("MOVQ ow+24(FP), DX")
+	e.f("MOVQ rows+32(FP), CX")
+	e.f("MOVL base+40(FP), R10")
+	e.f("MOVQ idx+48(FP), DI")
+	e.f("MOVQ val+56(FP), R9")
+	e.f("MOVQ CX, R11") // rows asked for
+	e.f("VMOVDQU32 ·evenIdx(SB), Z30")
+	e.f("VMOVDQU32 ·oddIdx(SB), Z31")
+	e.f("VPBROADCASTD R10, Z22") // index of each row's window j: base + 2j
+	e.f("VPADDD Z30, Z22, Z22")
+	e.f("VPBROADCASTD BX, Z23") // index step per row
+	e.f("LEAQ 1(AX), R10")
+	e.f("VPBROADCASTD R10, Z28") // offset of d: w+1
+	e.f("VPBROADCASTD AX, Z27")  // offset of c: w
+	e.f("MOVL $1, R10")
+	e.f("VPBROADCASTD R10, Z26") // offset of b: 1
+	e.f("MOVL $32, R10")
+	e.f("VPBROADCASTD R10, Z25") // index step per block
+	e.f("VPXORD Z24, Z24, Z24")  // offset of a: 0
+	e.f("SHLQ $2, AX")           // bytes from row 0 to row 1 of a window
+	e.f("SHLQ $2, BX")           // bytes between output rows' first input rows
+	// the tail of each row: n = ow mod 16 windows, masks K7 (windows), K6
+	// and K5 (the 2n input columns)
+	e.f("MOVQ DX, CX")
+	e.f("ANDQ $15, CX")
+	poolTailMasks(e, "R12")
+	e.f("MOVQ DX, R13")
+	e.f("SHRQ $4, R13") // full blocks per row
+	e.f("MOVQ R11, CX")
+	e.f("TESTQ CX, CX")
+	e.f("JLE %s_done", name)
+	// one block: Z0..Z3 the two rows' 32 columns; K1 the windows (full or
+	// K7); stores under K1
+	block := func(masked bool) {
+		e.f("VMOVAPS Z0, Z4")
+		e.f("VPERMT2PS Z1, Z30, Z4") // a: row 0, even columns
+		e.f("VMOVAPS Z0, Z5")
+		e.f("VPERMT2PS Z1, Z31, Z5") // b: row 0, odd columns
+		e.f("VMOVAPS Z2, Z6")
+		e.f("VPERMT2PS Z3, Z30, Z6") // c
+		e.f("VMOVAPS Z2, Z7")
+		e.f("VPERMT2PS Z3, Z31, Z7") // d
+		if masked {
+			e.f("VCMPPS $3, Z5, Z4, K7, K1")
+			e.f("VCMPPS $3, Z7, Z6, K7, K2")
+		} else {
+			e.f("VCMPPS $3, Z5, Z4, K1")
+			e.f("VCMPPS $3, Z7, Z6, K2")
+		}
+		e.f("KORTESTW K1, K2")
+		e.f("JNZ %s_nan", name)
+		e.f("VMAXPS Z5, Z4, Z8")
+		e.f("VMAXPS Z7, Z6, Z9")
+		e.f("VMAXPS Z9, Z8, Z8") // m
+		// the first position holding m, in row-major order: d, then c, b, a
+		e.f("VMOVDQA32 Z28, Z10")
+		e.f("VMOVAPS Z7, Z11")
+		e.f("VCMPPS $0, Z8, Z6, K3")
+		e.f("VMOVDQA32 Z27, K3, Z10")
+		e.f("VMOVAPS Z6, K3, Z11")
+		e.f("VCMPPS $0, Z8, Z5, K4")
+		e.f("VMOVDQA32 Z26, K4, Z10")
+		e.f("VMOVAPS Z5, K4, Z11")
+		e.f("VCMPPS $0, Z8, Z4, K3")
+		e.f("VMOVDQA32 Z24, K3, Z10")
+		e.f("VMOVAPS Z4, K3, Z11")
+		e.f("VPADDD Z29, Z10, Z10")
+		if masked {
+			e.f("VMOVDQU32 Z10, K7, (DI)(R10*1)")
+			e.f("VMOVUPS Z11, K7, (R9)(R10*1)")
+		} else {
+			e.f("VMOVDQU32 Z10, (DI)(R10*1)")
+			e.f("VMOVUPS Z11, (R9)(R10*1)")
+		}
+	}
+	e.label(name + "_row")
+	e.f("MOVQ SI, R8")        // the windows' row 0; row 1 is AX bytes on
+	e.f("XORQ R10, R10")      // byte offset into the output row
+	e.f("VMOVDQA32 Z22, Z29") // indices of the block's windows' first elements
+	e.f("MOVQ R13, R12")      // blocks left
+	e.f("TESTQ R12, R12")
+	e.f("JZ %s_tail", name)
+	e.label(name + "_block")
+	e.f("VMOVUPS (R8), Z0")
+	e.f("VMOVUPS 64(R8), Z1")
+	e.f("VMOVUPS (R8)(AX*1), Z2")
+	e.f("VMOVUPS 64(R8)(AX*1), Z3")
+	block(false)
+	e.f("VPADDD Z25, Z29, Z29")
+	e.f("ADDQ $128, R8")
+	e.f("ADDQ $64, R10")
+	e.f("DECQ R12")
+	e.f("JNZ %s_block", name)
+	e.label(name + "_tail")
+	e.f("KORTESTW K7, K7") // no tail
+	e.f("JZ %s_next", name)
+	e.f("VMOVUPS.Z (R8), K6, Z0")
+	e.f("VMOVUPS.Z 64(R8), K5, Z1")
+	e.f("VMOVUPS.Z (R8)(AX*1), K6, Z2")
+	e.f("VMOVUPS.Z 64(R8)(AX*1), K5, Z3")
+	block(true)
+	e.label(name + "_next")
+	e.f("ADDQ BX, SI")
+	e.f("LEAQ (DI)(DX*4), DI")
+	e.f("LEAQ (R9)(DX*4), R9")
+	e.f("VPADDD Z23, Z22, Z22")
+	e.f("DECQ CX")
+	e.f("JNZ %s_row", name)
+	e.label(name + "_nan")
+	e.label(name + "_done")
+	e.f("SUBQ CX, R11") // rows done: all, or those before the one with a NaN
+	e.f("MOVQ R11, ret+64(FP)")
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
 // poolGrad writes maxPoolGrad2x2Plane512: the gradient of one channel
 // plane z [2ph][2pw] of a max-pool whose every window's maximum lies in
 // the 2x2 block at (2i, 2j) of its output (i, j): each block gets gy,
@@ -1282,6 +1409,7 @@ func main() {
 	pool2x2(&e)
 	pool2x2Tail(&e)
 	pool2x2Vals(&e)
+	pool2x2Rows(&e)
 	adam(&e, avx512)
 	adam(&e, avx2)
 	padRows(&e)

@@ -134,6 +134,13 @@ func padRows256(src, dst unsafe.Pointer, rows, nvec, lds, ldd int, tail, gap uin
 //go:noescape
 func maxPool2x2Vals512(src unsafe.Pointer, w, stride, ow, rows int, dst unsafe.Pointer) int
 
+// maxPool2x2Rows512 pools rows output rows of a 2x2 max-pool with
+// indices (see MaxPool2x2Rows) and returns how many rows it did: all, or
+// those before the first one holding a NaN.
+//
+//go:noescape
+func maxPool2x2Rows512(src unsafe.Pointer, w, stride, ow, rows int, base int32, idx *int32, val unsafe.Pointer) int
+
 // maxPoolGrad2x2Plane512 writes one channel plane of a max-pool's input
 // gradient whose windows' maxima lie in 2x2 blocks (see
 // MaxPoolGrad2x2Plane); it returns 0 when an index is not in its block.

@@ -79,3 +79,7 @@ func maxPoolGrad2x2Plane256(gy, y unsafe.Pointer, idx *int32, z unsafe.Pointer, 
 }
 
 func kernA512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
+
+func maxPool2x2Rows512(src unsafe.Pointer, w, stride, ow, rows int, base int32, idx *int32, val unsafe.Pointer) int {
+	panic("kernels: no AVX-512 kernels in this build")
+}

@@ -53,6 +53,27 @@ func MaxPool2x2Values(x []float32, w, stride, ow, rows int, dst []float32) int {
 	return maxPool2x2Vals512(unsafe.Pointer(&x[0]), w, stride, ow, rows, unsafe.Pointer(&dst[0]))
 }
 
+// MaxPool2x2Rows is MaxPool2x2Values with indices: it pools rows output
+// rows of a 2x2 max-pool with stride 2 along rows, output row i (ow
+// windows) taking window j from x[i*stride+2j], x[i*stride+2j+1] and the
+// two elements w further on, and stores in idx[i*ow+j] the index
+// base+i*stride+2j plus the offset of the window's first maximum in
+// row-major order (0, 1, w or w+1; -0 equals +0) and in val[i*ow+j] the
+// value there: row by row, bit for bit MaxPool2x2Row's, in one call
+// instead of one per row. It runs on the AVX-512 path (none on the
+// others) and stops before a row holding a NaN, whose exact rules the
+// caller applies; it returns how many rows it did.
+func MaxPool2x2Rows(x []float32, w, stride, ow, rows int, base int32, idx []int32, val []float32) int {
+	if Current() != AVX512 || rows <= 0 || ow <= 0 {
+		return 0
+	}
+	if 2*ow > w || stride < 0 || len(x) < (rows-1)*stride+w+2*ow || len(idx) < rows*ow || len(val) < rows*ow {
+		panic(fmt.Sprintf("kernels.MaxPool2x2Rows: %d rows of %d windows (row width %d, stride %d) do not fit %d inputs, %d indices and %d values",
+			rows, ow, w, stride, len(x), len(idx), len(val)))
+	}
+	return maxPool2x2Rows512(unsafe.Pointer(&x[0]), w, stride, ow, rows, base, &idx[0], unsafe.Pointer(&val[0]))
+}
+
 // MaxPoolGrad2x2Plane writes z [2ph][2pw], one channel plane of a
 // max-pool's input gradient, on the AVX-512 and AVX2 paths when the maximum of
 // every window (i, j) (index idx[i*pw+j], counted from base for z[0])

@@ -75,9 +75,45 @@ func checkPool2x2Values(t *testing.T, rng *rand.Rand, w, stride, ow, rows, choic
 	if dst[rows*ow] != 42 {
 		t.Fatalf("w %d ow %d rows %d: wrote past the last output", w, ow, rows)
 	}
+	checkPool2x2Rows(t, x, w, stride, ow, rows, choice, wantRows)
 }
 
-// MaxPool2x2Values against the naive reference on random geometries (rows
+// checkPool2x2Rows runs MaxPool2x2Rows on x and compares its indices and
+// values bit for bit with the naive first maximum of each window (rows
+// before the first NaN: wantRows).
+func checkPool2x2Rows(t *testing.T, x []float32, w, stride, ow, rows, choice, wantRows int) {
+	t.Helper()
+	const base = 1000
+	idx := make([]int32, rows*ow+1)
+	val := make([]float32, rows*ow+1)
+	idx[rows*ow], val[rows*ow] = 42, 42 // must stay
+	done := MaxPool2x2Rows(x, w, stride, ow, rows, base, idx, val)
+	if done != wantRows {
+		t.Fatalf("MaxPool2x2Rows w %d stride %d ow %d rows %d: did %d rows, want %d", w, stride, ow, rows, done, wantRows)
+	}
+	offs := [4]int{0, 1, w, w + 1}
+	for i := 0; i < done; i++ {
+		for j := 0; j < ow; j++ {
+			r := i*stride + 2*j
+			best := 0
+			for k := 1; k < 4; k++ {
+				if x[r+offs[k]] > x[r+offs[best]] {
+					best = k
+				}
+			}
+			wantIdx, wantVal := int32(base+r+offs[best]), x[r+offs[best]]
+			if got := idx[i*ow+j]; got != wantIdx || math.Float32bits(val[i*ow+j]) != math.Float32bits(wantVal) {
+				t.Fatalf("MaxPool2x2Rows w %d stride %d ow %d rows %d choice %d: window (%d,%d) is index %d value %g, want %d and %g",
+					w, stride, ow, rows, choice, i, j, got, val[i*ow+j], wantIdx, wantVal)
+			}
+		}
+	}
+	if idx[rows*ow] != 42 || val[rows*ow] != 42 {
+		t.Fatalf("MaxPool2x2Rows w %d ow %d rows %d: wrote past the last output", w, ow, rows)
+	}
+}
+
+// MaxPool2x2Values and MaxPool2x2Rows against the naive reference on random geometries (rows
 // of 1 to 40 windows: full blocks, masked tails and both; odd widths whose
 // last column no window reads; row strides of 2 and more rows; several
 // planes' rows in one call), with ties, -0/+0, infinities and NaNs, on
@@ -99,7 +135,7 @@ func TestMaxPool2x2Values(t *testing.T) {
 	})
 }
 
-// FuzzMaxPool2x2Values holds MaxPool2x2Values to the reference on
+// FuzzMaxPool2x2Values holds MaxPool2x2Values and MaxPool2x2Rows to the reference on
 // geometries and values the fuzzer chooses.
 func FuzzMaxPool2x2Values(f *testing.F) {
 	f.Add(uint8(14), uint8(0), uint8(1), uint8(28), uint8(0), uint64(1))

@@ -592,6 +592,10 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	sh, sw := p.StrideH, p.StrideW
 	fast := pool2x2Fast(g) // every window by pool2x2Row
+	if fast && vals != nil && kernels.Current() == kernels.AVX512 {
+		maxPool2x2Rows32(x, g, idx, vals, lo, hi, off)
+		return
+	}
 	for nc := lo; nc < hi; nc++ {
 		base := nc * hw
 		xc := x[base : base+hw]
@@ -628,6 +632,34 @@ func maxPool32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int,
 				}
 			}
 		}
+	}
+}
+
+// maxPool2x2Rows32 is maxPool32 for planes lo..hi-1 of a pool2x2Fast
+// geometry with values on the AVX-512 path: the vector kernel pools the
+// rows of consecutive planes in one call when they follow each other at
+// the row stride (else a plane per call) instead of a call per row, and
+// the rows it leaves (a NaN) go through pool2x2Row. The same indices and
+// values, bit for bit.
+func maxPool2x2Rows32(x []float32, g convGeom, idx []int32, vals []float32, lo, hi int, off int32) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	stride := g.p.StrideH * g.w
+	for nc := lo; nc < hi; {
+		planes := 1
+		if g.oh*stride == hw {
+			planes = hi - nc
+		}
+		rows, o := planes*g.oh, nc*ohw
+		for i := 0; i < rows; {
+			i += kernels.MaxPool2x2Rows(x[nc*hw+i*stride:], g.w, stride, g.ow, rows-i, int32(nc*hw+i*stride)+off, idx[o+i*g.ow:], vals[o+i*g.ow:])
+			if i < rows {
+				c, oy := nc+i/g.oh, i%g.oh
+				r := c*ohw + oy*g.ow
+				pool2x2Row(x[c*hw:(c+1)*hw], oy*stride, g.w, idx[r:r+g.ow], int32(c*hw)+off, vals[r:r+g.ow])
+				i++
+			}
+		}
+		nc += planes
 	}
 }
 
