@@ -255,14 +255,15 @@ func convForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n 
 		defer PutBuf(buf)
 		var p kargs
 		cur := -1
+		var src []T
 		for u := lo; u < hi; u++ {
 			n, s := u/pl.subs, u%pl.subs
 			xn := x[n*chw : (n+1)*chw]
 			if n != cur {
-				pl.prep(xn, buf)
+				src = pl.prep(xn, buf)
 				cur = n
 			}
-			pl.unit(xn, s, buf, &p, y[n*fo:(n+1)*fo])
+			pl.unit(xn, s, src, buf, &p, y[n*fo:(n+1)*fo])
 		}
 	})
 }
@@ -277,7 +278,10 @@ type fwdPlan[T Float] struct {
 	bias   []T
 	relu   bool
 	direct bool
-	vecs   []outVec // direct: the output vectors of an image
+	// inPlace (direct, no padding, KW = 1): the vectors read the image
+	// itself, not a padded copy, when vl elements past its end can be read
+	inPlace bool
+	vecs    []outVec // direct: the output vectors of an image
 	cb     int      // direct: input channels per block
 	// scatter (flat vectors with KW > 1): the tile goes to a scratch of
 	// F rows of nr pixels at ytile in the worker's buffer, and its valid
@@ -310,6 +314,7 @@ func newFwdPlan[T Float](g ConvGeom, w, bias []T, relu bool) *fwdPlan[T] {
 		if flat {
 			pl.vecs = flatVectors(g, vl)
 			pl.scatter = wpd != g.OW
+			pl.inPlace = !pl.scatter && g.PT == 0 && g.PB == 0 && g.PL == 0 && g.PR == 0
 			span = nv*vl + (g.KH-1)*g.DH*wpd + (g.KW-1)*g.DW
 		} else {
 			pl.vecs = rowVectors(g, vl)
@@ -369,23 +374,34 @@ func (pl *fwdPlan[T]) free() {
 	putTab(pl.tab)
 }
 
-// prep readies buf for the units of image xn [C,H,W] (pads it).
-func (pl *fwdPlan[T]) prep(xn, buf []T) {
-	if pl.direct {
-		padImage(pl.g, xn, buf, pl.mk.vl)
+// prep readies image xn [C,H,W] for its units and returns the padded
+// image they read: xn itself when the plan reads in place and the memory
+// behind xn (its capacity: the next image, or a buffer's slack) holds the
+// up to vl-1 elements the last vector reads past the image's end (they
+// reach only lanes that are dropped); else the zero-padded copy in buf.
+// (The 1x1 convolutions of a ResNet and of Inception's blocks: no copy.)
+func (pl *fwdPlan[T]) prep(xn, buf []T) []T {
+	if !pl.direct {
+		return nil
 	}
+	if pl.inPlace && cap(xn)-len(xn) >= pl.mk.vl {
+		return xn
+	}
+	padImage(pl.g, xn, buf, pl.mk.vl)
+	return buf
 }
 
 // image computes the whole output yn [F,OH,OW] of image xn.
 func (pl *fwdPlan[T]) image(xn, buf []T, p *kargs, yn []T) {
-	pl.prep(xn, buf)
+	src := pl.prep(xn, buf)
 	for s := 0; s < pl.subs; s++ {
-		pl.unit(xn, s, buf, p, yn)
+		pl.unit(xn, s, src, buf, p, yn)
 	}
 }
 
-// unit computes unit s of image xn into yn, buf readied by prep.
-func (pl *fwdPlan[T]) unit(xn []T, s int, buf []T, p *kargs, yn []T) {
+// unit computes unit s of image xn into yn, src the padded image prep
+// returned, buf the worker's buffer (im2col panel, scatter tile).
+func (pl *fwdPlan[T]) unit(xn []T, s int, src, buf []T, p *kargs, yn []T) {
 	g, mk := pl.g, pl.mk
 	size := sizeOf[T]()
 	nv, vl := mk.nv, mk.vl
@@ -403,7 +419,7 @@ func (pl *fwdPlan[T]) unit(xn []T, s int, buf []T, p *kargs, yn []T) {
 		return
 	}
 	v0 := pl.vecs[s*nv]
-	p.b = unsafe.Pointer(&buf[v0.in])
+	p.b = unsafe.Pointer(&src[v0.in])
 	base := 0 // output pixel at the tile's C
 	if pl.scatter {
 		base = v0.out

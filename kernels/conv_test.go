@@ -637,3 +637,67 @@ func TestShortTilesSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestConvInPlace holds the forward convolutions that read unpadded
+// images in place (1x1 and nx1 kernels without padding: no padded copy)
+// to the naive reference, with the memory behind the batch either absent
+// (the last image is copied) or present and full of NaNs (the lanes the
+// last vector reads past an image's end must be dropped), at batch 1 and
+// more, and the input gradients computed by such a convolution of the
+// output gradient (1x1 kernels).
+func TestConvInPlace(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(13, 17))
+		mk := microFor[float32]()
+		used := 0
+		for trial := 0; trial < 40; trial++ {
+			g := ConvGeom{N: 1 + rng.IntN(3), C: 1 + rng.IntN(40), H: 1 + rng.IntN(20), W: 1 + rng.IntN(20),
+				F: 1 + rng.IntN(40), KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}
+			if trial%4 == 3 {
+				g.KH, g.DH = 1+rng.IntN(3), 1+rng.IntN(2)
+			}
+			g.OH, g.OW = g.H-(g.KH-1)*g.DH, g.W
+			if g.OH < 1 {
+				continue
+			}
+			if !useFlat(g, mk.nv, mk.vl) {
+				t.Fatalf("%+v does not take the flat path", g)
+			}
+			pl := newFwdPlan[float32](g, make([]float32, g.F*g.ckk()), nil, false)
+			if !pl.inPlace {
+				t.Fatalf("%+v: not read in place", g)
+			}
+			pl.free()
+			used++
+			for _, slack := range []int{0, mk.vl - 1, mk.vl, 3 * mk.vl} {
+				n := g.N * g.C * g.H * g.W
+				xs := make([]float32, n+slack)
+				copy(xs, randSlice[float32](rng, n))
+				for i := n; i < len(xs); i++ {
+					xs[i] = float32(math.NaN())
+				}
+				x := xs[:n]
+				w := randSlice[float32](rng, g.F*g.ckk())
+				bias := randSlice[float32](rng, g.F)
+				y := make([]float32, g.N*g.F*g.ohw())
+				ConvForward(g, x, w, bias, y, false)
+				closeTo(t, "forward", g, y, naiveConv(g, x, w, bias), g.ckk())
+				if g.KH == 1 {
+					gs := make([]float32, len(y)+slack)
+					copy(gs, randSlice[float32](rng, len(y)))
+					for i := len(y); i < len(gs); i++ {
+						gs[i] = float32(math.Inf(1))
+					}
+					gy := gs[:len(y)]
+					dx := make([]float32, n)
+					ConvInputGrad(g, gy, w, dx)
+					wdx, _ := naiveConvGrads(g, x, w, gy)
+					closeTo(t, "input grad", g, dx, wdx, g.F)
+				}
+			}
+		}
+		if used < 20 {
+			t.Fatalf("only %d geometries drawn", used)
+		}
+	})
+}

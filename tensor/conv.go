@@ -157,7 +157,7 @@ func Conv2dInputGrad(gy, w *Tensor, xshape []int, p Conv2dParams) *Tensor {
 	if !SameShape(gy.shape, []int{g.n, g.f, g.oh, g.ow}) {
 		Panicf("tensor.Conv2dInputGrad", "output gradient %v does not match input %v and weight %v (want %v)", gy.shape, xshape, w.shape, []int{g.n, g.f, g.oh, g.ow})
 	}
-	out := Zeros(gy.dtype, xshape...)
+	out := newOut(gy.dtype, xshape...) // every element is written
 	if g.n == 0 {
 		return out
 	}

@@ -205,7 +205,7 @@ func maxPoolRange[T Float](x []T, g convGeom, idx []int32, vals []T, lo, hi int,
 // (TensorFlow's SAME average pooling).
 func AvgPool2d(x *Tensor, kh, kw int, p Conv2dParams, countPad bool) *Tensor {
 	g, oshape := PoolOutShape("tensor.AvgPool2d", x.shape, kh, kw, p)
-	out := Zeros(x.dtype, oshape...)
+	out := poolResult(g, x.dtype, oshape)
 	switch {
 	case g.p.DilationH == 1 && g.p.DilationW == 1 && x.dtype == Float32:
 		avgPoolSeparable(x.f32, out.f32, g, countPad, false)
@@ -226,7 +226,7 @@ func AvgPool2dT(gy *Tensor, xshape []int, kh, kw int, p Conv2dParams, countPad b
 	if !SameShape(gy.shape, oshape) {
 		Panicf("tensor.AvgPool2dT", "gradient %v does not match pooled shape %v of input %v", gy.shape, oshape, xshape)
 	}
-	out := Zeros(gy.dtype, xshape...)
+	out := poolResult(g, gy.dtype, xshape)
 	switch {
 	case g.p.DilationH == 1 && g.p.DilationW == 1 && gy.dtype == Float32:
 		avgPoolSeparable(out.f32, gy.f32, g, countPad, true)
@@ -238,6 +238,16 @@ func AvgPool2dT(gy *Tensor, xshape []int, kh, kw int, p Conv2dParams, countPad b
 		avgPool(out.f64, gy.f64, g, countPad, true)
 	}
 	return out
+}
+
+// poolResult allocates the result of an average pool g or its adjoint:
+// not zeroed for undilated windows (avgPoolSeparable writes every
+// element), zeroed for avgPool (which adds into it).
+func poolResult(g convGeom, dt DType, shape []int) *Tensor {
+	if g.p.DilationH == 1 && g.p.DilationW == 1 {
+		return newOut(dt, shape...)
+	}
+	return Zeros(dt, shape...)
 }
 
 // avgPool computes y = A x (adjoint=false) or x = A^T y (adjoint=true)

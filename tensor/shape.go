@@ -113,7 +113,7 @@ func Slice(x *Tensor, axis, start, end int) *Tensor {
 	}
 	oshape := append([]int(nil), x.shape...)
 	oshape[axis] = end - start
-	out := Zeros(x.dtype, oshape...)
+	out := newOut(x.dtype, oshape...) // every element is copied
 	outer, inner := outerInner(x.shape, axis)
 	if x.dtype == Float32 {
 		copyBlocks(out.f32, x.f32, outer, (end-start)*inner, n*inner, start*inner, 0, (end-start)*inner)
@@ -173,7 +173,7 @@ func Concat(axis int, xs ...*Tensor) *Tensor {
 	}
 	oshape := append([]int(nil), xs[0].shape...)
 	oshape[axis] = total
-	out := Zeros(xs[0].dtype, oshape...)
+	out := newOut(xs[0].dtype, oshape...) // every element is copied
 	outer, inner := outerInner(oshape, axis)
 	off := 0
 	for _, x := range xs {
