@@ -282,7 +282,7 @@ type fwdPlan[T Float] struct {
 	// itself, not a padded copy, when vl elements past its end can be read
 	inPlace bool
 	vecs    []outVec // direct: the output vectors of an image
-	cb     int      // direct: input channels per block
+	cb      int      // direct: input channels per block
 	// scatter (flat vectors with KW > 1): the tile goes to a scratch of
 	// F rows of nr pixels at ytile in the worker's buffer, and its valid
 	// pixels are copied to the output
