@@ -89,9 +89,21 @@ func maxPoolValuesRange[T Float](x []T, g convGeom, vals []T, lo, hi int) {
 		maxPool2x2Values32(x32, g, any(vals).([]float32), hi-lo)
 		return
 	}
-	// other windows: through the indices, a plane at a time
-	idx := make([]int32, ohw)
+	// other windows: by rows and columns (maxPoolValuesPlane), a plane
+	// holding a NaN (and dilated windows) through the indices
+	var idx []int32
+	var r []T
+	if g.p.DilationH == 1 && g.p.DilationW == 1 {
+		r = getBuf[T](g.h * g.ow)
+		defer putBuf(r)
+	}
 	for nc := 0; nc < hi-lo; nc++ {
+		if r != nil && maxPoolValuesPlane(x[nc*hw:(nc+1)*hw], g, vals[nc*ohw:(nc+1)*ohw], r) {
+			continue
+		}
+		if idx == nil {
+			idx = make([]int32, ohw)
+		}
 		maxPoolRange(x[nc*hw:(nc+1)*hw], g, idx, vals[nc*ohw:(nc+1)*ohw], 0, 1, 0)
 	}
 }
