@@ -7595,3 +7595,91 @@ binDiv512_svloop:
 binDiv512_done:
 	VZEROUPPER
 	RET
+
+// func reluGrad512(gy, y, out unsafe.Pointer, n int)
+TEXT ·reluGrad512(SB), NOSPLIT, $0-32
+	MOVQ gy+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ reluGrad512_done
+	XORQ AX, AX
+	VPXORD Z0, Z0, Z0
+reluGrad512_loop:
+	VMOVUPS (DX)(AX*1), Z1
+	VPCMPGTD Z0, Z1, K1
+	VMOVUPS.Z (SI)(AX*1), K1, Z2
+	VMOVUPS Z2, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ reluGrad512_loop
+reluGrad512_done:
+	VZEROUPPER
+	RET
+
+// func addRelu512(a, b, out unsafe.Pointer, n int)
+TEXT ·addRelu512(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ addRelu512_done
+	XORQ AX, AX
+addRelu512_loop:
+	VMOVUPS (SI)(AX*1), Z0
+	VADDPS (DX)(AX*1), Z0, Z0
+	VPSRAD $31, Z0, Z1
+	VPANDND Z0, Z1, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ addRelu512_loop
+addRelu512_done:
+	VZEROUPPER
+	RET
+
+// func reluGrad256(gy, y, out unsafe.Pointer, n int)
+TEXT ·reluGrad256(SB), NOSPLIT, $0-32
+	MOVQ gy+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ reluGrad256_done
+	XORQ AX, AX
+	VPXOR Y0, Y0, Y0
+reluGrad256_loop:
+	VMOVUPS (DX)(AX*1), Y1
+	VPCMPGTD Y0, Y1, Y1
+	VPAND (SI)(AX*1), Y1, Y2
+	VMOVUPS Y2, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ reluGrad256_loop
+reluGrad256_done:
+	VZEROUPPER
+	RET
+
+// func addRelu256(a, b, out unsafe.Pointer, n int)
+TEXT ·addRelu256(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ addRelu256_done
+	XORQ AX, AX
+addRelu256_loop:
+	VMOVUPS (SI)(AX*1), Y0
+	VADDPS (DX)(AX*1), Y0, Y0
+	VPSRAD $31, Y0, Y1
+	VPANDN Y0, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ addRelu256_loop
+addRelu256_done:
+	VZEROUPPER
+	RET

@@ -1,6 +1,10 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/arp-robustness/arp/kernels"
+)
 
 const elemGrain = 1 << 15
 
@@ -138,6 +142,8 @@ func AddRelu(a, b *Tensor) *Tensor {
 		as, bs, os := a.f32, b.f32, out.f32
 		ParallelFor(len(as), elemGrain, func(lo, hi int) {
 			as, bs, os := as[lo:hi], bs[lo:hi], os[lo:hi]
+			done := kernels.AddRelu32(as, bs, os) // the vector kernel's share
+			as, bs, os = as[done:], bs[done:], os[done:]
 			for i, v := range as {
 				bits := math.Float32bits(v + bs[i])
 				os[i] = math.Float32frombits(bits &^ uint32(int32(bits)>>31))
@@ -166,6 +172,8 @@ func ReluGrad(gy, y *Tensor) *Tensor {
 		gs, ys, os := gy.f32, y.f32, out.f32
 		ParallelFor(len(gs), elemGrain, func(lo, hi int) {
 			gs, ys, os := gs[lo:hi], ys[lo:hi], os[lo:hi]
+			done := kernels.ReluGrad32(gs, ys, os) // the vector kernel's share
+			gs, ys, os = gs[done:], ys[done:], os[done:]
 			for i, v := range ys {
 				// all ones for positive values (sign bit clear and not zero), branch-free
 				b := math.Float32bits(v)
