@@ -129,22 +129,37 @@ func TestConv2dBiasReluMaxPoolValues(t *testing.T) {
 
 // MulAddChannels must give Add(Mul(x, scale), shift) bit for bit (the
 // product rounded before the sum), float32 and float64, one channel and
-// several, 1x1 images.
+// several, 1x1 images, planes of whole vectors and with a tail, on every
+// kernel path; the float32 results also equal a scalar Go loop's.
 func TestMulAddChannelsMatchesMulThenAdd(t *testing.T) {
-	rng := rand.New(rand.NewPCG(33, 33))
-	for _, shape := range [][]int{{5, 1, 28, 28}, {3, 3, 32, 32}, {2, 7, 1, 1}, {4, 3}} {
-		for _, dt := range []DType{Float32, Float64} {
-			x := randT(rng, dt, shape...)
-			bs := make([]int, len(shape))
-			for i := range bs {
-				bs[i] = 1
-			}
-			bs[1] = shape[1]
-			sc, sh := randT(rng, dt, bs...), randT(rng, dt, bs...)
-			want := Add(Mul(x, sc), sh)
-			if got := MulAddChannels(x, sc, sh); !sameBits(got, want) {
-				t.Fatalf("%v %v: differs from Add(Mul) by %g", shape, dt, MaxAbsDiff(got, want))
+	forEachKernelPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(33, 33))
+		for _, shape := range [][]int{{5, 1, 28, 28}, {3, 3, 32, 32}, {2, 7, 1, 1}, {4, 3}, {2, 3, 5, 7}, {1, 2, 9, 9}} {
+			for _, dt := range []DType{Float32, Float64} {
+				x := randT(rng, dt, shape...)
+				bs := make([]int, len(shape))
+				for i := range bs {
+					bs[i] = 1
+				}
+				bs[1] = shape[1]
+				sc, sh := randT(rng, dt, bs...), randT(rng, dt, bs...)
+				want := Add(Mul(x, sc), sh)
+				got := MulAddChannels(x, sc, sh)
+				if !sameBits(got, want) {
+					t.Fatalf("%v %v: differs from Add(Mul) by %g", shape, dt, MaxAbsDiff(got, want))
+				}
+				if dt != Float32 {
+					continue
+				}
+				inner := x.Size() / (shape[0] * shape[1])
+				for i, v := range x.f32 {
+					c := i / inner % shape[1]
+					p := float32(v * sc.f32[c]) // rounded, never fused
+					if r := p + sh.f32[c]; math.Float32bits(got.f32[i]) != math.Float32bits(r) {
+						t.Fatalf("%v: element %d is %g, the scalar loop's %g", shape, i, got.f32[i], r)
+					}
+				}
 			}
 		}
-	}
+	})
 }

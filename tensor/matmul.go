@@ -285,8 +285,18 @@ func mulAddChannels[T Float](x, scale, shift, out []T, planes int) {
 		for nc := lo; nc < hi; nc++ {
 			s, h := scale[nc%c], shift[nc%c]
 			xr, or := x[nc*inner:(nc+1)*inner], out[nc*inner:(nc+1)*inner]
-			for i, v := range xr {
-				or[i] = T(v*s) + h // T(): the product rounded, never fused
+			done := 0
+			if x32, ok := any(xr).([]float32); ok {
+				// whole vectors in assembly (AVX-512): the product, then the
+				// sum, each rounded as below
+				o32 := any(or).([]float32)
+				sv, hv := [1]float32{any(s).(float32)}, [1]float32{any(h).(float32)}
+				if done = kernels.Binary32(kernels.BinMul, x32, 1, sv[:], 0, o32); done > 0 {
+					kernels.Binary32(kernels.BinAdd, o32[:done], 1, hv[:], 0, o32[:done])
+				}
+			}
+			for i := done; i < len(xr); i++ {
+				or[i] = T(xr[i]*s) + h // T(): the product rounded, never fused
 			}
 		}
 	})
