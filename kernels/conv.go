@@ -236,16 +236,29 @@ func convForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n 
 	pl := newFwdPlan(g, w, bias, relu)
 	defer pl.free()
 	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
+	// every image's output is the same whichever worker computes it: the
+	// workers take images as they finish the previous ones
 	if each != nil {
-		ParallelFor(g.N, 1, func(lo, hi int) {
+		ParallelDynamic(g.N, func(next func() (int, bool)) {
 			buf := GetBuf[T](pl.scratch)
 			yb := GetBuf[T](fo)
 			defer PutBuf(buf)
 			defer PutBuf(yb)
 			var p kargs
-			for n := lo; n < hi; n++ {
+			for n, ok := next(); ok; n, ok = next() {
 				pl.image(x[n*chw:(n+1)*chw], buf, &p, yb)
 				each(n, yb)
+			}
+		})
+		return
+	}
+	if g.N >= 2*Workers() {
+		ParallelDynamic(g.N, func(next func() (int, bool)) {
+			buf := GetBuf[T](pl.scratch)
+			defer PutBuf(buf)
+			var p kargs
+			for n, ok := next(); ok; n, ok = next() {
+				pl.image(x[n*chw:(n+1)*chw], buf, &p, y[n*fo:(n+1)*fo])
 			}
 		})
 		return
@@ -856,6 +869,30 @@ func (pl *wgradPlan[T]) image(xn, gyn []T, r0, r1 int, part, xp, dyT []T) {
 // stores dw (none of it when dw is nil). worker, if not nil, is called once per worker first and its
 // result, if not nil, after each image with the image's output gradient.
 func byImages[T Float](g ConvGeom, pl wgradSum[T], dw []T, images func(n int, buf []T) (xn, gyn []T), worker func() (each func(n int, gyn []T), done func())) {
+	if dw == nil {
+		// input gradients alone: every image's is the same whichever
+		// worker makes it, so the workers take images as they finish
+		ParallelDynamic(g.N, func(next func() (int, bool)) {
+			var each func(int, []T)
+			if worker != nil {
+				var done func()
+				each, done = worker()
+				defer done()
+			}
+			buf := GetBuf[T](g.F * g.ohw())
+			defer PutBuf(buf)
+			for n, ok := next(); ok; n, ok = next() {
+				_, gyn := images(n, buf)
+				if each != nil {
+					each(n, gyn)
+				}
+			}
+		})
+		return
+	}
+	// the weight gradient's partial sums are each worker's contiguous
+	// share of the images, added up in image order: the same bits for a
+	// given number of workers
 	parts := make([][]T, g.N)
 	ParallelFor(g.N, 1, func(lo, hi int) {
 		var each func(int, []T)
@@ -866,28 +903,20 @@ func byImages[T Float](g ConvGeom, pl wgradSum[T], dw []T, images func(n int, bu
 		}
 		buf := GetBuf[T](g.F * g.ohw())
 		defer PutBuf(buf)
-		var part, xp, dyT []T
-		if dw != nil {
-			part = GetBuf[T](pl.size())
-			clear(part)
-			parts[lo] = part
-			xp, dyT = pl.buffers()
-			defer PutBuf(xp)
-			defer PutBuf(dyT)
-		}
+		part := GetBuf[T](pl.size())
+		clear(part)
+		parts[lo] = part
+		xp, dyT := pl.buffers()
+		defer PutBuf(xp)
+		defer PutBuf(dyT)
 		for n := lo; n < hi; n++ {
 			xn, gyn := images(n, buf)
 			if each != nil {
 				each(n, gyn)
 			}
-			if dw != nil {
-				pl.add(xn, gyn, part, xp, dyT)
-			}
+			pl.add(xn, gyn, part, xp, dyT)
 		}
 	})
-	if dw == nil {
-		return
-	}
 	dwT := GetBuf[T](pl.size())
 	defer PutBuf(dwT)
 	clear(dwT)

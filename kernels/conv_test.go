@@ -701,3 +701,49 @@ func TestConvInPlace(t *testing.T) {
 		}
 	})
 }
+
+// The forward convolution and the input gradients alone hand images to
+// the workers as they finish (ParallelDynamic): every output must be the
+// same bits whatever the number of workers, on every path, for the batch
+// and the image-by-image entry points.
+func TestDynamicImagesSameBits(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(45, 45))
+		gs := modelGeoms(7)
+		for len(gs) < 30 {
+			g := randGeom(rng)
+			g.N = 4 + rng.IntN(6)
+			gs = append(gs, g)
+		}
+		prev := Workers()
+		defer SetWorkers(prev)
+		for _, g := range gs {
+			x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+			w := randSlice[float32](rng, g.F*g.ckk())
+			b := randSlice[float32](rng, g.F)
+			gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+			fo := g.F * g.ohw()
+			run := func(workers int) (y, ye, dx []float32) {
+				SetWorkers(workers)
+				y = make([]float32, g.N*fo)
+				ConvForward(g, x, w, b, y, true)
+				ye = make([]float32, g.N*fo)
+				ConvForwardEach(g, x, w, b, true, func(n int, yn []float32) { copy(ye[n*fo:(n+1)*fo], yn) })
+				dx = make([]float32, len(x))
+				ConvBackwardEach(g, x, w, func(n int, _ []float32) []float32 { return gy[n*fo : (n+1)*fo] }, dx, nil)
+				return y, ye, dx
+			}
+			y1, ye1, dx1 := run(1)
+			for _, workers := range []int{2, 3} {
+				y, ye, dx := run(workers)
+				for name, pair := range map[string][2][]float32{"forward": {y1, y}, "forward each": {ye1, ye}, "input grad": {dx1, dx}} {
+					for i := range pair[0] {
+						if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+							t.Fatalf("%+v, %d workers: %s element %d is %g, %g with one worker", g, workers, name, i, pair[1][i], pair[0][i])
+						}
+					}
+				}
+			}
+		}
+	})
+}

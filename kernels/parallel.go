@@ -48,6 +48,25 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	})
 }
 
+// ParallelDynamic runs fn on up to Workers() goroutines (one of them the
+// calling one), each taking the indices of [0,n) one at a time, in
+// increasing order, from a shared counter through next until none is
+// left: a goroutine held up (another process on its core) takes fewer
+// indices instead of the others waiting for its fixed share. Only for
+// work whose results do not depend on which goroutine does which index.
+// A panic in fn is raised again on the caller's goroutine.
+func ParallelDynamic(n int, fn func(next func() (int, bool))) {
+	if n <= 0 {
+		return
+	}
+	var c atomic.Int64
+	next := func() (int, bool) {
+		i := int(c.Add(1)) - 1
+		return i, i < n
+	}
+	ParallelParts(min(Workers(), n), func(int) { fn(next) })
+}
+
 // ParallelParts runs fn(0..parts-1) on parts goroutines (part 0 on the
 // calling one) and waits; a panic in fn is raised again on the caller's
 // goroutine.
