@@ -706,12 +706,14 @@ func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
 // ConvWeightGrad's up to the order in which dw sums its images.
 func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) []T, dx, dw []T) {
 	chw := g.C * g.H * g.W
-	var sum wgradSum[T]
-	if useDot[T](g) {
+	var sum wgradSum[T] // no weight gradient (dw nil): no plan for one
+	switch {
+	case dw == nil:
+	case useDot[T](g):
 		dp := newDotPlan(g)
 		defer dp.free()
 		sum = any(dp).(wgradSum[T])
-	} else {
+	default:
 		pl := newWgradPlan[T](g)
 		defer pl.free()
 		sum = pl
