@@ -1,6 +1,10 @@
 package tensor
 
-import "github.com/arp-robustness/arp/kernels"
+import (
+	"slices"
+
+	"github.com/arp-robustness/arp/kernels"
+)
 
 // BroadcastShapes returns the shape two shapes broadcast to (NumPy rules) and
 // whether they are compatible.
@@ -50,6 +54,36 @@ func broadcastStrides(shape, out []int) []int {
 		s *= shape[j]
 	}
 	return st
+}
+
+// coalesceDims drops the size-1 dimensions of a broadcast (keeping one
+// if all are) and merges adjacent dimensions that both operands step
+// through alike (each operand's stride of the outer one is its stride of
+// the inner one times the inner size: contiguous across both, or
+// broadcast along both), so that the innermost loop of a broadcast op
+// runs over as many elements as it can ([N,C,8,8] against [N,C,1,1]: rows
+// of 64 elements, not 8). The elements and their operands are the same.
+// The strides are rewritten in sa and sb's storage; the shape is new.
+func coalesceDims(shape, sa, sb []int) ([]int, []int, []int) {
+	ns := make([]int, 0, len(shape))
+	k := len(shape) // the merged dimensions fill sa[k:], sb[k:] from the end
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] == 1 {
+			continue
+		}
+		if len(ns) > 0 && sa[d] == sa[k]*ns[len(ns)-1] && sb[d] == sb[k]*ns[len(ns)-1] {
+			ns[len(ns)-1] *= shape[d]
+			continue
+		}
+		k--
+		ns = append(ns, shape[d])
+		sa[k], sb[k] = sa[d], sb[d]
+	}
+	if len(ns) == 0 {
+		return []int{1}, sa[:1:1], sb[:1:1]
+	}
+	slices.Reverse(ns)
+	return ns, sa[k:], sb[k:]
 }
 
 type binOp uint8
@@ -192,6 +226,7 @@ func binaryT[T Float](op binOp, a []T, ashape []int, b []T, bshape []int, out []
 	}
 	sta := broadcastStrides(ashape, oshape)
 	stb := broadcastStrides(bshape, oshape)
+	oshape, sta, stb = coalesceDims(oshape, sta, stb)
 	r := len(oshape)
 	if r == 0 {
 		binKernel(op, a, 1, b, 1, out)

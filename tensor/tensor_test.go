@@ -668,3 +668,84 @@ func TestNonFinite32(t *testing.T) {
 		}
 	}
 }
+
+// Every broadcast binary op must give, element by element and bit for
+// bit, the op of the two operands' broadcast elements: random shapes of
+// rank 1 to 5 with size-1 dimensions on either side (leading ones
+// missing too), rows shorter and longer than a vector, float32 and
+// float64, on every kernel path.
+func TestBroadcastOpsAgainstNaive(t *testing.T) {
+	forEachKernelPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(47, 47))
+		ops := []struct {
+			name string
+			f    func(a, b *Tensor) *Tensor
+			ref  func(x, y float64, dt DType) float64
+		}{
+			{"add", Add, func(x, y float64, dt DType) float64 { return round(dt, x+y) }},
+			{"sub", Sub, func(x, y float64, dt DType) float64 { return round(dt, x-y) }},
+			{"mul", Mul, func(x, y float64, dt DType) float64 { return round(dt, x*y) }},
+			{"div", Div, func(x, y float64, dt DType) float64 { return round(dt, x/y) }},
+			{"maximum", Maximum, func(x, y float64, dt DType) float64 { return math.Max(x, y) }},
+		}
+		for trial := 0; trial < 150; trial++ {
+			r := 1 + rng.IntN(5)
+			os := make([]int, r)
+			for i := range os {
+				os[i] = []int{1, 2, 3, 8, 17}[rng.IntN(5)]
+			}
+			sub := func() []int {
+				k := r - rng.IntN(r) // drop leading dimensions
+				s := append([]int(nil), os[r-k:]...)
+				for i := range s {
+					if rng.IntN(3) == 0 {
+						s[i] = 1
+					}
+				}
+				return s
+			}
+			as, bs := sub(), sub()
+			for _, dt := range []DType{Float32, Float64} {
+				a, b := randT(rng, dt, as...), randT(rng, dt, bs...)
+				for _, op := range ops {
+					got := op.f(a, b)
+					oshape, _ := BroadcastShapes(as, bs)
+					if !SameShape(got.Shape(), oshape) {
+						t.Fatalf("%s %v %v: shape %v, want %v", op.name, as, bs, got.Shape(), oshape)
+					}
+					at := func(x *Tensor, s []int, idx []int) float64 {
+						flat := 0
+						for i := range s {
+							j := idx[len(idx)-len(s)+i]
+							if s[i] == 1 {
+								j = 0
+							}
+							flat = flat*s[i] + j
+						}
+						return x.AtFlat(flat)
+					}
+					idx := make([]int, len(oshape))
+					for e := 0; e < got.Size(); e++ {
+						rem := e
+						for d := len(oshape) - 1; d >= 0; d-- {
+							idx[d] = rem % oshape[d]
+							rem /= oshape[d]
+						}
+						want := op.ref(at(a, as, idx), at(b, bs, idx), dt)
+						if g := got.AtFlat(e); g != want {
+							t.Fatalf("%s %v %v %v: element %v is %g, want %g", op.name, dt, as, bs, idx, g, want)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// round rounds v to dt's precision.
+func round(dt DType, v float64) float64 {
+	if dt == Float32 {
+		return float64(float32(v))
+	}
+	return v
+}
