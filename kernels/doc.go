@@ -45,7 +45,8 @@
 //     narrow images with unit strides (Inception's
 //     35, 17 and 8 pixels) and for every 1x1 and nx1 kernel the vectors
 //     run across the padded rows, the pixels past each row's end computed
-//     and dropped; other strided or narrow outputs use im2col panels of nr
+//     and dropped (unpadded 1x1 and nx1 kernels read the image in place,
+//     not a padded copy); other strided or narrow outputs use im2col panels of nr
 //     pixels. The input gradient is a forward convolution of the output
 //     gradient with flipped weights (stride 1) or a GEMM and col2im; with
 //     at most 3 input channels and unit strides on the AVX-512 path
@@ -69,6 +70,9 @@
 //   - [Binary32]: elementwise float32 add, subtract, multiply and divide of
 //     two vectors or a vector and a scalar (AVX-512), the same bits as a
 //     Go loop.
+//   - [ReluGrad32], [AddRelu32]: a ReLU's gradient given its output and a
+//     residual add with ReLU (AVX-512 and AVX2), the same bits as the Go
+//     loops.
 //
 // Work is split between [Workers] goroutines (images, or tiles when there
 // are few images). Where every image's result is the same whichever
