@@ -82,15 +82,19 @@ func avgPoolSeparable[T Float](x, y []T, g convGeom, countPad, adjoint bool) {
 		}
 	}
 	planes := g.n * g.c
+	_, fast3x3 := any(x).([]float32) // avgPoolPlane3x3 may take the plane
 	ParallelFor(planes, max(1, elemGrain/max(hw+ohw, 1)), func(lo, hi int) {
 		r := getBuf[T](g.h * g.ow) // row sums: input rows x output columns
 		defer putBuf(r)
 		for nc := lo; nc < hi; nc++ {
 			xc := x[nc*hw : (nc+1)*hw]
 			yc := y[nc*ohw : (nc+1)*ohw]
-			if adjoint {
+			switch {
+			case adjoint && fast3x3 && avgPoolAdjointPlane3x3(any(xc).([]float32), any(yc).([]float32), any(r).([]float32), g, rows, cols, any(rowInv).([]float32), any(colInv).([]float32), countPad):
+			case adjoint:
 				avgPoolAdjointPlane(xc, yc, r, g, rows, cols, rowInv, colInv)
-			} else {
+			case fast3x3 && avgPoolPlane3x3(any(xc).([]float32), any(yc).([]float32), any(r).([]float32), g, rows, cols, any(rowInv).([]float32), any(colInv).([]float32), countPad):
+			default:
 				avgPoolPlane(xc, yc, r, g, rows, cols, rowInv, colInv)
 			}
 		}
