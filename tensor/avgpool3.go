@@ -12,23 +12,11 @@ import "github.com/arp-robustness/arp/kernels"
 // them; every value has avgPoolPlane's bits (the same operations in the
 // same order). It reports false, having written nothing, for other pools.
 func avgPoolPlane3x3(xc, yc, r []float32, g convGeom, rows, cols poolAxis, rowInv, colInv []float32, countPad bool) bool {
-	p := g.p
-	if !countPad || g.kh != 3 || g.kw != 3 || p.StrideH != 1 || p.StrideW != 1 || p.PadTop != 1 || p.PadLeft != 1 ||
-		g.oh != g.h || g.ow != g.w || g.h < 3 || g.w < 3 {
+	ri, ok := flatPool3x3(g, rowInv, colInv, true, countPad)
+	if !ok {
 		return false
 	}
 	h, w := g.h, g.w
-	for o := 1; o < w-1; o++ {
-		if colInv[o] != 1 {
-			return false
-		}
-	}
-	ri := rowInv[0]
-	for _, v := range rowInv {
-		if v != ri {
-			return false
-		}
-	}
 	n := h * w
 	xc, yc, r = xc[:n], yc[:n], r[:n]
 	// along the rows: r[k] = (x[k-1] + x[k]) + x[k+1] (colInv 1: no product)
@@ -55,6 +43,35 @@ func avgPoolPlane3x3(xc, yc, r []float32, g convGeom, rows, cols poolAxis, rowIn
 	return true
 }
 
+// flatPool3x3 reports whether the pool of g is the one the flat 3x3 passes
+// serve (3x3 windows, stride 1, one row and column of padding counted in
+// the divisor, the output as large as the input, at least 3x3), with every
+// column factor equal to 1 (but the first and last, which the forward
+// passes compute apart, when edges) and one row factor ri for every row.
+func flatPool3x3(g convGeom, rowInv, colInv []float32, edges, countPad bool) (ri float32, ok bool) {
+	p := g.p
+	if !countPad || g.kh != 3 || g.kw != 3 || p.StrideH != 1 || p.StrideW != 1 || p.PadTop != 1 || p.PadLeft != 1 ||
+		g.oh != g.h || g.ow != g.w || g.h < 3 || g.w < 3 {
+		return 0, false
+	}
+	unit := colInv[:g.w]
+	if edges {
+		unit = unit[1 : g.w-1]
+	}
+	for _, v := range unit {
+		if v != 1 {
+			return 0, false
+		}
+	}
+	ri = rowInv[0]
+	for _, v := range rowInv {
+		if v != ri {
+			return 0, false
+		}
+	}
+	return ri, true
+}
+
 // add32 sets out[i] = a[i] + b[i] (out may be a or b), with the vector
 // kernel where there is one.
 func add32(a, b, out []float32) {
@@ -70,23 +87,11 @@ func add32(a, b, out []float32) {
 // avgPoolAdjointPlane's bits. It reports false, having written nothing,
 // for other pools.
 func avgPoolAdjointPlane3x3(xc, yc, r []float32, g convGeom, rows, cols poolAxis, rowInv, colInv []float32, countPad bool) bool {
-	p := g.p
-	if !countPad || g.kh != 3 || g.kw != 3 || p.StrideH != 1 || p.StrideW != 1 || p.PadTop != 1 || p.PadLeft != 1 ||
-		g.oh != g.h || g.ow != g.w || g.h < 3 || g.w < 3 {
+	ri, ok := flatPool3x3(g, rowInv, colInv, false, countPad)
+	if !ok {
 		return false
 	}
 	h, w := g.h, g.w
-	for o := 0; o < w; o++ {
-		if colInv[o] != 1 {
-			return false
-		}
-	}
-	ri := rowInv[0]
-	for _, v := range rowInv {
-		if v != ri {
-			return false
-		}
-	}
 	n := h * w
 	xc, yc, r = xc[:n], yc[:n], r[:n]
 	s := []float32{ri}
