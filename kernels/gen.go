@@ -1105,6 +1105,19 @@ func poolGrad(e *emitter) {
 	e.f("ADDQ CX, SI")
 	e.f("ADDQ CX, DI")
 	e.f("ADDQ CX, R8")
+	poolGradEnd(e, name, func() {
+		e.f("VEXTRACTF32X8 $1, Z24, Y0")
+		e.f("VADDPS Y0, Y24, Y0")
+		e.f("VEXTRACTF128 $1, Y0, X1")
+		e.f("VADDPS X1, X0, X0")
+	})
+}
+
+// poolGradEnd emits the end of maxPoolGrad2x2Plane512 and 256 from their
+// label _next: the step to the next block row, then at _done the lane sum
+// of the gradients (sum4 reduces the accumulator to 4 lanes in X0) stored
+// to sum, and the returns (1, or 0 from _fail).
+func poolGradEnd(e *emitter, name string, sum4 func()) {
 	e.label(name + "_next")
 	e.f("ADDQ R13, R9")
 	e.f("ADDQ R13, R9")
@@ -1113,10 +1126,7 @@ func poolGrad(e *emitter) {
 	e.f("DECQ R10")
 	e.f("JMP %s_row", name)
 	e.label(name + "_done")
-	e.f("VEXTRACTF32X8 $1, Z24, Y0")
-	e.f("VADDPS Y0, Y24, Y0")
-	e.f("VEXTRACTF128 $1, Y0, X1")
-	e.f("VADDPS X1, X0, X0")
+	sum4()
 	e.f("VMOVHLPS X0, X0, X1")
 	e.f("VADDPS X1, X0, X0")
 	e.f("VPSHUFD $1, X0, X1")
@@ -1217,29 +1227,10 @@ func poolGrad256(e *emitter) {
 	e.f("ADDQ CX, SI")
 	e.f("ADDQ CX, DI")
 	e.f("ADDQ CX, R8")
-	e.label(name + "_next")
-	e.f("ADDQ R13, R9")
-	e.f("ADDQ R13, R9")
-	e.f("ADDL R12, DX")
-	e.f("ADDL R12, DX")
-	e.f("DECQ R10")
-	e.f("JMP %s_row", name)
-	e.label(name + "_done")
-	e.f("VEXTRACTF128 $1, Y14, X0")
-	e.f("VADDPS X0, X14, X0")
-	e.f("VMOVHLPS X0, X0, X1")
-	e.f("VADDPS X1, X0, X0")
-	e.f("VPSHUFD $1, X0, X1")
-	e.f("VADDSS X1, X0, X0")
-	e.f("MOVQ sum+64(FP), AX")
-	e.f("VMOVSS X0, (AX)")
-	e.f("MOVQ $1, ret+72(FP)")
-	e.f("VZEROUPPER")
-	e.f("RET")
-	e.label(name + "_fail")
-	e.f("MOVQ $0, ret+72(FP)")
-	e.f("VZEROUPPER")
-	e.f("RET")
+	poolGradEnd(e, name, func() {
+		e.f("VEXTRACTF128 $1, Y14, X0")
+		e.f("VADDPS X0, X14, X0")
+	})
 }
 
 // poolGradBlock256 emits the body of maxPoolGrad2x2Plane256 for 8
