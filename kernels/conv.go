@@ -864,6 +864,21 @@ func (pl *wgradPlan[T]) image(xn, gyn []T, r0, r1 int, part, xp, dyT []T) {
 	}
 }
 
+// workerHooks starts one of byImages's workers: worker's per-image hook
+// and its clean-up, no-ops where worker or its hook is nil.
+func workerHooks[T Float](worker func() (func(int, []T), func())) (each func(int, []T), done func()) {
+	if worker != nil {
+		each, done = worker()
+	}
+	if each == nil {
+		each = func(int, []T) {}
+	}
+	if done == nil {
+		done = func() {}
+	}
+	return each, done
+}
+
 // byImages splits the images between the workers, each summing into its
 // own partial sum (pl's layout) the images that images(n, buf) returns (input and
 // output gradient; buf is a worker's buffer of F*OH*OW elements that the
@@ -875,19 +890,13 @@ func byImages[T Float](g ConvGeom, pl wgradSum[T], dw []T, images func(n int, bu
 		// input gradients alone: every image's is the same whichever
 		// worker makes it, so the workers take images as they finish
 		ParallelDynamic(g.N, func(next func() (int, bool)) {
-			var each func(int, []T)
-			if worker != nil {
-				var done func()
-				each, done = worker()
-				defer done()
-			}
+			each, done := workerHooks(worker)
+			defer done()
 			buf := GetBuf[T](g.F * g.ohw())
 			defer PutBuf(buf)
 			for n, ok := next(); ok; n, ok = next() {
 				_, gyn := images(n, buf)
-				if each != nil {
-					each(n, gyn)
-				}
+				each(n, gyn)
 			}
 		})
 		return
@@ -897,12 +906,8 @@ func byImages[T Float](g ConvGeom, pl wgradSum[T], dw []T, images func(n int, bu
 	// given number of workers
 	parts := make([][]T, g.N)
 	ParallelFor(g.N, 1, func(lo, hi int) {
-		var each func(int, []T)
-		if worker != nil {
-			var done func()
-			each, done = worker()
-			defer done()
-		}
+		each, done := workerHooks(worker)
+		defer done()
 		buf := GetBuf[T](g.F * g.ohw())
 		defer PutBuf(buf)
 		part := GetBuf[T](pl.size())
@@ -913,9 +918,7 @@ func byImages[T Float](g ConvGeom, pl wgradSum[T], dw []T, images func(n int, bu
 		defer PutBuf(dyT)
 		for n := lo; n < hi; n++ {
 			xn, gyn := images(n, buf)
-			if each != nil {
-				each(n, gyn)
-			}
+			each(n, gyn)
 			pl.add(xn, gyn, part, xp, dyT)
 		}
 	})
