@@ -31,17 +31,13 @@ type AdamConsts struct {
 func AdamStep32(w, g, m, v []float32, c *AdamConsts) {
 	n := len(w)
 	g, m, v = g[:n], m[:n], v[:n]
-	done := 0
-	switch Current() {
-	case AVX512:
-		done = n &^ 15
-		if done > 0 {
-			adamBlock512(unsafe.Pointer(&w[0]), unsafe.Pointer(&g[0]), unsafe.Pointer(&m[0]), unsafe.Pointer(&v[0]), done, c)
-		}
-	case AVX2:
-		done = n &^ 7
-		if done > 0 {
-			adamBlock256(unsafe.Pointer(&w[0]), unsafe.Pointer(&g[0]), unsafe.Pointer(&m[0]), unsafe.Pointer(&v[0]), done, c)
+	done := vecPrefix(n)
+	if done > 0 {
+		pw, pg, pm, pv := unsafe.Pointer(&w[0]), unsafe.Pointer(&g[0]), unsafe.Pointer(&m[0]), unsafe.Pointer(&v[0])
+		if Current() == AVX512 {
+			adamBlock512(pw, pg, pm, pv, done, c)
+		} else {
+			adamBlock256(pw, pg, pm, pv, done, c)
 		}
 	}
 	adamGo(w[done:], g[done:], m[done:], v[done:], c)
