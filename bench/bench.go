@@ -1,7 +1,7 @@
 // Package bench times the engine on the workloads that matter for arp —
 // inference, a training step, Step-LL example generation, the full ARP
-// training step with double backpropagation and PGD-10 evaluation — the
-// same way
+// training step with double backpropagation, PGD-10 evaluation and the
+// Grad-CAM maps of a batch — the same way
 // scripts/bench/torch_bench.py times PyTorch, so the two can be compared
 // side by side (scripts/bench/compare.py).
 package bench
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/arp-robustness/arp/attack"
+	"github.com/arp-robustness/arp/attention"
 	"github.com/arp-robustness/arp/autograd"
 	"github.com/arp-robustness/arp/nn"
 	"github.com/arp-robustness/arp/optim"
@@ -41,8 +42,9 @@ type Config struct {
 	Model nn.Classifier
 }
 
-// InferenceCases are the cases that run on any classifier (no training).
-func InferenceCases() []string { return []string{"forward", "stepll", "pgd10"} }
+// InferenceCases are the cases that run on any classifier (no training);
+// gradcam needs the classifier to name its attention layer.
+func InferenceCases() []string { return []string{"forward", "stepll", "pgd10", "gradcam"} }
 
 // Result is one timed case.
 type Result struct {
@@ -62,7 +64,7 @@ type Result struct {
 }
 
 // Cases lists the workloads.
-func Cases() []string { return []string{"forward", "train", "stepll", "arp", "pgd10"} }
+func Cases() []string { return []string{"forward", "train", "stepll", "arp", "pgd10", "gradcam"} }
 
 // Step is one repetition of a case.
 type Step func() error
@@ -91,6 +93,9 @@ func (c *Config) defaults() {
 		c.Cases = Cases()
 		if c.Model != nil {
 			c.Cases = InferenceCases()
+			if nn.DefaultAttentionLayer(c.Model) == "" {
+				c.Cases = c.Cases[:len(c.Cases)-1] // no gradcam
+			}
 		}
 	}
 }
@@ -201,6 +206,18 @@ func Run(ctx context.Context, cfg Config, arpStep ARPStepFunc, progress func(Res
 					return err
 				}
 				return autograd.Try(func() { autograd.NoGrad(func() { c.Forward(autograd.Const(xa), nn.Eval) }) })
+			}
+		case "gradcam":
+			// what arp explain and the attention study compute for a batch:
+			// gradcam-arp maps of the predicted classes at the attention
+			// layer, at its resolution and resized to the input's, with the
+			// softmax probabilities
+			if nn.DefaultAttentionLayer(c) == "" {
+				return nil, fmt.Errorf("bench case gradcam: the model names no attention layer")
+			}
+			step = func() error {
+				_, err := attention.Maps(c, x, nil, attention.Options{})
+				return err
 			}
 		case "arp":
 			if arpStep == nil {

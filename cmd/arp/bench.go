@@ -35,8 +35,8 @@ func newBenchCmd(*globalOptions) *cobra.Command {
 	var peakPaths string
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Time inference, training, Step-LL, the full ARP step and PGD-10",
-		Long: `Time the engine on five workloads for one model at one batch size:
+		Short: "Time inference, training, Step-LL, the full ARP step, PGD-10 and Grad-CAM",
+		Long: `Time the engine on six workloads for one model at one batch size:
 
   forward  inference (evaluation mode, no graph)
   train    cross-entropy + Adam training step
@@ -46,9 +46,13 @@ func newBenchCmd(*globalOptions) *cobra.Command {
            (double backpropagation), L = 8 L_c + 4 L_r + 1 L_p, Adam update
   pgd10    PGD-10 evaluation: random start, 10 steps at eps 8/255, every image
            taking every step, and the forward pass judging the final iterate
+  gradcam  Grad-CAM maps of a batch as arp explain and arp analyze compute
+           them: gradcam-arp maps of the predicted classes at the attention
+           layer, resized to the input, with the class probabilities
 
 --model FILE.onnx (or an arp run directory) times that model on forward,
-stepll and pgd10 at its own input size, e.g. Inception v3 at 299x299;
+stepll, pgd10 and (when it names an attention layer) gradcam at its own
+input size, e.g. Inception v3 at 299x299;
 scripts/bench/compare.py --model inception_v3 runs PyTorch's torchvision
 Inception v3 the same way.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Side-by-side timing of arp and PyTorch on the same five CifarNet cases.
+"""Side-by-side timing of arp and PyTorch on the same six CifarNet cases.
 
 Runs `arp bench` and scripts/bench/torch_bench.py alternately, case by case
 and round by round, so that drift of the machine affects both sides alike,
@@ -8,10 +8,10 @@ then prints each side's median over rounds and the ratio arp/PyTorch
 
 Usage:
   /usr/bin/python3 scripts/bench/compare.py [--rounds 3] [--steps 10] [--batch 50]
-        [--threads 2] [--lrn] [--cases forward,train,stepll,arp,pgd10]
+        [--threads 2] [--lrn] [--cases forward,train,stepll,arp,pgd10,gradcam]
         [--no-nchw] [--json out.json] [--onnx FILE.onnx [--torch-model inception_v3] [--width K]]
 
-With --onnx, arp times that file (arp bench --model FILE.onnx: forward, stepll, pgd10) and
+With --onnx, arp times that file (arp bench --model FILE.onnx: forward, stepll, pgd10, gradcam) and
 PyTorch the same network built by torch_bench.py --model (torchvision's Inception v3; make
 the file with scripts/fixtures/inception_v3.py --width K --no-ref; or --torch-model resnet50,
 the file made by torch_bench.py --model resnet50 --export-onnx FILE).
@@ -73,7 +73,7 @@ def main():
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lrn", action="store_true")
-    ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
+    ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10,gradcam")
     ap.add_argument("--arp", default=os.path.join(ROOT, "bin", "arp"))
     ap.add_argument("--no-nchw", action="store_true", help="skip the second PyTorch column (NCHW, caller's environment)")
     ap.add_argument("--json", dest="json_out")
@@ -81,8 +81,8 @@ def main():
     ap.add_argument("--torch-model", default="inception_v3", help="with --onnx: torch_bench.py --model")
     ap.add_argument("--width", type=int, default=1, help="with --onnx: torch_bench.py --width (the ONNX file's width divisor)")
     a = ap.parse_args()
-    if a.onnx and a.cases == "forward,train,stepll,arp,pgd10":
-        a.cases = "forward,stepll,pgd10"
+    if a.onnx and a.cases == "forward,train,stepll,arp,pgd10,gradcam":
+        a.cases = "forward,stepll,pgd10,gradcam"
     benv = best_env()
     sides = ["arp", "torch", "nchw"] if not a.no_nchw else ["arp", "torch"]
     # arp is built without cgo: its own kernels, no OpenBLAS (ARP_BLAS is

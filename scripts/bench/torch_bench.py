@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for `arp bench`: the same five CifarNet cases.
+"""PyTorch reference for `arp bench`: the same six CifarNet cases.
 
 Prints one JSON object per case (name, batch, median_ms, images_per_s,
 peak_rss_mb) on stdout, like `arp bench --json`.
@@ -9,10 +9,10 @@ Run: /usr/bin/python3 scripts/bench/torch_bench.py --threads 2 --batch 50 --step
 
 --model inception_v3 times torchvision's Inception3 (1001 classes, no auxiliary head, input
 299x299 in [-1,1], every channel count divided by --width, the weights and batch-norm statistics
-of scripts/fixtures/inception_v3.py) on the cases forward, stepll and pgd10, as
+of scripts/fixtures/inception_v3.py) on the cases forward, stepll, pgd10 and gradcam (at Mixed_7c), as
 `arp bench --model FILE.onnx` times the ONNX export of the same network. --model resnet18 and
 resnet50 time torchvision's ResNets (1000 classes, 224x224, torchvision's initialisation from
-a fixed seed); --export-onnx FILE writes that network as ONNX (opset 13, dynamic batch, batch
+a fixed seed; gradcam at layer4); --export-onnx FILE writes that network as ONNX (opset 13, dynamic batch, batch
 norms kept as nodes, as torch.onnx.export makes them from a model in evaluation mode with
 TrainingMode.PRESERVE) with its metadata file FILE.json, for `arp bench --model FILE`.
 Debian's python3-torch is a development reference only; arp never needs it.
@@ -55,9 +55,11 @@ class CifarNet(nn.Module):
         self.logits = nn.Linear(192, 10)
         self.drop = nn.Dropout(0.5)
 
-    def forward(self, x, tap=False):
+    def forward(self, x, tap=False, leaf=False):
         h = self.norm1(F.max_pool2d(F.relu(self.conv1(x)), 2))
         pool2 = F.max_pool2d(self.norm2(F.relu(self.conv2(h))), 2)
+        if leaf:  # the graph starts at pool2 (gradcam case)
+            pool2 = pool2.detach().requires_grad_()
         h = self.drop(F.relu(self.fc3(pool2.flatten(1))))
         out = self.logits(F.relu(self.fc4(h)))
         return (out, pool2) if tap else out
@@ -89,7 +91,7 @@ def pgd(model, x, y, eps, steps):
         return model(xa).argmax(1)
 
 
-def gradcam_arp(logits, a, y, create_graph):
+def gradcam_arp(logits, a, y, create_graph, hw=32, coarse=False):
     score = logits.gather(1, y[:, None]).sum()
     (g,) = torch.autograd.grad(score, a, create_graph=create_graph)
     gh = g / (g.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + 1e-5)
@@ -97,7 +99,8 @@ def gradcam_arp(logits, a, y, create_graph):
     s = (w * a).sum(1, keepdim=True)
     n = s.shape[0]
     m = F.softmax(s.view(n, -1), 1).view_as(s)
-    return F.interpolate(m, size=(32, 32), mode="bilinear", align_corners=False)
+    up = F.interpolate(m, size=(hw, hw), mode="bilinear", align_corners=False)
+    return (m, up) if coarse else up
 
 
 def arp_step(model, opt, x, y, eps=0.15, a=8.0, b=4.0, c=1.0):
@@ -129,7 +132,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--lrn", action="store_true")
-    ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10")
+    ap.add_argument("--cases", default="forward,train,stepll,arp,pgd10,gradcam")
     ap.add_argument("--channels-last", action="store_true", help="model and input in torch.channels_last memory format")
     ap.add_argument("--model", default="cifarnet", choices=["cifarnet", "inception_v3", "resnet18", "resnet50"])
     ap.add_argument("--width", type=int, default=1, help="inception_v3: divide every channel count by this")
@@ -191,7 +194,40 @@ def main():
             for p in model.parameters():
                 p.requires_grad_(True)
 
-    cases = {"pgd10": pgd10, "forward": fwd, "train": train, "stepll": lambda: step_ll(model, x, 0.15), "arp": lambda: arp_step(model, opt, x, y)}
+    # the gradcam case's tapped layer: CifarNet's pool2 (forward(tap=True)), else a forward hook
+    # on the layer arp's imports name (scripts/fixtures/inception_v3.py, --export-onnx above)
+    tap = {"inception_v3": "Mixed_7c", "resnet18": "layer4", "resnet50": "layer4"}.get(args.model)
+
+    def gradcam():
+        # arp bench's gradcam case (attention.Maps): gradcam-arp maps of the predicted classes,
+        # coarse and resized to the input, and the class probabilities. PyTorch at its best: no
+        # graph before the tapped layer (weights frozen, the layer's output a leaf), so only the
+        # layers after it record one
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        acts = {}
+
+        def hook(m, i, o):
+            acts["a"] = o.detach().requires_grad_()
+            return acts["a"]
+
+        h = getattr(model, tap).register_forward_hook(hook) if tap else None
+        try:
+            if tap:
+                logits = model(x)
+                a = acts["a"]
+            else:
+                logits, a = model(x, tap=True, leaf=True)
+            m, up = gradcam_arp(logits, a, logits.argmax(1), False, hw, coarse=True)
+            F.softmax(logits.detach(), 1)
+        finally:
+            if h:
+                h.remove()
+            for p in model.parameters():
+                p.requires_grad_(True)
+
+    cases = {"gradcam": gradcam, "pgd10": pgd10, "forward": fwd, "train": train, "stepll": lambda: step_ll(model, x, 0.15), "arp": lambda: arp_step(model, opt, x, y)}
     for name in args.cases.split(","):
         f = cases[name]
         for _ in range(args.warmup):
