@@ -29,8 +29,7 @@ func maxPoolValuesPlane[T Float](xc []T, g convGeom, vals, r []T) bool {
 		xr := xc[i*w : (i+1)*w]
 		rr := r[i*ow : (i+1)*ow]
 		for ox := range rr {
-			x0 := ox*p.StrideW - p.PadLeft
-			j0, j1 := max(x0, 0), min(x0+g.kw, w)
+			j0, j1 := g.colSpan(ox)
 			if j0 >= j1 {
 				rr[ox] = 0 // a column of windows entirely in the padding
 				continue
@@ -63,8 +62,7 @@ func maxPoolValuesPlane[T Float](xc []T, g convGeom, vals, r []T) bool {
 			if v != 0 {
 				continue
 			}
-			x0 := ox*p.StrideW - p.PadLeft
-			j0, j1 := max(x0, 0), min(x0+g.kw, w)
+			j0, j1 := g.colSpan(ox)
 			if j0 >= j1 {
 				vr[ox] = 0 // entirely in the padding
 				continue
@@ -73,6 +71,13 @@ func maxPoolValuesPlane[T Float](xc []T, g convGeom, vals, r []T) bool {
 		}
 	}
 	return true
+}
+
+// colSpan returns the input columns [j0, j1) of output column ox's pooling
+// window that are inside the image (empty when it lies in the padding).
+func (g convGeom) colSpan(ox int) (j0, j1 int) {
+	x0 := ox*g.p.StrideW - g.p.PadLeft
+	return max(x0, 0), min(x0+g.kw, g.w)
 }
 
 // firstZero returns the first element (row-major) of the window rows
