@@ -233,6 +233,10 @@ func ConvForwardEach[T Float](g ConvGeom, x, w, bias []T, relu bool, each func(n
 }
 
 func convForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n int, yn []T)) {
+	if useWino[T](g) {
+		winoForward(g, x, w, bias, y, relu, each)
+		return
+	}
 	pl := newFwdPlan(g, w, bias, relu)
 	defer pl.free()
 	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
@@ -584,16 +588,18 @@ func ConvInputGrad[T Float](g ConvGeom, gy, w, dx []T) {
 // input gradient of g (of the output gradient, with flipWeights' weights)
 // when g has unit strides, padding within the kernel's reach and enough
 // input channels to fill the rows of the register tiles (or few enough for
-// the narrow tiles).
+// the narrow tiles, or on the Winograd path).
 func inputGradAsForward[T Float](g ConvGeom) (ConvGeom, bool) {
 	eh, ew := g.DH*(g.KH-1), g.DW*(g.KW-1)
 	mk := microFor[T]()
 	rowsFit := g.C%mk.mr == 0 || g.C >= 4*mk.mr || mk.narrow != nil && g.C <= mk.narrow.mr
-	if !rowsFit || g.SH != 1 || g.SW != 1 || g.PT > eh || g.PB > eh || g.PL > ew || g.PR > ew {
+	if g.SH != 1 || g.SW != 1 || g.PT > eh || g.PB > eh || g.PL > ew || g.PR > ew {
 		return ConvGeom{}, false
 	}
-	return ConvGeom{N: g.N, C: g.F, H: g.OH, W: g.OW, F: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W,
-		SH: 1, SW: 1, PT: eh - g.PT, PB: eh - g.PB, PL: ew - g.PL, PR: ew - g.PR, DH: g.DH, DW: g.DW}, true
+	g2 := ConvGeom{N: g.N, C: g.F, H: g.OH, W: g.OW, F: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W,
+		SH: 1, SW: 1, PT: eh - g.PT, PB: eh - g.PB, PL: ew - g.PL, PR: ew - g.PR, DH: g.DH, DW: g.DW}
+	// Winograd's products fill their tiles' rows whatever the channels
+	return g2, rowsFit || useWino[T](g2)
 }
 
 // flipWeights writes w [F,C,KH,KW] transposed and flipped into wt
@@ -731,12 +737,22 @@ func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) [
 		wt := GetBuf[T](len(w))
 		defer PutBuf(wt)
 		flipWeights(g, w, wt)
-		fp := newFwdPlan(g2, wt, nil, false)
-		defer fp.free()
-		worker = func() (func(int, []T), func()) {
-			buf := GetBuf[T](fp.scratch)
-			var p kargs
-			return func(n int, gyn []T) { fp.image(gyn, buf, &p, dx[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
+		if useWino[T](g2) {
+			wp := newWinoPlan(g2, any(wt).([]float32), nil, false)
+			defer wp.free()
+			dx32 := any(dx).([]float32)
+			worker = func() (func(int, []T), func()) {
+				buf := GetBuf[float32](wp.scratch)
+				return func(n int, gyn []T) { wp.image(any(gyn).([]float32), buf, dx32[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
+			}
+		} else {
+			fp := newFwdPlan(g2, wt, nil, false)
+			defer fp.free()
+			worker = func() (func(int, []T), func()) {
+				buf := GetBuf[T](fp.scratch)
+				var p kargs
+				return func(n int, gyn []T) { fp.image(gyn, buf, &p, dx[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
+			}
 		}
 	} else {
 		worker = func() (func(int, []T), func()) {

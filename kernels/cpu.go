@@ -110,16 +110,21 @@ func Use(p Path) error {
 	return nil
 }
 
-// EnvError returns why the ARP_CPU setting was not honoured (nil if it was
-// or if it is unset).
-func EnvError() error { return envErr }
+// EnvError returns why the ARP_CPU or ARP_CONV setting was not honoured
+// (nil if they were or are unset).
+func EnvError() error {
+	if envErr != nil {
+		return envErr
+	}
+	return convEnvErr
+}
 
 // Info describes the path in use and the CPU's best one in one line, e.g.
 // "avx512 (best on this CPU: avx512)".
 func Info() string {
-	s := fmt.Sprintf("%s (best on this CPU: %s)", Current(), Best())
-	if envErr != nil {
-		s += "; " + envErr.Error()
+	s := fmt.Sprintf("%s (best on this CPU: %s); conv %s", Current(), Best(), CurrentConvAlgo())
+	if err := EnvError(); err != nil {
+		s += "; " + err.Error()
 	}
 	return s
 }

@@ -1454,6 +1454,7 @@ func main() {
 		fmt.Fprintf(&e.Buffer, "DATA ·ilvHi+%d(SB)/4, $%d\n", 4*i, 8+i/2+16*(i%2))
 	}
 	e.WriteString("GLOBL ·ilvLo(SB), RODATA|NOPTR, $64\nGLOBL ·ilvHi(SB), RODATA|NOPTR, $64\n")
+	winoConsts(&e)
 	for _, s := range []isa{avx512, avx2} {
 		kernel(&e, s, false)
 		kernel(&e, s, true)
@@ -1483,8 +1484,286 @@ func main() {
 	kernDot(&e)
 	binOps(&e)
 	reluOps(&e)
+	for _, s := range []isa{avx512, avx2} {
+		winoIn(&e, s)
+		winoOut(&e, s)
+	}
 	if err := os.WriteFile("kernels_amd64.s", e.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// wargs offsets, matching wargs in winograd.go
+const (
+	wSrc    = 0
+	wDst    = 8
+	wTmp    = 16
+	wBias   = 24
+	wN      = 32
+	wLd     = 40
+	wSx     = 48
+	wSf     = 56
+	wDf     = 64
+	wVecs   = 72
+	wChunks = 80
+	wRelu   = 88
+	wMask   = 96 // [4][8]int32
+)
+
+// winoTmpRow is the byte stride of the rows of the input transform's
+// scratch (winoTmpRow in winograd.go, in floats).
+const winoTmpRow = 256 * 4
+
+// winoBT emits the 1-D input transform of Winograd F(2,5) (points 0, ±1,
+// ±2, ∞) on the six vectors in registers d: V = B^T d with
+//
+//	V0 = 4d0 - 5d2 + d4         V3 = (d4 - d2) + 2(d3 - d1)
+//	V1 = (d4 - 4d2) + (d3 - 4d1) V4 = (d4 - d2) - 2(d3 - d1)
+//	V2 = (d4 - 4d2) - (d3 - 4d1) V5 = 4d1 - 5d3 + d5
+//
+// using t0, t1, t2 as temporaries and c2, c4, c5 holding 2, 4 and 5 in
+// every lane; it returns the registers holding V0..V5.
+func winoBT(e *emitter, v func(int) string, d [6]int, t0, t1, t2, c2, c4, c5 int) [6]int {
+	e.f("VMOVAPS %s, %s", v(d[4]), v(t0))
+	e.f("VFNMADD231PS %s, %s, %s", v(c5), v(d[2]), v(t0))
+	e.f("VFMADD231PS %s, %s, %s", v(c4), v(d[0]), v(t0))
+	e.f("VFNMADD231PS %s, %s, %s", v(c5), v(d[3]), v(d[5]))
+	e.f("VFMADD231PS %s, %s, %s", v(c4), v(d[1]), v(d[5]))
+	e.f("VMOVAPS %s, %s", v(d[4]), v(t1))
+	e.f("VFNMADD231PS %s, %s, %s", v(c4), v(d[2]), v(t1))
+	e.f("VMOVAPS %s, %s", v(d[3]), v(t2))
+	e.f("VFNMADD231PS %s, %s, %s", v(c4), v(d[1]), v(t2))
+	e.f("VADDPS %s, %s, %s", v(t2), v(t1), v(d[0]))
+	e.f("VSUBPS %s, %s, %s", v(t2), v(t1), v(t1))
+	e.f("VSUBPS %s, %s, %s", v(d[2]), v(d[4]), v(d[4]))
+	e.f("VSUBPS %s, %s, %s", v(d[1]), v(d[3]), v(d[3]))
+	e.f("VMOVAPS %s, %s", v(d[4]), v(d[2]))
+	e.f("VFMADD231PS %s, %s, %s", v(c2), v(d[3]), v(d[2]))
+	e.f("VFNMADD231PS %s, %s, %s", v(c2), v(d[3]), v(d[4]))
+	return [6]int{t0, d[0], t1, d[2], d[4], d[5]}
+}
+
+// winoIn emits winoIn512 or winoIn256, the input transform of one
+// channel (see wargs in winograd.go): for each of n tile rows, stage 1
+// applies B^T down the six padded rows 2ty..2ty+5 (vecs vectors across
+// the row) into six scratch rows, stage 2 applies B^T across them at every
+// column, keeps the even columns (the tiles' origins) and stores each of
+// the 36 results' half vector of tiles to its plane (sx bytes apart).
+func winoIn(e *emitter, s isa) {
+	name := "winoIn" + s.name
+	p := name + "_"
+	v := func(i int) string { return fmt.Sprintf("%s%d", s.vreg, i) }
+	half := "Y"
+	if s.vreg == "Y" {
+		half = "X"
+	}
+	fmt.Fprintf(&e.Buffer, "\n// func %s(p *wargs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	e.f("MOVQ p+0(FP), R11")
+	e.f("MOVQ %d(R11), SI", wSrc)
+	e.f("MOVQ %d(R11), DI", wDst)
+	e.f("MOVQ %d(R11), R8", wTmp)
+	e.f("MOVQ %d(R11), CX", wN)
+	e.f("MOVQ %d(R11), R9", wLd)
+	e.f("MOVQ %d(R11), R10", wSx)
+	e.f("LEAQ (R9)(R9*2), DX")
+	e.f("VBROADCASTSS ·winoC+0(SB), %s", v(9))
+	e.f("VBROADCASTSS ·winoC+4(SB), %s", v(10))
+	e.f("VBROADCASTSS ·winoC+8(SB), %s", v(11))
+	e.f("VMOVUPS ·evenIdx(SB), %s", v(12))
+	e.f("TESTQ CX, CX")
+	e.f("JLE %sdone", p)
+	e.label(p + "row")
+	// stage 1: down the padded rows
+	e.f("MOVQ SI, BX")
+	e.f("MOVQ R8, R13")
+	e.f("XORQ R12, R12")
+	e.label(p + "s1")
+	e.f("LEAQ (BX)(R9*2), AX")
+	e.f("VMOVUPS (BX), %s", v(0))
+	e.f("VMOVUPS (BX)(R9*1), %s", v(1))
+	e.f("VMOVUPS (BX)(R9*2), %s", v(2))
+	e.f("VMOVUPS (BX)(DX*1), %s", v(3))
+	e.f("VMOVUPS (BX)(R9*4), %s", v(4))
+	e.f("VMOVUPS (AX)(DX*1), %s", v(5))
+	out := winoBT(e, v, [6]int{0, 1, 2, 3, 4, 5}, 6, 7, 8, 9, 10, 11)
+	for k, r := range out {
+		e.f("VMOVUPS %s, %d(R13)", v(r), k*winoTmpRow)
+	}
+	e.f("ADDQ $%d, BX", s.vl*4)
+	e.f("ADDQ $%d, R13", s.vl*4)
+	e.f("INCQ R12")
+	e.f("CMPQ R12, %d(R11)", wVecs)
+	e.f("JLT %ss1", p)
+	// stage 2: across the scratch rows, even columns kept
+	e.f("MOVQ R8, R13")
+	e.f("MOVQ DI, BX")
+	e.f("XORQ R12, R12")
+	e.label(p + "s2")
+	e.f("MOVQ BX, AX")
+	for k := 0; k < 6; k++ {
+		for j := 0; j < 6; j++ {
+			e.f("VMOVUPS %d(R13), %s", k*winoTmpRow+4*j, v(j))
+		}
+		out := winoBT(e, v, [6]int{0, 1, 2, 3, 4, 5}, 6, 7, 8, 9, 10, 11)
+		for _, r := range out {
+			e.f("VPERMPS %s, %s, %s", v(r), v(12), v(r))
+			e.f("VMOVUPS %s%d, (AX)", half, r)
+			e.f("ADDQ R10, AX")
+		}
+	}
+	e.f("ADDQ $%d, R13", s.vl*4)
+	e.f("ADDQ $%d, BX", s.vl/2*4)
+	e.f("INCQ R12")
+	e.f("CMPQ R12, %d(R11)", wChunks)
+	e.f("JLT %ss2", p)
+	e.f("LEAQ (SI)(R9*2), SI")
+	e.f("ADDQ %d(R11), DI", wSf)
+	e.f("DECQ CX")
+	e.f("JNZ %srow", p)
+	e.label(p + "done")
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
+// winoOut emits winoOut512 or winoOut256, the output transform of one
+// chunk of 8 tiles of a tile row for n output channels (see wargs in
+// winograd.go): per channel, the 36 products' vectors (planes sx bytes
+// apart, channels sf apart) go through A^T on both sides, A^T = [1 1 1 1
+// 1 0; 0 1 -1 2 -2 1], giving the tiles' 2x2 outputs; the bias is added,
+// the ReLU applied if asked, and the two output rows' 16 pixels (the
+// tiles' columns interleaved) stored under the masks.
+func winoOut(e *emitter, s isa) {
+	name := "winoOut" + s.name
+	p := name + "_"
+	y := func(i int) string { return fmt.Sprintf("Y%d", i) }
+	fmt.Fprintf(&e.Buffer, "\n// func %s(p *wargs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	e.f("MOVQ p+0(FP), R8")
+	e.f("MOVQ %d(R8), SI", wSrc)
+	e.f("MOVQ %d(R8), DI", wDst)
+	e.f("MOVQ %d(R8), BX", wBias)
+	e.f("MOVQ %d(R8), CX", wN)
+	e.f("MOVQ %d(R8), R12", wLd)
+	e.f("MOVQ %d(R8), R9", wSx)
+	e.f("MOVQ %d(R8), R10", wSf)
+	e.f("MOVQ %d(R8), R11", wDf)
+	e.f("LEAQ (R9)(R9*2), DX")
+	e.f("LEAQ (R9)(R9*4), R13")
+	e.f("VBROADCASTSS ·winoC+0(SB), Y12")
+	if s.vreg == "Z" {
+		e.f("KMOVW %d(R8), K1", wMask)
+		e.f("KMOVW %d(R8), K2", wMask+32)
+		e.f("VMOVDQU32 ·ilvLo(SB), Z13")
+	}
+	e.f("TESTQ CX, CX")
+	e.f("JLE %sdone", p)
+	e.label(p + "chan")
+	e.f("MOVQ SI, AX")
+	// Y6..Y9: outputs (row a, column b) = Y(6+2a+b); Y10, Y11: the row
+	// sums of one k
+	for k := 0; k < 6; k++ {
+		e.f("VMOVUPS (AX), Y0")
+		e.f("VMOVUPS (AX)(R9*1), Y1")
+		e.f("VMOVUPS (AX)(R9*2), Y2")
+		e.f("VMOVUPS (AX)(DX*1), Y3")
+		e.f("VMOVUPS (AX)(R9*4), Y4")
+		e.f("VMOVUPS (AX)(R13*1), Y5")
+		if k < 5 {
+			e.f("ADDQ R13, AX")
+			e.f("ADDQ R9, AX")
+		}
+		// R0 = m0+m1+m2+m3+m4, R1 = m1-m2+2(m3-m4)+m5
+		e.f("VADDPS Y1, Y0, Y10")
+		e.f("VSUBPS Y2, Y1, Y11")
+		e.f("VADDPS Y3, Y2, Y2")
+		e.f("VSUBPS Y4, Y3, Y3")
+		e.f("VADDPS Y4, Y10, Y10")
+		e.f("VADDPS Y5, Y11, Y11")
+		e.f("VADDPS Y2, Y10, Y10")
+		e.f("VFMADD231PS Y12, Y3, Y11")
+		// row a=0 gets AT[0][k] = 1 (k < 5), row a=1 AT[1][k] = 0,1,-1,2,-2,1
+		switch k {
+		case 0:
+			e.f("VMOVAPS Y10, Y6")
+			e.f("VMOVAPS Y11, Y7")
+		case 1:
+			e.f("VADDPS Y10, Y6, Y6")
+			e.f("VADDPS Y11, Y7, Y7")
+			e.f("VMOVAPS Y10, Y8")
+			e.f("VMOVAPS Y11, Y9")
+		case 2:
+			e.f("VADDPS Y10, Y6, Y6")
+			e.f("VADDPS Y11, Y7, Y7")
+			e.f("VSUBPS Y10, Y8, Y8")
+			e.f("VSUBPS Y11, Y9, Y9")
+		case 3:
+			e.f("VADDPS Y10, Y6, Y6")
+			e.f("VADDPS Y11, Y7, Y7")
+			e.f("VFMADD231PS Y12, Y10, Y8")
+			e.f("VFMADD231PS Y12, Y11, Y9")
+		case 4:
+			e.f("VADDPS Y10, Y6, Y6")
+			e.f("VADDPS Y11, Y7, Y7")
+			e.f("VFNMADD231PS Y12, Y10, Y8")
+			e.f("VFNMADD231PS Y12, Y11, Y9")
+		case 5:
+			e.f("VADDPS Y10, Y8, Y8")
+			e.f("VADDPS Y11, Y9, Y9")
+		}
+	}
+	e.f("TESTQ BX, BX")
+	e.f("JZ %snobias", p)
+	e.f("VBROADCASTSS (BX), Y0")
+	for i := 6; i < 10; i++ {
+		e.f("VADDPS Y0, %s, %s", y(i), y(i))
+	}
+	e.f("ADDQ $4, BX")
+	e.label(p + "nobias")
+	e.f("CMPQ %d(R8), $0", wRelu)
+	e.f("JEQ %snorelu", p)
+	for i := 6; i < 10; i++ {
+		e.f("VPSRAD $31, %s, Y0", y(i))
+		e.f("VPANDN %s, Y0, %s", y(i), y(i))
+	}
+	e.label(p + "norelu")
+	if s.vreg == "Z" {
+		e.f("VPERMT2PS Z7, Z13, Z6")
+		e.f("VPERMT2PS Z9, Z13, Z8")
+		e.f("VMOVUPS Z6, K1, (DI)")
+		e.f("VMOVUPS Z8, K2, (DI)(R12*1)")
+	} else {
+		for a := 0; a < 2; a++ {
+			r0, r1 := y(6+2*a), y(7+2*a)
+			e.f("VUNPCKLPS %s, %s, Y0", r1, r0)
+			e.f("VUNPCKHPS %s, %s, Y1", r1, r0)
+			e.f("VPERM2F128 $0x20, Y1, Y0, Y2")
+			e.f("VPERM2F128 $0x31, Y1, Y0, Y3")
+			e.f("VMOVDQU %d(R8), Y4", wMask+64*a)
+			e.f("VMOVDQU %d(R8), Y5", wMask+64*a+32)
+			if a == 0 {
+				e.f("VMASKMOVPS Y2, Y4, (DI)")
+				e.f("VMASKMOVPS Y3, Y5, 32(DI)")
+			} else {
+				e.f("VMASKMOVPS Y2, Y4, (DI)(R12*1)")
+				e.f("LEAQ 32(DI)(R12*1), AX")
+				e.f("VMASKMOVPS Y3, Y5, (AX)")
+			}
+		}
+	}
+	e.f("ADDQ R10, SI")
+	e.f("ADDQ R11, DI")
+	e.f("DECQ CX")
+	e.f("JNZ %schan", p)
+	e.label(p + "done")
+	e.f("VZEROUPPER")
+	e.f("RET")
+}
+
+// winoConsts emits winoC: 2, 4 and 5 as float32.
+func winoConsts(e *emitter) {
+	e.WriteString("\n// winoC is 2, 4, 5 as float32, the Winograd transforms' constants.\n")
+	for i, bits := range []uint32{0x40000000, 0x40800000, 0x40a00000} {
+		fmt.Fprintf(&e.Buffer, "DATA ·winoC+%d(SB)/4, $0x%08x\n", 4*i, bits)
+	}
+	e.WriteString("GLOBL ·winoC(SB), RODATA|NOPTR, $12\n")
 }

@@ -184,3 +184,19 @@ func binMul512(a, b, out unsafe.Pointer, n, sa, sb int)
 
 //go:noescape
 func binDiv512(a, b, out unsafe.Pointer, n, sa, sb int)
+
+// winoIn512 and winoIn256 are the Winograd input transform of one
+// channel, winoOut512 and winoOut256 the output transform of one chunk of
+// tiles (see wargs).
+//
+//go:noescape
+func winoIn512(p *wargs)
+
+//go:noescape
+func winoIn256(p *wargs)
+
+//go:noescape
+func winoOut512(p *wargs)
+
+//go:noescape
+func winoOut256(p *wargs)

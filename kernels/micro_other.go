@@ -83,3 +83,8 @@ func kernA512(p *kargs) { panic("kernels: no AVX-512 kernels in this build") }
 func maxPool2x2Rows512(src unsafe.Pointer, w, stride, ow, rows int, base int32, idx *int32, val unsafe.Pointer) int {
 	panic("kernels: no AVX-512 kernels in this build")
 }
+
+func winoIn512(p *wargs)  { panic("kernels: no AVX-512 kernels in this build") }
+func winoIn256(p *wargs)  { panic("kernels: no AVX2 kernels in this build") }
+func winoOut512(p *wargs) { panic("kernels: no AVX-512 kernels in this build") }
+func winoOut256(p *wargs) { panic("kernels: no AVX2 kernels in this build") }

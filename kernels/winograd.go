@@ -1,0 +1,474 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Winograd F(2x2,5x5) for float32 5x5 convolutions with unit strides and
+// no dilation: every 6x6 tile of the padded input (tiles 2 pixels apart)
+// gives a 2x2 tile of the output as
+//
+//	Y = A^T [ (G w G^T) ⊙ (B^T d B) ] A
+//
+// with the interpolation points 0, 1, -1, 2, -2 and ∞:
+//
+//	B^T = [4  0 -5  0 1 0      G = [ 1/4     0     0     0    0     A^T = [1 1  1 1  1 0
+//	       0 -4 -4  1 1 0           -1/6  -1/6  -1/6  -1/6 -1/6            0 1 -1 2 -2 1]
+//	       0  4 -4 -1 1 0           -1/6   1/6  -1/6   1/6 -1/6
+//	       0 -2 -1  2 1 0           1/24  1/12   1/6   1/3  2/3
+//	       0  2 -1 -2 1 0           1/24 -1/12   1/6  -1/3  2/3
+//	       0  4  0 -5 0 1]             0     0     0     0    1]
+//
+// 36 products per tile and channel pair instead of 100. Summed over the
+// input channels, the products at each of the 36 tile positions ξ are a
+// matrix product [F x C] x [C x tiles], computed by the path's kernA
+// microkernel; the input and output transforms are vectorised across
+// tiles (winoIn, winoOut: assembly on the AVX-512 and AVX2 paths).
+
+// ConvAlgo selects the algorithm of the float32 5x5 unit-stride
+// convolutions: [ConvAuto] (Winograd where it is measured faster),
+// [ConvDirect] or [ConvWinograd] (wherever the geometry allows).
+type ConvAlgo uint8
+
+const (
+	ConvAuto ConvAlgo = iota
+	ConvDirect
+	ConvWinograd
+)
+
+func (a ConvAlgo) String() string {
+	switch a {
+	case ConvAuto:
+		return "auto"
+	case ConvDirect:
+		return "direct"
+	case ConvWinograd:
+		return "winograd"
+	}
+	return fmt.Sprintf("ConvAlgo(%d)", uint8(a))
+}
+
+// ParseConvAlgo reads a convolution algorithm as ARP_CONV takes it:
+// auto (or empty), direct or winograd.
+func ParseConvAlgo(s string) (ConvAlgo, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return ConvAuto, nil
+	case "direct":
+		return ConvDirect, nil
+	case "winograd":
+		return ConvWinograd, nil
+	}
+	return ConvAuto, fmt.Errorf("ARP_CONV=%q: unknown convolution algorithm (want auto, direct or winograd)", s)
+}
+
+var (
+	convAlgo atomic.Uint32
+	// convEnvErr is why ARP_CONV could not be honoured, if any.
+	convEnvErr error
+)
+
+func init() {
+	a, err := ParseConvAlgo(os.Getenv("ARP_CONV"))
+	convEnvErr = err
+	convAlgo.Store(uint32(a))
+}
+
+// CurrentConvAlgo returns the convolution algorithm setting in use.
+func CurrentConvAlgo() ConvAlgo { return ConvAlgo(convAlgo.Load()) }
+
+// UseConvAlgo switches the convolution algorithm setting. It is not safe
+// to call while kernels run.
+func UseConvAlgo(a ConvAlgo) { convAlgo.Store(uint32(a)) }
+
+// winoTmpRow is the length (floats) of each of the six rows of the input
+// transform's scratch; gen.go's winoTmpRow is its size in bytes.
+const winoTmpRow = 256
+
+// winoGeom reports whether g's geometry has a Winograd F(2x2,5x5) form:
+// 5x5 kernels, unit strides and dilations, and padded rows short enough
+// for the input transform's scratch rows.
+func winoGeom(g ConvGeom) bool {
+	tx := (g.OW + 1) / 2
+	return g.KH == 5 && g.KW == 5 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && 2*tx+4 <= 224
+}
+
+// winoL2 is the largest working set (bytes) of an image's Winograd
+// transforms and products with which ConvAuto chooses Winograd: it stays
+// in a core's L2 (1 MB on Zen 5).
+const winoL2 = 768 << 10
+
+// winoMinChannels is the least number of input and of output channels with
+// which ConvAuto chooses Winograd: with fewer the transforms, not the
+// products, take most of the time.
+const winoMinChannels = 16
+
+// useWino reports whether a convolution of g in element type T runs as
+// Winograd F(2x2,5x5) under the current setting: float32 only; ConvAuto
+// where it was measured faster (CifarNet's second convolution and its
+// input gradient: enough channels, a working set within L2).
+func useWino[T Float](g ConvGeom) bool {
+	if sizeOf[T]() != 4 || !winoGeom(g) {
+		return false
+	}
+	switch CurrentConvAlgo() {
+	case ConvDirect:
+		return false
+	case ConvWinograd:
+		return true
+	}
+	return g.C >= winoMinChannels && g.F >= winoMinChannels && 4*37*winoSlot(g) <= winoL2
+}
+
+// winoTiles returns the tile grid of g: tiles across, down, in all, and
+// the row length (floats) of a transformed channel, a multiple of 16.
+func winoTiles(g ConvGeom) (tx, ty, t, tpad int) {
+	tx, ty = (g.OW+1)/2, (g.OH+1)/2
+	t = tx * ty
+	return tx, ty, t, (t + 15) / 16 * 16
+}
+
+// winoSlot is the length (floats) of one of the 37 slots an image's
+// transformed input (slots 1..36) and products (slots 0..35, each written
+// over the input it no longer needs) take: max(C, F) rows, 16 floats of
+// slack for the transforms' whole-vector stores past the last tile.
+func winoSlot(g ConvGeom) int {
+	_, _, _, tpad := winoTiles(g)
+	return max(g.C, g.F)*tpad + 16
+}
+
+// wargs is the argument block of winoIn and winoOut; the layout is fixed
+// (gen.go's offsets must match). Strides are in bytes.
+//
+// winoIn (one channel): src is the padded plane, dst the transformed
+// channel's row in plane 0 (planes sx apart), tmp the six scratch rows;
+// n tile rows, ld the padded row stride, sf the tile row step in dst
+// (tiles across times 4), vecs the vectors per padded row, chunks the half
+// vectors of tiles per tile row.
+//
+// winoOut (one chunk of 8 tiles of a tile row): src the products of
+// plane 0 at the chunk (planes sx apart, channels sf), dst the output at
+// the chunk's first pixel (channels df apart, rows ld), n channels, bias
+// (or nil), relu, and the store masks of the two output rows (AVX-512: a
+// bit mask in mask[0] and mask[8]; AVX2: lane masks, 8 int32 each, of row
+// 0's first and second 8 pixels and row 1's).
+type wargs struct {
+	src, dst, tmp, bias unsafe.Pointer
+	n                   int
+	ld, sx, sf, df      int
+	vecs, chunks        int
+	relu                int
+	mask                [32]int32
+}
+
+// winoPlan is a Winograd forward convolution ready to run image by image.
+type winoPlan struct {
+	g              ConvGeom
+	pg             ConvGeom // g with the padding the tile grid reads
+	mk             *micro
+	path           Path
+	tx, ty, t      int
+	tpad, slot     int
+	hpw, wpw       int
+	panels         int
+	u              []float32 // transformed weights [36][panels][C][mr]
+	tab            []int32
+	bias           []float32
+	relu           bool
+	xpLen, scratch int
+}
+
+func newWinoPlan(g ConvGeom, w, bias []float32, relu bool) *winoPlan {
+	mk := microFor[float32]()
+	pl := &winoPlan{g: g, mk: mk, path: Current(), bias: bias, relu: relu}
+	pl.tx, pl.ty, pl.t, pl.tpad = winoTiles(g)
+	pl.slot = winoSlot(g)
+	pl.hpw, pl.wpw = 2*pl.ty+4, 2*pl.tx+4
+	pl.pg = g
+	pl.pg.PB = pl.hpw - g.H - g.PT
+	pl.pg.PR = pl.wpw - g.W - g.PL
+	pl.panels = (g.F + mk.mr - 1) / mk.mr
+	pl.u = GetBuf[float32](36 * pl.panels * g.C * mk.mr)
+	winoWeights(g, w, mk.mr, pl.panels, pl.u)
+	pl.tab = getTab(2 * g.C)
+	for c := range g.C {
+		pl.tab[2*c] = int32(c * mk.mr * 4)
+		pl.tab[2*c+1] = int32(c * pl.tpad * 4)
+	}
+	pl.xpLen = g.C*pl.hpw*pl.wpw + 16
+	pl.scratch = pl.xpLen + 6*winoTmpRow + 32 + 37*pl.slot + 16
+	return pl
+}
+
+func (pl *winoPlan) free() {
+	PutBuf(pl.u)
+	putTab(pl.tab)
+}
+
+// winoWeights writes the transformed weights G w G^T of every (f, c) pair
+// of w [F,C,5,5] into u, packed for kernA: [36][panels][C][mr], rows past F
+// zero. They are computed in float64 and rounded once.
+func winoWeights(g ConvGeom, w []float32, mr, panels int, u []float32) {
+	gm := [6][5]float64{
+		{1.0 / 4, 0, 0, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+		{0, 0, 0, 0, 1},
+	}
+	c, plane := g.C, panels*g.C*mr
+	ParallelFor(panels*mr, 1, func(lo, hi int) {
+		for f := lo; f < hi; f++ {
+			q, i := f/mr, f%mr
+			for ch := 0; ch < c; ch++ {
+				dst := u[(q*c+ch)*mr+i:]
+				if f >= g.F {
+					for xi := range 36 {
+						dst[xi*plane] = 0
+					}
+					continue
+				}
+				k := w[(f*c+ch)*25 : (f*c+ch+1)*25]
+				var t [6][5]float64 // G w
+				for a := range 6 {
+					for col := range 5 {
+						var s float64
+						for r := range 5 {
+							s += gm[a][r] * float64(k[r*5+col])
+						}
+						t[a][col] = s
+					}
+				}
+				for a := range 6 {
+					for b := range 6 {
+						var s float64
+						for col := range 5 {
+							s += t[a][col] * gm[b][col]
+						}
+						dst[(a*6+b)*plane] = float32(s)
+					}
+				}
+			}
+		}
+	})
+}
+
+// image computes the output yn [F,OH,OW] of image xn [C,H,W] with buf
+// (scratch floats) as its working memory.
+func (pl *winoPlan) image(xn, buf, yn []float32) {
+	g := pl.g
+	xp := buf[:pl.xpLen]
+	tmp := buf[pl.xpLen : pl.xpLen+6*winoTmpRow+32]
+	slots := buf[pl.xpLen+6*winoTmpRow+32:]
+	padImage(pl.pg, xn, xp, 16)
+	plane := pl.hpw * pl.wpw
+	var wa wargs
+	// input transform, channel by channel (each channel's whole-vector
+	// stores past a tile row's last tile land on tiles it writes later,
+	// or on the next channel's row, or on the slot's slack)
+	for c := range g.C {
+		pl.in(&wa, xp[c*plane:], slots[pl.slot+c*pl.tpad:], tmp)
+	}
+	// products: plane ξ of the input (slot ξ+1) times the weights into
+	// slot ξ
+	var p kargs
+	mk := pl.mk
+	nr := mk.nr()
+	p.k, p.ldc, p.tab = g.C, pl.tpad*4, &pl.tab[0]
+	for xi := range 36 {
+		vb := slots[(xi+1)*pl.slot:]
+		mb := slots[xi*pl.slot:]
+		for c0 := 0; c0 < pl.t; c0 += nr {
+			for j := 0; j < mk.nv; j++ {
+				lanes := max(0, min(mk.vl, pl.t-c0-j*mk.vl))
+				p.disp[j], p.coff[j] = 0, 0
+				if lanes > 0 {
+					p.disp[j], p.coff[j] = j*mk.vl*4, j*mk.vl*4
+				}
+				mk.setMask(&p, j, lanes)
+			}
+			p.b = unsafe.Pointer(&vb[c0])
+			for q := range pl.panels {
+				p.a = unsafe.Pointer(&pl.u[((xi*pl.panels+q)*g.C)*mk.mr])
+				p.c = unsafe.Pointer(&mb[q*mk.mr*pl.tpad+c0])
+				p.rows = min(mk.mr, g.F-q*mk.mr)
+				mk.forRows(p.rows).kernA(&p)
+			}
+		}
+	}
+	// output transform, by chunks of 8 tiles of a tile row
+	for ty := range pl.ty {
+		for q := 0; q*8 < pl.tx; q++ {
+			pl.out(&wa, slots[ty*pl.tx+8*q:], yn, ty, q)
+		}
+	}
+}
+
+// in runs the input transform of one padded channel plane xc into the
+// transformed channel's row dst of plane 0.
+func (pl *winoPlan) in(wa *wargs, xc, dst, tmp []float32) {
+	if pl.path == Go {
+		winoInGo(pl, xc, dst, tmp)
+		return
+	}
+	vl := 16
+	if pl.path == AVX2 {
+		vl = 8
+	}
+	*wa = wargs{src: unsafe.Pointer(&xc[0]), dst: unsafe.Pointer(&dst[0]), tmp: unsafe.Pointer(&tmp[0]),
+		n: pl.ty, ld: pl.wpw * 4, sx: pl.slot * 4, sf: pl.tx * 4,
+		vecs: (pl.wpw + vl - 1) / vl, chunks: (pl.tx + vl/2 - 1) / (vl / 2)}
+	if pl.path == AVX512 {
+		winoIn512(wa)
+	} else {
+		winoIn256(wa)
+	}
+}
+
+// out runs the output transform of chunk q (tiles 8q..8q+7) of tile row
+// ty, src the products of plane 0 at the chunk's first tile.
+func (pl *winoPlan) out(wa *wargs, src, yn []float32, ty, q int) {
+	g := pl.g
+	cols := min(16, g.OW-16*q)
+	rows := min(2, g.OH-2*ty)
+	dst := yn[2*ty*g.OW+16*q:]
+	if pl.path == Go {
+		winoOutGo(pl, src, dst, cols, rows)
+		return
+	}
+	*wa = wargs{src: unsafe.Pointer(&src[0]), dst: unsafe.Pointer(&dst[0]),
+		n: g.F, ld: g.OW * 4, sx: pl.slot * 4, sf: pl.tpad * 4, df: g.ohw() * 4}
+	if pl.bias != nil {
+		wa.bias = unsafe.Pointer(&pl.bias[0])
+	}
+	if pl.relu {
+		wa.relu = 1
+	}
+	if pl.path == AVX512 {
+		wa.mask[0] = int32(1<<cols - 1)
+		if rows == 2 {
+			wa.mask[8] = int32(1<<cols - 1)
+		}
+		winoOut512(wa)
+		return
+	}
+	for r := range rows {
+		for l := range 16 {
+			if l < cols {
+				wa.mask[16*r+l] = -1
+			}
+		}
+	}
+	winoOut256(wa)
+}
+
+// winoBT1 is B^T d for six values (see winoBT in gen.go).
+func winoBT1(d [6]float32) [6]float32 {
+	return [6]float32{
+		4*d[0] - 5*d[2] + d[4],
+		(d[4] - 4*d[2]) + (d[3] - 4*d[1]),
+		(d[4] - 4*d[2]) - (d[3] - 4*d[1]),
+		(d[4] - d[2]) + 2*(d[3]-d[1]),
+		(d[4] - d[2]) - 2*(d[3]-d[1]),
+		4*d[1] - 5*d[3] + d[5],
+	}
+}
+
+// winoInGo is winoIn in Go: every tile of the padded plane xc through
+// B^T d B into dst's planes.
+func winoInGo(pl *winoPlan, xc, dst, _ []float32) {
+	for ty := range pl.ty {
+		for tx := range pl.tx {
+			var col [6][6]float32 // B^T d: [k][column j]
+			for j := range 6 {
+				var d [6]float32
+				for i := range 6 {
+					d[i] = xc[(2*ty+i)*pl.wpw+2*tx+j]
+				}
+				v := winoBT1(d)
+				for k := range 6 {
+					col[k][j] = v[k]
+				}
+			}
+			t := ty*pl.tx + tx
+			for k := range 6 {
+				v := winoBT1(col[k])
+				for l := range 6 {
+					dst[(k*6+l)*pl.slot+t] = v[l]
+				}
+			}
+		}
+	}
+}
+
+// winoOutGo is winoOut in Go: the tiles of one chunk through A^T m A into
+// rows rows and cols columns of dst, every channel.
+func winoOutGo(pl *winoPlan, src, dst []float32, cols, rows int) {
+	g := pl.g
+	at := func(m [6]float32) (float32, float32) {
+		return m[0] + m[1] + m[2] + m[3] + m[4], (m[1] - m[2]) + 2*(m[3]-m[4]) + m[5]
+	}
+	for f := range g.F {
+		for i := 0; 2*i < cols; i++ {
+			var r0, r1 [6]float32 // A^T rows applied across each k
+			for k := range 6 {
+				var m [6]float32
+				for l := range 6 {
+					m[l] = src[(k*6+l)*pl.slot+f*pl.tpad+i]
+				}
+				r0[k], r1[k] = at(m)
+			}
+			var y [2][2]float32
+			y[0][0], y[1][0] = at(r0)
+			y[0][1], y[1][1] = at(r1)
+			for a := range rows {
+				for b := range min(2, cols-2*i) {
+					v := y[a][b]
+					if pl.bias != nil {
+						v += pl.bias[f]
+					}
+					if pl.relu {
+						v = relu(v)
+					}
+					dst[f*g.ohw()+a*g.OW+2*i+b] = v
+				}
+			}
+		}
+	}
+}
+
+// winoForward is convForward on the Winograd path: the images taken by
+// the workers as they finish (every image's output is the same whichever
+// worker computes it).
+func winoForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n int, yn []T)) {
+	var b32 []float32
+	if bias != nil {
+		b32 = any(bias).([]float32)
+	}
+	pl := newWinoPlan(g, any(w).([]float32), b32, relu)
+	defer pl.free()
+	x32 := any(x).([]float32)
+	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
+	ParallelDynamic(g.N, func(next func() (int, bool)) {
+		buf := GetBuf[float32](pl.scratch)
+		defer PutBuf(buf)
+		var yb []float32
+		if each != nil {
+			yb = GetBuf[float32](fo)
+			defer PutBuf(yb)
+		}
+		for n, ok := next(); ok; n, ok = next() {
+			if each == nil {
+				pl.image(x32[n*chw:(n+1)*chw], buf, any(y).([]float32)[n*fo:(n+1)*fo])
+				continue
+			}
+			pl.image(x32[n*chw:(n+1)*chw], buf, yb)
+			each(n, any(yb).([]T))
+		}
+	})
+}
