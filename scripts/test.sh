@@ -28,6 +28,10 @@ for cpu in avx2 go; do
 		ARP_CPU=$cpu go test -count=1 ./autograd ./nn ./attention
 	fi
 done
+# the 5x5 convolutions that take Winograd F(2x2,5x5) by default (CifarNet's
+# conv2 and its input gradient, float32) on the direct kernels instead
+echo "== engine tests again with the direct convolutions only (ARP_CONV=direct)"
+ARP_CONV=direct go test -count=1 ./tensor ./autograd ./nn
 echo "== engine tests again with GEMMs through package blas (ARP_BLAS=openblas)"
 ARP_BLAS=openblas go test -count=1 ./tensor ./autograd ./nn
 # the arenas' check mode: storage an arena gives back is filled with NaN and
