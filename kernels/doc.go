@@ -10,7 +10,9 @@
 // start-up, [Use] switches at run time, [Current] and [Info] report the
 // path in use (`arp version` prints it). A path the CPU does not support is
 // refused, never silently replaced: ARP_CPU asking for one leaves [Best] in
-// use, [EnvError] says why, and the arp command exits with that error.
+// use, [EnvError] says why, and the arp command exits with that error (so
+// does an ARP_CONV value other than auto, direct or winograd; [Info]
+// reports the convolution setting too).
 //
 // # Microkernels
 //
@@ -59,6 +61,23 @@
 //     input channels and output rows of whole vectors on the AVX-512 path
 //     it sums in vector lanes over the pixels instead, 5 taps by 5 output
 //     channels per tile, the output gradient read in place (dotPlan).
+//   - Winograd F(2x2,5x5) (winograd.go): float32 5x5 convolutions with
+//     unit strides and dilations, forward and input gradient (the latter a
+//     forward convolution with the flipped weights), take 36 products per
+//     6x6 input tile and 2x2 output tile instead of 100 when [ConvAuto]
+//     chooses it: at least 32 input and output channels and an image's
+//     transforms and products within L2 (CifarNet's and mnist-cnn's
+//     conv2 and their input gradients); the environment variable ARP_CONV
+//     (auto, direct or winograd) or [UseConvAlgo] forces a choice, float64
+//     always runs the direct kernels. Per image, the input transform
+//     (B^T d B, assembly vectorised across the tiles of a tile row) writes
+//     36 planes [C][tiles], kernA multiplies each by its transformed
+//     weights (G w G^T, computed once per call in float64), and the output
+//     transform (A^T m A, with bias and ReLU, assembly) writes the output
+//     rows. Its rounding errors are about three times the direct
+//     kernels' (measured against float64; the tests bound them by the
+//     transforms' magnitudes, see winoScale), which is why it is not used
+//     in float64 nor for the narrow layers where it gains nothing.
 //   - [ConvForwardEach], [ConvBackwardEach]: the same image by image on
 //     each worker, so a caller can pool an image's output, or make an
 //     image's output gradient, while it is in the core's cache.

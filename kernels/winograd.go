@@ -216,14 +216,6 @@ func (pl *winoPlan) free() {
 // of w [F,C,5,5] into u, packed for kernA: [36][panels][C][mr], rows past F
 // zero. They are computed in float64 and rounded once.
 func winoWeights(g ConvGeom, w []float32, mr, panels int, u []float32) {
-	gm := [6][5]float64{
-		{1.0 / 4, 0, 0, 0, 0},
-		{-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
-		{-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
-		{1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
-		{1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
-		{0, 0, 0, 0, 1},
-	}
 	c, plane := g.C, panels*g.C*mr
 	ParallelFor(panels*mr, 1, func(lo, hi int) {
 		for f := lo; f < hi; f++ {
@@ -237,23 +229,17 @@ func winoWeights(g ConvGeom, w []float32, mr, panels int, u []float32) {
 					continue
 				}
 				k := w[(f*c+ch)*25 : (f*c+ch+1)*25]
-				var t [6][5]float64 // G w
-				for a := range 6 {
-					for col := range 5 {
-						var s float64
-						for r := range 5 {
-							s += gm[a][r] * float64(k[r*5+col])
-						}
-						t[a][col] = s
+				var t [6][5]float64 // G w, column by column
+				for col := range 5 {
+					v := winoG1(float64(k[col]), float64(k[5+col]), float64(k[10+col]), float64(k[15+col]), float64(k[20+col]))
+					for a := range 6 {
+						t[a][col] = v[a]
 					}
 				}
 				for a := range 6 {
+					v := winoG1(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4])
 					for b := range 6 {
-						var s float64
-						for col := range 5 {
-							s += t[a][col] * gm[b][col]
-						}
-						dst[(a*6+b)*plane] = float32(s)
+						dst[(a*6+b)*plane] = float32(v[b])
 					}
 				}
 			}
@@ -261,26 +247,49 @@ func winoWeights(g ConvGeom, w []float32, mr, panels int, u []float32) {
 	})
 }
 
+// winoG1 is G g for the five values g0..g4 (G's rows share their sums;
+// multiplications by the reciprocals, not divisions, which took most of
+// the time).
+func winoG1(g0, g1, g2, g3, g4 float64) [6]float64 {
+	const sixth = 1.0 / 6
+	se, so := g0+g2+g4, g1+g3
+	a, b := g0*(1.0/24)+g2*sixth+g4*(2.0/3), g1*(1.0/12)+g3*(1.0/3)
+	return [6]float64{g0 * 0.25, -(se + so) * sixth, -(se - so) * sixth, a + b, a - b, g4}
+}
+
 // image computes the output yn [F,OH,OW] of image xn [C,H,W] with buf
 // (scratch floats) as its working memory.
 func (pl *winoPlan) image(xn, buf, yn []float32) {
-	g := pl.g
+	pl.inputs(xn, buf)
+	pl.products(buf)
+	pl.outputs(buf, yn)
+}
+
+// slots returns the 37 slots of the worker's buffer buf.
+func (pl *winoPlan) slots(buf []float32) []float32 { return buf[pl.xpLen+6*winoTmpRow+32:] }
+
+// inputs pads image xn and writes its transformed channels into slots
+// 1..36 of buf, channel by channel (each channel's whole-vector stores
+// past a tile row's last tile land on tiles it writes later, on the next
+// channel's row, or on the slot's slack).
+func (pl *winoPlan) inputs(xn, buf []float32) {
 	xp := buf[:pl.xpLen]
 	tmp := buf[pl.xpLen : pl.xpLen+6*winoTmpRow+32]
-	slots := buf[pl.xpLen+6*winoTmpRow+32:]
+	slots := pl.slots(buf)
 	padImage(pl.pg, xn, xp, 16)
 	plane := pl.hpw * pl.wpw
 	var wa wargs
-	// input transform, channel by channel (each channel's whole-vector
-	// stores past a tile row's last tile land on tiles it writes later,
-	// or on the next channel's row, or on the slot's slack)
-	for c := range g.C {
+	for c := range pl.g.C {
 		pl.in(&wa, xp[c*plane:], slots[pl.slot+c*pl.tpad:], tmp)
 	}
-	// products: plane ξ of the input (slot ξ+1) times the weights into
-	// slot ξ
+}
+
+// products multiplies, for each tile position ξ, the transformed weights
+// by the transformed input in slot ξ+1 into slot ξ (kernA, tiles of nr
+// tiles by mr output channels).
+func (pl *winoPlan) products(buf []float32) {
+	g, mk, slots := pl.g, pl.mk, pl.slots(buf)
 	var p kargs
-	mk := pl.mk
 	nr := mk.nr()
 	p.k, p.ldc, p.tab = g.C, pl.tpad*4, &pl.tab[0]
 	for xi := range 36 {
@@ -304,7 +313,13 @@ func (pl *winoPlan) image(xn, buf, yn []float32) {
 			}
 		}
 	}
-	// output transform, by chunks of 8 tiles of a tile row
+}
+
+// outputs writes the output yn from the products in slots 0..35, by
+// chunks of 8 tiles of a tile row.
+func (pl *winoPlan) outputs(buf, yn []float32) {
+	slots := pl.slots(buf)
+	var wa wargs
 	for ty := range pl.ty {
 		for q := 0; q*8 < pl.tx; q++ {
 			pl.out(&wa, slots[ty*pl.tx+8*q:], yn, ty, q)
