@@ -217,30 +217,33 @@ func (pl *winoPlan) free() {
 // zero. They are computed in float64 and rounded once.
 func winoWeights(g ConvGeom, w []float32, mr, panels int, u []float32) {
 	c, plane := g.C, panels*g.C*mr
+	u = u[:36*plane]
 	ParallelFor(panels*mr, 1, func(lo, hi int) {
 		for f := lo; f < hi; f++ {
 			q, i := f/mr, f%mr
 			for ch := 0; ch < c; ch++ {
-				dst := u[(q*c+ch)*mr+i:]
+				o := (q*c+ch)*mr + i
 				if f >= g.F {
 					for xi := range 36 {
-						dst[xi*plane] = 0
+						u[xi*plane+o] = 0
 					}
 					continue
 				}
-				k := w[(f*c+ch)*25 : (f*c+ch+1)*25]
+				k := (*[25]float32)(w[(f*c+ch)*25:])
 				var t [6][5]float64 // G w, column by column
 				for col := range 5 {
-					v := winoG1(float64(k[col]), float64(k[5+col]), float64(k[10+col]), float64(k[15+col]), float64(k[20+col]))
-					for a := range 6 {
-						t[a][col] = v[a]
-					}
+					t[0][col], t[1][col], t[2][col], t[3][col], t[4][col], t[5][col] =
+						winoG1(float64(k[col]), float64(k[5+col]), float64(k[10+col]), float64(k[15+col]), float64(k[20+col]))
 				}
+				var out [36]float32
 				for a := range 6 {
-					v := winoG1(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4])
-					for b := range 6 {
-						dst[(a*6+b)*plane] = float32(v[b])
-					}
+					r := &t[a]
+					v0, v1, v2, v3, v4, v5 := winoG1(r[0], r[1], r[2], r[3], r[4])
+					out[a*6], out[a*6+1], out[a*6+2] = float32(v0), float32(v1), float32(v2)
+					out[a*6+3], out[a*6+4], out[a*6+5] = float32(v3), float32(v4), float32(v5)
+				}
+				for xi, v := range out {
+					u[xi*plane+o] = v
 				}
 			}
 		}
@@ -250,11 +253,11 @@ func winoWeights(g ConvGeom, w []float32, mr, panels int, u []float32) {
 // winoG1 is G g for the five values g0..g4 (G's rows share their sums;
 // multiplications by the reciprocals, not divisions, which took most of
 // the time).
-func winoG1(g0, g1, g2, g3, g4 float64) [6]float64 {
+func winoG1(g0, g1, g2, g3, g4 float64) (u0, u1, u2, u3, u4, u5 float64) {
 	const sixth = 1.0 / 6
 	se, so := g0+g2+g4, g1+g3
 	a, b := g0*(1.0/24)+g2*sixth+g4*(2.0/3), g1*(1.0/12)+g3*(1.0/3)
-	return [6]float64{g0 * 0.25, -(se + so) * sixth, -(se - so) * sixth, a + b, a - b, g4}
+	return g0 * 0.25, -(se + so) * sixth, -(se - so) * sixth, a + b, a - b, g4
 }
 
 // image computes the output yn [F,OH,OW] of image xn [C,H,W] with buf
