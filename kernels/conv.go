@@ -743,7 +743,8 @@ func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) [
 			dx32 := any(dx).([]float32)
 			worker = func() (func(int, []T), func()) {
 				buf := GetBuf[float32](wp.scratch)
-				return func(n int, gyn []T) { wp.image(any(gyn).([]float32), buf, dx32[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
+				p := new(kargs)
+				return func(n int, gyn []T) { wp.image(any(gyn).([]float32), buf, p, dx32[n*chw:(n+1)*chw]) }, func() { PutBuf(buf) }
 			}
 		} else {
 			fp := newFwdPlan(g2, wt, nil, false)

@@ -261,10 +261,11 @@ func winoG1(g0, g1, g2, g3, g4 float64) (u0, u1, u2, u3, u4, u5 float64) {
 }
 
 // image computes the output yn [F,OH,OW] of image xn [C,H,W] with buf
-// (scratch floats) as its working memory.
-func (pl *winoPlan) image(xn, buf, yn []float32) {
+// (scratch floats) as its working memory and p as the microkernels'
+// argument block (a worker's: p would escape if made here).
+func (pl *winoPlan) image(xn, buf []float32, p *kargs, yn []float32) {
 	pl.inputs(xn, buf)
-	pl.products(buf)
+	pl.products(buf, p)
 	pl.outputs(buf, yn)
 }
 
@@ -290,9 +291,8 @@ func (pl *winoPlan) inputs(xn, buf []float32) {
 // products multiplies, for each tile position ξ, the transformed weights
 // by the transformed input in slot ξ+1 into slot ξ (kernA, tiles of nr
 // tiles by mr output channels).
-func (pl *winoPlan) products(buf []float32) {
+func (pl *winoPlan) products(buf []float32, p *kargs) {
 	g, mk, slots := pl.g, pl.mk, pl.slots(buf)
-	var p kargs
 	nr := mk.nr()
 	p.k, p.ldc, p.tab = g.C, pl.tpad*4, &pl.tab[0]
 	for xi := range 36 {
@@ -305,14 +305,14 @@ func (pl *winoPlan) products(buf []float32) {
 				if lanes > 0 {
 					p.disp[j], p.coff[j] = j*mk.vl*4, j*mk.vl*4
 				}
-				mk.setMask(&p, j, lanes)
+				mk.setMask(p, j, lanes)
 			}
 			p.b = unsafe.Pointer(&vb[c0])
 			for q := range pl.panels {
 				p.a = unsafe.Pointer(&pl.u[((xi*pl.panels+q)*g.C)*mk.mr])
 				p.c = unsafe.Pointer(&mb[q*mk.mr*pl.tpad+c0])
 				p.rows = min(mk.mr, g.F-q*mk.mr)
-				mk.forRows(p.rows).kernA(&p)
+				mk.forRows(p.rows).kernA(p)
 			}
 		}
 	}
@@ -473,23 +473,26 @@ func winoForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n 
 	}
 	pl := newWinoPlan(g, any(w).([]float32), b32, relu)
 	defer pl.free()
-	x32 := any(x).([]float32)
+	x32, y32 := any(x).([]float32), any(y).([]float32)
 	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
 	ParallelDynamic(g.N, func(next func() (int, bool)) {
 		buf := GetBuf[float32](pl.scratch)
 		defer PutBuf(buf)
+		var p kargs
 		var yb []float32
+		var ybT []T
 		if each != nil {
 			yb = GetBuf[float32](fo)
 			defer PutBuf(yb)
+			ybT = any(yb).([]T)
 		}
 		for n, ok := next(); ok; n, ok = next() {
 			if each == nil {
-				pl.image(x32[n*chw:(n+1)*chw], buf, any(y).([]float32)[n*fo:(n+1)*fo])
+				pl.image(x32[n*chw:(n+1)*chw], buf, &p, y32[n*fo:(n+1)*fo])
 				continue
 			}
-			pl.image(x32[n*chw:(n+1)*chw], buf, yb)
-			each(n, any(yb).([]T))
+			pl.image(x32[n*chw:(n+1)*chw], buf, &p, yb)
+			each(n, ybT)
 		}
 	})
 }

@@ -310,15 +310,16 @@ func BenchmarkWinogradPhases(b *testing.B) {
 	defer pl.free()
 	buf := GetBuf[float32](pl.scratch)
 	defer PutBuf(buf)
-	pl.image(x, buf, y)
+	var p kargs
+	pl.image(x, buf, &p, y)
 	for _, ph := range []struct {
 		name string
 		run  func()
 	}{
 		{"inputs", func() { pl.inputs(x, buf) }},
-		{"products", func() { pl.products(buf) }},
+		{"products", func() { pl.products(buf, &p) }},
 		{"outputs", func() { pl.outputs(buf, y) }},
-		{"image", func() { pl.image(x, buf, y) }},
+		{"image", func() { pl.image(x, buf, &p, y) }},
 	} {
 		b.Run(ph.name, func(b *testing.B) {
 			for b.Loop() {
