@@ -676,6 +676,12 @@ const wgradBlock = 256
 func ConvWeightGrad[T Float](g ConvGeom, x, gy, dw []T) {
 	chw, fo := g.C*g.H*g.W, g.F*g.ohw()
 	images := func(n int, _ []T) ([]T, []T) { return x[n*chw : (n+1)*chw], gy[n*fo : (n+1)*fo] }
+	if useWino[T](g) {
+		ww := newWinoWgrad(g)
+		defer ww.free()
+		byImages(g, any(ww).(wgradSum[T]), dw, images, nil)
+		return
+	}
 	if useDot[T](g) && g.N >= 2*Workers() {
 		dp := newDotPlan(g)
 		defer dp.free()
@@ -715,6 +721,10 @@ func ConvBackwardEach[T Float](g ConvGeom, x, w []T, gyOf func(n int, buf []T) [
 	var sum wgradSum[T] // no weight gradient (dw nil): no plan for one
 	switch {
 	case dw == nil:
+	case useWino[T](g):
+		ww := newWinoWgrad(g)
+		defer ww.free()
+		sum = any(ww).(wgradSum[T])
 	case useDot[T](g):
 		dp := newDotPlan(g)
 		defer dp.free()

@@ -1487,6 +1487,7 @@ func main() {
 	for _, s := range []isa{avx512, avx2} {
 		winoIn(&e, s)
 		winoOut(&e, s)
+		winoDy(&e, s)
 	}
 	if err := os.WriteFile("kernels_amd64.s", e.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -1766,4 +1767,95 @@ func winoConsts(e *emitter) {
 		fmt.Fprintf(&e.Buffer, "DATA ·winoC+%d(SB)/4, $0x%08x\n", 4*i, bits)
 	}
 	e.WriteString("GLOBL ·winoC(SB), RODATA|NOPTR, $12\n")
+}
+
+// winoDy emits winoDy512 or winoDy256, the output-gradient transform of
+// the Winograd weight gradient for one tile row (see winoDyGo in
+// winograd.go): for each of n tiles and each of vecs vectors of output
+// channels, the tile's 2x2 output gradients (pixel rows ld bytes apart,
+// pixels sf apart in the transposed gradient) go through A on both sides,
+// A = [1 0; 1 1; 1 -1; 1 2; 1 -2; 0 1], and the 36 results are stored to
+// their planes (sx bytes apart), tiles sf apart.
+func winoDy(e *emitter, s isa) {
+	name := "winoDy" + s.name
+	p := name + "_"
+	v := func(i int) string { return fmt.Sprintf("%s%d", s.vreg, i) }
+	fmt.Fprintf(&e.Buffer, "\n// func %s(p *wargs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	e.f("MOVQ p+0(FP), AX")
+	e.f("MOVQ %d(AX), SI", wSrc)
+	e.f("MOVQ %d(AX), DI", wDst)
+	e.f("MOVQ %d(AX), CX", wN)
+	e.f("MOVQ %d(AX), R8", wLd)
+	e.f("ADDQ SI, R8")
+	e.f("MOVQ %d(AX), R11", wSx)
+	e.f("MOVQ %d(AX), R12", wSf)
+	e.f("MOVQ %d(AX), DX", wVecs)
+	e.f("LEAQ (R11)(R11*2), R9")
+	e.f("ADDQ R9, R9") // 6 sx
+	e.f("LEAQ (R9)(R9*2), R10")
+	e.f("LEAQ (R9)(R9*4), R13")
+	e.f("VBROADCASTSS ·winoC+0(SB), %s", v(7))
+	e.f("TESTQ CX, CX")
+	e.f("JLE %sdone", p)
+	e.f("TESTQ DX, DX")
+	e.f("JLE %sdone", p)
+	e.label(p + "tile")
+	e.f("MOVQ DX, BX")
+	e.label(p + "vec")
+	e.f("VMOVUPS (SI), %s", v(0))
+	e.f("VMOVUPS (SI)(R12*1), %s", v(1))
+	e.f("VMOVUPS (R8), %s", v(2))
+	e.f("VMOVUPS (R8)(R12*1), %s", v(3))
+	e.f("MOVQ DI, AX")
+	for l := 0; l < 6; l++ {
+		h0, h1 := 4, 5
+		switch l {
+		case 0:
+			h0, h1 = 0, 2
+		case 1:
+			e.f("VADDPS %s, %s, %s", v(1), v(0), v(4))
+			e.f("VADDPS %s, %s, %s", v(3), v(2), v(5))
+		case 2:
+			e.f("VSUBPS %s, %s, %s", v(1), v(0), v(4))
+			e.f("VSUBPS %s, %s, %s", v(3), v(2), v(5))
+		case 3, 4:
+			op := "VFMADD231PS"
+			if l == 4 {
+				op = "VFNMADD231PS"
+			}
+			e.f("VMOVAPS %s, %s", v(0), v(4))
+			e.f("%s %s, %s, %s", op, v(7), v(1), v(4))
+			e.f("VMOVAPS %s, %s", v(2), v(5))
+			e.f("%s %s, %s, %s", op, v(7), v(3), v(5))
+		case 5:
+			h0, h1 = 1, 3
+		}
+		e.f("VMOVUPS %s, (AX)", v(h0))
+		e.f("VADDPS %s, %s, %s", v(h1), v(h0), v(6))
+		e.f("VMOVUPS %s, (AX)(R9*1)", v(6))
+		e.f("VSUBPS %s, %s, %s", v(h1), v(h0), v(6))
+		e.f("VMOVUPS %s, (AX)(R9*2)", v(6))
+		e.f("VMOVAPS %s, %s", v(h0), v(6))
+		e.f("VFMADD231PS %s, %s, %s", v(7), v(h1), v(6))
+		e.f("VMOVUPS %s, (AX)(R10*1)", v(6))
+		e.f("VMOVAPS %s, %s", v(h0), v(6))
+		e.f("VFNMADD231PS %s, %s, %s", v(7), v(h1), v(6))
+		e.f("VMOVUPS %s, (AX)(R9*4)", v(6))
+		e.f("VMOVUPS %s, (AX)(R13*1)", v(h1))
+		if l < 5 {
+			e.f("ADDQ R11, AX")
+		}
+	}
+	e.f("ADDQ $%d, SI", s.vl*4)
+	e.f("ADDQ $%d, R8", s.vl*4)
+	e.f("ADDQ $%d, DI", s.vl*4)
+	e.f("DECQ BX")
+	e.f("JNZ %svec", p)
+	e.f("ADDQ R12, SI")
+	e.f("ADDQ R12, R8")
+	e.f("DECQ CX")
+	e.f("JNZ %stile", p)
+	e.label(p + "done")
+	e.f("VZEROUPPER")
+	e.f("RET")
 }

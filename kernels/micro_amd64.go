@@ -200,3 +200,12 @@ func winoOut512(p *wargs)
 
 //go:noescape
 func winoOut256(p *wargs)
+
+// winoDy512 and winoDy256 are the Winograd weight gradient's transform of
+// one tile row of the output gradient (see winoDyGo).
+//
+//go:noescape
+func winoDy512(p *wargs)
+
+//go:noescape
+func winoDy256(p *wargs)

@@ -88,3 +88,5 @@ func winoIn512(p *wargs)  { panic("kernels: no AVX-512 kernels in this build") }
 func winoIn256(p *wargs)  { panic("kernels: no AVX2 kernels in this build") }
 func winoOut512(p *wargs) { panic("kernels: no AVX-512 kernels in this build") }
 func winoOut256(p *wargs) { panic("kernels: no AVX2 kernels in this build") }
+func winoDy512(p *wargs)  { panic("kernels: no AVX-512 kernels in this build") }
+func winoDy256(p *wargs)  { panic("kernels: no AVX2 kernels in this build") }

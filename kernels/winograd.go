@@ -185,15 +185,25 @@ type winoPlan struct {
 	xpLen, scratch int
 }
 
-func newWinoPlan(g ConvGeom, w, bias []float32, relu bool) *winoPlan {
-	mk := microFor[float32]()
-	pl := &winoPlan{g: g, mk: mk, path: Current(), bias: bias, relu: relu}
+// newWinoLayout returns the tile grid and buffers of g, without weights
+// (inputs works; products and outputs need newWinoPlan's).
+func newWinoLayout(g ConvGeom) *winoPlan {
+	pl := &winoPlan{g: g, mk: microFor[float32](), path: Current()}
 	pl.tx, pl.ty, pl.t, pl.tpad = winoTiles(g)
 	pl.slot = winoSlot(g)
 	pl.hpw, pl.wpw = 2*pl.ty+4, 2*pl.tx+4
 	pl.pg = g
 	pl.pg.PB = pl.hpw - g.H - g.PT
 	pl.pg.PR = pl.wpw - g.W - g.PL
+	pl.xpLen = g.C*pl.hpw*pl.wpw + 16
+	pl.scratch = pl.xpLen + 6*winoTmpRow + 32 + 37*pl.slot + 16
+	return pl
+}
+
+func newWinoPlan(g ConvGeom, w, bias []float32, relu bool) *winoPlan {
+	pl := newWinoLayout(g)
+	mk := pl.mk
+	pl.bias, pl.relu = bias, relu
 	pl.panels = (g.F + mk.mr - 1) / mk.mr
 	pl.u = GetBuf[float32](36 * pl.panels * g.C * mk.mr)
 	winoWeights(g, w, mk.mr, pl.panels, pl.u)
@@ -202,8 +212,6 @@ func newWinoPlan(g ConvGeom, w, bias []float32, relu bool) *winoPlan {
 		pl.tab[2*c] = int32(c * mk.mr * 4)
 		pl.tab[2*c+1] = int32(c * pl.tpad * 4)
 	}
-	pl.xpLen = g.C*pl.hpw*pl.wpw + 16
-	pl.scratch = pl.xpLen + 6*winoTmpRow + 32 + 37*pl.slot + 16
 	return pl
 }
 
@@ -495,4 +503,162 @@ func winoForward[T Float](g ConvGeom, x, w, bias, y []T, relu bool, each func(n 
 			each(n, ybT)
 		}
 	})
+}
+
+// winoWgrad is the weight gradient of a Winograd convolution summed image
+// by image (a wgradSum for byImages): with y = A^T [(G w G^T) ⊙ (B^T d B)] A
+// per tile, dL/d(G w G^T) = Σ over images and tiles of (A dy A^T) ⊙
+// (B^T d B), and dw = G^T (that sum) G. Per image the input transform
+// writes B^T d B as the forward pass does ([36][C][tiles]), the output
+// gradient, transposed to [pixels][fpad], goes through A dy A^T into
+// [36][tiles][fpad] (winoDy), and kernB adds, for each ξ, the product
+// [C x tiles] x [tiles x F] to the partial sum [36][C][fpad].
+type winoWgrad struct {
+	lay  *winoPlan // the tile grid and input transform (no weights)
+	mk   *micro
+	fpad int
+	tab  []int32
+	// dyT and ydy are the lengths of the transposed output gradient
+	// [2*ty][2*tx][fpad] and of its transform [36][tiles][fpad] (plus a
+	// tile of slack), both in the worker's second buffer
+	dyT, ydy int
+}
+
+func newWinoWgrad(g ConvGeom) *winoWgrad {
+	mk := microFor[float32]()
+	lay := newWinoLayout(g)
+	vl := mk.vl
+	ww := &winoWgrad{lay: lay, mk: mk, fpad: (g.F + vl - 1) / vl * vl}
+	ww.dyT = 4 * lay.ty * lay.tx * ww.fpad
+	ww.ydy = 36*lay.t*ww.fpad + mk.nr()
+	ww.tab = getTab(2 * lay.t)
+	for t := range lay.t {
+		ww.tab[2*t] = int32(t * 4)
+		ww.tab[2*t+1] = int32(t * ww.fpad * 4)
+	}
+	return ww
+}
+
+func (ww *winoWgrad) free() { putTab(ww.tab) }
+
+// size is the length of a partial sum [36][C][fpad].
+func (ww *winoWgrad) size() int { return 36 * ww.lay.g.C * ww.fpad }
+
+// buffers returns the input transform's scratch and the output gradient's.
+func (ww *winoWgrad) buffers() (xp, dyT []float32) {
+	return GetBuf[float32](ww.lay.scratch), GetBuf[float32](ww.dyT + ww.ydy)
+}
+
+// add adds image xn's contribution for output gradient gyn to part.
+func (ww *winoWgrad) add(xn, gyn, part, xp, dyb []float32) {
+	lay, g, mk := ww.lay, ww.lay.g, ww.mk
+	lay.inputs(xn, xp)
+	slots := lay.slots(xp)
+	// the output gradient transposed: pixel (oy, ox) of the 2ty x 2tx
+	// grid at [oy][ox][fpad], zero outside OH x OW
+	dyT, ydy := dyb[:ww.dyT], dyb[ww.dyT:]
+	w2 := 2 * lay.tx
+	for oy := range g.OH {
+		transpose(g.F, g.OW, gyn[oy*g.OW:], g.ohw(), dyT[oy*w2*ww.fpad:], ww.fpad)
+		clear(dyT[(oy*w2+g.OW)*ww.fpad : (oy+1)*w2*ww.fpad])
+	}
+	clear(dyT[g.OH*w2*ww.fpad:])
+	var wa wargs
+	for ty := range lay.ty {
+		ww.dy(&wa, dyT[2*ty*w2*ww.fpad:], ydy[ty*lay.tx*ww.fpad:])
+	}
+	var p kargs
+	p.k, p.ldc, p.tab, p.flags = lay.t, ww.fpad*4, &ww.tab[0], flagAcc
+	nr := mk.nr()
+	for xi := range 36 {
+		vb := slots[(xi+1)*lay.slot:]
+		yb := ydy[xi*lay.t*ww.fpad:]
+		for c0 := 0; c0 < g.C; c0 += mk.mr {
+			p.rows = min(mk.mr, g.C-c0)
+			for i := range mk.mr {
+				p.disp[i] = min(i, p.rows-1) * lay.tpad * 4
+			}
+			p.a = unsafe.Pointer(&vb[c0*lay.tpad])
+			for f0 := 0; f0 < g.F; f0 += nr {
+				for j := 0; j < mk.nv; j++ {
+					p.coff[j] = j * mk.vl * 4
+					mk.setMask(&p, j, max(0, min(mk.vl, g.F-f0-j*mk.vl)))
+				}
+				p.b = unsafe.Pointer(&yb[f0])
+				p.c = unsafe.Pointer(&part[(xi*g.C+c0)*ww.fpad+f0])
+				mk.forRows(p.rows).kernB(&p)
+			}
+		}
+	}
+}
+
+// dy transforms one tile row of the transposed output gradient dyT (at
+// its first pixel row) into ydy (at the row's first tile, plane 0).
+func (ww *winoWgrad) dy(wa *wargs, dyT, ydy []float32) {
+	lay := ww.lay
+	if lay.path == Go {
+		winoDyGo(ww, dyT, ydy)
+		return
+	}
+	*wa = wargs{src: unsafe.Pointer(&dyT[0]), dst: unsafe.Pointer(&ydy[0]), n: lay.tx,
+		ld: 2 * lay.tx * ww.fpad * 4, sx: lay.t * ww.fpad * 4, sf: ww.fpad * 4, vecs: ww.fpad / ww.mk.vl}
+	if lay.path == AVX512 {
+		winoDy512(wa)
+	} else {
+		winoDy256(wa)
+	}
+}
+
+// winoDyGo is winoDy in Go: A dy A^T of every tile of one tile row, every
+// output channel.
+func winoDyGo(ww *winoWgrad, dyT, ydy []float32) {
+	lay := ww.lay
+	fp, w2 := ww.fpad, 2*lay.tx
+	plane := lay.t * fp
+	a := func(y0, y1 float32) [6]float32 { return [6]float32{y0, y0 + y1, y0 - y1, y0 + 2*y1, y0 - 2*y1, y1} }
+	for tx := range lay.tx {
+		for f := range fp {
+			p := 2*tx*fp + f
+			h0 := a(dyT[p], dyT[p+fp])             // row 0 across
+			h1 := a(dyT[p+w2*fp], dyT[p+w2*fp+fp]) // row 1 across
+			for l := range 6 {
+				v := a(h0[l], h1[l])
+				for k := range 6 {
+					ydy[(k*6+l)*plane+tx*fp+f] = v[k]
+				}
+			}
+		}
+	}
+}
+
+// store writes dw [F][C][5][5] = G^T S G from the sum S [36][C][fpad],
+// in float64 per (f, c) pair.
+func (ww *winoWgrad) store(sum, dw []float32) {
+	g := ww.lay.g
+	plane := g.C * ww.fpad
+	ParallelFor(g.F, 1, func(lo, hi int) {
+		for f := lo; f < hi; f++ {
+			for c := range g.C {
+				o := c*ww.fpad + f
+				var t [6][5]float64 // G^T applied down each column b
+				for b := range 6 {
+					t[b][0], t[b][1], t[b][2], t[b][3], t[b][4] = winoGT1(float64(sum[b*plane+o]), float64(sum[(6+b)*plane+o]),
+						float64(sum[(12+b)*plane+o]), float64(sum[(18+b)*plane+o]), float64(sum[(24+b)*plane+o]), float64(sum[(30+b)*plane+o]))
+				}
+				k := (*[25]float32)(dw[(f*g.C+c)*25:])
+				for r := range 5 {
+					v0, v1, v2, v3, v4 := winoGT1(t[0][r], t[1][r], t[2][r], t[3][r], t[4][r], t[5][r])
+					k[r*5], k[r*5+1], k[r*5+2], k[r*5+3], k[r*5+4] = float32(v0), float32(v1), float32(v2), float32(v3), float32(v4)
+				}
+			}
+		}
+	})
+}
+
+// winoGT1 is G^T m for six values m0..m5.
+func winoGT1(m0, m1, m2, m3, m4, m5 float64) (r0, r1, r2, r3, r4 float64) {
+	const sixth = 1.0 / 6
+	s12, d12, s34, d34 := m1+m2, m1-m2, m3+m4, m3-m4
+	return m0*0.25 - s12*sixth + s34*(1.0/24), -d12*sixth + d34*(1.0/12), (s34 - s12) * sixth,
+		-d12*sixth + d34*(1.0/3), -s12*sixth + s34*(2.0/3) + m5
 }

@@ -217,6 +217,128 @@ func checkWino(t *testing.T, rng *rand.Rand, g ConvGeom) float64 {
 	return worst
 }
 
+// winoWgradScale returns the error scale of the Winograd weight gradient
+// of g for input x and output gradient gy, per weight: with S the sum over
+// images and tiles of |A ⊗ A| |dy| ⊙ |B^T ⊗ B^T| |d|, the scale of dw[f][c]
+// is |G^T ⊗ G^T| S[f][c] (as winoScale, the magnitudes every float32 step
+// is bounded by).
+func winoWgradScale(g ConvGeom, x, gy []float32) []float64 {
+	tx, ty := (g.OW+1)/2, (g.OH+1)/2
+	at := [6][2]float64{{1, 0}, {1, 1}, {1, 1}, {1, 2}, {1, 2}, {0, 1}}
+	s := make([]float64, g.F*g.C*36)
+	av := make([]float64, g.C*36)
+	for n := range g.N {
+		for tr := range ty {
+			for tc := range tx {
+				for c := range g.C {
+					for k := range 6 {
+						for l := range 6 {
+							var v float64
+							for i := range 6 {
+								for j := range 6 {
+									iy, ix := 2*tr+i-g.PT, 2*tc+j-g.PL
+									if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+										v += math.Abs(winoBTm[k][i]*winoBTm[l][j]) * math.Abs(float64(x[((n*g.C+c)*g.H+iy)*g.W+ix]))
+									}
+								}
+							}
+							av[c*36+k*6+l] = v
+						}
+					}
+				}
+				for f := range g.F {
+					var ay [36]float64
+					for a := range 2 {
+						for b := range 2 {
+							oy, ox := 2*tr+a, 2*tc+b
+							if oy >= g.OH || ox >= g.OW {
+								continue
+							}
+							d := math.Abs(float64(gy[((n*g.F+f)*g.OH+oy)*g.OW+ox]))
+							for xi := range 36 {
+								ay[xi] += at[xi/6][a] * at[xi%6][b] * d
+							}
+						}
+					}
+					for c := range g.C {
+						for xi := range 36 {
+							s[(f*g.C+c)*36+xi] += ay[xi] * av[c*36+xi]
+						}
+					}
+				}
+			}
+		}
+	}
+	out := make([]float64, g.F*g.C*25)
+	for p := range g.F * g.C {
+		for r := range 5 {
+			for q := range 5 {
+				var v float64
+				for xi := range 36 {
+					v += math.Abs(winoGm[xi/6][r]*winoGm[xi%6][q]) * s[p*36+xi]
+				}
+				out[p*25+r*5+q] = v
+			}
+		}
+	}
+	return out
+}
+
+// checkWinoWgrad holds the Winograd weight gradient (ConvWeightGrad,
+// ConvBackwardEach) of g to the naive float64 reference within (N*tiles +
+// 20) u times winoWgradScale (the sum runs over every image's tiles), and
+// the two entry points to each other bit for bit (the same partial sums
+// in the same order).
+func checkWinoWgrad(t *testing.T, rng *rand.Rand, g ConvGeom) float64 {
+	prev := CurrentConvAlgo()
+	UseConvAlgo(ConvWinograd)
+	defer UseConvAlgo(prev)
+	x := randSlice[float32](rng, g.N*g.C*g.H*g.W)
+	w := randSlice[float32](rng, g.F*g.ckk())
+	gy := randSlice[float32](rng, g.N*g.F*g.ohw())
+	_, wdw := naiveConvGrads(g, x, w, gy)
+	scale := winoWgradScale(g, x, gy)
+	dw := randSlice[float32](rng, len(w))
+	ConvWeightGrad(g, x, gy, dw)
+	tiles := (g.OW + 1) / 2 * ((g.OH + 1) / 2)
+	u := math.Ldexp(1, -24)
+	worst := 0.0
+	for i := range wdw {
+		d := math.Abs(float64(dw[i]) - wdw[i])
+		bound := float64(g.N*tiles+20) * u * scale[i]
+		if !(d <= bound) {
+			t.Fatalf("weight grad %+v: element %d = %v, want %v (error %.3g, bound %.3g)", g, i, dw[i], wdw[i], d, bound)
+		}
+		if scale[i] > 0 {
+			worst = max(worst, d/(u*scale[i]))
+		}
+	}
+	fo := g.F * g.ohw()
+	dwe := randSlice[float32](rng, len(w))
+	ConvBackwardEach(g, x, w, func(n int, _ []float32) []float32 { return gy[n*fo : (n+1)*fo] }, nil, dwe)
+	for i := range dw {
+		if math.Float32bits(dw[i]) != math.Float32bits(dwe[i]) {
+			t.Fatalf("%+v: ConvBackwardEach weight grad element %d = %v, ConvWeightGrad's %v", g, i, dwe[i], dw[i])
+		}
+	}
+	return worst
+}
+
+// TestWinogradWeightGrad holds the Winograd weight gradient to the naive
+// float64 reference on every CPU path.
+func TestWinogradWeightGrad(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(63, 64))
+		worst := 0.0
+		for _, g := range winoGeoms(rng, 24) {
+			worst = max(worst, checkWinoWgrad(t, rng, g))
+		}
+		g := ConvGeom{N: 2, C: 64, H: 16, W: 16, F: 64, KH: 5, KW: 5, OH: 16, OW: 16, SH: 1, SW: 1, PT: 2, PB: 2, PL: 2, PR: 2, DH: 1, DW: 1}
+		worst = max(worst, checkWinoWgrad(t, rng, g))
+		t.Logf("largest error: %.3g u*scale", worst)
+	})
+}
+
 // TestWinogradAgainstNaive holds the Winograd path to the naive float64
 // references on every CPU path.
 func TestWinogradAgainstNaive(t *testing.T) {
@@ -266,8 +388,8 @@ func TestConvAlgoSetting(t *testing.T) {
 	}
 }
 
-// FuzzWinograd holds the Winograd path of every CPU path to the naive
-// references on 5x5 unit-stride geometries the fuzzer chooses (winoGeom's
+// FuzzWinograd holds the Winograd path of every CPU path (forward, input
+// and weight gradients) to the naive references on 5x5 unit-stride geometries the fuzzer chooses (winoGeom's
 // checks: image sides up to 60, padding up to 4, up to 40 channels).
 func FuzzWinograd(f *testing.F) {
 	f.Add(uint8(1), uint8(64), uint8(16), uint8(16), uint8(64), uint8(2), uint8(2), uint8(2), uint8(2), uint64(1))
@@ -281,7 +403,9 @@ func FuzzWinograd(f *testing.F) {
 			t.Skip("kernel larger than the padded image")
 		}
 		forEachPath(t, func(t *testing.T) {
-			checkWino(t, rand.New(rand.NewPCG(seed, 11)), g)
+			rng := rand.New(rand.NewPCG(seed, 11))
+			checkWino(t, rng, g)
+			checkWinoWgrad(t, rng, g)
 		})
 	})
 }
