@@ -454,4 +454,25 @@ func BenchmarkWinogradPhases(b *testing.B) {
 			}
 		})
 	}
+	// the weight gradient: one image's contribution (input transform,
+	// output-gradient transform, products added to a partial sum) and
+	// the final G^T S G (once per call)
+	ww := newWinoWgrad(g)
+	defer ww.free()
+	xp, dyb := ww.buffers()
+	defer PutBuf(xp)
+	defer PutBuf(dyb)
+	part := make([]float32, ww.size())
+	dw := make([]float32, len(w))
+	b.Run("wgrad image", func(b *testing.B) {
+		for b.Loop() {
+			ww.add(x, y, part, xp, dyb)
+		}
+		b.ReportMetric(float64(2*g.F*g.ohw()*g.ckk())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("wgrad store", func(b *testing.B) {
+		for b.Loop() {
+			ww.store(part, dw)
+		}
+	})
 }
