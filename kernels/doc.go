@@ -62,9 +62,9 @@
 //     it sums in vector lanes over the pixels instead, 5 taps by 5 output
 //     channels per tile, the output gradient read in place (dotPlan).
 //   - Winograd F(2x2,5x5) (winograd.go): float32 5x5 convolutions with
-//     unit strides and dilations, forward and input gradient (the latter a
-//     forward convolution with the flipped weights), take 36 products per
-//     6x6 input tile and 2x2 output tile instead of 100 when [ConvAuto]
+//     unit strides and dilations, forward, input gradient (a forward
+//     convolution with the flipped weights) and weight gradient, take 36
+//     products per 6x6 input tile and 2x2 output tile instead of 100 when [ConvAuto]
 //     chooses it: at least 32 input and output channels and an image's
 //     transforms and products within L2 (CifarNet's and mnist-cnn's
 //     conv2 and their input gradients); the environment variable ARP_CONV
@@ -74,7 +74,11 @@
 //     36 planes [C][tiles], kernA multiplies each by its transformed
 //     weights (G w G^T, computed once per call in float64), and the output
 //     transform (A^T m A, with bias and ReLU, assembly) writes the output
-//     rows. Its rounding errors are about three times the direct
+//     rows. The weight gradient transforms the input the same way and the
+//     transposed output gradient by A dy A^T (assembly, vectorised across
+//     output channels), kernB adds each of the 36 products [C x tiles] x
+//     [tiles x F] to the worker's partial sum (added up in image order, as
+//     the direct weight gradient's), and G^T S G gives dw. Its rounding errors are about three times the direct
 //     kernels' (measured against float64; the tests bound them by the
 //     transforms' magnitudes, see winoScale), which is why it is not used
 //     in float64 nor for the narrow layers where it gains nothing.
