@@ -29,7 +29,7 @@ for cpu in avx2 go; do
 	fi
 done
 # the 5x5 convolutions that take Winograd F(2x2,5x5) by default (CifarNet's
-# conv2 and its input gradient, float32) on the direct kernels instead
+# and mnist-cnn's conv2 and their gradients, float32) on the direct kernels instead
 echo "== engine tests again with the direct convolutions only (ARP_CONV=direct)"
 ARP_CONV=direct go test -count=1 ./tensor ./autograd ./nn
 echo "== engine tests again with GEMMs through package blas (ARP_BLAS=openblas)"
