@@ -31,7 +31,8 @@ import (
 
 // ConvAlgo selects the algorithm of the float32 5x5 unit-stride
 // convolutions: [ConvAuto] (Winograd where it is measured faster),
-// [ConvDirect] or [ConvWinograd] (wherever the geometry allows).
+// [ConvDirect] or [ConvWinograd] (wherever the geometry allows: images up
+// to 220 pixels wide whose transforms take at most 64 MB per worker).
 type ConvAlgo uint8
 
 const (
@@ -89,12 +90,19 @@ func UseConvAlgo(a ConvAlgo) { convAlgo.Store(uint32(a)) }
 // transform's scratch; gen.go's winoTmpRow is its size in bytes.
 const winoTmpRow = 256
 
+// winoMaxBytes bounds the working memory (bytes) of one worker's image on
+// the Winograd path (37 slots of transformed channels): larger geometries
+// run the direct kernels even under ConvWinograd.
+const winoMaxBytes = 64 << 20
+
 // winoGeom reports whether g's geometry has a Winograd F(2x2,5x5) form:
-// 5x5 kernels, unit strides and dilations, and padded rows short enough
-// for the input transform's scratch rows.
+// 5x5 kernels, unit strides and dilations, padded rows short enough for
+// the input transform's scratch rows, and an image's transforms within
+// winoMaxBytes.
 func winoGeom(g ConvGeom) bool {
 	tx := (g.OW + 1) / 2
-	return g.KH == 5 && g.KW == 5 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && 2*tx+4 <= 224
+	return g.KH == 5 && g.KW == 5 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && 2*tx+4 <= 224 &&
+		4*37*winoSlot(g) <= winoMaxBytes
 }
 
 // winoL2 is the largest working set (bytes) of an image's Winograd

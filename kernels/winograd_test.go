@@ -386,6 +386,19 @@ func TestConvAlgoSetting(t *testing.T) {
 	if !useWino[float32](conv1) || useWino[float64](conv1) {
 		t.Error("winograd: want every float32 5x5 unit-stride geometry")
 	}
+	// beyond the scratch rows (221 pixels wide) or the memory bound
+	// (512 channels of 100x100 pixels: 190 MB of transforms)
+	wide := conv2
+	wide.W, wide.OW = 221, 221
+	big := conv2
+	big.C, big.F, big.H, big.W, big.OH, big.OW = 512, 512, 100, 100, 100, 100
+	if useWino[float32](wide) || useWino[float32](big) {
+		t.Error("winograd: chosen beyond the scratch rows or the memory bound")
+	}
+	wide.W, wide.OW = 220, 220
+	if !useWino[float32](wide) {
+		t.Error("winograd: not chosen for 220 pixels")
+	}
 }
 
 // FuzzWinograd holds the Winograd path of every CPU path (forward, input
