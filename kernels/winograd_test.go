@@ -133,10 +133,11 @@ func winoWithin(t *testing.T, what string, g ConvGeom, got []float32, want, scal
 
 // winoGeoms draws 5x5 unit-stride geometries: odd batches, channel counts
 // that are and are not multiples of the vector widths, image sides from 1
-// to 20 (1x1, 5x5, 7x9, 16x16 among them), padding 0 to 4 per side.
+// to 20 (1x1, 5x5, 7x9, 16x16 among them) and 3x220 (the widest rows),
+// padding 0 to 4 per side.
 func winoGeoms(rng *rand.Rand, n int) []ConvGeom {
 	chans := []int{1, 3, 17, 64, 6, 16}
-	sides := [][2]int{{1, 1}, {5, 5}, {7, 9}, {16, 16}, {2, 3}, {11, 4}}
+	sides := [][2]int{{1, 1}, {5, 5}, {7, 9}, {16, 16}, {2, 3}, {11, 4}, {3, 220}}
 	var gs []ConvGeom
 	for len(gs) < n {
 		g := ConvGeom{N: 1 + 2*rng.IntN(2), C: chans[rng.IntN(len(chans))], F: chans[rng.IntN(len(chans))],
