@@ -403,14 +403,17 @@ func TestConvAlgoSetting(t *testing.T) {
 }
 
 // FuzzWinograd holds the Winograd path of every CPU path (forward, input
-// and weight gradients) to the naive references on 5x5 unit-stride geometries the fuzzer chooses (winoGeom's
-// checks: image sides up to 60, padding up to 4, up to 40 channels).
+// and weight gradients) to the naive references on 5x5 unit-stride
+// geometries the fuzzer chooses: image sides up to 24, padding up to 4 per
+// side, up to 24 channels each way, 1 or 2 images (small enough that an
+// instrumented input finishes well within the fuzzer's 10-second hang
+// limit; the tests run CifarNet's conv2 and the widest rows).
 func FuzzWinograd(f *testing.F) {
-	f.Add(uint8(1), uint8(64), uint8(16), uint8(16), uint8(64), uint8(2), uint8(2), uint8(2), uint8(2), uint64(1))
+	f.Add(uint8(1), uint8(23), uint8(15), uint8(15), uint8(23), uint8(2), uint8(2), uint8(2), uint8(2), uint64(1))
 	f.Add(uint8(2), uint8(3), uint8(1), uint8(1), uint8(17), uint8(2), uint8(2), uint8(2), uint8(2), uint64(2))
 	f.Add(uint8(0), uint8(17), uint8(7), uint8(9), uint8(5), uint8(0), uint8(4), uint8(1), uint8(3), uint64(3))
 	f.Fuzz(func(t *testing.T, n, c, h, w, fo, pt, pb, pl, pr uint8, seed uint64) {
-		g := ConvGeom{N: 1 + int(n)%3, C: 1 + int(c)%64, H: 1 + int(h)%60, W: 1 + int(w)%60, F: 1 + int(fo)%64,
+		g := ConvGeom{N: 1 + int(n)%2, C: 1 + int(c)%24, H: 1 + int(h)%24, W: 1 + int(w)%24, F: 1 + int(fo)%24,
 			KH: 5, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, PT: int(pt) % 5, PB: int(pb) % 5, PL: int(pl) % 5, PR: int(pr) % 5}
 		g.OH, g.OW = g.H+g.PT+g.PB-4, g.W+g.PL+g.PR-4
 		if g.OH < 1 || g.OW < 1 || g.Check() != nil {
