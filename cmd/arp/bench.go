@@ -72,7 +72,9 @@ of every convolution and dense layer of --model at --batch (each
 convolution also one image at a time, as the fused convolution+ReLU+pool
 ops run it: outputs consumed and output gradients made in the cache), and
 square GEMMs, each in GFLOP/s (of its fastest repetition) and as a share
-of that path's peak.`,
+of that path's peak. FLOPs are always the direct convolution's: layers
+computed as Winograd convolutions (ARP_CONV, see arp version) show their
+effective rate, whose share of the peak can pass 100%.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (rerr error) {
 			if cases != "" {
