@@ -81,7 +81,11 @@
 //     the direct weight gradient's), and G^T S G gives dw. Its rounding errors are about three times the direct
 //     kernels' (measured against float64; the tests bound them by the
 //     transforms' magnitudes, see winoScale), which is why it is not used
-//     in float64 nor for the narrow layers where it gains nothing.
+//     in float64 nor for the narrow layers where it gains nothing. A
+//     non-finite input or weight spreads further than in the direct
+//     kernels: it reaches every output of the 2x2 tiles whose 6x6 input
+//     tiles hold it, as NaN where the direct kernels may give ±Inf or a
+//     finite value (Inf times a zero coefficient).
 //   - [ConvForwardEach], [ConvBackwardEach]: the same image by image on
 //     each worker, so a caller can pool an image's output, or make an
 //     image's output gradient, while it is in the core's cache.
