@@ -63,7 +63,7 @@ func Maps(model nn.Classifier, x *tensor.Tensor, labels []int, opt Options) (*Ma
 		}
 	}
 	opt.Upsample, opt.CreateGraph = false, false
-	res, err := Compute(model, autograd.Const(x), targets, opt)
+	res, err := computePlain(model, x, targets, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +100,39 @@ func Maps(model nn.Classifier, x *tensor.Tensor, labels []int, opt Options) (*Ma
 		set.Pred = append(set.Pred, best)
 	}
 	return set, nil
+}
+
+// computePlain is Compute for maps that need no gradient beyond the
+// tapped layer's (Maps): an arp model runs its layers up to opt.Layer
+// without a graph (fused ops, no pooling indices, storage recycled) and
+// only the layers after it with one, from the layer's output as the leaf
+// the map's gradient is taken at. Same values as Compute, which other
+// classifiers use.
+func computePlain(model nn.Classifier, x *tensor.Tensor, targets []int, opt Options) (*Result, error) {
+	m, ok := model.(*nn.Model)
+	if !ok || opt.Layer == "" || nn.CheckLayer(model, opt.Layer) != nil || nn.CheckInput(model, x.Shape()) != nil {
+		return Compute(model, autograd.Const(x), targets, opt)
+	}
+	var res *Result
+	var err error
+	terr := autograd.Try(func() {
+		var a *autograd.Var
+		autograd.NoGrad(func() { a = m.ForwardTo(autograd.Const(x), opt.Layer, opt.Mode) })
+		a = autograd.Param(a.Value())
+		logits, _ := m.ForwardFrom(a, opt.Layer, opt.Mode)
+		if targets == nil || hasNegative(targets) {
+			if targets, err = DefaultTargets(targets, autograd.ArgMax(logits, 1)); err != nil {
+				return
+			}
+		}
+		var mp *autograd.Var
+		mp, err = FromActivations(logits, a, targets, opt, x.Shape()[2], x.Shape()[3])
+		res = &Result{Map: mp, Logits: logits, Activations: a, Targets: append([]int(nil), targets...)}
+	})
+	if terr != nil {
+		return nil, fmt.Errorf("attention: %v", terr)
+	}
+	return res, err
 }
 
 // Mask returns the binary attention mask of image i at input resolution

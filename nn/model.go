@@ -57,7 +57,19 @@ type Model struct {
 
 // Forward runs the layers in order.
 func (m *Model) Forward(x *autograd.Var, mode Mode, taps ...string) (*autograd.Var, map[string]*autograd.Var) {
-	return m.forward(x, 0, mode, taps)
+	return m.forward(x, 0, len(m.layers), mode, taps)
+}
+
+// ForwardTo runs the layers up to and including the layer named upTo and
+// returns that layer's output, the value Forward(x, mode, upTo) taps;
+// ForwardFrom(h, upTo, ...) continues from it.
+func (m *Model) ForwardTo(x *autograd.Var, upTo string, mode Mode) *autograd.Var {
+	i := slices.Index(m.LayerNames(), upTo)
+	if i < 0 {
+		tensor.Panicf("nn.ForwardTo", "%v", CheckLayer(m, upTo))
+	}
+	_, acts := m.forward(x, 0, i+1, mode, []string{upTo})
+	return acts[upTo]
 }
 
 // ForwardFrom runs the layers after the layer named from on h, that
@@ -71,7 +83,7 @@ func (m *Model) ForwardFrom(h *autograd.Var, from string, mode Mode, taps ...str
 	if i < 0 {
 		tensor.Panicf("nn.ForwardFrom", "%v", CheckLayer(m, from))
 	}
-	return m.forward(h, i+1, mode, taps)
+	return m.forward(h, i+1, len(m.layers), mode, taps)
 }
 
 // SameInModes reports whether every layer up to and including the layer
@@ -101,8 +113,9 @@ func modeFree(l Layer) bool {
 	return false
 }
 
-// forward runs the layers from index start on.
-func (m *Model) forward(x *autograd.Var, start int, mode Mode, taps []string) (*autograd.Var, map[string]*autograd.Var) {
+// forward runs the layers from index start to end-1; a tap at end-1 keeps
+// the fused ops from reaching past it.
+func (m *Model) forward(x *autograd.Var, start, end int, mode Mode, taps []string) (*autograd.Var, map[string]*autograd.Var) {
 	var acts map[string]*autograd.Var
 	if len(taps) > 0 {
 		acts = make(map[string]*autograd.Var, len(taps))
@@ -120,14 +133,14 @@ func (m *Model) forward(x *autograd.Var, start int, mode Mode, taps []string) (*
 	recycle := !autograd.GradEnabled()
 	in := x
 	var spent *autograd.Var // the previous layer's output, untapped
-	for i := start; i < len(m.layers); i++ {
+	for i := start; i < end; i++ {
 		l := m.layers[i]
 		// a convolution followed by a ReLU (and a max-pool) runs as one
 		// fused op when the intermediate outputs are not tapped
-		if c, ok := l.(*Conv2d); ok && i+1 < len(m.layers) && !tapped(c) {
+		if c, ok := l.(*Conv2d); ok && i+1 < end && !tapped(c) {
 			if r, ok := m.layers[i+1].(reluLayer); ok {
 				var pool *maxPool
-				if i+2 < len(m.layers) && !tapped(r) {
+				if i+2 < end && !tapped(r) {
 					pool, _ = m.layers[i+2].(*maxPool)
 				}
 				x = c.fused(x, pool)
