@@ -63,6 +63,10 @@ func Maps(model nn.Classifier, x *tensor.Tensor, labels []int, opt Options) (*Ma
 		}
 	}
 	opt.Upsample, opt.CreateGraph = false, false
+	// the passes' working memory is recycled (the maps and probabilities
+	// are copied out below)
+	ar := autograd.OpenArena()
+	defer ar.Close()
 	res, err := computePlain(model, x, targets, opt)
 	if err != nil {
 		return nil, err
