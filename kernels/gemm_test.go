@@ -126,29 +126,45 @@ func TestGemmAgainstNaive(t *testing.T) {
 		for _, tr := range [][2]bool{{false, false}, {true, true}} {
 			checkGemm[float32](t, rng, 1, tr[0], tr[1], gemmBigM+5, 20, gemmKCBig+37, 1, 0.25)
 		}
+		// a C larger than gemmPrefetchC: the kernels prefetch its tiles
+		checkGemm[float32](t, rng, 1, false, true, 1030, 1030, 37, 1, 0.25)
 		// k = 0 and alpha = 0 scale C by beta
 		checkGemm[float32](t, rng, 2, false, false, 5, 7, 0, 1, 0.5)
 		checkGemm[float32](t, rng, 2, false, true, 5, 7, 3, 0, 0)
 	})
 }
 
+// BenchmarkGemm times square products and the shapes of CifarNet's dense
+// layer fc3 at batch 50 (forward, input gradient, weight gradient), as
+// arp bench --peak runs them.
 func BenchmarkGemm(b *testing.B) {
-	for _, s := range [][3]int{{256, 256, 256}, {1024, 1024, 1024}, {50, 384, 4096}, {64, 256, 1600}} {
-		m, n, k := s[0], s[1], s[2]
+	type shape struct {
+		m, n, k int
+		tA, tB  bool
+	}
+	var shapes []shape
+	for _, n := range []int{256, 512, 1024, 2048} {
+		shapes = append(shapes, shape{n, n, n, false, false}, shape{n, n, n, false, true})
+	}
+	shapes = append(shapes, shape{50, 384, 4096, false, true}, shape{50, 4096, 384, false, false},
+		shape{384, 4096, 50, true, false}, shape{64, 256, 1600, false, false})
+	for _, s := range shapes {
+		m, n, k := s.m, s.n, s.k
 		rng := rand.New(rand.NewPCG(1, 1))
 		a, bb, c := randSlice[float32](rng, m*k), randSlice[float32](rng, k*n), make([]float32, m*n)
-		for _, tB := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d/tB=%v", Current(), m, n, k, tB), func(b *testing.B) {
-				ldb := n
-				if tB {
-					ldb = k
-				}
-				cpu0 := cpuTime()
-				for i := 0; i < b.N; i++ {
-					Gemm(false, tB, m, n, k, 1, a, k, bb, ldb, 0, c, n)
-				}
-				reportFlops(b, 2*float64(m*n*k), cpu0)
-			})
+		lda, ldb := k, n
+		if s.tA {
+			lda = m
 		}
+		if s.tB {
+			ldb = k
+		}
+		b.Run(fmt.Sprintf("%s/%dx%dx%d/tA=%v/tB=%v", Current(), m, n, k, s.tA, s.tB), func(b *testing.B) {
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				Gemm(s.tA, s.tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+			}
+			reportFlops(b, 2*float64(m*n*k), cpu0)
+		})
 	}
 }

@@ -39,8 +39,9 @@ const (
 )
 
 const (
-	flagAcc  = 1
-	flagRelu = 2
+	flagAcc      = 1
+	flagRelu     = 2
+	flagPrefetch = 4
 )
 
 type isa struct {
@@ -107,6 +108,23 @@ func kernel(e *emitter, s isa, aDisp bool) {
 			e.f("MOVQ %d(DI), %s", offDisp+8*j, bDispRegs[j])
 		}
 	}
+	// flagPrefetch: the tile's lines of C (coff[j] = j*vl*4) are
+	// requested now, so that the epilogue's stores do not wait for them
+	e.f("TESTQ $%d, %d(DI)", flagPrefetch, offFlags)
+	e.f("JZ %snopf", p)
+	e.f("MOVQ %d(DI), AX", offC)
+	e.f("MOVQ %d(DI), DX", offLdc)
+	width := s.nv * s.vl * 4
+	for i := 0; i < s.mr; i++ {
+		for off := 0; off < width; off += 64 {
+			e.f("PREFETCHT0 %d(AX)", off)
+		}
+		e.f("PREFETCHT0 %d(AX)", width-4) // the row's last line when C is not aligned
+		if i < s.mr-1 {
+			e.f("ADDQ DX, AX")
+		}
+	}
+	e.label(p + "nopf")
 	e.f("MOVQ %d(DI), DI", offTab)
 	for i := 0; i < s.mr; i++ {
 		for j := 0; j < s.nv; j++ {

@@ -38,6 +38,10 @@ type kargs struct {
 const (
 	flagAcc  = 1
 	flagRelu = 2
+	// flagPrefetch asks the assembly kernels to prefetch the tile's lines
+	// of C (at c + i*ldc, coff[j] = j*vl*size) before the products, for
+	// C too large for the caches. It changes no result.
+	flagPrefetch = 4
 )
 
 // shape is a microkernel's register tile: mr rows by nv vectors of vl
