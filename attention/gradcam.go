@@ -220,23 +220,35 @@ func Compute(model nn.Classifier, x *autograd.Var, targets []int, opt Options) (
 		return nil, fmt.Errorf("attention: %v", err)
 	}
 	// the map needs d score / dA even when x itself is a constant
-	var res *Result
-	var err error
-	terr := autograd.Try(func() {
+	return mapOf(func() (*autograd.Var, *autograd.Var, error) {
 		logits, acts := model.Forward(x, opt.Mode, opt.Layer)
 		a := acts[opt.Layer]
 		if !a.RequiresGrad() {
-			err = fmt.Errorf("attention: layer %q does not depend on anything differentiable", opt.Layer)
+			return nil, nil, fmt.Errorf("attention: layer %q does not depend on anything differentiable", opt.Layer)
+		}
+		return logits, a, nil
+	}, targets, opt, x.Shape()[2], x.Shape()[3])
+}
+
+// mapOf runs pass, which returns the logits and the tapped activations,
+// and computes the map of Compute from them, for targets (DefaultTargets
+// of the logits where nil or negative), with the engine's panics returned
+// as errors.
+func mapOf(pass func() (logits, a *autograd.Var, err error), targets []int, opt Options, h, w int) (*Result, error) {
+	var res *Result
+	var err error
+	terr := autograd.Try(func() {
+		var logits, a *autograd.Var
+		if logits, a, err = pass(); err != nil {
 			return
 		}
 		if targets == nil || hasNegative(targets) {
-			targets, err = DefaultTargets(targets, autograd.ArgMax(logits, 1))
-			if err != nil {
+			if targets, err = DefaultTargets(targets, autograd.ArgMax(logits, 1)); err != nil {
 				return
 			}
 		}
 		var m *autograd.Var
-		m, err = FromActivations(logits, a, targets, opt, x.Shape()[2], x.Shape()[3])
+		m, err = FromActivations(logits, a, targets, opt, h, w)
 		res = &Result{Map: m, Logits: logits, Activations: a, Targets: append([]int(nil), targets...)}
 	})
 	if terr != nil {

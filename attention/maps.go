@@ -117,26 +117,13 @@ func computePlain(model nn.Classifier, x *tensor.Tensor, targets []int, opt Opti
 	if !ok || opt.Layer == "" || nn.CheckLayer(model, opt.Layer) != nil || nn.CheckInput(model, x.Shape()) != nil {
 		return Compute(model, autograd.Const(x), targets, opt)
 	}
-	var res *Result
-	var err error
-	terr := autograd.Try(func() {
+	return mapOf(func() (*autograd.Var, *autograd.Var, error) {
 		var a *autograd.Var
 		autograd.NoGrad(func() { a = m.ForwardTo(autograd.Const(x), opt.Layer, opt.Mode) })
 		a = autograd.Param(a.Value())
 		logits, _ := m.ForwardFrom(a, opt.Layer, opt.Mode)
-		if targets == nil || hasNegative(targets) {
-			if targets, err = DefaultTargets(targets, autograd.ArgMax(logits, 1)); err != nil {
-				return
-			}
-		}
-		var mp *autograd.Var
-		mp, err = FromActivations(logits, a, targets, opt, x.Shape()[2], x.Shape()[3])
-		res = &Result{Map: mp, Logits: logits, Activations: a, Targets: append([]int(nil), targets...)}
-	})
-	if terr != nil {
-		return nil, fmt.Errorf("attention: %v", terr)
-	}
-	return res, err
+		return logits, a, nil
+	}, targets, opt, x.Shape()[2], x.Shape()[3])
 }
 
 // Mask returns the binary attention mask of image i at input resolution
